@@ -1,0 +1,56 @@
+/*
+ * cmd.h - what the subcommands share: exit codes, messages, option values,
+ * target checks. Only cmd/ prints; src/ returns errors.
+ */
+#ifndef CPROF_CMD_H
+#define CPROF_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Exit status, documented in cprof(1) EXIT STATUS. */
+enum {
+	CPROF_EXIT_OK = 0,	/* done */
+	CPROF_EXIT_PARTIAL = 1,	/* done, but part of the work failed */
+	CPROF_EXIT_FATAL = 2,	/* nothing useful was produced */
+	CPROF_EXIT_USAGE = 64,	/* bad command line (EX_USAGE) */
+};
+
+int cmd_record(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_threads(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* "cprof: <message>" on stderr. Always returns -1. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "hint: <message>" on stderr. */
+void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "cprof: warning: <message>" on stderr. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints a multi-line explanation from src/ (first line after "cprof: ",
+ * lines starting "hint:" as they are). */
+void cli_explain(const char *text);
+
+/* Parsers: 0 on success; on failure print "cprof: invalid OPT 'VALUE': why"
+ * with a hint and return -1. */
+int cli_parse_pid(const char *opt, const char *s, pid_t *pid);
+int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
+		    unsigned long max, unsigned long *v);
+int cli_parse_seconds(const char *opt, const char *s, double *v);
+
+/* Checks that pid can be profiled from the outside: it exists, it is not
+ * cprof itself, not a kernel thread, not a zombie. Prints the error and hint
+ * and returns -1 otherwise. */
+int cli_check_target(pid_t pid);
+
+/* True when fd 2 is a terminal (progress lines are drawn). */
+bool cli_stderr_is_tty(void);
+
+/* Set by the SIGINT/SIGTERM/SIGHUP handler that cli_catch_signals installs. */
+extern volatile int cli_stop_signal;
+/* Installs that handler (without SA_RESTART, so blocking calls return EINTR)
+ * and ignores SIGPIPE. */
+void cli_catch_signals(void);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * cprof.c - main: the table of subcommands and what every one of them shares
+ * (version, help, checking that stdout was written out).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+/* Sorted by name. */
+static const struct command commands[] = {
+	{ "record",  cmd_record,  "sample a process's CPU use into a pprof profile" },
+	{ "report",  cmd_report,  "print the top functions of a pprof profile" },
+	{ "serve",   cmd_serve,   "serve /debug/pprof/ endpoints for a process over HTTP" },
+	{ "threads", cmd_threads, "print the stack of every thread of a process" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cprof [--version] [--help] COMMAND [ARGS...]\n"
+		"\n"
+		"A sampling profiler for native Linux processes: CPU profiles and\n"
+		"thread dumps of a running PID, written as pprof profiles.\n"
+		"\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f,
+		"\n"
+		"examples:\n"
+		"  cprof record -p 1234 --seconds 10 -o cpu.pprof\n"
+		"  cprof record -- ./myprogram --its-args\n"
+		"  cprof report cpu.pprof\n"
+		"  cprof threads -p 1234\n"
+		"  cprof serve -p 1234 --http :8080\n"
+		"\n"
+		"'cprof COMMAND --help' describes each command; see also cprof(1).\n");
+}
+
+/* Writing to a closed pipe or a full disk must not pass for success. */
+static int finish_stdout(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE)
+			cli_error("cannot write to standard output: %s", strerror(errno));
+		return status ? status : CPROF_EXIT_FATAL;
+	}
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CPROF_EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+		usage(stdout);
+		return finish_stdout(CPROF_EXIT_OK);
+	}
+	if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+		printf("cprof %s\n", CPROF_VERSION);
+		return finish_stdout(CPROF_EXIT_OK);
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(name, commands[i].name)) {
+			int status = commands[i].fn(argc - 1, argv + 1);
+			return finish_stdout(status);
+		}
+	}
+	cli_error("'%s' is not a cprof command", name);
+	cli_hint("the commands are record, report, serve and threads; see 'cprof --help'");
+	return CPROF_EXIT_USAGE;
+}

@@ -1,0 +1,161 @@
+/*
+ * util.c - messages, option values and target checks shared by the
+ * subcommands.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "procfs.h"
+
+volatile int cli_stop_signal;
+
+static void vmessage(const char *prefix, const char *fmt, va_list ap)
+{
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("cprof: ", fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void cli_hint(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("hint: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("cprof: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_explain(const char *text)
+{
+	const char *line = text;
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		int len = nl ? (int)(nl - line) : (int)strlen(line);
+		if (strncmp(line, "hint:", 5) != 0)
+			fputs("cprof: ", stderr);
+		fprintf(stderr, "%.*s\n", len, line);
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+int cli_parse_pid(const char *opt, const char *s, pid_t *pid)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > INT_MAX) {
+		cli_error("invalid %s '%s': not a process id", opt, s);
+		cli_hint("give the numeric PID of a running process (see 'pgrep NAME')");
+		return -1;
+	}
+	*pid = (pid_t)v;
+	return 0;
+}
+
+int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
+		    unsigned long max, unsigned long *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || x < min || x > max) {
+		cli_error("invalid %s '%s': must be a whole number from %lu to %lu",
+			  opt, s, min, max);
+		return -1;
+	}
+	*v = (unsigned long)x;
+	return 0;
+}
+
+int cli_parse_seconds(const char *opt, const char *s, double *v)
+{
+	char *end;
+	errno = 0;
+	double x = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(x) || x <= 0) {
+		cli_error("invalid %s '%s': must be a positive number of seconds", opt, s);
+		return -1;
+	}
+	*v = x;
+	return 0;
+}
+
+int cli_check_target(pid_t pid)
+{
+	struct procfs_stat st;
+	if (pid == getpid()) {
+		cli_error("pid %d is cprof itself", (int)pid);
+		cli_hint("give the PID of another process");
+		return -1;
+	}
+	int r = procfs_read_stat(pid, 0, &st);
+	if (r == -ENOENT || r == -ESRCH) {
+		cli_error("no process with pid %d", (int)pid);
+		cli_hint("check the PID with 'ps -p %d' or 'pgrep NAME'", (int)pid);
+		return -1;
+	}
+	if (r < 0) {
+		cli_error("cannot read /proc/%d/stat: %s", (int)pid, strerror(-r));
+		return -1;
+	}
+	if (st.flags & 0x00200000UL) {	/* PF_KTHREAD */
+		cli_error("pid %d (%s) is a kernel thread: it has no user space to profile",
+			  (int)pid, st.comm);
+		cli_hint("profile a user process; for kernel time use 'perf record -a'");
+		return -1;
+	}
+	if (st.state == 'Z' || st.state == 'X') {
+		cli_error("pid %d (%s) is a zombie: it has exited and has no threads left",
+			  (int)pid, st.comm);
+		cli_hint("its parent (pid %d) has not reaped it yet; profile a live process",
+			 (int)st.ppid);
+		return -1;
+	}
+	return 0;
+}
+
+bool cli_stderr_is_tty(void)
+{
+	return isatty(STDERR_FILENO);
+}
+
+static void on_stop_signal(int sig)
+{
+	cli_stop_signal = sig;
+}
+
+void cli_catch_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}

@@ -1,0 +1,2 @@
+/* src/http.c - not written yet. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* src/pprof.c - not written yet. */
+#include <errno.h>

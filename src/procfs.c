@@ -1,0 +1,2 @@
+/* src/procfs.c - not written yet. */
+#include <errno.h>

@@ -1,0 +1,108 @@
+/*
+ * procfs.h - what /proc says about a process: maps, threads, names, states,
+ * command line, tracer, and the kernel settings that decide what we may do.
+ *
+ * Parsers take text and never touch /proc, so the unit tests can feed them
+ * anything; the procfs_read_* wrappers read the file and call the parser.
+ * Errors are negative errno values (-ENOENT/-ESRCH: no such process).
+ */
+#ifndef CPROF_PROCFS_H
+#define CPROF_PROCFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct procfs_map {
+	uint64_t start, end;	/* [start, end) */
+	uint64_t offset;	/* file offset of start */
+	uint64_t inode;
+	unsigned dev_major, dev_minor;
+	char perms[5];		/* "r-xp" */
+	char *path;		/* "" for anonymous; "[vdso]", "[stack]" as is;
+				 * " (deleted)" suffix removed, see deleted */
+	bool deleted;
+};
+
+struct procfs_maps {
+	struct procfs_map *maps;
+	size_t n;
+};
+
+/* Parses the text of /proc/PID/maps. Paths may contain spaces. */
+int procfs_parse_maps(const char *text, struct procfs_maps *out);
+int procfs_read_maps(pid_t pid, struct procfs_maps *out);
+void procfs_maps_release(struct procfs_maps *m);
+
+/* The map containing addr, or NULL. Maps are sorted by start. */
+const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
+					  uint64_t addr);
+
+/* Thread ids in /proc/PID/task, sorted ascending. *tids malloc'd. */
+int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
+
+/* /proc/PID/task/TID/comm without the newline (at most 15 chars + NUL). */
+int procfs_read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
+
+struct procfs_stat {
+	char state;		/* R S D T t Z X I ... */
+	pid_t ppid;
+	unsigned long flags;	/* PF_* ; PF_KTHREAD = 0x00200000 */
+	uint64_t utime, stime;	/* clock ticks */
+	uint64_t starttime;	/* clock ticks since boot */
+	char comm[64];
+};
+
+/* Parses /proc/.../stat text; the comm may hold ')' and spaces, so the
+ * fields are read after the last ')'. */
+int procfs_parse_stat(const char *text, struct procfs_stat *st);
+/* tid <= 0 reads /proc/PID/stat, else /proc/PID/task/TID/stat. */
+int procfs_read_stat(pid_t pid, pid_t tid, struct procfs_stat *st);
+
+/* The NUL-separated command line; *len includes the final NUL. An empty
+ * command line (kernel thread, zombie) gives *len == 0. */
+int procfs_read_cmdline(pid_t pid, char **buf, size_t *len);
+
+/* TracerPid from /proc/PID/status (0 when not traced). */
+int procfs_tracer_pid(pid_t pid, pid_t *tracer);
+
+/* First line of /proc/PID/task/TID/syscall, parsed: nr is -1 when the thread
+ * is in user space ("running" gives nr = -2). Needs ptrace permission. */
+struct procfs_syscall {
+	long nr;
+	uint64_t args[6];
+	uint64_t sp, pc;
+};
+int procfs_parse_syscall(const char *text, struct procfs_syscall *sc);
+int procfs_read_syscall(pid_t pid, pid_t tid, struct procfs_syscall *sc);
+
+/* An x86_64 system call name ("futex") or NULL when unknown. */
+const char *procfs_syscall_name(long nr);
+
+/* Reads one integer from a file such as
+ * /proc/sys/kernel/perf_event_paranoid. */
+int procfs_read_long(const char *path, long *val);
+
+/* Whole file into a NUL-terminated malloc'd buffer. */
+int procfs_read_file(const char *path, char **buf, size_t *len);
+
+/* /proc/kallsyms */
+struct procfs_ksym {
+	uint64_t addr;
+	char *name;
+	char *module;		/* NULL for the core kernel */
+};
+struct procfs_ksyms {
+	struct procfs_ksym *syms;	/* sorted by addr, text symbols only */
+	size_t n;
+	bool all_zero;		/* addresses hidden (kptr_restrict, not root) */
+};
+int procfs_parse_kallsyms(const char *text, struct procfs_ksyms *out);
+int procfs_read_kallsyms(struct procfs_ksyms *out);
+void procfs_ksyms_release(struct procfs_ksyms *k);
+/* The symbol at or below addr, or NULL. */
+const struct procfs_ksym *procfs_ksyms_find(const struct procfs_ksyms *k,
+					    uint64_t addr);
+
+#endif

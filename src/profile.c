@@ -1,0 +1,2 @@
+/* src/profile.c - not written yet. */
+#include <errno.h>

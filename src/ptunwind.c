@@ -1,0 +1,2 @@
+/* src/ptunwind.c - not written yet. */
+#include <errno.h>

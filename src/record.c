@@ -1,0 +1,2 @@
+/* src/record.c - not written yet. */
+#include <errno.h>

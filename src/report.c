@@ -1,0 +1,2 @@
+/* src/report.c - not written yet. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* src/ringbuf.c - not written yet. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* src/sampler.c - not written yet. */
+#include <errno.h>

@@ -1,0 +1,99 @@
+/*
+ * sampler.h - CPU sampling of every thread of a process with perf_event_open.
+ *
+ * Scheme (DESIGN.md 1, as `perf record -p` does): one cpu-clock event per
+ * (thread x online CPU) with inherit=1 (so threads created later by those
+ * threads are followed by the kernel) and inherit_thread=1 (so forked child
+ * processes are not); every event of one CPU is redirected with
+ * PERF_EVENT_IOC_SET_OUTPUT into one ring per CPU. /proc/PID/task is
+ * re-scanned until a pass finds no new thread, so a thread born during set-up
+ * is not missed. RLIMIT_NOFILE's soft limit is raised to the hard one.
+ *
+ * The sampler never prints. Errors: negative errno, with a one-line reason
+ * naming the failing call in err (may be NULL).
+ */
+#ifndef CPROF_SAMPLER_H
+#define CPROF_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "ringbuf.h"
+
+enum sampler_callgraph {
+	SAMPLER_CG_DWARF,	/* regs + user stack copy, unwound by us */
+	SAMPLER_CG_FP,		/* kernel frame-pointer callchain */
+};
+
+struct sampler_opts {
+	pid_t pid;
+	unsigned freq;			/* Hz; sample_period = 1e9 / freq ns */
+	enum sampler_callgraph callgraph;
+	uint32_t stack_size;		/* dwarf: bytes of user stack copied,
+					 * multiple of 8, < 65536 */
+	bool kernel;			/* sample kernel too (callchain has
+					 * kernel frames; time in syscalls) */
+	bool enable_on_exec;		/* start counting at the target's exec
+					 * (for `record -- COMMAND`) */
+	size_t ring_pages;		/* data pages per CPU ring, power of
+					 * two; 0: a default sized for
+					 * stack copies (>= 512 KiB) */
+};
+
+struct sampler;
+
+/* What the callback receives for each record. */
+struct sampler_record {
+	const struct perf_event_header *hdr;	/* raw record */
+	const struct perf_sample *sample;	/* decoded, for SAMPLE only */
+};
+
+/* Called for each record read from the rings; return non-zero to stop the
+ * drain early (the rest stays queued). */
+typedef int (*sampler_record_fn)(const struct sampler_record *rec, void *arg);
+
+/* Opens (disabled) events on every thread of opts->pid. Returns 0 or -errno:
+ * -ESRCH no such process, -EACCES/-EPERM not permitted (see
+ * sampler_explain_error), -EMFILE too many threads for the fd limit. */
+int sampler_open(const struct sampler_opts *opts, struct sampler **out,
+		 char *err, size_t errlen);
+
+/* Starts and stops sampling on every event. */
+int sampler_enable(struct sampler *s);
+int sampler_disable(struct sampler *s);
+
+/* Waits up to timeout_ms for data (poll), then drains every ring, calling fn
+ * for each record. Returns the number of records read, or -errno. Returns
+ * -ESRCH once every event has hung up (the target is gone) and the rings are
+ * empty. */
+int sampler_read(struct sampler *s, int timeout_ms, sampler_record_fn fn,
+		 void *arg);
+
+/* Opens events on threads that appeared in /proc/PID/task since the last scan
+ * and were not followed by inherit (cheap; call it now and then). Returns the
+ * number of threads added, or -errno. */
+int sampler_rescan(struct sampler *s);
+
+struct sampler_stats {
+	uint64_t samples;	/* PERF_RECORD_SAMPLE seen */
+	uint64_t lost;		/* sum of PERF_RECORD_LOST counts */
+	size_t threads;		/* threads given events (not counting
+				 * inherited ones) */
+	size_t cpus;
+	size_t events;		/* perf fds open */
+};
+void sampler_get_stats(const struct sampler *s, struct sampler_stats *st);
+
+/* The sample_type the events were opened with (for ringbuf_parse_sample). */
+uint64_t sampler_sample_type(const struct sampler *s);
+
+/* Closes every fd and unmaps every ring. NULL is fine. */
+void sampler_free(struct sampler *s);
+
+/* A one-line explanation and a hint for an open failure with this errno,
+ * naming the current perf_event_paranoid value and what to do (as perf's
+ * evsel__open_strerror does). Writes into buf; returns buf. */
+const char *sampler_explain_error(int err, pid_t pid, char *buf, size_t len);
+
+#endif

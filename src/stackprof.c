@@ -1,0 +1,2 @@
+/* src/stackprof.c - not written yet. */
+#include <errno.h>

@@ -1,0 +1,2 @@
+/* src/symbolize.c - not written yet. */
+#include <errno.h>

@@ -1,0 +1,95 @@
+/*
+ * symbolize.h - addresses of a live process to functions, inlined frames,
+ * files and lines, with libdwfl; kernel addresses with /proc/kallsyms.
+ *
+ * One symbolizer per target process. It reports the modules of
+ * /proc/PID/maps once (ELF files are opened through /proc/PID/root so a
+ * container's files are the ones read; separate debug info is found under
+ * /usr/lib/debug/.build-id by the standard callbacks; debuginfod is never
+ * queried). Every lookup is cached by address: dwfl_module_addrinfo is a
+ * linear scan (DESIGN.md 4), so each address is resolved once.
+ *
+ * elfutils 0.188 is not thread-safe: a symbolizer is used by one thread at a
+ * time (callers serialize).
+ *
+ * Ownership: everything returned points into the symbolizer and stays valid
+ * until symbolizer_free(); symbolizer_refresh() keeps old results valid.
+ */
+#ifndef CPROF_SYMBOLIZE_H
+#define CPROF_SYMBOLIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct sym_module {
+	const char *path;	/* as in /proc/PID/maps; "[kernel]", "[vdso]" */
+	uint64_t start, end;	/* address range of the whole module */
+	uint64_t offset;	/* file offset mapped at start */
+	const char *build_id;	/* hex, "" when none */
+	bool has_functions;	/* every lookup in it found a function */
+	bool has_filenames, has_line_numbers, has_inline_frames;
+	bool is_kernel;
+	unsigned index;		/* 0..n-1 in report order; main binary 0 */
+};
+
+struct sym_line {
+	const char *function;		/* demangled; NULL when unknown */
+	const char *system_name;	/* raw (mangled) name; NULL when unknown */
+	const char *file;		/* NULL when unknown */
+	int line;			/* 0 when unknown */
+	uint64_t offset;		/* addr - function start (outermost
+					 * line only; 0 for inlined lines) */
+};
+
+/* One address: nlines >= 1 when a function is known; the first line is the
+ * innermost inlined function, the last the real (outermost) function. */
+struct sym_frame {
+	uint64_t addr;
+	const struct sym_module *module;	/* NULL: no module covers it */
+	size_t nlines;
+	const struct sym_line *lines;
+};
+
+struct symbolizer;
+
+/* Opens a symbolizer for pid: reads /proc/PID/maps and reports its
+ * executable modules. kernel: also load /proc/kallsyms (addresses are zero
+ * unless root/CAP_SYSLOG: then kernel frames are left unsymbolized).
+ * Returns 0 or -errno with a reason in err. */
+int symbolizer_new(pid_t pid, bool kernel, struct symbolizer **out,
+		   char *err, size_t errlen);
+
+/* Re-reads /proc/PID/maps and reports modules that appeared (dlopen) since
+ * the last report. Cheap when nothing changed. Returns 0 or -errno. */
+int symbolizer_refresh(struct symbolizer *s);
+
+/* Symbolizes addr. is_return: addr is a return address (every frame but the
+ * first of a stack, unless that frame is a signal frame): the lookup is made
+ * at addr - 1 so the call's line and inline chain are found (the returned
+ * frame's addr is still addr). Never fails: an unknown address gives a frame
+ * with nlines == 0 (and module NULL when unmapped). NULL only on ENOMEM. */
+const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
+					  bool is_return);
+
+/* Every module reported, in order (main binary first); valid until the next
+ * symbolizer_refresh(). */
+size_t symbolizer_modules(struct symbolizer *s,
+			  const struct sym_module *const **mods);
+
+/* The Dwfl the symbolizer reported into, for the DWARF unwinder (unwind.h),
+ * which attaches its own thread state to it. Returned as void* so callers
+ * need not include libdwfl.h. */
+void *symbolizer_dwfl(struct symbolizer *s);
+
+/* Name for addr for /debug/pprof/symbol: "func" or NULL. */
+const char *symbolizer_name(struct symbolizer *s, uint64_t addr);
+
+void symbolizer_free(struct symbolizer *s);
+
+/* Demangles a C++/Rust symbol into a malloc'd string, or NULL if not
+ * mangled. */
+char *symbolize_demangle(const char *name);
+
+#endif

@@ -1,0 +1,2 @@
+/* src/threads.c - not written yet. */
+#include <errno.h>

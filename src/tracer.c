@@ -1,0 +1,2 @@
+/* src/tracer.c - not written yet. */
+#include <errno.h>

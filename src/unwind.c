@@ -1,0 +1,2 @@
+/* src/unwind.c - not written yet. */
+#include <errno.h>
