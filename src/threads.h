@@ -1,0 +1,92 @@
+/*
+ * threads.h - a dump of every thread's stack of a live process, taken with
+ * ptrace (PTRACE_SEIZE + PTRACE_INTERRUPT, never PTRACE_ATTACH: see
+ * DESIGN.md 3) and remote unwinding, then written out as text, a grouped
+ * summary, JSON, Go's goroutine?debug=1 layout, or a pprof profile.
+ *
+ * Capture and symbolization are separate steps on purpose: threads_capture
+ * stops the threads, records registers and return addresses, and lets them
+ * go; symbolizing (slow: ~0.5 ms a frame) happens afterwards on the copy.
+ *
+ * Safety contract: whatever happens - an error, a signal, SIGKILL of the
+ * caller - no thread of the target is left stopped or traced. SIGINT,
+ * SIGTERM, SIGHUP and SIGPIPE are blocked for the duration of the capture
+ * (tens of ms) and delivered after every thread is detached. A target that
+ * was stopped (state T) before the dump is stopped after it.
+ */
+#ifndef CPROF_THREADS_H
+#define CPROF_THREADS_H
+
+#include <stdio.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "profile.h"
+#include "symbolize.h"
+
+enum threads_unwinder {
+	THREADS_UNWIND_LIBUNWIND,	/* libunwind-ptrace, wrapped */
+	THREADS_UNWIND_LIBDW,		/* dwfl_linux_proc_attach */
+};
+
+struct threads_opts {
+	pid_t pid;
+	size_t max_frames;		/* 0: 256 */
+	bool one_at_a_time;		/* stop one thread at a time */
+	enum threads_unwinder unwinder;
+};
+
+struct threads_thread {
+	pid_t tid;
+	char name[16];
+	char state;			/* from /proc/.../stat before the stop */
+	long syscall;			/* nr blocked in, -1 user space, -2
+					 * running, -3 unknown */
+	uint64_t cpu_ns;		/* utime + stime */
+	uint64_t *pcs;			/* leaf first */
+	bool *is_activation;		/* per pc: not a return address */
+	size_t npcs;
+	bool truncated;			/* max_frames reached */
+	bool exited;			/* vanished during the dump */
+	int error;			/* -errno when this thread failed */
+};
+
+struct threads_dump {
+	pid_t pid;
+	struct threads_thread *threads;	/* main thread first, then by TID */
+	size_t n;
+	uint64_t longest_stop_ns;	/* longest time a thread was stopped */
+	uint64_t total_ns;		/* wall time of the capture */
+};
+
+/* Captures every thread of opts->pid. Returns 0 or -errno with a one-line
+ * reason in err: -ESRCH no such process, -EPERM not permitted or already
+ * traced (err names the tracer), -EINVAL own pid or kernel thread. */
+int threads_capture(const struct threads_opts *opts, struct threads_dump **out,
+		    char *err, size_t errlen);
+void threads_dump_free(struct threads_dump *d);
+
+enum threads_format {
+	THREADS_FMT_TEXT,	/* per thread header and frames (Go debug=2) */
+	THREADS_FMT_SUMMARY,	/* identical stacks grouped, most common first */
+	THREADS_FMT_JSON,	/* one JSON document */
+	THREADS_FMT_GO_DEBUG1,	/* Go's legacy goroutine?debug=1 text, with
+				 * "threads profile: total N" */
+};
+
+/* Writes the dump in a text format. Returns 0 or -errno (write error). */
+int threads_write(const struct threads_dump *d, struct symbolizer *sym,
+		  enum threads_format fmt, FILE *out);
+
+/* A pprof profile of the dump: sample type threads/count, one sample per
+ * distinct stack with thread names as labels. Caller frees *out. */
+int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
+		       struct profile **out);
+
+/* A user-facing explanation (first line + "hint:" lines) of an error from
+ * threads_capture; returns buf. */
+const char *threads_explain(int err, pid_t pid, const char *reason, char *buf,
+			    size_t len);
+
+#endif
