@@ -1,8 +1,553 @@
-/* cmd/record.c - `cprof record` (not written yet). */
+/*
+ * record.c - `cprof record`: parse and check the command line, start the
+ * command if there is one, run the recording, write the profile.
+ *
+ * Everything that can be checked before sampling starts is checked first
+ * (target, options, output path): a user should not wait 30 seconds to learn
+ * that the output directory does not exist.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "cmd.h"
+#include "record_cli.h"
+#include "pprof.h"
+#include "procfs.h"
+#include "record.h"
+
+#define MAX_SAMPLE_RATE_FILE "/proc/sys/kernel/perf_event_max_sample_rate"
+
+static void record_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cprof record -p PID [options]\n"
+		"       cprof record [options] -- COMMAND [ARGS...]\n"
+		"\n"
+		"Samples the CPU use of every thread of a process and writes a gzipped\n"
+		"pprof profile (read it with 'cprof report' or 'go tool pprof').\n"
+		"\n"
+		"options:\n"
+		"  -p, --pid PID           record this running process\n"
+		"  -s, --seconds N         stop after N seconds (default: %g with -p;\n"
+		"                          with a command, when it exits); Ctrl-C stops early\n"
+		"  -F, --freq HZ           samples per second per thread (default: %u)\n"
+		"  -o, --output FILE       where to write the profile (default: %s)\n"
+		"  -g, --call-graph MODE   dwarf: unwind copied user stacks with the CFI,\n"
+		"                          right through code without frame pointers\n"
+		"                          (default); fp: the kernel's frame-pointer\n"
+		"                          callchain, cheaper, wrong without frame pointers\n"
+		"      --stack-size BYTES  user stack copied per sample in dwarf mode,\n"
+		"                          a multiple of 8 up to 65528 (default: %u)\n"
+		"      --no-kernel         drop kernel frames and time spent in the kernel\n"
+		"  -q, --quiet             print nothing but errors\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"examples:\n"
+		"  cprof record -p 1234                      30 s of pid 1234 into cpu.pprof\n"
+		"  cprof record -p 1234 -s 10 -F 999 -o x.pprof\n"
+		"  cprof record -o make.pprof -- make -j2    a command, until it exits\n"
+		"  cprof report cpu.pprof                    its top functions\n"
+		"  go tool pprof -http=:8081 cpu.pprof       flame graph in a browser\n"
+		"\n"
+		"Needs root, or CAP_PERFMON and CAP_SYS_PTRACE, unless\n"
+		"/proc/sys/kernel/perf_event_paranoid allows it. See cprof-record(1).\n",
+		RECORD_DEFAULT_SECONDS, RECORD_DEFAULT_FREQ, RECORD_DEFAULT_OUTPUT,
+		RECORD_DEFAULT_STACK_SIZE);
+}
+
+/* Searches PATH as execvp would, so that "command not found" is known
+ * before any sampling starts. */
+static bool command_exists(const char *cmd)
+{
+	if (strchr(cmd, '/'))
+		return access(cmd, X_OK) == 0;
+	const char *path = getenv("PATH");
+	if (!path || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		char buf[4096];
+		int len = (int)(end - path);
+		snprintf(buf, sizeof(buf), "%.*s%s%s", len, path, len ? "/" : "", cmd);
+		struct stat st;
+		if (stat(buf, &st) == 0 && S_ISREG(st.st_mode) && access(buf, X_OK) == 0)
+			return true;
+		path = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+static bool have_kernel_access(void)
+{
+	if (geteuid() == 0)
+		return true;
+	long paranoid = 2;
+	procfs_read_long("/proc/sys/kernel/perf_event_paranoid", &paranoid);
+	if (paranoid <= 1)
+		return true;
+	/* CAP_PERFMON (38) or CAP_SYS_ADMIN (21) in our effective set. */
+	char *status = NULL;
+	size_t len;
+	bool ok = false;
+	if (procfs_read_file("/proc/self/status", &status, &len) == 0) {
+		const char *p = strstr(status, "CapEff:");
+		if (p) {
+			unsigned long long caps = strtoull(p + 7, NULL, 16);
+			ok = (caps & (1ULL << 38)) || (caps & (1ULL << 21));
+		}
+	}
+	free(status);
+	return ok;
+}
+
+int record_cli_parse(int argc, char **argv, struct record_cli *cli)
+{
+	static const struct option longopts[] = {
+		{ "pid",        required_argument, NULL, 'p' },
+		{ "seconds",    required_argument, NULL, 's' },
+		{ "freq",       required_argument, NULL, 'F' },
+		{ "output",     required_argument, NULL, 'o' },
+		{ "call-graph", required_argument, NULL, 'g' },
+		{ "stack-size", required_argument, NULL, 'S' },
+		{ "no-kernel",  no_argument,       NULL, 'K' },
+		{ "quiet",      no_argument,       NULL, 'q' },
+		{ "help",       no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long v;
+	int c;
+
+	memset(cli, 0, sizeof(*cli));
+	cli->freq = RECORD_DEFAULT_FREQ;
+	cli->output = RECORD_DEFAULT_OUTPUT;
+	cli->callgraph = SAMPLER_CG_DWARF;
+	cli->stack_size = RECORD_DEFAULT_STACK_SIZE;
+	cli->kernel = true;
+
+	optind = 0;	/* reset getopt, also its GNU internal state */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+p:s:F:o:g:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (cli_parse_pid("--pid", optarg, &cli->pid) < 0)
+				return -1;
+			break;
+		case 's':
+			if (cli_parse_seconds("--seconds", optarg, &cli->seconds) < 0)
+				return -1;
+			break;
+		case 'F': {
+			long max_rate = 100000;
+			procfs_read_long(MAX_SAMPLE_RATE_FILE, &max_rate);
+			char *end;
+			errno = 0;
+			unsigned long long hz = strtoull(optarg, &end, 10);
+			if (errno || end == optarg || *end || *optarg == '-' || hz == 0) {
+				cli_error("invalid -F '%s': must be a positive whole number of samples per second",
+					  optarg);
+				cli_hint("the default is %u; 999 gives more detail", RECORD_DEFAULT_FREQ);
+				return -1;
+			}
+			if (hz > (unsigned long long)max_rate) {
+				cli_error("invalid -F %llu: above the kernel's limit of %ld samples per second",
+					  hz, max_rate);
+				cli_hint("use -F %ld or less, or raise %s (sysctl kernel.perf_event_max_sample_rate)",
+					 max_rate, MAX_SAMPLE_RATE_FILE);
+				return -1;
+			}
+			cli->freq = (unsigned)hz;
+			break;
+		}
+		case 'o':
+			if (!*optarg) {
+				cli_error("invalid --output '': empty file name");
+				return -1;
+			}
+			cli->output = optarg;
+			break;
+		case 'g':
+			if (!strcmp(optarg, "dwarf")) {
+				cli->callgraph = SAMPLER_CG_DWARF;
+			} else if (!strcmp(optarg, "fp")) {
+				cli->callgraph = SAMPLER_CG_FP;
+			} else {
+				cli_error("invalid --call-graph '%s': must be dwarf or fp", optarg);
+				return -1;
+			}
+			break;
+		case 'S':
+			if (cli_parse_ulong("--stack-size", optarg, 8, 65528, &v) < 0)
+				return -1;
+			if (v % 8) {
+				cli_error("invalid --stack-size %lu: must be a multiple of 8", v);
+				cli_hint("try --stack-size %lu", (v + 7) / 8 * 8 > 65528 ? 65528 : (v + 7) / 8 * 8);
+				return -1;
+			}
+			cli->stack_size = (uint32_t)v;
+			break;
+		case 'K':
+			cli->kernel = false;
+			break;
+		case 'q':
+			cli->quiet = true;
+			break;
+		case 'h':
+			cli->help = true;
+			return 0;
+		case ':':
+			cli_error("option '%s' needs a value", argv[optind - 1]);
+			cli_hint("see 'cprof record --help'");
+			return -1;
+		default:
+			if (optopt)
+				cli_error("unknown option '-%c'", optopt);
+			else
+				cli_error("unknown option '%s'", argv[optind - 1]);
+			cli_hint("see 'cprof record --help'");
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		cli->command = &argv[optind];
+		cli->ncommand = (size_t)(argc - optind);
+	}
+	if (cli->pid && cli->command) {
+		cli_error("--pid and a command are mutually exclusive");
+		cli_hint("record a running process with -p PID, or start one with 'cprof record -- COMMAND'");
+		return -1;
+	}
+	if (!cli->pid && !cli->command) {
+		cli_error("nothing to record: give -p PID or a command");
+		cli_hint("'cprof record -p 1234' or 'cprof record -- ./program args'");
+		return -1;
+	}
+	if (cli->pid && cli->seconds == 0)
+		cli->seconds = RECORD_DEFAULT_SECONDS;
+	return 0;
+}
+
+/* --- running a command ------------------------------------------------- */
+
+struct child {
+	pid_t pid;
+	int go_fd;	/* write end: one byte lets the child exec */
+	int exec_fd;	/* read end: EOF when exec succeeded, else errno */
+	const char *name;
+	int status;
+	bool reaped;
+};
+
+/* Forks a child that waits for our word before it execs, so the events can
+ * be opened on it first (with enable_on_exec, counting starts at the exec:
+ * the fork and the wait are not profiled). */
+static int child_start(struct child *ch, char **argv)
+{
+	int go[2], ex[2];
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -errno;
+	if (pipe2(ex, O_CLOEXEC) < 0) {
+		int e = -errno;
+		close(go[0]);
+		close(go[1]);
+		return e;
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = -errno;
+		close(go[0]); close(go[1]); close(ex[0]); close(ex[1]);
+		return e;
+	}
+	if (pid == 0) {
+		char b;
+		close(go[1]);
+		close(ex[0]);
+		signal(SIGPIPE, SIG_DFL);
+		if (read(go[0], &b, 1) != 1)
+			_exit(127);	/* cprof gave up before starting us */
+		execvp(argv[0], argv);
+		int e = errno;
+		if (write(ex[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(go[0]);
+	close(ex[1]);
+	ch->pid = pid;
+	ch->go_fd = go[1];
+	ch->exec_fd = ex[0];
+	ch->name = argv[0];
+	return 0;
+}
+
+static int child_release(void *arg)
+{
+	struct child *ch = arg;
+	char b = 1;
+	if (write(ch->go_fd, &b, 1) != 1)
+		return -errno;
+	close(ch->go_fd);
+	ch->go_fd = -1;
+	int e = 0;
+	ssize_t n;
+	do
+		n = read(ch->exec_fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(ch->exec_fd);
+	ch->exec_fd = -1;
+	if (n == sizeof(e))
+		return -(e ? e : ENOEXEC);
+	return 0;
+}
+
+static void child_wait(struct child *ch)
+{
+	if (ch->reaped || ch->pid <= 0)
+		return;
+	while (waitpid(ch->pid, &ch->status, 0) < 0 && errno == EINTR)
+		;
+	ch->reaped = true;
+}
+
+static bool child_exited(struct child *ch)
+{
+	if (ch->reaped)
+		return true;
+	if (waitpid(ch->pid, &ch->status, WNOHANG) == ch->pid)
+		ch->reaped = true;
+	return ch->reaped;
+}
+
+/* --- progress ---------------------------------------------------------- */
+
+struct progress {
+	const struct record_cli *cli;
+	pid_t pid;
+	struct child *child;
+	bool tty;
+	double last_draw;
+	bool drawn;
+	bool exec_error;	/* the command could not be exec'd */
+};
+
+static int on_tick(const struct record_stats *st, void *arg)
+{
+	struct progress *pg = arg;
+	if (pg->tty && !pg->cli->quiet && st->elapsed - pg->last_draw >= 0.25) {
+		pg->last_draw = st->elapsed;
+		if (pg->cli->seconds > 0) {
+			double left = pg->cli->seconds - st->elapsed;
+			fprintf(stderr, "\rcprof: recording pid %d: %.0f s left, %llu samples\033[K",
+				(int)pg->pid, left < 0 ? 0 : left,
+				(unsigned long long)st->samples);
+		} else {
+			fprintf(stderr, "\rcprof: recording pid %d: %.0f s, %llu samples\033[K",
+				(int)pg->pid, st->elapsed, (unsigned long long)st->samples);
+		}
+		pg->drawn = true;
+	}
+	if (cli_stop_signal)
+		return 1;
+	if (pg->child && child_exited(pg->child))
+		return 1;
+	return 0;
+}
+
+/* record_run's ready callback in command mode: the events are open, let
+ * the child exec. */
+static int release_child(void *arg)
+{
+	struct progress *pg = arg;
+	int r = child_release(pg->child);
+	pg->exec_error = r < 0;
+	return r;
+}
+
+static void progress_clear(struct progress *pg)
+{
+	if (pg->drawn)
+		fputs("\r\033[K", stderr);
+	pg->drawn = false;
+}
+
+static void format_size(size_t n, char *buf, size_t len)
+{
+	if (n < 1024)
+		snprintf(buf, len, "%zu bytes", n);
+	else if (n < 1024 * 1024)
+		snprintf(buf, len, "%.1f KiB", n / 1024.0);
+	else
+		snprintf(buf, len, "%.1f MiB", n / (1024.0 * 1024.0));
+}
+
+static void report_error(int ret, pid_t pid, const char *err)
+{
+	char buf[2048];
+	switch (-ret) {
+	case EACCES: case EPERM: case ESRCH: case EMFILE: case ENOENT:
+	case EOVERFLOW: case EBUSY:
+		cli_explain(record_explain(ret, pid, buf, sizeof(buf)));
+		break;
+	default:
+		if (err && *err)
+			cli_error("cannot record pid %d: %s", (int)pid, err);
+		else
+			cli_error("cannot record pid %d: %s", (int)pid, strerror(-ret));
+		break;
+	}
+}
+
+static void describe_status(const struct child *ch)
+{
+	if (WIFEXITED(ch->status))
+		fprintf(stderr, "cprof: %s exited with status %d\n", ch->name,
+			WEXITSTATUS(ch->status));
+	else if (WIFSIGNALED(ch->status))
+		fprintf(stderr, "cprof: %s was killed by signal %d (%s)\n", ch->name,
+			WTERMSIG(ch->status), strsignal(WTERMSIG(ch->status)));
+}
 
 int cmd_record(int argc, char **argv)
 {
-	cli_error("'record' is not implemented yet");
-	return CPROF_EXIT_USAGE;
+	struct record_cli cli;
+	struct child child = { .pid = -1, .go_fd = -1, .exec_fd = -1 };
+	int status = CPROF_EXIT_FATAL;
+
+	if (record_cli_parse(argc, argv, &cli) < 0)
+		return CPROF_EXIT_USAGE;
+	if (cli.help) {
+		record_usage(stdout);
+		return CPROF_EXIT_OK;
+	}
+	if (cli.pid && cli_check_target(cli.pid) < 0)
+		return CPROF_EXIT_FATAL;
+	if (cli.command && !command_exists(cli.command[0])) {
+		cli_error("command not found: '%s'", cli.command[0]);
+		cli_hint("check the name and PATH, or give the program's path (./%s)",
+			 cli.command[0]);
+		return CPROF_EXIT_FATAL;
+	}
+	int r = pprof_check_writable(cli.output);
+	if (r < 0) {
+		cli_error("cannot write '%s': %s", cli.output, strerror(-r));
+		if (r == -ENOENT)
+			cli_hint("create its directory first, or choose another path with -o");
+		else if (r == -EISDIR)
+			cli_hint("give a file name, e.g. -o %s/cpu.pprof", cli.output);
+		else
+			cli_hint("choose a writable location with -o");
+		return CPROF_EXIT_FATAL;
+	}
+	if (cli.kernel && !have_kernel_access()) {
+		/* Unprivileged users may still sample their own processes in
+		 * user space: do that rather than fail. */
+		cli.kernel = false;
+		if (!cli.quiet)
+			cli_warn("kernel frames and time in system calls are not recorded "
+				 "(perf_event_paranoid > 1 and not root)");
+	}
+
+	cli_catch_signals();
+	if (cli.command) {
+		r = child_start(&child, cli.command);
+		if (r < 0) {
+			cli_error("cannot start '%s': %s", cli.command[0], strerror(-r));
+			return CPROF_EXIT_FATAL;
+		}
+	}
+	pid_t pid = cli.command ? child.pid : cli.pid;
+	struct record_opts opts = {
+		.pid = pid,
+		.seconds = cli.seconds,
+		.freq = cli.freq,
+		.callgraph = cli.callgraph,
+		.stack_size = cli.stack_size,
+		.kernel = cli.kernel,
+		.enable_on_exec = cli.command != NULL,
+	};
+	struct progress pg = {
+		.cli = &cli, .pid = pid, .child = cli.command ? &child : NULL,
+		.tty = cli_stderr_is_tty(),
+	};
+	struct record_callbacks cb = {
+		.ready = cli.command ? release_child : NULL,
+		.tick = on_tick,
+		.arg = &pg,
+	};
+	if (!cli.quiet && !pg.tty) {
+		if (cli.seconds > 0)
+			fprintf(stderr, "cprof: recording pid %d for %g s at %u Hz\n",
+				(int)pid, cli.seconds, cli.freq);
+		else
+			fprintf(stderr, "cprof: recording pid %d at %u Hz\n", (int)pid, cli.freq);
+	}
+
+	struct profile *profile = NULL;
+	struct record_stats st;
+	char err[512] = "";
+	r = record_run(&opts, &cb, &profile, &st, err, sizeof(err));
+	progress_clear(&pg);
+	if (r < 0) {
+		if (pg.exec_error)
+			cli_error("cannot run '%s': %s", cli.command[0], strerror(-r));
+		else
+			report_error(r, pid, err);
+		goto out_child;
+	}
+	if (!cli.quiet) {
+		if (cli_stop_signal)
+			fprintf(stderr, "cprof: stopped by %s after %.1f s\n",
+				strsignal(cli_stop_signal), st.elapsed);
+		else if (!cli.command && st.target_exited)
+			fprintf(stderr, "cprof: pid %d exited after %.1f s; writing what was collected\n",
+				(int)pid, st.elapsed);
+	}
+
+	uint8_t *data = NULL;
+	size_t len = 0;
+	r = pprof_encode(profile, &data, &len);
+	if (r == 0)
+		r = pprof_write_atomic(cli.output, data, len);
+	free(data);
+	profile_free(profile);
+	if (r < 0) {
+		cli_error("cannot write '%s': %s", cli.output, strerror(-r));
+		goto out_child;
+	}
+	status = CPROF_EXIT_OK;
+	if (!cli.quiet) {
+		char size[32];
+		format_size(len, size, sizeof(size));
+		fprintf(stderr,
+			"cprof: %llu samples (%llu lost, %llu truncated stacks) from %zu threads in %.1f s\n",
+			(unsigned long long)st.samples, (unsigned long long)st.lost,
+			(unsigned long long)st.truncated, st.threads, st.elapsed);
+		if (st.lost)
+			cli_warn("the kernel dropped %llu samples: try a lower -F or a smaller --stack-size",
+				 (unsigned long long)st.lost);
+		if (st.samples && st.truncated * 10 > st.samples)
+			cli_warn("%.0f%% of stacks were cut short: try --stack-size %u",
+				 100.0 * st.truncated / st.samples,
+				 cli.stack_size * 2 > 65528 ? 65528 : cli.stack_size * 2);
+		if (st.samples == 0)
+			cli_warn("no samples: pid %d used no CPU while it was recorded", (int)pid);
+		fprintf(stderr, "cprof: wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'\n",
+			cli.output, size, cli.output, cli.output);
+	}
+out_child:
+	if (cli.command && child.pid > 0) {
+		if (!child_exited(&child) && cli_stop_signal)
+			kill(child.pid, cli_stop_signal);
+		child_wait(&child);
+		if (!cli.quiet)
+			describe_status(&child);
+	}
+	return status;
 }

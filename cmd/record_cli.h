@@ -1,0 +1,41 @@
+/*
+ * record_cli.h - the parsed command line of `cprof record`, separate from
+ * running it so the unit tests can check the parser alone.
+ */
+#ifndef CPROF_RECORD_CLI_H
+#define CPROF_RECORD_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "sampler.h"
+
+#define RECORD_DEFAULT_SECONDS 30.0
+/* 99 Hz, not 100, so sampling does not run in lock-step with work that is
+ * itself timed in round milliseconds. */
+#define RECORD_DEFAULT_FREQ 99u
+#define RECORD_DEFAULT_OUTPUT "cpu.pprof"
+/* Twice perf's 8 KiB: deep C++ and Rust stacks with big frames reach main
+ * far more often, at a small cost per sample. */
+#define RECORD_DEFAULT_STACK_SIZE 16384u
+
+struct record_cli {
+	pid_t pid;
+	double seconds;			/* 0 with a command: until it exits */
+	unsigned freq;
+	const char *output;
+	enum sampler_callgraph callgraph;
+	uint32_t stack_size;
+	bool kernel;
+	bool quiet;
+	bool help;
+	char **command;			/* NULL with -p */
+	size_t ncommand;
+};
+
+/* Parses argv (argv[0] is "record"). Prints the error and a hint and
+ * returns -1 on bad input; 0 otherwise (cli->help set for --help). */
+int record_cli_parse(int argc, char **argv, struct record_cli *cli);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * test_options.c - `cprof record` command-line parsing: defaults, every
+ * option, and each rejected input (the parser prints its message to stderr,
+ * which ctest shows on failure).
+ */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "record_cli.h"
+
+static int parse(struct record_cli *cli, int argc, char **argv)
+{
+	return record_cli_parse(argc, argv, cli);
+}
+
+#define ARGS(...) (char *[]){ "record", __VA_ARGS__, NULL }
+#define NARGS(...) ((int)(sizeof((char *[]){ "record", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(cli, ...) parse(cli, NARGS(__VA_ARGS__), ARGS(__VA_ARGS__))
+
+static void test_defaults(void)
+{
+	struct record_cli cli;
+	CHECK_INT(PARSE(&cli, "-p", "1234"), 0);
+	CHECK_INT(cli.pid, 1234);
+	CHECK(cli.seconds == 30.0);
+	CHECK_INT(cli.freq, 99);
+	CHECK_STR(cli.output, "cpu.pprof");
+	CHECK_INT(cli.callgraph, SAMPLER_CG_DWARF);
+	CHECK_INT(cli.stack_size, 16384);
+	CHECK(cli.kernel);
+	CHECK(!cli.quiet);
+	CHECK(cli.command == NULL);
+}
+
+static void test_all_options(void)
+{
+	struct record_cli cli;
+	CHECK_INT(PARSE(&cli, "--pid", "7", "--seconds", "2.5", "-F", "999", "-o", "x.pprof",
+			"--call-graph", "fp", "--stack-size", "32768", "--no-kernel", "-q"), 0);
+	CHECK_INT(cli.pid, 7);
+	CHECK(cli.seconds == 2.5);
+	CHECK_INT(cli.freq, 999);
+	CHECK_STR(cli.output, "x.pprof");
+	CHECK_INT(cli.callgraph, SAMPLER_CG_FP);
+	CHECK_INT(cli.stack_size, 32768);
+	CHECK(!cli.kernel);
+	CHECK(cli.quiet);
+}
+
+static void test_command(void)
+{
+	struct record_cli cli;
+	CHECK_INT(PARSE(&cli, "-F", "49", "--", "sleep", "-x", "1"), 0);
+	CHECK_INT(cli.ncommand, 3);
+	CHECK_STR(cli.command[0], "sleep");
+	CHECK_STR(cli.command[1], "-x");	/* the command's own options */
+	CHECK(cli.seconds == 0);		/* until the command exits */
+	/* Without "--", parsing stops at the first non-option too. */
+	CHECK_INT(PARSE(&cli, "./prog", "-p", "3"), 0);
+	CHECK_INT(cli.ncommand, 3);
+	CHECK_INT(cli.pid, 0);
+}
+
+static void test_rejected(void)
+{
+	struct record_cli cli;
+	CHECK_INT(PARSE(&cli, "-p", "1", "--seconds", "0"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "--seconds", "-1"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "--seconds", "abc"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "--seconds", "inf"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "-F", "0"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "-F", "-5"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "-F", "99x"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "-F", "100000000"), -1);	/* over the sysctl */
+	CHECK_INT(PARSE(&cli, "-p", "abc"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "0"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "-3"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "--call-graph", "lbr"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "--stack-size", "100"), -1);	/* not a multiple of 8 */
+	CHECK_INT(PARSE(&cli, "-p", "1", "--stack-size", "65536"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "-o", ""), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "--bogus"), -1);
+	CHECK_INT(PARSE(&cli, "-p", "1", "-Z"), -1);
+	CHECK_INT(PARSE(&cli, "-p"), -1);				/* missing value */
+	CHECK_INT(PARSE(&cli, "-p", "1", "--", "true"), -1);		/* both */
+	CHECK_INT(PARSE(&cli, "-q"), -1);				/* neither */
+}
+
+static void test_help(void)
+{
+	struct record_cli cli;
+	CHECK_INT(PARSE(&cli, "--help"), 0);
+	CHECK(cli.help);
+	CHECK_INT(PARSE(&cli, "-h"), 0);
+	CHECK(cli.help);
+}
+
+int main(void)
+{
+	test_defaults();
+	test_all_options();
+	test_command();
+	test_rejected();
+	test_help();
+	return check_done();
+}
