@@ -1,8 +1,150 @@
-/* cmd/report.c - `cprof report` (not written yet). */
+/*
+ * report.c - `cprof report`: the top functions of a pprof file, for users
+ * without Go. Parses and validates here; src/report.c does the work.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cmd.h"
+#include "pprof.h"
+#include "report.h"
+
+/* Defaults, shown by --help and documented in cprof-report(1). */
+static const struct {
+	unsigned long top;
+} report_defaults = {
+	.top = 20,
+};
+
+static void report_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cprof report [--top N] [--sample-type TYPE] FILE\n"
+		"\n"
+		"Prints the functions of a pprof profile that account for the most\n"
+		"samples, as 'go tool pprof -top' does: flat (in the function itself),\n"
+		"cum (in it and what it calls), and their shares of the total.\n"
+		"FILE is any profile.proto file, gzipped or not: cprof's or Go's own.\n"
+		"\n"
+		"options:\n"
+		"  --top N              rows to print, 0 for all (default %lu)\n"
+		"  --sample-type TYPE   the value to report, e.g. cpu or samples\n"
+		"                       (default: the profile's default, else its last)\n"
+		"  -h, --help           this help\n"
+		"\n"
+		"examples:\n"
+		"  cprof report cpu.pprof\n"
+		"  cprof report --top 50 --sample-type samples cpu.pprof\n"
+		"  cprof report --top 0 goroutine.pb.gz\n",
+		report_defaults.top);
+}
+
+/* Lists the sample types so that a wrong --sample-type has its fix. */
+static void report_hint_types(const struct profile *p)
+{
+	char buf[512];
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->nsample_types && n < sizeof(buf); i++) {
+		const char *t = p->strings[p->sample_types[i].type];
+		int w = snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? ", " : "", t);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+	if (p->nsample_types)
+		cli_hint("its sample types are: %s", buf);
+	else
+		cli_hint("it has no sample types at all");
+}
 
 int cmd_report(int argc, char **argv)
 {
-	cli_error("'report' is not implemented yet");
-	return CPROF_EXIT_USAGE;
+	static const struct option longopts[] = {
+		{ "top", required_argument, NULL, 't' },
+		{ "sample-type", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct report_opts opts = { .top = report_defaults.top };
+	unsigned long top;
+	int c;
+
+	/* Reset getopt: main may have used it, and we parse argv + 1. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (cli_parse_ulong("--top", optarg, 0, 1000000000UL, &top) < 0) {
+				cli_hint("give the number of rows, or 0 for all of them");
+				return CPROF_EXIT_USAGE;
+			}
+			opts.top = top;
+			break;
+		case 's':
+			opts.sample_type = optarg;
+			break;
+		case 'h':
+			report_usage(stdout);
+			return CPROF_EXIT_OK;
+		case ':':
+			cli_error("option '%s' needs a value", argv[optind - 1]);
+			cli_hint("see 'cprof report --help'");
+			return CPROF_EXIT_USAGE;
+		default:
+			cli_error("unknown option '%s' for 'cprof report'", argv[optind - 1]);
+			cli_hint("see 'cprof report --help'");
+			return CPROF_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		cli_error("'cprof report' needs a profile FILE");
+		cli_hint("e.g. 'cprof report cpu.pprof'; see 'cprof report --help'");
+		return CPROF_EXIT_USAGE;
+	}
+	if (argc - optind > 1) {
+		cli_error("'cprof report' reads one FILE, not %d", argc - optind);
+		cli_hint("run it once per profile");
+		return CPROF_EXIT_USAGE;
+	}
+	const char *path = argv[optind];
+
+	struct profile *p = NULL;
+	char err[256];
+	int r = pprof_read_file(path, &p, err, sizeof(err));
+	if (r == -EBADMSG) {
+		const char *prefix = "not a pprof profile: ";
+		const char *why = strncmp(err, prefix, strlen(prefix)) ? err :
+				  err + strlen(prefix);
+		cli_error("'%s' is not a pprof profile: %s", path, why);
+		cli_hint("give a profile.proto file (gzipped or not), as written by "
+			 "'cprof record' or Go's runtime/pprof");
+		return CPROF_EXIT_FATAL;
+	}
+	if (r < 0) {
+		cli_error("cannot read '%s': %s", path, strerror(-r));
+		if (r == -ENOENT)
+			cli_hint("check the path; 'cprof record' writes cpu.pprof by default");
+		return CPROF_EXIT_FATAL;
+	}
+	r = report_top(p, &opts, stdout);
+	if (r == -EINVAL) {
+		if (opts.sample_type)
+			cli_error("'%s' has no sample type '%s'", path, opts.sample_type);
+		else
+			cli_error("'%s' has no sample types to report", path);
+		report_hint_types(p);
+		profile_free(p);
+		return opts.sample_type ? CPROF_EXIT_USAGE : CPROF_EXIT_FATAL;
+	}
+	profile_free(p);
+	if (r < 0) {
+		cli_error("cannot print the report: %s", strerror(-r));
+		return CPROF_EXIT_FATAL;
+	}
+	return CPROF_EXIT_OK;
 }

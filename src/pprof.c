@@ -1,2 +1,873 @@
-/* src/pprof.c - not written yet. */
+/*
+ * pprof.c - struct profile <-> profile.proto (protobuf-c), gzip (zlib), and
+ * atomic file writes.
+ *
+ * Decoding validates what go tool pprof's profile.Parse and CheckValid
+ * validate (string_table[0] == "", string indexes in range, non-zero unique
+ * ids, known function and location ids, one value per sample type), so that
+ * readers of a decoded profile can follow every reference without checks.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "pprof.h"
+#include "profile.pb-c.h"
+
+/* A decompressed profile larger than this is refused rather than risk
+ * exhausting memory on a gzip bomb; real profiles are a few MiB. */
+#define PPROF_MAX_RAW ((size_t)1 << 30)
+
+typedef Perftools__Profiles__Profile PbProfile;
+typedef Perftools__Profiles__ValueType PbValueType;
+typedef Perftools__Profiles__Sample PbSample;
+typedef Perftools__Profiles__Label PbLabel;
+typedef Perftools__Profiles__Mapping PbMapping;
+typedef Perftools__Profiles__Location PbLocation;
+typedef Perftools__Profiles__Line PbLine;
+typedef Perftools__Profiles__Function PbFunction;
+
+/* ---- encoding --------------------------------------------------------- */
+
+/* Every allocation of one encoding, freed together. */
+struct pprof_enc {
+	PbProfile msg;
+	PbValueType *vts, period_type;
+	PbValueType **vtp;
+	PbSample *samples, **samplep;
+	PbLabel *labels, **labelp;
+	PbMapping *mappings, **mappingp;
+	PbLocation *locations, **locationp;
+	PbLine *lines, **linep;
+	PbFunction *functions, **functionp;
+};
+
+static void pprof_enc_release(struct pprof_enc *e)
+{
+	free(e->vts);
+	free(e->vtp);
+	free(e->samples);
+	free(e->samplep);
+	free(e->labels);
+	free(e->labelp);
+	free(e->mappings);
+	free(e->mappingp);
+	free(e->locations);
+	free(e->locationp);
+	free(e->lines);
+	free(e->linep);
+	free(e->functions);
+	free(e->functionp);
+}
+
+/* calloc that never returns NULL for n == 0, so NULL always means ENOMEM. */
+static void *pprof_calloc(size_t n, size_t size)
+{
+	return calloc(n ? n : 1, size);
+}
+
+/* Fills e->msg with pointers into p (strings, id arrays): p must outlive it. */
+static int pprof_enc_build(const struct profile *p, struct pprof_enc *e)
+{
+	size_t nlabels = 0, nlines = 0;
+	for (size_t i = 0; i < p->nsamples; i++)
+		nlabels += p->samples[i].nlabels;
+	for (size_t i = 0; i < p->nlocations; i++)
+		nlines += p->locations[i].nlines;
+
+	e->vts = pprof_calloc(p->nsample_types, sizeof(*e->vts));
+	e->vtp = pprof_calloc(p->nsample_types, sizeof(*e->vtp));
+	e->samples = pprof_calloc(p->nsamples, sizeof(*e->samples));
+	e->samplep = pprof_calloc(p->nsamples, sizeof(*e->samplep));
+	e->labels = pprof_calloc(nlabels, sizeof(*e->labels));
+	e->labelp = pprof_calloc(nlabels, sizeof(*e->labelp));
+	e->mappings = pprof_calloc(p->nmappings, sizeof(*e->mappings));
+	e->mappingp = pprof_calloc(p->nmappings, sizeof(*e->mappingp));
+	e->locations = pprof_calloc(p->nlocations, sizeof(*e->locations));
+	e->locationp = pprof_calloc(p->nlocations, sizeof(*e->locationp));
+	e->lines = pprof_calloc(nlines, sizeof(*e->lines));
+	e->linep = pprof_calloc(nlines, sizeof(*e->linep));
+	e->functions = pprof_calloc(p->nfunctions, sizeof(*e->functions));
+	e->functionp = pprof_calloc(p->nfunctions, sizeof(*e->functionp));
+	if (!e->vts || !e->vtp || !e->samples || !e->samplep || !e->labels ||
+	    !e->labelp || !e->mappings || !e->mappingp || !e->locations ||
+	    !e->locationp || !e->lines || !e->linep || !e->functions ||
+	    !e->functionp)
+		return -ENOMEM;
+
+	PbProfile *m = &e->msg;
+	perftools__profiles__profile__init(m);
+	for (size_t i = 0; i < p->nsample_types; i++) {
+		perftools__profiles__value_type__init(&e->vts[i]);
+		e->vts[i].type = p->sample_types[i].type;
+		e->vts[i].unit = p->sample_types[i].unit;
+		e->vtp[i] = &e->vts[i];
+	}
+	m->n_sample_type = p->nsample_types;
+	m->sample_type = e->vtp;
+
+	size_t li = 0;
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const struct profile_sample *s = &p->samples[i];
+		PbSample *ps = &e->samples[i];
+		perftools__profiles__sample__init(ps);
+		ps->n_location_id = s->nlocations;
+		ps->location_id = s->location_ids;
+		ps->n_value = p->nsample_types;
+		ps->value = s->values;
+		ps->n_label = s->nlabels;
+		ps->label = &e->labelp[li];
+		for (size_t j = 0; j < s->nlabels; j++, li++) {
+			PbLabel *pl = &e->labels[li];
+			perftools__profiles__label__init(pl);
+			pl->key = s->labels[j].key;
+			pl->str = s->labels[j].str;
+			pl->num = s->labels[j].num;
+			pl->num_unit = s->labels[j].num_unit;
+			e->labelp[li] = pl;
+		}
+		e->samplep[i] = ps;
+	}
+	m->n_sample = p->nsamples;
+	m->sample = e->samplep;
+
+	for (size_t i = 0; i < p->nmappings; i++) {
+		const struct profile_mapping *pm = &p->mappings[i];
+		PbMapping *mm = &e->mappings[i];
+		perftools__profiles__mapping__init(mm);
+		mm->id = pm->id;
+		mm->memory_start = pm->start;
+		mm->memory_limit = pm->limit;
+		mm->file_offset = pm->offset;
+		mm->filename = pm->filename;
+		mm->build_id = pm->build_id;
+		mm->has_functions = pm->has_functions;
+		mm->has_filenames = pm->has_filenames;
+		mm->has_line_numbers = pm->has_line_numbers;
+		mm->has_inline_frames = pm->has_inline_frames;
+		e->mappingp[i] = mm;
+	}
+	m->n_mapping = p->nmappings;
+	m->mapping = e->mappingp;
+
+	li = 0;
+	for (size_t i = 0; i < p->nlocations; i++) {
+		const struct profile_location *pl = &p->locations[i];
+		PbLocation *ml = &e->locations[i];
+		perftools__profiles__location__init(ml);
+		ml->id = pl->id;
+		ml->mapping_id = pl->mapping_id;
+		ml->address = pl->address;
+		ml->n_line = pl->nlines;
+		ml->line = &e->linep[li];
+		for (size_t j = 0; j < pl->nlines; j++, li++) {
+			PbLine *ln = &e->lines[li];
+			perftools__profiles__line__init(ln);
+			ln->function_id = pl->lines[j].function_id;
+			ln->line = pl->lines[j].line;
+			e->linep[li] = ln;
+		}
+		e->locationp[i] = ml;
+	}
+	m->n_location = p->nlocations;
+	m->location = e->locationp;
+
+	for (size_t i = 0; i < p->nfunctions; i++) {
+		const struct profile_function *pf = &p->functions[i];
+		PbFunction *mf = &e->functions[i];
+		perftools__profiles__function__init(mf);
+		mf->id = pf->id;
+		mf->name = pf->name;
+		mf->system_name = pf->system_name;
+		mf->filename = pf->filename;
+		mf->start_line = pf->start_line;
+		e->functionp[i] = mf;
+	}
+	m->n_function = p->nfunctions;
+	m->function = e->functionp;
+
+	m->n_string_table = p->nstrings;
+	m->string_table = p->strings;
+	m->drop_frames = p->drop_frames;
+	m->keep_frames = p->keep_frames;
+	m->time_nanos = p->time_nanos;
+	m->duration_nanos = p->duration_nanos;
+	perftools__profiles__value_type__init(&e->period_type);
+	e->period_type.type = p->period_type.type;
+	e->period_type.unit = p->period_type.unit;
+	m->period_type = &e->period_type;
+	m->period = p->period;
+	m->n_comment = p->ncomments;
+	m->comment = p->comments;
+	m->default_sample_type = p->default_sample_type;
+	return 0;
+}
+
+int pprof_encode_raw(const struct profile *p, uint8_t **out, size_t *outlen)
+{
+	struct pprof_enc e;
+	memset(&e, 0, sizeof(e));
+	int ret = pprof_enc_build(p, &e);
+	if (ret < 0)
+		goto out;
+	size_t len = perftools__profiles__profile__get_packed_size(&e.msg);
+	uint8_t *buf = malloc(len ? len : 1);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (perftools__profiles__profile__pack(&e.msg, buf) != len) {
+		free(buf);
+		ret = -EIO;
+		goto out;
+	}
+	*out = buf;
+	*outlen = len;
+out:
+	pprof_enc_release(&e);
+	return ret;
+}
+
+int pprof_encode(const struct profile *p, uint8_t **out, size_t *outlen)
+{
+	uint8_t *raw, *gz = NULL;
+	size_t rawlen;
+	int ret = pprof_encode_raw(p, &raw, &rawlen);
+	if (ret < 0)
+		return ret;
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	/* 15 + 16: a gzip header and trailer instead of zlib's, which is what
+	 * go tool pprof and the pprof web UIs expect (zlib manual, deflateInit2). */
+	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(raw);
+		return -ENOMEM;
+	}
+	if (rawlen > UINT_MAX) {
+		ret = -EFBIG;
+		goto out;
+	}
+	size_t cap = deflateBound(&zs, rawlen);
+	gz = malloc(cap);
+	if (!gz) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	zs.next_in = raw;
+	zs.avail_in = (uInt)rawlen;
+	zs.next_out = gz;
+	zs.avail_out = (uInt)(cap > UINT_MAX ? UINT_MAX : cap);
+	if (deflate(&zs, Z_FINISH) != Z_STREAM_END) {
+		ret = -EIO;
+		goto out;
+	}
+	*out = gz;
+	*outlen = zs.total_out;
+	gz = NULL;
+out:
+	deflateEnd(&zs);
+	free(gz);
+	free(raw);
+	return ret;
+}
+
+/* ---- decoding --------------------------------------------------------- */
+
+__attribute__((format(printf, 3, 4)))
+static int pprof_bad(char *errmsg, size_t errlen, const char *fmt, ...)
+{
+	if (errmsg && errlen) {
+		int n = snprintf(errmsg, errlen, "not a pprof profile: ");
+		if (n >= 0 && (size_t)n < errlen) {
+			va_list ap;
+			va_start(ap, fmt);
+			vsnprintf(errmsg + n, errlen - (size_t)n, fmt, ap);
+			va_end(ap);
+		}
+	}
+	return -EBADMSG;
+}
+
+/* Inflates gzip data, including several concatenated gzip members as
+ * gzip(1) and Go's gzip.Reader accept. */
+static int pprof_gunzip(const uint8_t *buf, size_t len, uint8_t **out,
+			size_t *outlen, char *errmsg, size_t errlen)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	/* 15 + 32: detect a zlib or gzip header (zlib manual, inflateInit2). */
+	if (inflateInit2(&zs, 15 + 32) != Z_OK)
+		return -ENOMEM;
+	size_t cap = len < 4096 ? 16384 : len * 4, n = 0;
+	uint8_t *o = malloc(cap);
+	int ret = 0;
+	if (!o) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	const uint8_t *in = buf;
+	size_t left = len;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= PPROF_MAX_RAW) {
+				ret = pprof_bad(errmsg, errlen,
+						"gzip data expands beyond %zu MiB",
+						PPROF_MAX_RAW >> 20);
+				goto out;
+			}
+			uint8_t *no = realloc(o, cap * 2);
+			if (!no) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			o = no;
+			cap *= 2;
+		}
+		uInt in_now = left > UINT_MAX ? UINT_MAX : (uInt)left;
+		size_t room = cap - n;
+		uInt out_now = room > UINT_MAX ? UINT_MAX : (uInt)room;
+		zs.next_in = (Bytef *)in;
+		zs.avail_in = in_now;
+		zs.next_out = o + n;
+		zs.avail_out = out_now;
+		int z = inflate(&zs, Z_NO_FLUSH);
+		in += in_now - zs.avail_in;
+		left -= in_now - zs.avail_in;
+		n += out_now - zs.avail_out;
+		if (z == Z_STREAM_END) {
+			/* Another member follows only if it starts like one. */
+			if (left >= 2 && in[0] == 0x1f && in[1] == 0x8b) {
+				if (inflateReset(&zs) != Z_OK) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				continue;
+			}
+			break;
+		}
+		if (z == Z_MEM_ERROR) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if (z == Z_DATA_ERROR || z == Z_NEED_DICT) {
+			ret = pprof_bad(errmsg, errlen, "gzip data corrupt (%s)",
+					zs.msg ? zs.msg : "bad data");
+			goto out;
+		}
+		/* Z_BUF_ERROR: no progress was possible. With input and
+		 * room left that would loop forever, so it ends here too. */
+		if (z == Z_BUF_ERROR && zs.avail_out) {
+			ret = pprof_bad(errmsg, errlen, "gzip data truncated");
+			goto out;
+		}
+		if (z != Z_OK && z != Z_BUF_ERROR) {
+			ret = pprof_bad(errmsg, errlen, "gzip data corrupt");
+			goto out;
+		}
+	}
+	*out = o;
+	*outlen = n;
+	o = NULL;
+out:
+	inflateEnd(&zs);
+	free(o);
+	return ret;
+}
+
+static int pprof_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Ids of one kind must be non-zero and unique (pprof's CheckValid). */
+static int pprof_check_ids(uint64_t *ids, size_t n, const char *what,
+			   char *errmsg, size_t errlen)
+{
+	qsort(ids, n, sizeof(*ids), pprof_cmp_u64);
+	if (n && ids[0] == 0)
+		return pprof_bad(errmsg, errlen, "%s with id 0", what);
+	for (size_t i = 1; i < n; i++)
+		if (ids[i] == ids[i - 1])
+			return pprof_bad(errmsg, errlen, "duplicate %s id %llu",
+					 what, (unsigned long long)ids[i]);
+	return 0;
+}
+
+/* Validates the unpacked message before anything is copied. */
+static int pprof_validate(const PbProfile *m, char *errmsg, size_t errlen)
+{
+	size_t ns = m->n_string_table;
+	int ret;
+#define STR_OK(i) ((i) >= 0 && (uint64_t)(i) < ns)
+#define NEED_STR(i, what) do { if (!STR_OK(i)) return pprof_bad(errmsg, errlen, \
+	"%s: string index %lld out of range (%zu strings)", what, (long long)(i), ns); \
+	} while (0)
+
+	if (ns == 0 || m->string_table[0][0] != '\0')
+		return pprof_bad(errmsg, errlen, "string_table[0] is not \"\"");
+	for (size_t i = 0; i < m->n_sample_type; i++) {
+		NEED_STR(m->sample_type[i]->type, "sample type");
+		NEED_STR(m->sample_type[i]->unit, "sample type unit");
+	}
+	if (m->period_type) {
+		NEED_STR(m->period_type->type, "period type");
+		NEED_STR(m->period_type->unit, "period type unit");
+	}
+	NEED_STR(m->drop_frames, "drop_frames");
+	NEED_STR(m->keep_frames, "keep_frames");
+	NEED_STR(m->default_sample_type, "default_sample_type");
+	for (size_t i = 0; i < m->n_comment; i++)
+		NEED_STR(m->comment[i], "comment");
+	for (size_t i = 0; i < m->n_mapping; i++) {
+		NEED_STR(m->mapping[i]->filename, "mapping filename");
+		NEED_STR(m->mapping[i]->build_id, "mapping build_id");
+	}
+	for (size_t i = 0; i < m->n_function; i++) {
+		NEED_STR(m->function[i]->name, "function name");
+		NEED_STR(m->function[i]->system_name, "function system_name");
+		NEED_STR(m->function[i]->filename, "function filename");
+	}
+	for (size_t i = 0; i < m->n_sample; i++) {
+		const PbSample *s = m->sample[i];
+		if (s->n_value != m->n_sample_type)
+			return pprof_bad(errmsg, errlen,
+					 "sample %zu has %zu values for %zu sample types",
+					 i, s->n_value, m->n_sample_type);
+		for (size_t j = 0; j < s->n_label; j++) {
+			NEED_STR(s->label[j]->key, "label key");
+			NEED_STR(s->label[j]->str, "label value");
+			NEED_STR(s->label[j]->num_unit, "label unit");
+		}
+	}
+#undef NEED_STR
+#undef STR_OK
+
+	size_t nmax = m->n_mapping;
+	if (m->n_function > nmax)
+		nmax = m->n_function;
+	if (m->n_location > nmax)
+		nmax = m->n_location;
+	uint64_t *ids = pprof_calloc(nmax, sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_mapping; i++)
+		ids[i] = m->mapping[i]->id;
+	ret = pprof_check_ids(ids, m->n_mapping, "mapping", errmsg, errlen);
+	for (size_t i = 0; !ret && i < m->n_function; i++)
+		ids[i] = m->function[i]->id;
+	if (!ret)
+		ret = pprof_check_ids(ids, m->n_function, "function", errmsg, errlen);
+	for (size_t i = 0; !ret && i < m->n_location; i++)
+		ids[i] = m->location[i]->id;
+	if (!ret)
+		ret = pprof_check_ids(ids, m->n_location, "location", errmsg, errlen);
+	free(ids);
+	return ret;
+}
+
+/* Reference checks that need the id lookups of the decoded profile. */
+static int pprof_check_refs(const struct profile *p, char *errmsg, size_t errlen)
+{
+	for (size_t i = 0; i < p->nlocations; i++) {
+		const struct profile_location *l = &p->locations[i];
+		for (size_t j = 0; j < l->nlines; j++) {
+			uint64_t f = l->lines[j].function_id;
+			/* function_id 0 is allowed: a line without a function. */
+			if (f && !profile_function_by_id(p, f))
+				return pprof_bad(errmsg, errlen,
+						 "location %llu refers to unknown function %llu",
+						 (unsigned long long)l->id,
+						 (unsigned long long)f);
+		}
+	}
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const struct profile_sample *s = &p->samples[i];
+		for (size_t j = 0; j < s->nlocations; j++)
+			if (!profile_location_by_id(p, s->location_ids[j]))
+				return pprof_bad(errmsg, errlen,
+						 "sample %zu refers to unknown location %llu",
+						 i, (unsigned long long)s->location_ids[j]);
+	}
+	return 0;
+}
+
+static int pprof_copy(const PbProfile *m, struct profile *p)
+{
+	for (size_t i = 1; i < m->n_string_table; i++)
+		if (profile_append_raw_string(p, m->string_table[i]) < 0)
+			return -ENOMEM;
+	for (size_t i = 0; i < m->n_sample_type; i++) {
+		struct profile_value_type vt = {
+			.type = m->sample_type[i]->type,
+			.unit = m->sample_type[i]->unit,
+		};
+		if (profile_append_raw_sample_type(p, vt) < 0)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->n_comment; i++)
+		if (profile_append_raw_comment(p, m->comment[i]) < 0)
+			return -ENOMEM;
+	/* Scalars are public fields; only the decoder writes them directly. */
+	if (m->period_type) {
+		p->period_type.type = m->period_type->type;
+		p->period_type.unit = m->period_type->unit;
+	}
+	p->period = m->period;
+	p->time_nanos = m->time_nanos;
+	p->duration_nanos = m->duration_nanos;
+	p->drop_frames = m->drop_frames;
+	p->keep_frames = m->keep_frames;
+	p->default_sample_type = m->default_sample_type;
+
+	for (size_t i = 0; i < m->n_mapping; i++) {
+		const PbMapping *mm = m->mapping[i];
+		struct profile_mapping pm = {
+			.id = mm->id, .start = mm->memory_start,
+			.limit = mm->memory_limit, .offset = mm->file_offset,
+			.filename = mm->filename, .build_id = mm->build_id,
+			.has_functions = mm->has_functions,
+			.has_filenames = mm->has_filenames,
+			.has_line_numbers = mm->has_line_numbers,
+			.has_inline_frames = mm->has_inline_frames,
+		};
+		if (profile_append_raw_mapping(p, &pm) < 0)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->n_function; i++) {
+		const PbFunction *mf = m->function[i];
+		struct profile_function pf = {
+			.id = mf->id, .name = mf->name,
+			.system_name = mf->system_name, .filename = mf->filename,
+			.start_line = mf->start_line,
+		};
+		if (profile_append_raw_function(p, &pf) < 0)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < m->n_location; i++) {
+		const PbLocation *ml = m->location[i];
+		struct profile_line small[16], *lines = small;
+		if (ml->n_line > sizeof(small) / sizeof(small[0])) {
+			lines = malloc(ml->n_line * sizeof(*lines));
+			if (!lines)
+				return -ENOMEM;
+		}
+		for (size_t j = 0; j < ml->n_line; j++) {
+			lines[j].function_id = ml->line[j]->function_id;
+			lines[j].line = ml->line[j]->line;
+		}
+		struct profile_location pl = {
+			.id = ml->id, .mapping_id = ml->mapping_id,
+			.address = ml->address, .nlines = ml->n_line,
+			.lines = lines,
+		};
+		int r = profile_append_raw_location(p, &pl);
+		if (lines != small)
+			free(lines);
+		if (r < 0)
+			return r;
+	}
+	/* Go's parser leaves a location whose mapping is missing without one;
+	 * do the same so that nobody follows a dangling mapping id. */
+	for (size_t i = 0; i < p->nlocations; i++)
+		if (p->locations[i].mapping_id &&
+		    !profile_mapping(p, p->locations[i].mapping_id))
+			p->locations[i].mapping_id = 0;
+
+	for (size_t i = 0; i < m->n_sample; i++) {
+		const PbSample *ms = m->sample[i];
+		struct profile_label small[8], *labels = small;
+		if (ms->n_label > sizeof(small) / sizeof(small[0])) {
+			labels = malloc(ms->n_label * sizeof(*labels));
+			if (!labels)
+				return -ENOMEM;
+		}
+		for (size_t j = 0; j < ms->n_label; j++) {
+			labels[j].key = ms->label[j]->key;
+			labels[j].str = ms->label[j]->str;
+			labels[j].num = ms->label[j]->num;
+			labels[j].num_unit = ms->label[j]->num_unit;
+		}
+		struct profile_sample s = {
+			.nlocations = ms->n_location_id,
+			.location_ids = ms->location_id,
+			.values = ms->value,
+			.nlabels = ms->n_label,
+			.labels = labels,
+		};
+		int r = profile_append_raw_sample(p, &s);
+		if (labels != small)
+			free(labels);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int pprof_decode(const uint8_t *buf, size_t len, struct profile **out,
+		 char *errmsg, size_t errlen)
+{
+	uint8_t *raw = NULL;
+	size_t rawlen = len;
+	struct profile *p = NULL;
+	PbProfile *m = NULL;
+	int ret;
+
+	if (errmsg && errlen)
+		errmsg[0] = '\0';
+	if (len == 0)
+		return pprof_bad(errmsg, errlen, "empty file");
+	if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
+		ret = pprof_gunzip(buf, len, &raw, &rawlen, errmsg, errlen);
+		if (ret < 0)
+			return ret;
+		buf = raw;
+	}
+	m = perftools__profiles__profile__unpack(NULL, rawlen, buf);
+	if (!m) {
+		/* protobuf-c does not tell a parse error from ENOMEM; a parse
+		 * error is by far the likelier cause. */
+		ret = pprof_bad(errmsg, errlen, "protobuf parse failed");
+		goto out;
+	}
+	ret = pprof_validate(m, errmsg, errlen);
+	if (ret < 0)
+		goto out;
+	p = profile_new();
+	if (!p) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = pprof_copy(m, p);
+	if (ret < 0)
+		goto out;
+	ret = pprof_check_refs(p, errmsg, errlen);
+	if (ret < 0)
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	profile_free(p);
+	if (m)
+		perftools__profiles__profile__free_unpacked(m, NULL);
+	free(raw);
+	return ret;
+}
+
+int pprof_read_file(const char *path, struct profile **out, char *errmsg,
+		    size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (errmsg && errlen)
+			snprintf(errmsg, errlen, "open: %s", strerror(e));
+		return -e;
+	}
+	struct stat st;
+	uint8_t *buf = NULL;
+	size_t n = 0, cap = 0;
+	int ret;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		goto out;
+	}
+	/* +1 so that the read that sees end of file needs no growth. */
+	cap = S_ISREG(st.st_mode) && st.st_size > 0 &&
+	      (uint64_t)st.st_size < PPROF_MAX_RAW ? (size_t)st.st_size + 1 : 65536;
+	buf = malloc(cap);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		if (n == cap) {
+			if (cap >= PPROF_MAX_RAW) {
+				ret = -EFBIG;
+				goto out;
+			}
+			uint8_t *nb = realloc(buf, cap * 2);
+			if (!nb) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	ret = pprof_decode(buf, n, out, errmsg, errlen);
+	goto out_close;
+out:
+	if (errmsg && errlen)
+		snprintf(errmsg, errlen, "read: %s", strerror(-ret));
+out_close:
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+/* ---- files ------------------------------------------------------------ */
+
+/* Splits path into its directory (malloc'd) and base name (in path). */
+static char *pprof_dirname(const char *path, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	*base = slash ? slash + 1 : path;
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* Creates ".BASE.XXXXXX" next to path; returns the fd and the name. */
+static int pprof_mktemp(const char *path, char **tmpname)
+{
+	const char *base;
+	char *dir = pprof_dirname(path, &base);
+	if (!dir)
+		return -ENOMEM;
+	char *name = NULL;
+	if (asprintf(&name, "%s/.%s.XXXXXX", dir, base) < 0) {
+		free(dir);
+		return -ENOMEM;
+	}
+	free(dir);
+	int fd = mkostemp(name, O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		free(name);
+		return -e;
+	}
+	*tmpname = name;
+	return fd;
+}
+
+/* The umask without changing it: umask(2) can only read it by setting
+ * it, which races with other threads creating files. /proc/self/status
+ * has had a Umask line since Linux 4.7. */
+static mode_t pprof_umask(void)
+{
+	mode_t um = 022;
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	while (f && fgets(line, sizeof(line), f)) {
+		unsigned int v;
+		if (sscanf(line, "Umask: %o", &v) == 1) {
+			um = (mode_t)(v & 0777);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	return um;
+}
+
+int pprof_write_atomic(const char *path, const uint8_t *data, size_t len)
+{
+	struct stat st;
+	if (!*path || path[strlen(path) - 1] == '/')
+		return -EISDIR;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	char *tmp;
+	int fd = pprof_mktemp(path, &tmp);
+	if (fd < 0)
+		return fd;
+	int ret = 0;
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto out_unlink;
+		}
+		off += (size_t)w;
+	}
+	/* mkstemp makes the file 0600; give it the mode open(2) would have,
+	 * 0666 less the umask. */
+	if (fchmod(fd, 0666 & ~pprof_umask()) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	/* Without fsync before rename, a crash can leave the new name
+	 * pointing at an empty file on ext4 and others (rename(2) is atomic
+	 * for the name, not for the data). */
+	if (fsync(fd) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ret = -errno;
+		goto out_unlink;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	free(tmp);
+	return 0;
+out_unlink:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
+int pprof_check_writable(const char *path)
+{
+	struct stat st;
+	if (!*path || path[strlen(path) - 1] == '/')
+		return -EISDIR;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR;
+	const char *base;
+	char *dir = pprof_dirname(path, &base);
+	if (!dir)
+		return -ENOMEM;
+	int ret = 0;
+	if (stat(dir, &st) < 0)
+		ret = -errno;
+	else if (!S_ISDIR(st.st_mode))
+		ret = -ENOTDIR;
+	free(dir);
+	if (ret < 0)
+		return ret;
+	/* access(2) is not enough: root passes it on a read-only file system
+	 * and ACLs or quotas can still refuse. Creating the file is the test. */
+	char *tmp;
+	int fd = pprof_mktemp(path, &tmp);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	unlink(tmp);
+	free(tmp);
+	return 0;
+}

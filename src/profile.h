@@ -101,7 +101,8 @@ void profile_free(struct profile *p);
 int64_t profile_string(struct profile *p, const char *s);
 
 /* Appends a sample type ("samples", "count"); returns 0 or -ENOMEM. Set all
- * sample types before the first profile_add_sample(). */
+ * sample types before the first sample: -EINVAL once samples exist, since
+ * their value arrays have a fixed length. */
 int profile_add_sample_type(struct profile *p, const char *type, const char *unit);
 int profile_set_period(struct profile *p, const char *type, const char *unit, int64_t period);
 int profile_add_comment(struct profile *p, const char *text);
@@ -140,7 +141,35 @@ int profile_add_sample(struct profile *p, const uint64_t *location_ids,
 		       const struct profile_label_in *labels, size_t nlabels);
 
 /* Raw append used by the decoder: no interning, no merging, ids as given.
- * Returns 0 or -ENOMEM. */
+ * The arrays of s are copied (s->values has nsample_types entries); the
+ * caller keeps s. Samples appended this way are not merged with later
+ * profile_add_sample() calls. Returns 0 or -ENOMEM. */
 int profile_append_raw_sample(struct profile *p, const struct profile_sample *s);
+
+/* More raw appends for the decoder, same rules: nothing is checked or
+ * merged, ids and string indexes are kept as given (the decoder validates
+ * them). A raw string is always appended, even if equal to an earlier one,
+ * so indexes match the file; profile_string() finds its first copy.
+ * Functions, locations and mappings appended raw are not found by the
+ * interning calls, which give new objects ids above every id seen.
+ * Each returns 0 or -ENOMEM. */
+int profile_append_raw_string(struct profile *p, const char *s);
+int profile_append_raw_sample_type(struct profile *p, struct profile_value_type vt);
+int profile_append_raw_comment(struct profile *p, int64_t string_index);
+int profile_append_raw_mapping(struct profile *p, const struct profile_mapping *m);
+int profile_append_raw_function(struct profile *p, const struct profile_function *f);
+/* l->lines is copied. */
+int profile_append_raw_location(struct profile *p, const struct profile_location *l);
+
+/* Lookups by id, for readers of decoded profiles whose ids need not be
+ * 1..n. O(1): a hash index is built on first use after a change. NULL when
+ * no object has this id (or on ENOMEM while building the index, where a
+ * linear scan is used instead, so NULL always means "absent"). */
+const struct profile_function *profile_function_by_id(const struct profile *p, uint64_t id);
+const struct profile_location *profile_location_by_id(const struct profile *p, uint64_t id);
+const struct profile_mapping *profile_mapping_by_id(const struct profile *p, uint64_t id);
+
+/* The string at index i, or NULL when i is out of range. */
+const char *profile_str(const struct profile *p, int64_t i);
 
 #endif

@@ -17,7 +17,11 @@ struct report_opts {
 
 /* Prints a header (sample type, total) and the rows. Functions are the
  * outermost line of each location plus every inlined line, each counted once
- * per sample for cum. Returns 0, -EINVAL (unknown sample type) or -ENOMEM. */
+ * per sample for cum. The text is the same as `go tool pprof -top
+ * -sample_index=TYPE` prints for the same file (nodes under 0.5% of the
+ * total dropped, one unit for all rows). Nothing is printed on -EINVAL.
+ * Returns 0, -EINVAL (unknown sample type, or none at all), -ENOMEM, or
+ * -EIO when out has its error flag set. */
 int report_top(const struct profile *p, const struct report_opts *opts, FILE *out);
 
 #endif

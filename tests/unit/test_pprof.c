@@ -1,0 +1,499 @@
+/*
+ * test_pprof.c - profile.proto encoding and decoding, checked against our
+ * own decoder and against an independent reader (go tool pprof), plus the
+ * corrupt-input paths and the atomic file writes.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "pprof.h"
+
+/* Two functions inlined into a third, a mapping, labels, comments: every
+ * part of the format that we write. */
+static struct profile *make_profile(void)
+{
+	struct profile *p = profile_new();
+	CHECK_INT(profile_add_sample_type(p, "samples", "count"), 0);
+	CHECK_INT(profile_add_sample_type(p, "cpu", "nanoseconds"), 0);
+	CHECK_INT(profile_set_period(p, "cpu", "nanoseconds", 10000000), 0);
+	CHECK_INT(profile_add_comment(p, "cmdline: ./prog --arg"), 0);
+	p->time_nanos = 1700000000123456789LL;
+	p->duration_nanos = 2500000000LL;
+	uint64_t m = profile_add_mapping(p, 0x400000, 0x401000, 0x1000,
+					 "/usr/bin/prog", "0123abcd");
+	struct profile_mapping *pm = profile_mapping(p, m);
+	pm->has_functions = pm->has_filenames = pm->has_line_numbers = true;
+	uint64_t fmain = profile_function(p, "main", "main", "prog.c", 10);
+	uint64_t fwork = profile_function(p, "work_alpha", "_Z10work_alphav", "prog.c", 20);
+	uint64_t fleaf = profile_function(p, "leaf_beta", NULL, "leaf.h", 30);
+	struct profile_line lmain = { fmain, 12 };
+	struct profile_line lwork[] = { { fleaf, 31 }, { fwork, 22 } };	/* inline */
+	uint64_t a = profile_location(p, m, 0x400100, &lmain, 1);
+	uint64_t b = profile_location(p, m, 0x400200, lwork, 2);
+	uint64_t c = profile_location(p, m, 0x400300, NULL, 0);
+	uint64_t st1[] = { b, a }, st2[] = { a }, st3[] = { c, b, a };
+	struct profile_label_in lab[] = {
+		{ .key = "thread_id", .num = 4242 },
+		{ .key = "thread_name", .str = "worker" },
+	};
+	int64_t v1[] = { 7, 70000000 }, v2[] = { 3, 30000000 }, v3[] = { 1, 10000000 };
+	CHECK_INT(profile_add_sample(p, st1, 2, v1, lab, 2), 0);
+	CHECK_INT(profile_add_sample(p, st2, 1, v2, lab, 1), 0);
+	CHECK_INT(profile_add_sample(p, st3, 3, v3, NULL, 0), 0);
+	return p;
+}
+
+/* Decoding keeps indexes and ids, so equal means equal arrays. */
+static int profile_equal(const struct profile *a, const struct profile *b)
+{
+	if (a->nstrings != b->nstrings || a->nsample_types != b->nsample_types ||
+	    a->nmappings != b->nmappings || a->nlocations != b->nlocations ||
+	    a->nfunctions != b->nfunctions || a->nsamples != b->nsamples ||
+	    a->ncomments != b->ncomments || a->period != b->period ||
+	    a->time_nanos != b->time_nanos || a->duration_nanos != b->duration_nanos ||
+	    a->period_type.type != b->period_type.type ||
+	    a->period_type.unit != b->period_type.unit)
+		return 0;
+	for (size_t i = 0; i < a->nstrings; i++)
+		if (strcmp(a->strings[i], b->strings[i]))
+			return 0;
+	if (memcmp(a->sample_types, b->sample_types,
+		   a->nsample_types * sizeof(*a->sample_types)) ||
+	    memcmp(a->comments, b->comments, a->ncomments * sizeof(*a->comments)) ||
+	    memcmp(a->functions, b->functions, a->nfunctions * sizeof(*a->functions)))
+		return 0;
+	for (size_t i = 0; i < a->nmappings; i++) {
+		const struct profile_mapping *x = &a->mappings[i], *y = &b->mappings[i];
+		if (x->id != y->id || x->start != y->start || x->limit != y->limit ||
+		    x->offset != y->offset || x->filename != y->filename ||
+		    x->build_id != y->build_id || x->has_functions != y->has_functions ||
+		    x->has_filenames != y->has_filenames ||
+		    x->has_line_numbers != y->has_line_numbers ||
+		    x->has_inline_frames != y->has_inline_frames)
+			return 0;
+	}
+	for (size_t i = 0; i < a->nlocations; i++) {
+		const struct profile_location *x = &a->locations[i], *y = &b->locations[i];
+		if (x->id != y->id || x->mapping_id != y->mapping_id ||
+		    x->address != y->address || x->nlines != y->nlines ||
+		    (x->nlines && memcmp(x->lines, y->lines, x->nlines * sizeof(*x->lines))))
+			return 0;
+	}
+	for (size_t i = 0; i < a->nsamples; i++) {
+		const struct profile_sample *x = &a->samples[i], *y = &b->samples[i];
+		if (x->nlocations != y->nlocations || x->nlabels != y->nlabels ||
+		    memcmp(x->location_ids, y->location_ids, x->nlocations * 8) ||
+		    memcmp(x->values, y->values, a->nsample_types * 8) ||
+		    (x->nlabels && memcmp(x->labels, y->labels, x->nlabels * sizeof(*x->labels))))
+			return 0;
+	}
+	return 1;
+}
+
+static void test_round_trip(void)
+{
+	struct profile *p = make_profile(), *q = NULL, *r = NULL;
+	uint8_t *gz, *raw;
+	size_t gzlen, rawlen;
+	char err[256];
+	CHECK_INT(pprof_encode(p, &gz, &gzlen), 0);
+	CHECK(gzlen > 3 && gz[0] == 0x1f && gz[1] == 0x8b && gz[2] == 0x08);
+	CHECK_INT(pprof_decode(gz, gzlen, &q, err, sizeof(err)), 0);
+	CHECK(q && profile_equal(p, q));
+	CHECK_INT(pprof_encode_raw(p, &raw, &rawlen), 0);
+	CHECK(rawlen > 0 && raw[0] != 0x1f);
+	CHECK_INT(pprof_decode(raw, rawlen, &r, err, sizeof(err)), 0);
+	CHECK(r && profile_equal(p, r));
+	/* A decoded profile still interns: "main" is found, not duplicated. */
+	if (q) {
+		size_t n = q->nstrings;
+		int64_t i = profile_string(q, "main");
+		CHECK(i > 0 && q->nstrings == n);
+		CHECK(profile_function_by_id(q, 2) != NULL);
+	}
+	/* Two concatenated gzip members decode as one stream, as gzip(1)
+	 * and Go's gzip.Reader read them: here the second member is empty. */
+	struct profile *empty = profile_new(), *cat = NULL;
+	uint8_t *egz;
+	size_t egzlen;
+	CHECK_INT(pprof_encode(empty, &egz, &egzlen), 0);
+	uint8_t *both = malloc(gzlen + egzlen);
+	memcpy(both, gz, gzlen);
+	memcpy(both + gzlen, egz, egzlen);
+	/* An empty profile is a valid message of zero fields: the concatenation
+	 * decodes to the first profile's fields plus a "" string appended, so
+	 * only the string count differs. */
+	int ret = pprof_decode(both, gzlen + egzlen, &cat, err, sizeof(err));
+	CHECK_INT(ret, 0);
+	CHECK(cat && cat->nsamples == p->nsamples && cat->nstrings == p->nstrings + 1);
+	profile_free(cat);
+	free(both);
+	free(egz);
+	profile_free(empty);
+	profile_free(q);
+	profile_free(r);
+	free(gz);
+	free(raw);
+	profile_free(p);
+}
+
+static int bad(const uint8_t *buf, size_t len, const char *want)
+{
+	struct profile *q = NULL;
+	char err[256] = "";
+	int ret = pprof_decode(buf, len, &q, err, sizeof(err));
+	profile_free(q);
+	if (ret != -EBADMSG || strncmp(err, "not a pprof profile: ", 21) ||
+	    (want && !strstr(err, want))) {
+		fprintf(stderr, "decode gave %d '%s', wanted -EBADMSG '%s'\n",
+			ret, err, want ? want : "");
+		return 0;
+	}
+	return 1;
+}
+
+static void test_corrupt(void)
+{
+	struct profile *p = make_profile();
+	uint8_t *gz, *raw;
+	size_t gzlen, rawlen;
+	CHECK_INT(pprof_encode(p, &gz, &gzlen), 0);
+	CHECK_INT(pprof_encode_raw(p, &raw, &rawlen), 0);
+
+	CHECK(bad((const uint8_t *)"", 0, "empty"));
+	const char *passwd = "root:x:0:0:root:/root:/bin/bash\n";
+	CHECK(bad((const uint8_t *)passwd, strlen(passwd), NULL));
+	/* Every truncation of the gzip stream fails cleanly. */
+	int ok = 1;
+	for (size_t n = 2; n < gzlen; n++)
+		ok &= bad(gz, n, "gzip");
+	CHECK(ok);
+	CHECK(bad(gz, gzlen / 2, "truncated"));
+	/* A corrupted deflate body or CRC trailer. */
+	uint8_t *c = malloc(gzlen);
+	memcpy(c, gz, gzlen);
+	c[gzlen - 6] ^= 0xff;
+	CHECK(bad(c, gzlen, "gzip data corrupt"));
+	memcpy(c, gz, gzlen);
+	c[3] = 0xff;	/* reserved FLG bits */
+	CHECK(bad(c, gzlen, "gzip"));
+	free(c);
+	/* Truncated raw protobuf. */
+	ok = 1;
+	for (size_t n = 1; n < rawlen; n += 3) {
+		struct profile *q = NULL;
+		int ret = pprof_decode(raw, n, &q, NULL, 0);
+		/* A cut on a field boundary can still be a valid message. */
+		ok &= ret == 0 || ret == -EBADMSG;
+		profile_free(q);
+	}
+	CHECK(ok);
+	/* Random bytes, seeded for repeatability. */
+	uint8_t rnd[512];
+	uint32_t x = 12345;
+	ok = 1;
+	for (int round = 0; round < 200; round++) {
+		for (size_t i = 0; i < sizeof(rnd); i++) {
+			x = x * 1103515245u + 12345u;
+			rnd[i] = (uint8_t)(x >> 16);
+		}
+		struct profile *q = NULL;
+		int ret = pprof_decode(rnd, (size_t)(round + 1) * 2, &q, NULL, 0);
+		ok &= ret == 0 || ret == -EBADMSG;
+		profile_free(q);
+	}
+	CHECK(ok);
+
+	/* Invalid references, written by breaking a valid profile. */
+	uint8_t *b;
+	size_t blen;
+	p->functions[0].name = 9999;
+	CHECK_INT(pprof_encode_raw(p, &b, &blen), 0);
+	CHECK(bad(b, blen, "out of range"));
+	free(b);
+	p->functions[0].name = 0;
+	p->locations[0].lines[0].function_id = 77;
+	CHECK_INT(pprof_encode_raw(p, &b, &blen), 0);
+	CHECK(bad(b, blen, "unknown function 77"));
+	free(b);
+	p->locations[0].lines[0].function_id = 1;
+	p->samples[0].location_ids[0] = 55;
+	CHECK_INT(pprof_encode_raw(p, &b, &blen), 0);
+	CHECK(bad(b, blen, "unknown location 55"));
+	free(b);
+	p->samples[0].location_ids[0] = 2;
+	p->functions[1].id = 1;
+	CHECK_INT(pprof_encode_raw(p, &b, &blen), 0);
+	CHECK(bad(b, blen, "duplicate function id 1"));
+	free(b);
+	p->functions[1].id = 2;
+	p->locations[2].id = 0;
+	CHECK_INT(pprof_encode_raw(p, &b, &blen), 0);
+	CHECK(bad(b, blen, "location with id 0"));
+	free(b);
+	p->locations[2].id = 3;
+	free(p->strings[0]);
+	p->strings[0] = strdup("x");
+	CHECK_INT(pprof_encode_raw(p, &b, &blen), 0);
+	CHECK(bad(b, blen, "string_table[0]"));
+	free(b);
+	p->strings[0][0] = '\0';
+	CHECK_INT(pprof_encode_raw(p, &b, &blen), 0);
+	struct profile *q = NULL;
+	CHECK_INT(pprof_decode(b, blen, &q, NULL, 0), 0);	/* repaired */
+	profile_free(q);
+	free(b);
+	free(gz);
+	free(raw);
+	profile_free(p);
+}
+
+/* Mutations of a valid profile: bit flips, byte overwrites, truncation and
+ * duplication, raw and gzipped. The check is that nothing crashes (ASan) and
+ * that every result is success or EBADMSG. */
+static void test_fuzz(void)
+{
+	struct profile *p = make_profile();
+	uint8_t *raw, *gz;
+	size_t rawlen, gzlen;
+	CHECK_INT(pprof_encode_raw(p, &raw, &rawlen), 0);
+	CHECK_INT(pprof_encode(p, &gz, &gzlen), 0);
+	uint64_t s = 0x9e3779b97f4a7c15ULL;
+	int ok = 1, decoded = 0;
+	size_t bufcap = 4 * (rawlen + gzlen);
+	uint8_t *buf = malloc(bufcap);
+	for (int round = 0; round < 4000; round++) {
+		const uint8_t *src = round % 4 == 3 ? gz : raw;
+		size_t len = round % 4 == 3 ? gzlen : rawlen;
+		memcpy(buf, src, len);
+		int nmut = 1 + round % 5;
+		for (int k = 0; k < nmut; k++) {
+			s ^= s << 13;
+			s ^= s >> 7;
+			s ^= s << 17;
+			size_t at = s % len;
+			switch ((s >> 32) % 4) {
+			case 0: buf[at] ^= (uint8_t)(1u << ((s >> 40) % 8)); break;
+			case 1: buf[at] = (uint8_t)(s >> 48); break;
+			case 2: len = at + 1; break;
+			case 3:	/* duplicate a tail: repeated fields grow */
+				if (len + (len - at) > bufcap)
+					break;
+				memcpy(buf + len, buf + at, len - at);
+				len += len - at;
+				break;
+			}
+		}
+		struct profile *q = NULL;
+		int ret = pprof_decode(buf, len, &q, NULL, 0);
+		ok &= ret == 0 || ret == -EBADMSG;
+		decoded += ret == 0;
+		profile_free(q);
+	}
+	CHECK(ok);
+	CHECK(decoded > 0);	/* some mutations stay valid: the path is exercised */
+	free(buf);
+	free(raw);
+	free(gz);
+	profile_free(p);
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			n++;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *buf = malloc(1 << 20);
+	*len = fread(buf, 1, (1 << 20) - 1, f);
+	buf[*len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_files(const char *tmp)
+{
+	char path[512], sub[512], missing[512];
+	snprintf(path, sizeof(path), "%s/out.pprof", tmp);
+	snprintf(sub, sizeof(sub), "%s/sub", tmp);
+	snprintf(missing, sizeof(missing), "%s/nodir/out.pprof", tmp);
+	CHECK_INT(mkdir(sub, 0755), 0);
+
+	CHECK_INT(pprof_check_writable(path), 0);
+	CHECK_INT(count_entries(tmp), 1);	/* nothing left behind */
+	CHECK_INT(pprof_check_writable(missing), -ENOENT);
+	CHECK_INT(pprof_check_writable(sub), -EISDIR);
+	CHECK_INT(pprof_check_writable("/etc/passwd/x.pprof"), -ENOTDIR);
+	if (geteuid() == 0) {
+		/* root passes permission bits; sysfs refuses new files anyway */
+		int r = pprof_check_writable("/sys/cprof-test.pprof");
+		CHECK(r == -EACCES || r == -EROFS);
+	} else {
+		char ro[512], rof[600];
+		snprintf(ro, sizeof(ro), "%s/ro", tmp);
+		snprintf(rof, sizeof(rof), "%s/x.pprof", ro);
+		CHECK_INT(mkdir(ro, 0555), 0);
+		CHECK_INT(pprof_check_writable(rof), -EACCES);
+		rmdir(ro);
+	}
+
+	const uint8_t one[] = "first version, longer than the second";
+	const uint8_t two[] = "second";
+	CHECK_INT(pprof_write_atomic(path, one, sizeof(one)), 0);
+	CHECK_INT(pprof_write_atomic(path, two, sizeof(two)), 0);
+	size_t len;
+	char *got = read_all(path, &len);
+	CHECK(got && len == sizeof(two) && !memcmp(got, two, len));
+	free(got);
+	CHECK_INT(count_entries(tmp), 2);	/* out.pprof and sub: no temp */
+	/* The mode open(2) would give, not mkstemp's 0600. */
+	mode_t um = umask(027);
+	CHECK_INT(pprof_write_atomic(path, two, sizeof(two)), 0);
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
+	umask(um);
+	CHECK_INT(pprof_write_atomic(missing, one, sizeof(one)), -ENOENT);
+	CHECK_INT(pprof_write_atomic(sub, one, sizeof(one)), -EISDIR);
+	CHECK_INT(count_entries(sub), 0);
+	CHECK_INT(count_entries(tmp), 2);
+	/* An unwritable destination fails and leaves no temporary. */
+	if (geteuid() == 0)
+		CHECK(pprof_write_atomic("/sys/cprof-test.pprof", one, 4) < 0);
+
+	/* pprof_read_file: round trip through the file system. */
+	struct profile *p = make_profile(), *q = NULL;
+	uint8_t *gz;
+	size_t gzlen;
+	char err[256];
+	CHECK_INT(pprof_encode(p, &gz, &gzlen), 0);
+	CHECK_INT(pprof_write_atomic(path, gz, gzlen), 0);
+	CHECK_INT(pprof_read_file(path, &q, err, sizeof(err)), 0);
+	CHECK(q && profile_equal(p, q));
+	profile_free(q);
+	q = NULL;
+	CHECK_INT(pprof_read_file(missing, &q, err, sizeof(err)), -ENOENT);
+	CHECK_INT(pprof_read_file(sub, &q, err, sizeof(err)), -EISDIR);
+	CHECK_INT(pprof_read_file("/etc/passwd", &q, err, sizeof(err)), -EBADMSG);
+	CHECK(strstr(err, "not a pprof profile") != NULL);
+	CHECK(q == NULL);
+	free(gz);
+	profile_free(p);
+	unlink(path);
+	rmdir(sub);
+}
+
+/* Runs go tool pprof with a private, offline Go environment. */
+static char *run_go_pprof(const char *tmp, const char *args, const char *file)
+{
+	char cmd[2048];
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && HOME='%s' GOCACHE='%s/gocache' GOPATH='%s/gopath' "
+		 "GOFLAGS=-mod=mod GOTOOLCHAIN=local GOPROXY=off "
+		 "timeout 60 go tool pprof %s '%s' 2>&1",
+		 tmp, tmp, tmp, tmp, args, file);
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return NULL;
+	size_t cap = 1 << 16, n = 0;
+	char *out = malloc(cap);
+	size_t r;
+	while ((r = fread(out + n, 1, cap - 1 - n, f)) > 0)
+		n += r;
+	out[n] = '\0';
+	int st = pclose(f);
+	if (st != 0) {
+		fprintf(stderr, "go tool pprof %s failed (%d):\n%s\n", args, st, out);
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void test_go_pprof(const char *tmp)
+{
+	int have_go = system("command -v go >/dev/null 2>&1") == 0;
+	CHECK(have_go);	/* the test set-up installs golang-go */
+	if (!have_go)
+		return;
+	struct profile *p = make_profile();
+	uint8_t *gz;
+	size_t gzlen;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/go.pprof", tmp);
+	CHECK_INT(pprof_encode(p, &gz, &gzlen), 0);
+	CHECK_INT(pprof_write_atomic(path, gz, gzlen), 0);
+
+	char *raw = run_go_pprof(tmp, "-symbolize=none -raw", path);
+	CHECK(raw != NULL);
+	if (raw) {
+		CHECK(strstr(raw, "samples/count cpu/nanoseconds") != NULL);
+		CHECK(strstr(raw, "PeriodType: cpu nanoseconds") != NULL);
+		CHECK(strstr(raw, "Period: 10000000") != NULL);
+		CHECK(strstr(raw, "Comment: cmdline: ./prog --arg") != NULL);
+		CHECK(strstr(raw, "Duration: 2.5s") != NULL);
+		/* Locations with their inlined lines, innermost first (pprof
+		 * renumbers location ids, so they are not compared). */
+		CHECK(strstr(raw, "0x400100 M=1 main prog.c:12 s=10") != NULL);
+		CHECK(strstr(raw, "0x400200 M=1 leaf_beta leaf.h:31 s=30") != NULL);
+		CHECK(strstr(raw, "work_alpha prog.c:22 s=20(_Z10work_alphav)") != NULL);
+		/* Each sample's values, then its stack of 2, 1 and 3 frames. */
+		CHECK(strstr(raw, "          7   70000000: ") != NULL);
+		CHECK(strstr(raw, "          3   30000000: ") != NULL);
+		CHECK(strstr(raw, "          1   10000000: ") != NULL);
+		CHECK(strstr(raw, "thread_id:[4242]") != NULL);
+		CHECK(strstr(raw, "thread_name:[worker]") != NULL);
+		CHECK(strstr(raw, "/usr/bin/prog") != NULL);
+		CHECK(strstr(raw, "0x400000/0x401000/0x1000 /usr/bin/prog 0123abcd [FN][FL][LN]") != NULL);
+		free(raw);
+	}
+	/* The same figures through pprof's own aggregation. */
+	char *top = run_go_pprof(tmp, "-symbolize=none -top -sample_index=cpu", path);
+	CHECK(top != NULL);
+	if (top) {
+		CHECK(strstr(top, "Type: cpu") != NULL);
+		CHECK(strstr(top, "110ms total") != NULL);
+		CHECK(strstr(top, "leaf_beta") != NULL);
+		CHECK(strstr(top, "work_alpha") != NULL);
+		CHECK(strstr(top, "main") != NULL);
+		free(top);
+	}
+	free(gz);
+	profile_free(p);
+	unlink(path);
+}
+
+int main(void)
+{
+	char tmp[] = "/tmp/test_pprof.XXXXXX";
+	if (!mkdtemp(tmp)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_round_trip();
+	test_corrupt();
+	test_fuzz();
+	test_files(tmp);
+	test_go_pprof(tmp);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'; rm -rf '%s'", tmp, tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmp);
+	return check_done();
+}
