@@ -1,2 +1,607 @@
-/* src/procfs.c - not written yet. */
+/*
+ * procfs.c - parsers for /proc text, and thin wrappers that read the files.
+ *
+ * Most /proc files report st_size 0 and are generated on each read(), so
+ * everything is read until EOF into a growing buffer (procfs_read_file).
+ */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "procfs.h"
+#include "syscalls_x86_64.h"
+
+int procfs_read_file(const char *path, char **buf, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *b, *nb;
+	ssize_t r;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	b = malloc(cap);
+	if (!b) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		if (cap - n < 2) {
+			nb = realloc(b, cap * 2);
+			if (!nb) {
+				e = -ENOMEM;
+				goto out_free;
+			}
+			b = nb;
+			cap *= 2;
+		}
+		r = read(fd, b + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			e = -errno;
+			goto out_free;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	b[n] = '\0';
+	*buf = b;
+	if (len)
+		*len = n;
+	return 0;
+
+out_free:
+	free(b);
+	close(fd);
+	return e;
+}
+
+int procfs_read_long(const char *path, long *val)
+{
+	char *buf, *end;
+	long v;
+	int r;
+
+	r = procfs_read_file(path, &buf, NULL);
+	if (r < 0)
+		return r;
+	errno = 0;
+	v = strtol(buf, &end, 10);
+	if (end == buf || errno) {
+		free(buf);
+		return -EINVAL;
+	}
+	free(buf);
+	*val = v;
+	return 0;
+}
+
+/* ---- maps ---------------------------------------------------------------- */
+
+static int procfs_map_cmp(const void *a, const void *b)
+{
+	const struct procfs_map *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return 0;
+}
+
+void procfs_maps_release(struct procfs_maps *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < m->n; i++)
+		free(m->maps[i].path);
+	free(m->maps);
+	m->maps = NULL;
+	m->n = 0;
+}
+
+/* One line: "start-end perms offset major:minor inode [path]"; the path is
+ * everything after the blanks following the inode, spaces included
+ * (proc(5)). */
+static int procfs_parse_map_line(const char *line, size_t len,
+				 struct procfs_map *mp)
+{
+	static const char deleted[] = " (deleted)";
+	const size_t dlen = sizeof(deleted) - 1;
+	char perms[8] = { 0 };
+	int pos = -1;
+	const char *p;
+	size_t plen;
+
+	memset(mp, 0, sizeof(*mp));
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 "%n",
+		   &mp->start, &mp->end, perms, &mp->offset, &mp->dev_major,
+		   &mp->dev_minor, &mp->inode, &pos) < 7 || pos < 0 ||
+	    (size_t)pos > len)
+		return -EINVAL;
+	memcpy(mp->perms, perms, sizeof(mp->perms) - 1);
+	mp->perms[sizeof(mp->perms) - 1] = '\0';
+	p = line + pos;
+	plen = len - (size_t)pos;
+	while (plen > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		plen--;
+	}
+	if (plen >= dlen && memcmp(p + plen - dlen, deleted, dlen) == 0) {
+		mp->deleted = true;
+		plen -= dlen;
+	}
+	mp->path = strndup(p, plen);
+	return mp->path ? 0 : -ENOMEM;
+}
+
+int procfs_parse_maps(const char *text, struct procfs_maps *out)
+{
+	size_t cap = 0, n = 0, len;
+	struct procfs_map *maps = NULL, *nm;
+	const char *line = text, *nl;
+	int r;
+
+	while (*line) {
+		nl = strchr(line, '\n');
+		len = nl ? (size_t)(nl - line) : strlen(line);
+		if (len > 0) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				nm = realloc(maps, cap * sizeof(*maps));
+				if (!nm) {
+					r = -ENOMEM;
+					goto out_free;
+				}
+				maps = nm;
+			}
+			/* The parser needs a NUL-terminated line for sscanf. */
+			char *copy = strndup(line, len);
+			if (!copy) {
+				r = -ENOMEM;
+				goto out_free;
+			}
+			r = procfs_parse_map_line(copy, len, &maps[n]);
+			free(copy);
+			if (r < 0)
+				goto out_free;
+			n++;
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	/* The kernel lists maps in address order already; sorting makes the
+	 * binary search safe for hand-written text too. */
+	if (n > 1)
+		qsort(maps, n, sizeof(*maps), procfs_map_cmp);
+	out->maps = maps;
+	out->n = n;
+	return 0;
+
+out_free:
+	out->maps = maps;
+	out->n = n;
+	procfs_maps_release(out);
+	return r;
+}
+
+int procfs_read_maps(pid_t pid, struct procfs_maps *out)
+{
+	char path[64], *text;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	r = procfs_read_file(path, &text, NULL);
+	if (r < 0)
+		return r;
+	r = procfs_parse_maps(text, out);
+	free(text);
+	return r;
+}
+
+const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
+					  uint64_t addr)
+{
+	size_t lo = 0, hi = m->n, mid;
+
+	/* The last map with start <= addr. */
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (m->maps[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	if (addr < m->maps[lo - 1].end)
+		return &m->maps[lo - 1];
+	return NULL;
+}
+
+/* ---- tasks, comm, stat, cmdline, status ---------------------------------- */
+
+static int procfs_pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *de;
+	pid_t *v = NULL, *nv;
+	size_t cap = 0, cnt = 0;
+	char *end;
+	long t;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		t = strtol(de->d_name, &end, 10);
+		if (*end || t <= 0)
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[cnt++] = (pid_t)t;
+	}
+	if (errno) {
+		int e = -errno;
+
+		free(v);
+		closedir(d);
+		return e;
+	}
+	closedir(d);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), procfs_pid_cmp);
+	*tids = v;
+	*n = cnt;
+	return 0;
+}
+
+static void procfs_task_path(char *buf, size_t len, pid_t pid, pid_t tid,
+			     const char *file)
+{
+	if (tid > 0)
+		snprintf(buf, len, "/proc/%d/task/%d/%s", (int)pid, (int)tid, file);
+	else
+		snprintf(buf, len, "/proc/%d/%s", (int)pid, file);
+}
+
+int procfs_read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[96], *text;
+	size_t n;
+	int r;
+
+	if (len == 0)
+		return -EINVAL;
+	procfs_task_path(path, sizeof(path), pid, tid, "comm");
+	r = procfs_read_file(path, &text, &n);
+	if (r < 0)
+		return r;
+	if (n > 0 && text[n - 1] == '\n')
+		text[--n] = '\0';
+	snprintf(buf, len, "%s", text);
+	free(text);
+	return 0;
+}
+
+int procfs_parse_stat(const char *text, struct procfs_stat *st)
+{
+	const char *open, *close;
+	size_t clen;
+	int n;
+
+	memset(st, 0, sizeof(*st));
+	open = strchr(text, '(');
+	close = strrchr(text, ')');
+	if (!open || !close || close < open)
+		return -EINVAL;
+	clen = (size_t)(close - open - 1);
+	if (clen >= sizeof(st->comm))
+		clen = sizeof(st->comm) - 1;
+	memcpy(st->comm, open + 1, clen);
+	st->comm[clen] = '\0';
+	/* proc(5): state ppid pgrp session tty_nr tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime cutime cstime priority nice num_threads
+	 * itrealvalue starttime ... */
+	n = sscanf(close + 1,
+		   " %c %d %*d %*d %*d %*d %lu %*u %*u %*u %*u %" SCNu64
+		   " %" SCNu64 " %*d %*d %*d %*d %*d %*d %" SCNu64,
+		   &st->state, &st->ppid, &st->flags, &st->utime, &st->stime,
+		   &st->starttime);
+	return n == 6 ? 0 : -EINVAL;
+}
+
+int procfs_read_stat(pid_t pid, pid_t tid, struct procfs_stat *st)
+{
+	char path[96], *text;
+	int r;
+
+	procfs_task_path(path, sizeof(path), pid, tid, "stat");
+	r = procfs_read_file(path, &text, NULL);
+	if (r < 0)
+		return r;
+	r = procfs_parse_stat(text, st);
+	free(text);
+	return r;
+}
+
+int procfs_read_cmdline(pid_t pid, char **buf, size_t *len)
+{
+	char path[64];
+	size_t n;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	r = procfs_read_file(path, buf, &n);
+	if (r < 0)
+		return r;
+	/* A process may overwrite its argv without a final NUL; read_file
+	 * terminates the buffer, so count that NUL in. */
+	if (n > 0 && (*buf)[n - 1] != '\0')
+		n++;
+	*len = n;
+	return 0;
+}
+
+int procfs_tracer_pid(pid_t pid, pid_t *tracer)
+{
+	char path[64], *text, *p;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	r = procfs_read_file(path, &text, NULL);
+	if (r < 0)
+		return r;
+	p = strstr(text, "\nTracerPid:");
+	if (!p) {
+		free(text);
+		return -EINVAL;
+	}
+	*tracer = (pid_t)strtol(p + strlen("\nTracerPid:"), NULL, 10);
+	free(text);
+	return 0;
+}
+
+/* ---- syscall ------------------------------------------------------------- */
+
+int procfs_parse_syscall(const char *text, struct procfs_syscall *sc)
+{
+	const char *p = text;
+	char *end;
+	int i;
+
+	memset(sc, 0, sizeof(*sc));
+	while (*p == ' ')
+		p++;
+	if (strncmp(p, "running", 7) == 0) {
+		sc->nr = -2;
+		return 0;
+	}
+	errno = 0;
+	sc->nr = strtol(p, &end, 10);
+	if (end == p || errno)
+		return -EINVAL;
+	p = end;
+	/* fs/proc/base.c proc_pid_syscall: "-1 sp pc" when blocked in user
+	 * space, else "nr a0 .. a5 sp pc", all in 0x hex. */
+	if (sc->nr >= 0) {
+		for (i = 0; i < 6; i++) {
+			sc->args[i] = strtoull(p, &end, 16);
+			if (end == p)
+				return -EINVAL;
+			p = end;
+		}
+	}
+	sc->sp = strtoull(p, &end, 16);
+	if (end == p)
+		return -EINVAL;
+	p = end;
+	sc->pc = strtoull(p, &end, 16);
+	if (end == p)
+		return -EINVAL;
+	return 0;
+}
+
+int procfs_read_syscall(pid_t pid, pid_t tid, struct procfs_syscall *sc)
+{
+	char path[96], *text;
+	int r;
+
+	procfs_task_path(path, sizeof(path), pid, tid, "syscall");
+	r = procfs_read_file(path, &text, NULL);
+	if (r < 0)
+		return r;
+	r = procfs_parse_syscall(text, sc);
+	free(text);
+	return r;
+}
+
+const char *procfs_syscall_name(long nr)
+{
+	const long n = (long)(sizeof(procfs_syscall_names) /
+			      sizeof(procfs_syscall_names[0]));
+
+	if (nr < 0 || nr >= n)
+		return NULL;
+	return procfs_syscall_names[nr];
+}
+
+/* ---- kallsyms ------------------------------------------------------------ */
+
+static int procfs_ksym_cmp(const void *a, const void *b)
+{
+	const struct procfs_ksym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	/* Aliases share an address (_stext, _text): keep a stable order so
+	 * the same name wins on every run. */
+	return strcmp(x->name, y->name);
+}
+
+void procfs_ksyms_release(struct procfs_ksyms *k)
+{
+	size_t i;
+
+	if (!k)
+		return;
+	for (i = 0; i < k->n; i++) {
+		free(k->syms[i].name);
+		free(k->syms[i].module);
+	}
+	free(k->syms);
+	k->syms = NULL;
+	k->n = 0;
+}
+
+/* "ffffffff81000000 T _stext" or "ffffffffc0a01000 t fn\t[module]". */
+static int procfs_parse_ksym_line(const char *line, size_t len,
+				  struct procfs_ksym *ks, bool *text_sym)
+{
+	const char *p = line, *e = line + len, *name, *mod;
+	char *end;
+	char type;
+
+	*text_sym = false;
+	ks->addr = strtoull(p, &end, 16);
+	if (end == p || end >= e || *end != ' ')
+		return -EINVAL;
+	p = end + 1;
+	if (p + 2 > e || p[1] != ' ')
+		return -EINVAL;
+	type = p[0];
+	if (type != 't' && type != 'T' && type != 'w' && type != 'W')
+		return 0;
+	name = p + 2;
+	for (p = name; p < e && *p != '\t' && *p != ' '; p++)
+		;
+	if (p == name)
+		return -EINVAL;
+	ks->name = strndup(name, (size_t)(p - name));
+	ks->module = NULL;
+	if (!ks->name)
+		return -ENOMEM;
+	while (p < e && (*p == '\t' || *p == ' '))
+		p++;
+	if (p < e && *p == '[') {
+		mod = p + 1;
+		for (p = mod; p < e && *p != ']'; p++)
+			;
+		ks->module = strndup(mod, (size_t)(p - mod));
+		if (!ks->module) {
+			free(ks->name);
+			return -ENOMEM;
+		}
+	}
+	*text_sym = true;
+	return 0;
+}
+
+int procfs_parse_kallsyms(const char *text, struct procfs_ksyms *out)
+{
+	struct procfs_ksym *syms = NULL, *ns;
+	size_t cap = 0, n = 0, len;
+	const char *line = text, *nl;
+	bool all_zero = true, is_text;
+	int r;
+
+	while (*line) {
+		nl = strchr(line, '\n');
+		len = nl ? (size_t)(nl - line) : strlen(line);
+		if (len > 0) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 1024;
+				ns = realloc(syms, cap * sizeof(*syms));
+				if (!ns) {
+					r = -ENOMEM;
+					goto out_free;
+				}
+				syms = ns;
+			}
+			r = procfs_parse_ksym_line(line, len, &syms[n], &is_text);
+			if (r < 0)
+				goto out_free;
+			if (is_text) {
+				if (syms[n].addr)
+					all_zero = false;
+				n++;
+			}
+		}
+		if (!nl)
+			break;
+		line = nl + 1;
+	}
+	if (n > 1)
+		qsort(syms, n, sizeof(*syms), procfs_ksym_cmp);
+	out->syms = syms;
+	out->n = n;
+	out->all_zero = n > 0 && all_zero;
+	return 0;
+
+out_free:
+	out->syms = syms;
+	out->n = n;
+	procfs_ksyms_release(out);
+	return r;
+}
+
+int procfs_read_kallsyms(struct procfs_ksyms *out)
+{
+	char *text;
+	int r;
+
+	r = procfs_read_file("/proc/kallsyms", &text, NULL);
+	if (r < 0)
+		return r;
+	r = procfs_parse_kallsyms(text, out);
+	free(text);
+	return r;
+}
+
+const struct procfs_ksym *procfs_ksyms_find(const struct procfs_ksyms *k,
+					    uint64_t addr)
+{
+	size_t lo = 0, hi = k->n, mid;
+
+	/* Hidden addresses (kptr_restrict) are all 0: nothing can match. */
+	if (k->all_zero)
+		return NULL;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (k->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &k->syms[lo - 1] : NULL;
+}

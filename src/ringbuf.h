@@ -37,11 +37,14 @@ void ringbuf_release(struct ringbuf *rb);
 bool ringbuf_begin(struct ringbuf *rb);
 
 /* The next record of the batch, or NULL at its end (or -ENOMEM from the
- * scratch allocation, reported through *err when err is not NULL). The
- * pointer is valid until the next call. */
+ * scratch allocation, reported through *err when err is not NULL; or
+ * -EBADMSG for a header whose size is impossible, after which the rest of
+ * the batch is skipped). The pointer is valid until the next call. */
 const struct perf_event_header *ringbuf_next(struct ringbuf *rb, int *err);
 
-/* Ends the batch: stores data_tail (release), handing the space back. */
+/* Ends the batch: stores data_tail (release), handing the space back. May
+ * also be called within a batch, after the record last returned by
+ * ringbuf_next() is no longer needed; ringbuf_next() then carries on. */
 void ringbuf_end(struct ringbuf *rb);
 
 /* Number of user registers sampled on x86_64 with RINGBUF_REGS_MASK. */
@@ -60,6 +63,9 @@ enum ringbuf_reg {
 /* A decoded PERF_RECORD_SAMPLE. Pointers point into the record. Fields not
  * in sample_type are zero. */
 struct perf_sample {
+	uint64_t id;			/* SAMPLE_IDENTIFIER or SAMPLE_ID: the
+					 * event's id; an inherited event
+					 * reports its parent's */
 	uint64_t ip;
 	uint32_t pid, tid;
 	uint64_t time;
@@ -74,9 +80,11 @@ struct perf_sample {
 };
 
 /* Decodes a PERF_RECORD_SAMPLE whose event had this sample_type, with
- * sample_regs_user = RINGBUF_REGS_MASK. Supports IP TID TIME PERIOD
- * CALLCHAIN REGS_USER STACK_USER (in the kernel's order). Returns 0, or
- * -EBADMSG if the record is shorter than its fields claim. */
+ * sample_regs_user = RINGBUF_REGS_MASK. Supports IDENTIFIER IP TID TIME
+ * ADDR ID STREAM_ID CPU PERIOD CALLCHAIN RAW REGS_USER STACK_USER (in the
+ * kernel's order); fields after STACK_USER are ignored. Returns 0, -EINVAL
+ * for READ or BRANCH_STACK, or -EBADMSG if the record is shorter than its
+ * fields claim. */
 int ringbuf_parse_sample(const struct perf_event_header *hdr,
 			 uint64_t sample_type, struct perf_sample *out);
 

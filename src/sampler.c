@@ -1,2 +1,1001 @@
-/* src/sampler.c - not written yet. */
+/*
+ * sampler.c - cpu-clock sampling of every thread of a process.
+ *
+ * See sampler.h and DESIGN.md 1 for the scheme: one event per (thread x
+ * online CPU) with inherit, all events of one CPU writing into the ring of
+ * the first one (PERF_EVENT_IOC_SET_OUTPUT requires the same CPU).
+ */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include "procfs.h"
+#include "sampler.h"
+
+/* Passes over /proc/PID/task before giving up on a process that keeps
+ * spawning threads faster than we open events; inherit covers the rest. */
+#define SAMPLER_SCAN_PASSES 10
+
+struct sampler_ring {
+	int cpu;
+	int fd;			/* the event whose buffer is mmapped; -1 */
+	void *base;
+	size_t map_len;
+	struct ringbuf rb;
+};
+
+/*
+ * A thread can be covered twice: opened directly in a later pass over
+ * /proc/PID/task although it had already inherited its creator's events, or
+ * created by such a thread (it then inherits both). Each sample carries the
+ * id of the event that was opened directly (an inherited event reports its
+ * parent's, kernel/events/core.c primary_event_id), so the thread that event
+ * was opened on names the "stream"; we keep one stream per thread and drop
+ * the others. An inherited stream is preferred: it has run since the thread
+ * was created, a direct one only since we opened it.
+ */
+struct sampler_thread {
+	pid_t tid;
+	bool direct;		/* we opened events on it */
+	bool covered;		/* a FORK record showed it inherited events */
+	pid_t stream;		/* owner of the stream we keep; 0 none yet */
+};
+
+struct sampler_id {
+	uint64_t id;
+	pid_t tid;
+};
+
+struct sampler {
+	struct sampler_opts opts;
+	struct perf_event_attr attr;
+	size_t data_size;	/* bytes of ring data per CPU */
+
+	struct sampler_ring *rings;	/* one per online CPU */
+	size_t ncpus;
+
+	int *fds;		/* every event */
+	struct pollfd *pfds;	/* parallel to fds; fd -1 once hung up */
+	size_t nfds, capfds;
+	size_t nhup;
+
+	struct sampler_thread *threads;	/* sorted by tid */
+	size_t nthreads, capthreads;
+
+	struct sampler_id *ids;	/* id of every event -> its thread, sorted */
+	size_t nids, capids;
+
+	bool enabled;
+	bool gone;
+	struct sampler_stats stats;
+};
+
+static long sampler_perf_event_open(struct perf_event_attr *attr, pid_t pid,
+				    int cpu, int group_fd, unsigned long flags)
+{
+	return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
+}
+
+static void sampler_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void sampler_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* "0-3,5,7-8" (Documentation/ABI/stable/sysfs-devices-system-cpu). */
+static int sampler_online_cpus(int **cpus, size_t *n)
+{
+	char *text, *p, *end;
+	int *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
+	long a, b, c;
+	int r;
+
+	r = procfs_read_file("/sys/devices/system/cpu/online", &text, NULL);
+	if (r < 0)
+		return r;
+	p = text;
+	while (*p && *p != '\n') {
+		a = strtol(p, &end, 10);
+		if (end == p || a < 0)
+			goto bad;
+		b = a;
+		p = end;
+		if (*p == '-') {
+			p++;
+			b = strtol(p, &end, 10);
+			if (end == p || b < a)
+				goto bad;
+			p = end;
+		}
+		for (c = a; c <= b; c++) {
+			if (cnt == cap) {
+				cap = cap ? cap * 2 : 8;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					free(v);
+					free(text);
+					return -ENOMEM;
+				}
+				v = nv;
+			}
+			v[cnt++] = (int)c;
+		}
+		if (*p == ',')
+			p++;
+	}
+	free(text);
+	if (cnt == 0) {
+		free(v);
+		return -EINVAL;
+	}
+	*cpus = v;
+	*n = cnt;
+	return 0;
+bad:
+	free(v);
+	free(text);
+	return -EINVAL;
+}
+
+static struct sampler_thread *sampler_find_thread(const struct sampler *s,
+						  pid_t tid, size_t *pos)
+{
+	size_t lo = 0, hi = s->nthreads, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->threads[mid].tid == tid)
+			return &s->threads[mid];
+		if (s->threads[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (pos)
+		*pos = lo;
+	return NULL;
+}
+
+/* The thread's entry, added if new; NULL when out of memory. */
+static struct sampler_thread *sampler_get_thread(struct sampler *s, pid_t tid)
+{
+	struct sampler_thread *t;
+	size_t pos;
+
+	t = sampler_find_thread(s, tid, &pos);
+	if (t)
+		return t;
+	if (s->nthreads == s->capthreads) {
+		size_t cap = s->capthreads ? s->capthreads * 2 : 16;
+
+		t = realloc(s->threads, cap * sizeof(*t));
+		if (!t)
+			return NULL;
+		s->threads = t;
+		s->capthreads = cap;
+	}
+	memmove(&s->threads[pos + 1], &s->threads[pos],
+		(s->nthreads - pos) * sizeof(*t));
+	s->nthreads++;
+	t = &s->threads[pos];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	return t;
+}
+
+static int sampler_add_id(struct sampler *s, uint64_t id, pid_t tid)
+{
+	size_t i;
+
+	if (s->nids == s->capids) {
+		size_t cap = s->capids ? s->capids * 2 : 16;
+		struct sampler_id *n = realloc(s->ids, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->ids = n;
+		s->capids = cap;
+	}
+	for (i = s->nids; i > 0 && s->ids[i - 1].id > id; i--)
+		s->ids[i] = s->ids[i - 1];
+	s->ids[i].id = id;
+	s->ids[i].tid = tid;
+	s->nids++;
+	return 0;
+}
+
+static pid_t sampler_id_owner(const struct sampler *s, uint64_t id)
+{
+	size_t lo = 0, hi = s->nids, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (s->ids[mid].id == id)
+			return s->ids[mid].tid;
+		if (s->ids[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+static int sampler_add_fd(struct sampler *s, int fd)
+{
+	if (s->nfds == s->capfds) {
+		size_t cap = s->capfds ? s->capfds * 2 : 16;
+		int *nf = realloc(s->fds, cap * sizeof(*nf));
+
+		if (!nf)
+			return -ENOMEM;
+		s->fds = nf;
+		struct pollfd *np = realloc(s->pfds, cap * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		s->pfds = np;
+		s->capfds = cap;
+	}
+	s->fds[s->nfds] = fd;
+	s->pfds[s->nfds].fd = fd;
+	s->pfds[s->nfds].events = POLLIN;
+	s->pfds[s->nfds].revents = 0;
+	s->nfds++;
+	return 0;
+}
+
+static int sampler_map_ring(struct sampler *s, struct sampler_ring *ring,
+			    int fd, char *err, size_t errlen)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t len;
+	void *base;
+
+	/* perf_event_open(2): the mapping is 1 + 2^n pages, the first being
+	 * the control page; PROT_WRITE lets us move data_tail, so the kernel
+	 * does not overwrite unread records (it counts them as LOST). */
+	for (;;) {
+		len = page + s->data_size;
+		base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		/* EPERM: beyond the unprivileged budget (perf_event_mlock_kb
+		 * per CPU, shared by all of the user's perf buffers). With the
+		 * default size, a smaller ring beats no ring: 64 KiB still
+		 * holds any single record. */
+		if (base != MAP_FAILED || errno != EPERM || s->opts.ring_pages ||
+		    s->data_size <= (64 << 10))
+			break;
+		s->data_size /= 2;
+	}
+	if (base == MAP_FAILED) {
+		int e = -errno;
+
+		sampler_seterr(err, errlen,
+			       "mmap of the %zu KiB perf ring for cpu %d: %s",
+			       len / 1024, ring->cpu, strerror(-e));
+		return e;
+	}
+	ring->fd = fd;
+	ring->base = base;
+	ring->map_len = len;
+	ringbuf_init(&ring->rb, base, (uint8_t *)base + page, s->data_size);
+	return 0;
+}
+
+/* Opens one event per CPU on tid. Returns 0, -ESRCH if the thread is gone
+ * (nothing left open for it), or another -errno. */
+static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
+			       size_t errlen)
+{
+	size_t first = s->nfds, first_id = s->nids, i;
+	struct sampler_thread *t;
+	uint64_t id;
+	int r;
+
+	for (i = 0; i < s->ncpus; i++) {
+		struct sampler_ring *ring = &s->rings[i];
+		long fd;
+
+		s->attr.disabled = !s->enabled;
+		fd = sampler_perf_event_open(&s->attr, tid, ring->cpu, -1,
+					     PERF_FLAG_FD_CLOEXEC);
+		if (fd < 0 && errno == EINVAL && s->attr.inherit_thread) {
+			/* inherit_thread is 5.13+; older kernels reject the
+			 * unknown bit: follow forked children too, then. */
+			s->attr.inherit_thread = 0;
+			fd = sampler_perf_event_open(&s->attr, tid, ring->cpu,
+						     -1, PERF_FLAG_FD_CLOEXEC);
+		}
+		if (fd < 0) {
+			r = -errno;
+			if (r == -EMFILE || r == -ENFILE) {
+				struct rlimit rl = { 0, 0 };
+
+				getrlimit(RLIMIT_NOFILE, &rl);
+				sampler_seterr(err, errlen,
+					       "perf_event_open(tid %d, cpu %d): %s "
+					       "(%zu threads x %zu CPUs need one fd each; "
+					       "RLIMIT_NOFILE is %llu)",
+					       (int)tid, ring->cpu, strerror(-r),
+					       s->stats.threads + 1, s->ncpus,
+					       (unsigned long long)rl.rlim_cur);
+			} else {
+				sampler_seterr(err, errlen,
+					       "perf_event_open(tid %d, cpu %d): %s",
+					       (int)tid, ring->cpu, strerror(-r));
+			}
+			goto out_close;
+		}
+		r = sampler_add_fd(s, (int)fd);
+		if (r < 0) {
+			close((int)fd);
+			sampler_seterr(err, errlen, "out of memory");
+			goto out_close;
+		}
+		if (ioctl((int)fd, PERF_EVENT_IOC_ID, &id) < 0) {
+			r = -errno;
+			sampler_seterr(err, errlen, "ioctl(PERF_EVENT_IOC_ID): %s",
+				       strerror(-r));
+			goto out_close;
+		}
+		r = sampler_add_id(s, id, tid);
+		if (r < 0) {
+			sampler_seterr(err, errlen, "out of memory");
+			goto out_close;
+		}
+		if (ring->fd < 0)
+			r = sampler_map_ring(s, ring, (int)fd, err, errlen);
+		else if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, ring->fd) < 0) {
+			r = -errno;
+			sampler_seterr(err, errlen,
+				       "ioctl(PERF_EVENT_IOC_SET_OUTPUT) on cpu %d: %s",
+				       ring->cpu, strerror(-r));
+		}
+		if (r < 0)
+			goto out_close;
+	}
+	t = sampler_get_thread(s, tid);
+	if (!t) {
+		r = -ENOMEM;
+		sampler_seterr(err, errlen, "out of memory");
+		goto out_close;
+	}
+	t->direct = true;
+	s->stats.threads++;
+	return 0;
+
+out_close:
+	/* Undo this thread's events; a ring owned by one of them goes too. */
+	for (i = 0; i < s->ncpus; i++) {
+		struct sampler_ring *ring = &s->rings[i];
+		size_t j;
+
+		for (j = first; j < s->nfds; j++) {
+			if (s->fds[j] == ring->fd) {
+				munmap(ring->base, ring->map_len);
+				ringbuf_release(&ring->rb);
+				ring->fd = -1;
+				ring->base = NULL;
+			}
+		}
+	}
+	while (s->nfds > first)
+		close(s->fds[--s->nfds]);
+	/* Ids are kept sorted, not in opening order: drop this thread's. */
+	if (s->nids > first_id) {
+		size_t j, k = 0;
+
+		for (j = 0; j < s->nids; j++)
+			if (s->ids[j].tid != tid)
+				s->ids[k++] = s->ids[j];
+		s->nids = k;
+	}
+	return r;
+}
+
+/* One pass over /proc/PID/task. Returns the number of threads added, or
+ * -errno. *seen is set when any thread of the listing could be opened or
+ * was already known. */
+static int sampler_scan(struct sampler *s, bool *seen, char *err, size_t errlen)
+{
+	pid_t *tids;
+	size_t n, i;
+	int r, added = 0;
+
+	r = procfs_list_tasks(s->opts.pid, &tids, &n);
+	if (r < 0) {
+		if (r == -ENOENT)
+			r = -ESRCH;
+		sampler_seterr(err, errlen, "reading /proc/%d/task: %s",
+			       (int)s->opts.pid, strerror(-r));
+		return r;
+	}
+	for (i = 0; i < n; i++) {
+		const struct sampler_thread *t = sampler_find_thread(s, tids[i], NULL);
+
+		if (t && (t->direct || t->covered || t->stream)) {
+			*seen = true;
+			continue;
+		}
+		r = sampler_open_thread(s, tids[i], err, errlen);
+		if (r == -ESRCH)	/* exited since the listing */
+			continue;
+		if (r < 0) {
+			free(tids);
+			return r;
+		}
+		*seen = true;
+		added++;
+	}
+	free(tids);
+	return added;
+}
+
+static int sampler_scan_until_stable(struct sampler *s, char *err, size_t errlen)
+{
+	bool seen = false;
+	int pass, r, total = 0;
+
+	for (pass = 0; pass < SAMPLER_SCAN_PASSES; pass++) {
+		r = sampler_scan(s, &seen, err, errlen);
+		if (r < 0)
+			return r;
+		total += r;
+		if (r == 0)
+			break;
+	}
+	if (!seen) {
+		sampler_seterr(err, errlen, "no thread of pid %d could be opened: "
+			       "the process exited", (int)s->opts.pid);
+		return -ESRCH;
+	}
+	return total;
+}
+
+static bool sampler_pow2(size_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static void sampler_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	/* Each thread costs one fd per CPU (DESIGN.md 1: EMFILE at ~500
+	 * threads with the usual soft limit of 1024). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int sampler_open(const struct sampler_opts *opts, struct sampler **out,
+		 char *err, size_t errlen)
+{
+	struct sampler *s;
+	struct perf_event_attr *a;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages, i;
+	int *cpus = NULL;
+	long max_rate;
+	int r;
+
+	*out = NULL;
+	if (opts->pid <= 0 || opts->freq == 0) {
+		sampler_seterr(err, errlen, "invalid pid %d or frequency %u",
+			       (int)opts->pid, opts->freq);
+		return -EINVAL;
+	}
+	/* With sample_period the kernel does not check the rate, but it
+	 * refuses sample_freq above this limit; keep the same rule. */
+	if (procfs_read_long("/proc/sys/kernel/perf_event_max_sample_rate",
+			     &max_rate) == 0 && max_rate > 0 &&
+	    opts->freq > (unsigned long)max_rate) {
+		sampler_seterr(err, errlen,
+			       "frequency %u Hz is above perf_event_max_sample_rate (%ld)",
+			       opts->freq, max_rate);
+		return -EINVAL;
+	}
+	if (opts->callgraph == SAMPLER_CG_DWARF &&
+	    (opts->stack_size == 0 || opts->stack_size % 8 ||
+	     opts->stack_size >= 65536)) {
+		sampler_seterr(err, errlen, "stack size %u: must be a multiple of 8 "
+			       "between 8 and 65528", opts->stack_size);
+		return -EINVAL;
+	}
+	if (opts->ring_pages && !sampler_pow2(opts->ring_pages)) {
+		sampler_seterr(err, errlen, "ring size of %zu pages is not a power of two",
+			       opts->ring_pages);
+		return -EINVAL;
+	}
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->opts = *opts;
+
+	pages = opts->ring_pages;
+	if (!pages) {
+		/* A record larger than the ring is dropped without a LOST
+		 * record (DESIGN.md 1): 512 KiB holds dozens of 64 KiB stack
+		 * copies and fits the default perf_event_mlock_kb (516) per
+		 * CPU for unprivileged users. */
+		size_t want = opts->callgraph == SAMPLER_CG_DWARF ? 512 << 10 : 64 << 10;
+
+		for (pages = 1; pages * page < want; pages <<= 1)
+			;
+	}
+	s->data_size = pages * page;
+
+	r = sampler_online_cpus(&cpus, &s->ncpus);
+	if (r < 0) {
+		sampler_seterr(err, errlen, "reading /sys/devices/system/cpu/online: %s",
+			       strerror(-r));
+		goto out_free;
+	}
+	s->rings = calloc(s->ncpus, sizeof(*s->rings));
+	if (!s->rings) {
+		r = -ENOMEM;
+		free(cpus);
+		goto out_free;
+	}
+	for (i = 0; i < s->ncpus; i++) {
+		s->rings[i].cpu = cpus[i];
+		s->rings[i].fd = -1;
+	}
+	free(cpus);
+	s->stats.cpus = s->ncpus;
+
+	a = &s->attr;
+	a->size = sizeof(*a);
+	a->type = PERF_TYPE_SOFTWARE;
+	a->config = PERF_COUNT_SW_CPU_CLOCK;
+	/* For hrtimer events the kernel turns a frequency into this fixed
+	 * period anyway (DESIGN.md 1); a period keeps period = ns exact. */
+	a->sample_period = 1000000000ULL / opts->freq;
+	if (!a->sample_period)
+		a->sample_period = 1;
+	a->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP |
+			 PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			 PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+	if (opts->callgraph == SAMPLER_CG_DWARF) {
+		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+		a->sample_regs_user = RINGBUF_REGS_MASK;
+		a->sample_stack_user = opts->stack_size;
+		/* We unwind the user part from the stack copy; the kernel
+		 * callchain keeps only kernel frames. */
+		a->exclude_callchain_user = 1;
+	}
+	a->disabled = 1;
+	a->inherit = 1;
+	a->inherit_thread = 1;
+	a->enable_on_exec = opts->enable_on_exec;
+	a->exclude_kernel = !opts->kernel;
+	a->exclude_hv = 1;
+	a->sample_id_all = 1;
+	a->comm = 1;
+	/* FORK records name the threads that inherited events, so that
+	 * sampler_rescan() leaves them alone; EXIT records end a thread's
+	 * stream (its tid may be reused). */
+	a->task = 1;
+	/* Sample times on CLOCK_MONOTONIC, comparable with clock_gettime(). */
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC;
+	/* Wake poll() when a quarter of the ring is filled; the caller's
+	 * poll timeout bounds the latency at low rates. */
+	a->watermark = 1;
+	a->wakeup_watermark = (uint32_t)(s->data_size / 4);
+
+	sampler_raise_nofile();
+	r = sampler_scan_until_stable(s, err, errlen);
+	if (r < 0)
+		goto out_free;
+	*out = s;
+	return 0;
+
+out_free:
+	sampler_free(s);
+	return r;
+}
+
+static int sampler_ioctl_all(struct sampler *s, unsigned long req)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfds; i++) {
+		/* Also reaches the events the kernel inherited into threads
+		 * created since (perf_event_for_each_child). */
+		if (ioctl(s->fds[i], req, 0) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int sampler_enable(struct sampler *s)
+{
+	int r = sampler_ioctl_all(s, PERF_EVENT_IOC_ENABLE);
+
+	if (r == 0)
+		s->enabled = true;
+	return r;
+}
+
+int sampler_disable(struct sampler *s)
+{
+	int r = sampler_ioctl_all(s, PERF_EVENT_IOC_DISABLE);
+
+	if (r == 0)
+		s->enabled = false;
+	return r;
+}
+
+/* See struct sampler_thread: false for a second stream of one thread. */
+static bool sampler_keep_sample(struct sampler *s, const struct perf_sample *smp)
+{
+	pid_t tid = (pid_t)smp->tid, owner = sampler_id_owner(s, smp->id);
+	struct sampler_thread *t;
+
+	if (owner == 0)
+		return true;
+	t = sampler_get_thread(s, tid);
+	if (!t)
+		return true;
+	if (t->stream == 0 || t->stream == owner) {
+		t->stream = owner;
+		return true;
+	}
+	if (t->stream == tid && owner != tid) {
+		t->stream = owner;
+		return true;
+	}
+	return false;
+}
+
+/* PERF_RECORD_FORK / EXIT: { u32 pid, ppid, tid, ptid; u64 time; } */
+static void sampler_task_record(struct sampler *s, const struct perf_event_header *hdr)
+{
+	struct sampler_thread *t;
+	uint32_t f[4];
+
+	if (hdr->size < sizeof(*hdr) + sizeof(f))
+		return;
+	memcpy(f, hdr + 1, sizeof(f));
+	if ((pid_t)f[0] != s->opts.pid)
+		return;		/* a child process (inherit_thread missing) */
+	if (hdr->type == PERF_RECORD_FORK) {
+		t = sampler_get_thread(s, (pid_t)f[2]);
+		if (t)
+			t->covered = true;
+	} else {
+		t = sampler_find_thread(s, (pid_t)f[2], NULL);
+		if (t) {
+			/* Its fds are dead; a thread reusing the tid starts
+			 * afresh. */
+			t->direct = t->covered = false;
+			t->stream = 0;
+		}
+	}
+}
+
+/* Drains every ring. Returns the number of records, or -errno; *stopped is
+ * set when the callback asked to stop. */
+static int sampler_drain(struct sampler *s, sampler_record_fn fn, void *arg,
+			 bool *stopped)
+{
+	const uint64_t type = s->attr.sample_type;
+	const struct perf_event_header *hdr;
+	struct perf_sample sample;
+	struct sampler_record rec;
+	int count = 0, e = 0;
+	size_t i;
+
+	*stopped = false;
+	for (i = 0; i < s->ncpus && !*stopped; i++) {
+		struct ringbuf *rb = &s->rings[i].rb;
+
+		if (s->rings[i].fd < 0 || !ringbuf_begin(rb))
+			continue;
+		while ((hdr = ringbuf_next(rb, &e)) != NULL) {
+			rec.hdr = hdr;
+			rec.sample = NULL;
+			if (hdr->type == PERF_RECORD_SAMPLE) {
+				/* A record we cannot decode is skipped rather
+				 * than handed on half-read. */
+				if (ringbuf_parse_sample(hdr, type, &sample) < 0)
+					continue;
+				if (!sampler_keep_sample(s, &sample)) {
+					s->stats.duplicates++;
+					continue;
+				}
+				rec.sample = &sample;
+				s->stats.samples++;
+			} else if (hdr->type == PERF_RECORD_LOST) {
+				s->stats.lost += ringbuf_lost_count(hdr);
+			} else if (hdr->type == PERF_RECORD_FORK ||
+				   hdr->type == PERF_RECORD_EXIT) {
+				sampler_task_record(s, hdr);
+			}
+			count++;
+			if (fn && fn(&rec, arg)) {
+				*stopped = true;
+				break;
+			}
+			/* Hand the record's space back at once: a slow
+			 * callback (DWARF unwinding) would otherwise keep
+			 * the whole batch from the kernel, which then drops
+			 * samples (LOST). */
+			ringbuf_end(rb);
+		}
+		ringbuf_end(rb);
+		if (e == -ENOMEM)
+			return e;
+	}
+	return count;
+}
+
+/* The fallback to POLLHUP: /proc/PID is gone, or only the zombie leader is
+ * left. A leader that called pthread_exit() also shows 'Z' while its other
+ * threads run, hence the thread count. */
+static bool sampler_target_gone(const struct sampler *s)
+{
+	struct procfs_stat st;
+	pid_t *tids = NULL;
+	size_t n = 0;
+	int r = procfs_read_stat(s->opts.pid, 0, &st);
+
+	if (r == -ENOENT || r == -ESRCH)
+		return true;
+	if (r < 0 || (st.state != 'Z' && st.state != 'X'))
+		return false;
+	r = procfs_list_tasks(s->opts.pid, &tids, &n);
+	free(tids);
+	return r < 0 || n <= 1;
+}
+
+int sampler_read(struct sampler *s, int timeout_ms, sampler_record_fn fn,
+		 void *arg)
+{
+	bool stopped;
+	size_t i;
+	int n, r;
+
+	if (!s->gone) {
+		n = poll(s->pfds, s->nfds, timeout_ms);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (i = 0; n > 0 && i < s->nfds; i++) {
+			/* perf_poll() reports POLLHUP once the thread and the
+			 * threads that inherited from it have exited; such an
+			 * fd would make every later poll return at once. */
+			if (s->pfds[i].fd >= 0 &&
+			    (s->pfds[i].revents & (POLLHUP | POLLERR))) {
+				s->pfds[i].fd = -1;
+				s->nhup++;
+			}
+		}
+		if (s->nhup == s->nfds || (n == 0 && sampler_target_gone(s)))
+			s->gone = true;
+	}
+	r = sampler_drain(s, fn, arg, &stopped);
+	if (r < 0)
+		return r;
+	if (r == 0 && s->gone && !stopped)
+		return -ESRCH;
+	return r;
+}
+
+int sampler_rescan(struct sampler *s)
+{
+	bool seen = false;
+	int r;
+
+	if (s->gone)
+		return -ESRCH;
+	r = sampler_scan(s, &seen, NULL, 0);
+	return r;
+}
+
+void sampler_get_stats(const struct sampler *s, struct sampler_stats *st)
+{
+	*st = s->stats;
+	st->events = s->nfds;
+}
+
+uint64_t sampler_sample_type(const struct sampler *s)
+{
+	return s->attr.sample_type;
+}
+
+void sampler_free(struct sampler *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->ncpus; i++) {
+		if (s->rings[i].base)
+			munmap(s->rings[i].base, s->rings[i].map_len);
+		ringbuf_release(&s->rings[i].rb);
+	}
+	for (i = 0; i < s->nfds; i++)
+		close(s->fds[i]);
+	free(s->rings);
+	free(s->fds);
+	free(s->pfds);
+	free(s->threads);
+	free(s->ids);
+	free(s);
+}
+
+/* ---- explaining failures ------------------------------------------------- */
+
+static void sampler_append(char **p, size_t *left, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void sampler_append(char **p, size_t *left, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*left == 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(*p, *left, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= *left)
+		n = (int)*left - 1;
+	*p += n;
+	*left -= (size_t)n;
+}
+
+const char *sampler_explain_error(int err, pid_t pid, char *buf, size_t len)
+{
+	long paranoid = 2, v;
+	char *p = buf;
+	size_t left = len;
+	int e = err < 0 ? -err : err;
+	bool have_paranoid;
+
+	if (!buf || !len)
+		return buf;
+	buf[0] = '\0';
+	have_paranoid = procfs_read_long("/proc/sys/kernel/perf_event_paranoid",
+					 &paranoid) == 0;
+
+	switch (e) {
+	case EACCES:
+	case EPERM:
+		if (e == EACCES || !have_paranoid || paranoid >= 3)
+			sampler_append(&p, &left,
+				       "no permission to sample pid %d "
+				       "(perf_event_paranoid is %s%ld)\n",
+				       (int)pid, have_paranoid ? "" : "unknown, assumed ",
+				       paranoid);
+		else
+			sampler_append(&p, &left,
+				       "not permitted to sample pid %d: the perf ring "
+				       "buffers exceed the locked-memory budget, or perf "
+				       "events are restricted (perf_event_paranoid is %ld)\n",
+				       (int)pid, paranoid);
+		sampler_append(&p, &left,
+			       "hint: run cprof as root, or grant it the capabilities: "
+			       "setcap cap_perfmon,cap_sys_ptrace+ep cprof\n");
+		if (paranoid >= 3)
+			sampler_append(&p, &left,
+				       "hint: paranoid level %ld (a Debian setting) allows "
+				       "perf events only with CAP_SYS_ADMIN; lower it with "
+				       "sysctl kernel.perf_event_paranoid=2 (user space) or 1\n",
+				       paranoid);
+		else
+			sampler_append(&p, &left,
+				       "hint: or lower the setting: "
+				       "sysctl kernel.perf_event_paranoid=1\n");
+		sampler_append(&p, &left,
+			       "hint: perf_event_paranoid: -1 allows everything, "
+			       "0 also CPU-wide events, 1 user and kernel sampling of "
+			       "your own processes, 2 user space only (use --no-kernel), "
+			       "3 (Debian) nothing without CAP_SYS_ADMIN\n");
+		sampler_append(&p, &left,
+			       "hint: another user's process needs root or "
+			       "CAP_SYS_PTRACE whatever the setting\n");
+		if (e == EPERM && procfs_read_long("/proc/sys/kernel/perf_event_mlock_kb",
+						   &v) == 0)
+			sampler_append(&p, &left,
+				       "hint: if mmap failed, the ring buffers need more than "
+				       "perf_event_mlock_kb (%ld KiB per CPU): raise it with "
+				       "sysctl kernel.perf_event_mlock_kb=%ld\n", v, v * 4);
+		break;
+	case ESRCH:
+		sampler_append(&p, &left, "no process with pid %d (or it exited)\n"
+			       "hint: check the PID with 'ps -p %d'\n", (int)pid, (int)pid);
+		break;
+	case ENOENT:
+		sampler_append(&p, &left,
+			       "the kernel has no such perf event: cpu-clock (a software "
+			       "event) is not available\n"
+			       "hint: check that the kernel has CONFIG_PERF_EVENTS and that "
+			       "/sys/bus/event_source/devices/software exists\n");
+		break;
+	case ENOSYS:
+		sampler_append(&p, &left,
+			       "perf_event_open is not available: the kernel lacks "
+			       "CONFIG_PERF_EVENTS or a seccomp filter blocks it\n"
+			       "hint: in a container, allow perf_event_open in the "
+			       "seccomp profile (docker: --security-opt seccomp=...)\n");
+		break;
+	case EMFILE:
+	case ENFILE: {
+		struct rlimit rl = { 0, 0 };
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		sampler_append(&p, &left,
+			       "too many open files sampling pid %d: one event per "
+			       "thread and CPU exceeds the file-descriptor limit "
+			       "(RLIMIT_NOFILE %llu, hard limit %llu)\n"
+			       "hint: raise the hard limit before running cprof, "
+			       "e.g. 'ulimit -n 65536' as root (LimitNOFILE= in a "
+			       "systemd unit)\n", (int)pid,
+			       (unsigned long long)rl.rlim_cur,
+			       (unsigned long long)rl.rlim_max);
+		if (e == ENFILE)
+			sampler_append(&p, &left,
+				       "hint: the system-wide limit is fs.file-max\n");
+		break;
+	}
+	case EINVAL:
+		if (procfs_read_long("/proc/sys/kernel/perf_event_max_sample_rate",
+				     &v) == 0)
+			sampler_append(&p, &left,
+				       "invalid perf event settings for pid %d: the "
+				       "frequency may be above perf_event_max_sample_rate "
+				       "(%ld Hz), or the stack size is not a multiple of 8 "
+				       "below 65536\n"
+				       "hint: use -F %ld or lower, or raise the limit: "
+				       "sysctl kernel.perf_event_max_sample_rate=N (the "
+				       "kernel lowers it itself when sampling interrupts "
+				       "take too long)\n", (int)pid, v, v);
+		else
+			sampler_append(&p, &left,
+				       "invalid perf event settings for pid %d\n",
+				       (int)pid);
+		break;
+	case EOVERFLOW:
+		v = 127;
+		procfs_read_long("/proc/sys/kernel/perf_event_max_stack", &v);
+		sampler_append(&p, &left,
+			       "the requested callchain depth is above "
+			       "perf_event_max_stack (%ld)\n"
+			       "hint: raise it with sysctl kernel.perf_event_max_stack=N\n",
+			       v);
+		break;
+	case EBUSY:
+		sampler_append(&p, &left,
+			       "the perf event is busy: another tool holds it exclusively\n"
+			       "hint: stop the other profiler and retry\n");
+		break;
+	default:
+		sampler_append(&p, &left, "cannot sample pid %d: %s\n", (int)pid,
+			       strerror(e));
+		break;
+	}
+	/* No trailing newline: the caller prints lines as it likes. */
+	if (p > buf && p[-1] == '\n')
+		p[-1] = '\0';
+	return buf;
+}

@@ -38,12 +38,19 @@ struct sampler_opts {
 					 * (for `record -- COMMAND`) */
 	size_t ring_pages;		/* data pages per CPU ring, power of
 					 * two; 0: a default sized for
-					 * stack copies (>= 512 KiB) */
+					 * stack copies (512 KiB for dwarf,
+					 * 64 KiB for fp; halved down to
+					 * 64 KiB if mmap hits the
+					 * unprivileged mlock budget) */
 };
 
 struct sampler;
 
-/* What the callback receives for each record. */
+/* What the callback receives for each record. Besides SAMPLE and LOST,
+ * the events ask for COMM, FORK and EXIT records (attr.comm, attr.task);
+ * sample times are CLOCK_MONOTONIC nanoseconds (attr.use_clockid). A
+ * sample of a thread covered twice (see sampler_stats.duplicates) is
+ * dropped before the callback. */
 struct sampler_record {
 	const struct perf_event_header *hdr;	/* raw record */
 	const struct perf_sample *sample;	/* decoded, for SAMPLE only */
@@ -78,6 +85,9 @@ int sampler_rescan(struct sampler *s);
 struct sampler_stats {
 	uint64_t samples;	/* PERF_RECORD_SAMPLE seen */
 	uint64_t lost;		/* sum of PERF_RECORD_LOST counts */
+	uint64_t duplicates;	/* samples dropped: a thread that got events
+				 * both by inherit and directly (set-up race)
+				 * is counted once */
 	size_t threads;		/* threads given events (not counting
 				 * inherited ones) */
 	size_t cpus;
