@@ -25,6 +25,11 @@
 /* A symbolizer refresh re-reads /proc/PID/maps: at most this often. */
 #define REFRESH_INTERVAL_NS 50000000ULL
 #define TICK_MS 100
+/* 2 MiB of ring per CPU in DWARF mode: ~250 samples with 8 KiB stack
+ * copies, a quarter of a second at 999 Hz, so that a slow first lookup
+ * (a library's debug info being read) does not make the kernel drop
+ * samples. The sampler halves it when the mlock budget refuses. */
+#define DWARF_RING_PAGES 512
 
 struct thread_name {
 	pid_t tid;
@@ -344,6 +349,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		.stack_size = opts->stack_size,
 		.kernel = opts->kernel,
 		.enable_on_exec = opts->enable_on_exec,
+		.ring_pages = opts->callgraph == SAMPLER_CG_DWARF ? DWARF_RING_PAGES : 0,
 	};
 	ret = sampler_open(&so, &r.sampler, err, errlen);
 	if (ret < 0)
@@ -352,7 +358,12 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	ret = add_header(&r, period_ns);
 	if (ret < 0)
 		goto out_release;
+	/* Reading /proc/kallsyms and the target's modules takes a few hundred
+	 * ms: done before sampling starts, while nothing fills the rings. */
 	if (!opts->enable_on_exec) {
+		ret = ensure_symbolizer(&r);
+		if (ret < 0)
+			goto out_release;
 		ret = sampler_enable(r.sampler);
 		if (ret < 0) {
 			snprintf(err, errlen, "cannot enable sampling: %s", strerror(-ret));
@@ -366,7 +377,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	}
 	/* In command mode ready() returns once the child has exec'd, so the
 	 * modules read now are the command's, not a copy of cprof's. */
-	ret = ensure_symbolizer(&r);
+	ret = opts->enable_on_exec ? ensure_symbolizer(&r) : 0;
 	if (ret < 0)
 		goto out_release;
 

@@ -27,7 +27,7 @@ static void test_defaults(void)
 	CHECK_INT(cli.freq, 99);
 	CHECK_STR(cli.output, "cpu.pprof");
 	CHECK_INT(cli.callgraph, SAMPLER_CG_DWARF);
-	CHECK_INT(cli.stack_size, 16384);
+	CHECK_INT(cli.stack_size, 8192);
 	CHECK(cli.kernel);
 	CHECK(!cli.quiet);
 	CHECK(cli.command == NULL);
