@@ -355,13 +355,13 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	if (ret < 0)
 		goto out_release;
 	r.sample_type = sampler_sample_type(r.sampler);
-	ret = add_header(&r, period_ns);
-	if (ret < 0)
-		goto out_release;
 	/* Reading /proc/kallsyms and the target's modules takes a few hundred
 	 * ms: done before sampling starts, while nothing fills the rings. */
 	if (!opts->enable_on_exec) {
 		ret = ensure_symbolizer(&r);
+		if (ret < 0)
+			goto out_release;
+		ret = add_header(&r, period_ns);
 		if (ret < 0)
 			goto out_release;
 		ret = sampler_enable(r.sampler);
@@ -376,16 +376,28 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 			goto out_release;
 	}
 	/* In command mode ready() returns once the child has exec'd, so the
-	 * modules read now are the command's, not a copy of cprof's. */
-	ret = opts->enable_on_exec ? ensure_symbolizer(&r) : 0;
-	if (ret < 0)
-		goto out_release;
+	 * modules and command line read now are the command's, not a copy of
+	 * cprof's. A command may also be done already: then there is nothing
+	 * to symbolize, and the profile is empty but valid. */
+	if (opts->enable_on_exec) {
+		ret = ensure_symbolizer(&r);
+		if (ret == -ESRCH || ret == -ENOENT) {
+			r.st.target_exited = true;
+			if (err && errlen)
+				err[0] = '\0';
+		} else if (ret < 0) {
+			goto out_release;
+		}
+		ret = add_header(&r, period_ns);
+		if (ret < 0)
+			goto out_release;
+	}
 
 	int64_t wall_start = (int64_t)now_ns(CLOCK_REALTIME);
 	uint64_t start = now_ns(CLOCK_MONOTONIC);
 	uint64_t deadline = opts->seconds > 0 ?
 		start + (uint64_t)(opts->seconds * 1e9) : UINT64_MAX;
-	for (;;) {
+	while (r.sp) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
 		r.st.elapsed = (double)(now - start) / 1e9;
 		if (now >= deadline)
@@ -407,7 +419,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	}
 	sampler_disable(r.sampler);
 	/* What the kernel wrote before the events stopped. */
-	ret = drain(&r, 0);
+	ret = r.sp ? drain(&r, 0) : 0;
 	if (ret < 0 && ret != -ESRCH && ret != -EINTR)
 		goto out_release;
 	struct sampler_stats ss;
@@ -417,7 +429,8 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	r.st.elapsed = (double)(end - start) / 1e9;
 	r.profile->time_nanos = wall_start;
 	r.profile->duration_nanos = (int64_t)(end - start);
-	stackprof_finish(r.sp);
+	if (r.sp)
+		stackprof_finish(r.sp);
 	ret = add_footer(&r);
 	if (ret < 0)
 		goto out_release;
