@@ -1,2 +1,1051 @@
-/* src/symbolize.c - not written yet. */
+/*
+ * symbolize.c - addresses of a live process to functions, inline chains,
+ * files and lines with libdwfl; kernel addresses with /proc/kallsyms.
+ *
+ * The inline walk follows eu-stack -i (elfutils src/stack.c): the innermost
+ * function-like DIE from dwarf_getscopes, then its concrete scope chain from
+ * dwarf_getscopes_die up to the DW_TAG_subprogram; the innermost line is the
+ * address's own line, every outer line is the inner scope's
+ * DW_AT_call_file/DW_AT_call_line.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+
+#include "procfs.h"
+#include "symbolize.h"
+
+/* libstdc++'s abi::__cxa_demangle has C linkage (cxxabi.h). */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status);
+
+/* x86_64: user space ends at 0x00007fffffffffff; the kernel half starts at
+ * 0xffff800000000000 (Documentation/arch/x86/x86_64/mm.rst). */
+#define SYM_KERNEL_START 0xffff800000000000ULL
+/* Inline nesting deeper than this is cut (the innermost lines are kept). */
+#define SYM_MAX_INLINE 64
+
+/* A function symbol of a module, at its address in the process. */
+struct sym_fsym {
+	uint64_t addr, size;
+	const char *name;	/* points into libdwfl's string table */
+	int rank;		/* binding preference at equal addresses */
+};
+
+struct sym_mod_priv {
+	struct sym_module pub;	/* first: a sym_module * is a priv * */
+	struct symbolizer *s;
+	Dwfl_Module *mod;	/* NULL for [kernel] */
+	char *path;
+	char *build_id;
+	/* dwfl_module_addrinfo scans the whole symbol table on every call
+	 * (~160 us in libc with libc6-dbg, DESIGN.md 4): the function
+	 * symbols are sorted once per module instead. */
+	struct sym_fsym *fsyms;
+	size_t nfsyms;
+	bool fsyms_loaded;
+};
+
+/* One cached lookup; lines follow in the same allocation. */
+struct sym_block {
+	struct sym_frame frame;
+	unsigned generation;	/* refresh count when an unmapped addr was seen */
+	struct sym_line lines[];
+};
+
+struct sym_slot {
+	uint64_t addr;
+	bool used, is_return;
+	struct sym_block *block;
+};
+
+/* userdata of modules that map no executable code (data files, and the ELF
+ * files libelf maps when a process symbolizes itself): never symbolized. */
+static char symbolize_not_code;
+
+struct symbolizer {
+	pid_t pid;
+	Dwfl *dwfl;
+	Dwfl_Callbacks callbacks;
+	char *debuginfo_path;
+
+	struct sym_mod_priv **mods;
+	size_t nmods, capmods;
+	struct sym_mod_priv *kernel;
+	struct procfs_ksyms ksyms;
+
+	struct sym_slot *slots;		/* open addressing, power of 2 */
+	size_t nslots, nused;
+	struct sym_block **retired;	/* replaced blocks, still referenced */
+	size_t nretired, capretired;
+
+	char **strs;			/* interned strings, open addressing */
+	size_t nstrs, nstrslots;
+
+	uint64_t maps_hash;
+	size_t maps_len;
+	unsigned generation;
+};
+
+static void symbolize_errf(char *err, size_t errlen, const char *fmt,
+			   const char *what, int e)
+{
+	if (err && errlen)
+		snprintf(err, errlen, fmt, what, strerror(e));
+}
+
+/* --- small hash helpers --------------------------------------------- */
+
+static uint64_t symbolize_mix(uint64_t x)
+{
+	/* splitmix64 finalizer: addresses differ in low bits only. */
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+static uint64_t symbolize_fnv(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* Returns the interned copy of str (NULL stays NULL); NULL on ENOMEM is
+ * reported through *oom. */
+static const char *symbolize_intern(struct symbolizer *s, const char *str,
+				    bool *oom)
+{
+	size_t mask, i;
+
+	if (!str)
+		return NULL;
+	if ((s->nstrs + 1) * 2 > s->nstrslots) {
+		size_t n = s->nstrslots ? s->nstrslots * 2 : 256;
+		char **t = calloc(n, sizeof(*t));
+
+		if (!t) {
+			*oom = true;
+			return NULL;
+		}
+		for (i = 0; i < s->nstrslots; i++) {
+			char *old = s->strs[i];
+			size_t j;
+
+			if (!old)
+				continue;
+			j = symbolize_fnv(old, strlen(old)) & (n - 1);
+			while (t[j])
+				j = (j + 1) & (n - 1);
+			t[j] = old;
+		}
+		free(s->strs);
+		s->strs = t;
+		s->nstrslots = n;
+	}
+	mask = s->nstrslots - 1;
+	i = symbolize_fnv(str, strlen(str)) & mask;
+	while (s->strs[i]) {
+		if (strcmp(s->strs[i], str) == 0)
+			return s->strs[i];
+		i = (i + 1) & mask;
+	}
+	s->strs[i] = strdup(str);
+	if (!s->strs[i]) {
+		*oom = true;
+		return NULL;
+	}
+	s->nstrs++;
+	return s->strs[i];
+}
+
+char *symbolize_demangle(const char *name)
+{
+	int status = -1;
+	char *d;
+
+	/* Itanium C++ ABI names and Rust's legacy mangling start with _Z. */
+	if (!name || name[0] != '_' || name[1] != 'Z')
+		return NULL;
+	d = __cxa_demangle(name, NULL, NULL, &status);
+	if (status != 0) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* --- modules ------------------------------------------------------------ */
+
+/* Dwfl_Callbacks.find_elf: a module's file is opened through
+ * /proc/PID/root so that a process in another mount namespace (container)
+ * gets its own files, not ours. Special cases ([vdso: PID], deleted files
+ * read from memory) stay with libdwfl's own callback. */
+static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
+			      const char *name, Dwarf_Addr base,
+			      char **file_name, Elf **elfp)
+{
+	struct sym_mod_priv *priv = *userdata;
+	struct stat st;
+	char *path;
+	int fd;
+
+	if (!priv || (void *)priv == &symbolize_not_code || name[0] != '/')
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+	if (asprintf(&path, "/proc/%d/root%s", (int)priv->s->pid, name) < 0)
+		return -1;
+	/* Only regular files: a mapped character device may block on open
+	 * (libdwfl/linux-proc-maps.c does the same check). */
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		free(path);
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(path);
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+	}
+	*file_name = path;
+	return fd;
+}
+
+struct symbolize_newmod {
+	Dwfl_Module *mod;
+	void **userdata;
+	const char *name;
+	Dwarf_Addr start;
+};
+
+struct symbolize_collect {
+	struct symbolize_newmod *v;
+	size_t n, cap;
+	bool oom;
+};
+
+static int symbolize_collect_cb(Dwfl_Module *mod, void **userdata,
+				const char *name, Dwarf_Addr start, void *arg)
+{
+	struct symbolize_collect *c = arg;
+
+	if (*userdata)
+		return DWARF_CB_OK;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 32;
+		struct symbolize_newmod *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v) {
+			c->oom = true;
+			return DWARF_CB_ABORT;
+		}
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = (struct symbolize_newmod){ mod, userdata, name, start };
+	return DWARF_CB_OK;
+}
+
+static int symbolize_newmod_cmp(const void *a, const void *b)
+{
+	const struct symbolize_newmod *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static int symbolize_add_mod(struct symbolizer *s, struct sym_mod_priv *p)
+{
+	if (s->nmods == s->capmods) {
+		size_t cap = s->capmods ? s->capmods * 2 : 32;
+		struct sym_mod_priv **m = realloc(s->mods, cap * sizeof(*m));
+
+		if (!m)
+			return -ENOMEM;
+		s->mods = m;
+		s->capmods = cap;
+	}
+	p->pub.index = s->nmods;
+	s->mods[s->nmods++] = p;
+	return 0;
+}
+
+static void symbolize_mod_free(struct sym_mod_priv *p)
+{
+	if (!p)
+		return;
+	free(p->path);
+	free(p->build_id);
+	free(p->fsyms);
+	free(p);
+}
+
+/* Fills path, offset and build-id of a freshly reported module. */
+static int symbolize_describe(struct symbolizer *s, struct sym_mod_priv *p,
+			      const char *name, const struct procfs_maps *maps)
+{
+	const unsigned char *bits;
+	GElf_Addr vaddr, bias;
+	Dwarf_Addr start, end;
+	int len;
+
+	dwfl_module_info(p->mod, NULL, &start, &end, NULL, NULL, NULL, NULL);
+	p->pub.start = start;
+	p->pub.end = end;
+	/* libdwfl names the vDSO "[vdso: PID]"; pprof and maps say [vdso]. */
+	p->path = strdup(strncmp(name, "[vdso", 5) == 0 ? "[vdso]" : name);
+	if (!p->path)
+		return -ENOMEM;
+	p->pub.path = p->path;
+	if (maps) {
+		const struct procfs_map *m = procfs_maps_find(maps, start);
+
+		if (m && m->start == start)
+			p->pub.offset = m->offset;
+	}
+	/* The build-id is read from the ELF file, which libdwfl opens only on
+	 * demand; open it now so the mapping carries it from the start. */
+	dwfl_module_getelf(p->mod, &bias);
+	len = dwfl_module_build_id(p->mod, &bits, &vaddr);
+	p->build_id = malloc(len > 0 ? (size_t)len * 2 + 1 : 1);
+	if (!p->build_id)
+		return -ENOMEM;
+	p->build_id[0] = '\0';
+	for (int i = 0; i < len; i++)
+		sprintf(p->build_id + 2 * i, "%02x", bits[i]);
+	p->pub.build_id = p->build_id;
+	return 0;
+}
+
+/* True when some executable mapping lies inside mod's address range. */
+static bool symbolize_has_code(const struct procfs_maps *maps,
+			       Dwfl_Module *mod)
+{
+	Dwarf_Addr start, end;
+
+	dwfl_module_info(mod, NULL, &start, &end, NULL, NULL, NULL, NULL);
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct procfs_map *m = &maps->maps[i];
+
+		if (m->start >= start && m->end <= end && m->perms[2] == 'x')
+			return true;
+	}
+	return false;
+}
+
+/* Gives every module libdwfl reported and we have not seen yet an index
+ * (main executable first, then by address) and a sym_module. */
+static int symbolize_sync_modules(struct symbolizer *s)
+{
+	struct symbolize_collect c = { 0 };
+	struct procfs_maps maps = { 0 };
+	bool have_maps;
+	char exe[4096], link[64];
+	ssize_t n;
+	int e = 0;
+
+	if (dwfl_getmodules(s->dwfl, symbolize_collect_cb, &c, 0) != 0 ||
+	    c.oom) {
+		free(c.v);
+		return -ENOMEM;
+	}
+	if (c.n == 0) {
+		free(c.v);
+		return 0;
+	}
+	qsort(c.v, c.n, sizeof(*c.v), symbolize_newmod_cmp);
+	if (s->nmods == 0) {
+		snprintf(link, sizeof(link), "/proc/%d/exe", (int)s->pid);
+		n = readlink(link, exe, sizeof(exe) - 1);
+		exe[n > 0 ? n : 0] = '\0';
+		for (size_t i = 0; n > 0 && i < c.n; i++) {
+			if (strcmp(c.v[i].name, exe) == 0) {
+				struct symbolize_newmod t = c.v[i];
+
+				memmove(c.v + 1, c.v, i * sizeof(*c.v));
+				c.v[0] = t;
+				break;
+			}
+		}
+	}
+	have_maps = procfs_read_maps(s->pid, &maps) == 0;
+	for (size_t i = 0; i < c.n && !e; i++) {
+		struct sym_mod_priv *p;
+
+		if (have_maps && !symbolize_has_code(&maps, c.v[i].mod)) {
+			*c.v[i].userdata = &symbolize_not_code;
+			continue;
+		}
+		p = calloc(1, sizeof(*p));
+
+		if (!p) {
+			e = -ENOMEM;
+			break;
+		}
+		p->s = s;
+		p->mod = c.v[i].mod;
+		p->pub.has_functions = p->pub.has_filenames = true;
+		p->pub.has_line_numbers = p->pub.has_inline_frames = true;
+		/* Set before anything opens the ELF: find_elf reads it. */
+		*c.v[i].userdata = p;
+		e = symbolize_describe(s, p, c.v[i].name,
+				       have_maps ? &maps : NULL);
+		if (!e)
+			e = symbolize_add_mod(s, p);
+		if (e) {
+			*c.v[i].userdata = NULL;
+			symbolize_mod_free(p);
+		}
+	}
+	if (have_maps)
+		procfs_maps_release(&maps);
+	free(c.v);
+	return e;
+}
+
+static int symbolize_maps_state(pid_t pid, uint64_t *hash, size_t *len)
+{
+	char path[64], *text;
+	int e;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	e = procfs_read_file(path, &text, len);
+	if (e)
+		return e;
+	*hash = symbolize_fnv(text, *len);
+	free(text);
+	return 0;
+}
+
+static int symbolize_report_error(int r)
+{
+	/* dwfl_linux_proc_report: 0, an errno code, or -1 with dwfl_errno. */
+	if (r > 0)
+		return -r;
+	return r < 0 ? -EINVAL : 0;
+}
+
+static int symbolize_add_kernel(struct symbolizer *s)
+{
+	struct sym_mod_priv *p = calloc(1, sizeof(*p));
+	int e;
+
+	if (!p)
+		return -ENOMEM;
+	p->s = s;
+	p->path = strdup("[kernel]");
+	p->build_id = strdup("");
+	if (!p->path || !p->build_id) {
+		symbolize_mod_free(p);
+		return -ENOMEM;
+	}
+	p->pub.path = p->path;
+	p->pub.build_id = p->build_id;
+	p->pub.is_kernel = true;
+	p->pub.start = SYM_KERNEL_START;
+	p->pub.end = UINT64_MAX;
+	p->pub.has_functions = !s->ksyms.all_zero && s->ksyms.n > 0;
+	e = symbolize_add_mod(s, p);
+	if (e) {
+		symbolize_mod_free(p);
+		return e;
+	}
+	s->kernel = p;
+	return 0;
+}
+
+int symbolizer_new(pid_t pid, bool kernel, struct symbolizer **out,
+		   char *err, size_t errlen)
+{
+	struct symbolizer *s;
+	int e, r;
+
+	*out = NULL;
+	/* dwfl_standard_find_debuginfo asks the debuginfod servers listed in
+	 * DEBUGINFOD_URLS for every module without local debug info and may
+	 * block on network time-outs (elfutils libdwfl/debuginfod-client.c);
+	 * cprof reads local files only. libdebuginfod reads the variable at
+	 * query time, so removing it here is enough. */
+	unsetenv("DEBUGINFOD_URLS");
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->pid = pid;
+	s->callbacks.find_elf = symbolize_find_elf;
+	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->callbacks.debuginfo_path = &s->debuginfo_path;
+	s->dwfl = dwfl_begin(&s->callbacks);
+	if (!s->dwfl) {
+		e = -ENOMEM;
+		if (err && errlen)
+			snprintf(err, errlen, "dwfl_begin: %s", dwfl_errmsg(-1));
+		goto out_free;
+	}
+	e = symbolize_maps_state(pid, &s->maps_hash, &s->maps_len);
+	if (e) {
+		/* No /proc/PID at all: the process does not exist. */
+		if (e == -ENOENT)
+			e = -ESRCH;
+		if (err && errlen)
+			snprintf(err, errlen, "cannot read /proc/%d/maps: %s",
+				 (int)pid, strerror(-e));
+		goto out_free;
+	}
+	dwfl_report_begin(s->dwfl);
+	r = dwfl_linux_proc_report(s->dwfl, pid);
+	if (r != 0) {
+		e = symbolize_report_error(r);
+		if (err && errlen)
+			snprintf(err, errlen, "dwfl_linux_proc_report: %s",
+				 r > 0 ? strerror(r) : dwfl_errmsg(-1));
+		dwfl_report_end(s->dwfl, NULL, NULL);
+		goto out_free;
+	}
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0) {
+		e = -EINVAL;
+		if (err && errlen)
+			snprintf(err, errlen, "dwfl_report_end: %s",
+				 dwfl_errmsg(-1));
+		goto out_free;
+	}
+	e = symbolize_sync_modules(s);
+	if (e) {
+		symbolize_errf(err, errlen, "%s: %s", "reporting modules", -e);
+		goto out_free;
+	}
+	if (kernel) {
+		/* Failure to read kallsyms is not fatal: kernel frames stay
+		 * unsymbolized, as when the addresses are hidden. */
+		if (procfs_read_kallsyms(&s->ksyms) != 0)
+			memset(&s->ksyms, 0, sizeof(s->ksyms));
+		e = symbolize_add_kernel(s);
+		if (e) {
+			symbolize_errf(err, errlen, "%s: %s", "kernel module", -e);
+			goto out_free;
+		}
+	}
+	*out = s;
+	return 0;
+
+out_free:
+	symbolizer_free(s);
+	return e;
+}
+
+int symbolizer_refresh(struct symbolizer *s)
+{
+	uint64_t hash;
+	size_t len;
+	int e, r;
+
+	e = symbolize_maps_state(s->pid, &hash, &len);
+	if (e)
+		return e;
+	if (hash == s->maps_hash && len == s->maps_len)
+		return 0;
+	/* begin_add keeps the modules already reported (and our pointers to
+	 * them); dwfl_report_module returns the same module for an unchanged
+	 * (name, start, end). */
+	dwfl_report_begin_add(s->dwfl);
+	r = dwfl_linux_proc_report(s->dwfl, s->pid);
+	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 && r == 0)
+		r = -1;
+	if (r != 0)
+		return symbolize_report_error(r);
+	e = symbolize_sync_modules(s);
+	if (e)
+		return e;
+	s->maps_hash = hash;
+	s->maps_len = len;
+	s->generation++;
+	return 0;
+}
+
+size_t symbolizer_modules(struct symbolizer *s,
+			  const struct sym_module *const **mods)
+{
+	/* struct sym_mod_priv starts with its sym_module. */
+	*mods = (const struct sym_module *const *)s->mods;
+	return s->nmods;
+}
+
+void *symbolizer_dwfl(struct symbolizer *s)
+{
+	return s->dwfl;
+}
+
+/* --- lookups ------------------------------------------------------------ */
+
+static int symbolize_fsym_cmp(const void *a, const void *b)
+{
+	const struct sym_fsym *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	/* Best first: a global name over a weak alias over a local one. */
+	return x->rank - y->rank;
+}
+
+/* Loads and sorts p's function symbols (.symtab from the debug file when
+ * there is one, else .dynsym). Returns 0 or -ENOMEM. */
+static int symbolize_load_fsyms(struct sym_mod_priv *p)
+{
+	int nsyms = dwfl_module_getsymtab(p->mod);
+	size_t n = 0, w = 0;
+
+	p->fsyms_loaded = true;
+	if (nsyms <= 1)
+		return 0;
+	p->fsyms = malloc((size_t)nsyms * sizeof(*p->fsyms));
+	if (!p->fsyms)
+		return -ENOMEM;
+	for (int i = 1; i < nsyms; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		const char *name = dwfl_module_getsym_info(p->mod, i, &sym,
+							   &addr, NULL, NULL,
+							   NULL);
+		int type = GELF_ST_TYPE(sym.st_info);
+		int bind = GELF_ST_BIND(sym.st_info);
+
+		if (!name || !name[0] || sym.st_shndx == SHN_UNDEF ||
+		    (type != STT_FUNC && type != STT_GNU_IFUNC))
+			continue;
+		p->fsyms[n++] = (struct sym_fsym){
+			addr, sym.st_size, name,
+			bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2,
+		};
+	}
+	qsort(p->fsyms, n, sizeof(*p->fsyms), symbolize_fsym_cmp);
+	/* One symbol per address: the best-ranked name, the largest size. */
+	for (size_t i = 0; i < n; i++) {
+		if (w && p->fsyms[w - 1].addr == p->fsyms[i].addr) {
+			if (p->fsyms[i].size > p->fsyms[w - 1].size)
+				p->fsyms[w - 1].size = p->fsyms[i].size;
+			continue;
+		}
+		p->fsyms[w++] = p->fsyms[i];
+	}
+	p->nfsyms = w;
+	return 0;
+}
+
+/* The function symbol covering a, as dwfl_module_addrinfo would find it:
+ * a sized symbol containing a, else the nearest sizeless one below a. */
+static const struct sym_fsym *symbolize_find_fsym(struct sym_mod_priv *p,
+						  uint64_t a)
+{
+	size_t lo = 0, hi = p->nfsyms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->fsyms[mid].addr <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	/* A few steps back for a large symbol that encloses smaller ones
+	 * (asm entry points inside a function). */
+	for (size_t i = lo, k = 0; i > 0 && k < 8; i--, k++) {
+		const struct sym_fsym *f = &p->fsyms[i - 1];
+
+		if (a < f->addr + f->size)
+			return f;
+	}
+	return p->fsyms[lo - 1].size == 0 ? &p->fsyms[lo - 1] : NULL;
+}
+
+static const char *symbolize_die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name;
+
+	name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name,
+						     &attr));
+	if (!name)
+		name = dwarf_formstring(dwarf_attr_integrate(
+			die, DW_AT_MIPS_linkage_name, &attr));
+	if (!name)
+		name = dwarf_diename(die);
+	return name;
+}
+
+static bool symbolize_is_function(Dwarf_Die *die)
+{
+	int tag = dwarf_tag(die);
+
+	return tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine ||
+	       tag == DW_TAG_entry_point;
+}
+
+/* Sets ln's function and system_name from a raw name: demangled when it is
+ * mangled. */
+static int symbolize_set_name(struct symbolizer *s, struct sym_line *ln,
+			      const char *raw)
+{
+	bool oom = false;
+	const char *at = strchr(raw, '@');
+	char *bare = NULL, *d;
+
+	/* .symtab of glibc's debug file names versioned symbols
+	 * "__libc_start_main@@GLIBC_2.34": the version is not part of the
+	 * function's name (mangled names never contain '@'). */
+	if (at && at != raw) {
+		bare = strndup(raw, (size_t)(at - raw));
+		if (!bare)
+			return -ENOMEM;
+		raw = bare;
+	}
+	d = symbolize_demangle(raw);
+	ln->system_name = symbolize_intern(s, raw, &oom);
+	ln->function = d ? symbolize_intern(s, d, &oom) : ln->system_name;
+	free(d);
+	free(bare);
+	return oom ? -ENOMEM : 0;
+}
+
+/* The inline chain at a (already adjusted) from DWARF, innermost first, into
+ * lines[]; returns the count (0: no DWARF scope), or -ENOMEM. *have_cu tells
+ * whether DWARF covers a at all. */
+static int symbolize_inlines(struct symbolizer *s, Dwfl_Module *mod,
+			     Dwarf_Addr a, struct sym_line *lines,
+			     bool *have_cu)
+{
+	Dwarf_Die *scopes = NULL, *chain = NULL, *cudie, fn, *last;
+	Dwarf_Files *files = NULL;
+	Dwarf_Addr bias;
+	int nscopes, nchain, n = 0, found = -1;
+	bool oom = false;
+
+	*have_cu = false;
+	cudie = dwfl_module_addrdie(mod, a, &bias);
+	if (!cudie)
+		return 0;
+	*have_cu = true;
+	nscopes = dwarf_getscopes(cudie, a - bias, &scopes);
+	for (int i = 0; i < nscopes; i++) {
+		if (symbolize_is_function(&scopes[i])) {
+			found = i;
+			break;
+		}
+	}
+	if (found < 0) {
+		free(scopes);
+		return 0;
+	}
+	fn = scopes[found];
+	free(scopes);
+	/* dwarf_getscopes continues past an inlined instance into its
+	 * abstract origin's scopes; the concrete chain of callers comes
+	 * from dwarf_getscopes_die (as eu-stack -i does). */
+	nchain = dwarf_getscopes_die(&fn, &chain);
+	if (nchain <= 0) {
+		free(chain);
+		return 0;
+	}
+	dwarf_getsrcfiles(cudie, &files, NULL);
+	last = NULL;
+	for (int i = 0; i < nchain && n < SYM_MAX_INLINE; i++) {
+		Dwarf_Die *d = &chain[i];
+		struct sym_line *ln = &lines[n];
+		const char *name;
+		int tag = dwarf_tag(d);
+
+		if (!symbolize_is_function(d))
+			continue;
+		memset(ln, 0, sizeof(*ln));
+		name = symbolize_die_name(d);
+		if (last) {
+			Dwarf_Attribute attr;
+			Dwarf_Word v;
+
+			if (files && dwarf_formudata(dwarf_attr(last,
+					DW_AT_call_file, &attr), &v) == 0)
+				ln->file = symbolize_intern(
+					s, dwarf_filesrc(files, v, NULL, NULL),
+					&oom);
+			if (dwarf_formudata(dwarf_attr(last, DW_AT_call_line,
+						       &attr), &v) == 0)
+				ln->line = (int)v;
+		} else {
+			Dwfl_Line *l = dwfl_module_getsrc(mod, a);
+			int lineno = 0;
+
+			if (l) {
+				const char *f = dwfl_lineinfo(l, NULL, &lineno,
+							      NULL, NULL, NULL);
+
+				ln->file = symbolize_intern(s, f, &oom);
+				ln->line = lineno;
+			}
+		}
+		if (name && symbolize_set_name(s, ln, name))
+			oom = true;
+		/* A nameless inline level is dropped rather than invented.
+		 * The outermost level is kept: the symbol table may name
+		 * it (the caller drops it if not). */
+		if (name || tag == DW_TAG_subprogram)
+			n++;
+		last = d;
+		if (tag == DW_TAG_subprogram)
+			break;
+	}
+	free(chain);
+	return oom ? -ENOMEM : n;
+}
+
+static struct sym_block *symbolize_resolve(struct symbolizer *s,
+					   uint64_t addr, bool is_return)
+{
+	struct sym_line lines[SYM_MAX_INLINE];
+	struct sym_mod_priv *p = NULL;
+	struct sym_block *b;
+	Dwfl_Module *mod = NULL;
+	uint64_t a = is_return ? addr - 1 : addr;
+	int n = 0;
+	bool oom = false;
+
+	if (s->kernel && a >= SYM_KERNEL_START) {
+		const struct procfs_ksym *k = NULL;
+
+		p = s->kernel;
+		if (!s->ksyms.all_zero)
+			k = procfs_ksyms_find(&s->ksyms, a);
+		if (k) {
+			memset(&lines[0], 0, sizeof(lines[0]));
+			lines[0].function = lines[0].system_name =
+				symbolize_intern(s, k->name, &oom);
+			lines[0].offset = addr - k->addr;
+			n = 1;
+		} else {
+			p->pub.has_functions = false;
+		}
+		p->pub.has_filenames = p->pub.has_line_numbers = false;
+		p->pub.has_inline_frames = false;
+	} else {
+		Dwarf_Addr lo, hi;
+
+		/* dwfl_addrmodule may answer with the module just below an
+		 * address in the gap after it (seen with a library
+		 * dlopen'ed there since the last report): check the range. */
+		mod = dwfl_addrmodule(s->dwfl, a);
+		if (mod && (!dwfl_module_info(mod, NULL, &lo, &hi, NULL, NULL,
+					      NULL, NULL) ||
+			    a < lo || a >= hi))
+			mod = NULL;
+	}
+	if (mod) {
+		void **ud = NULL;
+		GElf_Off off = 0;
+		const char *name;
+		bool have_cu;
+
+		dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+		p = ud ? *ud : NULL;
+		if ((void *)p == &symbolize_not_code)
+			goto done;	/* data, not code: no module, no name */
+		if (p) {
+			const struct sym_fsym *fs;
+
+			if (!p->fsyms_loaded && symbolize_load_fsyms(p))
+				return NULL;
+			fs = symbolize_find_fsym(p, a);
+			name = fs ? fs->name : NULL;
+			off = fs ? a - fs->addr : 0;
+		} else {
+			GElf_Sym sym;
+
+			name = dwfl_module_addrinfo(mod, a, &off, &sym, NULL,
+						    NULL, NULL);
+		}
+		n = symbolize_inlines(s, mod, a, lines, &have_cu);
+		if (n < 0)
+			return NULL;
+		if (n == 0 && name) {
+			Dwfl_Line *l = dwfl_module_getsrc(mod, a);
+
+			memset(&lines[0], 0, sizeof(lines[0]));
+			if (l) {
+				int lineno = 0;
+				const char *f = dwfl_lineinfo(l, NULL, &lineno,
+							      NULL, NULL, NULL);
+
+				lines[0].file = symbolize_intern(s, f, &oom);
+				lines[0].line = lineno;
+			}
+			n = 1;
+		}
+		if (n > 0) {
+			struct sym_line *o = &lines[n - 1];
+
+			/* The symbol table names the real function as the
+			 * linker sees it (foo.cold, foo.constprop.0). */
+			if (name && symbolize_set_name(s, o, name))
+				oom = true;
+			o->offset = name ? off + (addr - a) : 0;
+			if (!o->function)
+				n--;
+		}
+		if (p) {
+			if (n == 0)
+				p->pub.has_functions = false;
+			for (int i = 0; i < n; i++) {
+				if (!lines[i].file)
+					p->pub.has_filenames = false;
+				if (!lines[i].line)
+					p->pub.has_line_numbers = false;
+			}
+			if (n > 0 && !have_cu)
+				p->pub.has_inline_frames = false;
+		}
+	}
+done:
+	if (oom)
+		return NULL;
+	if ((void *)p == &symbolize_not_code) {
+		p = NULL;
+		n = 0;
+	}
+	b = calloc(1, sizeof(*b) + (size_t)n * sizeof(b->lines[0]));
+	if (!b)
+		return NULL;
+	memcpy(b->lines, lines, (size_t)n * sizeof(lines[0]));
+	b->frame.addr = addr;
+	b->frame.module = p ? &p->pub : NULL;
+	b->frame.nlines = (size_t)n;
+	b->frame.lines = b->lines;
+	b->generation = s->generation;
+	return b;
+}
+
+static int symbolize_grow(struct symbolizer *s)
+{
+	size_t n = s->nslots ? s->nslots * 2 : 1024;
+	struct sym_slot *t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nslots; i++) {
+		struct sym_slot *o = &s->slots[i];
+		size_t j;
+
+		if (!o->used)
+			continue;
+		j = symbolize_mix(o->addr ^ o->is_return) & (n - 1);
+		while (t[j].used)
+			j = (j + 1) & (n - 1);
+		t[j] = *o;
+	}
+	free(s->slots);
+	s->slots = t;
+	s->nslots = n;
+	return 0;
+}
+
+static int symbolize_retire(struct symbolizer *s, struct sym_block *b)
+{
+	if (s->nretired == s->capretired) {
+		size_t cap = s->capretired ? s->capretired * 2 : 16;
+		struct sym_block **r = realloc(s->retired, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		s->retired = r;
+		s->capretired = cap;
+	}
+	s->retired[s->nretired++] = b;
+	return 0;
+}
+
+const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
+					  bool is_return)
+{
+	struct sym_block *b;
+	size_t i, mask;
+
+	if ((s->nused + 1) * 2 > s->nslots && symbolize_grow(s))
+		return NULL;
+	mask = s->nslots - 1;
+	i = symbolize_mix(addr ^ is_return) & mask;
+	while (s->slots[i].used) {
+		struct sym_slot *sl = &s->slots[i];
+
+		if (sl->addr == addr && sl->is_return == is_return) {
+			/* An address unmapped before a refresh may belong to
+			 * a library loaded since: look it up again, keeping
+			 * the old frame alive for those who hold it. */
+			if (sl->block->frame.module ||
+			    sl->block->generation == s->generation)
+				return &sl->block->frame;
+			b = symbolize_resolve(s, addr, is_return);
+			if (!b)
+				return NULL;
+			if (symbolize_retire(s, sl->block)) {
+				free(b);
+				return NULL;
+			}
+			sl->block = b;
+			return &b->frame;
+		}
+		i = (i + 1) & mask;
+	}
+	b = symbolize_resolve(s, addr, is_return);
+	if (!b)
+		return NULL;
+	s->slots[i] = (struct sym_slot){ addr, true, is_return, b };
+	s->nused++;
+	return &b->frame;
+}
+
+const char *symbolizer_name(struct symbolizer *s, uint64_t addr)
+{
+	const struct sym_frame *f = symbolizer_lookup(s, addr, false);
+
+	if (!f || f->nlines == 0)
+		return NULL;
+	return f->lines[f->nlines - 1].function;
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	if (!s)
+		return;
+	/* dwfl_end first: it may call back into find_elf-owned state. */
+	if (s->dwfl)
+		dwfl_end(s->dwfl);
+	for (size_t i = 0; i < s->nslots; i++)
+		if (s->slots[i].used)
+			free(s->slots[i].block);
+	free(s->slots);
+	for (size_t i = 0; i < s->nretired; i++)
+		free(s->retired[i]);
+	free(s->retired);
+	for (size_t i = 0; i < s->nmods; i++)
+		symbolize_mod_free(s->mods[i]);
+	free(s->mods);
+	for (size_t i = 0; i < s->nstrslots; i++)
+		free(s->strs[i]);
+	free(s->strs);
+	procfs_ksyms_release(&s->ksyms);
+	free(s);
+}

@@ -73,8 +73,11 @@ int symbolizer_refresh(struct symbolizer *s);
 const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
 					  bool is_return);
 
-/* Every module reported, in order (main binary first); valid until the next
- * symbolizer_refresh(). */
+/* Every module reported, in order (main binary first; "[kernel]" last of
+ * those known at symbolizer_new when kernel is set); valid until the next
+ * symbolizer_refresh(). File mappings with no executable part (data files)
+ * are not modules: their addresses look up as unmapped. Indexes and
+ * sym_module pointers never change. */
 size_t symbolizer_modules(struct symbolizer *s,
 			  const struct sym_module *const **mods);
 

@@ -1,2 +1,207 @@
-/* src/unwind.c - not written yet. */
+/*
+ * unwind.c - DWARF unwinding of sampled user stacks with libdw.
+ *
+ * perf's util/unwind-libdw.c builds a Dwfl for every sample (~200 us each,
+ * DESIGN.md 2). Here the symbolizer's Dwfl is attached once with our own
+ * Dwfl_Thread_Callbacks, and each unwinder_unwind() only swaps the sample
+ * the callbacks read from.
+ */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include <elfutils/libdwfl.h>
+
+#include "unwind.h"
+
+/* How far above the sampled sp an address still counts as "on this stack"
+ * when the copy does not reach it: the default RLIMIT_STACK, and more than
+ * any thread stack glibc allocates by default. A read there means the copy
+ * was too small (TRUNCATED), not that unwinding went astray. */
+#define UNWIND_STACK_SPAN (8ULL << 20)
+
+struct unwinder {
+	pid_t pid;
+	Dwfl *dwfl;
+
+	/* The current sample, valid during one unwinder_unwind(). */
+	pid_t tid;
+	const uint64_t *regs;
+	const uint8_t *stack;
+	uint64_t sp;
+	size_t stack_size;
+
+	uint64_t *pcs;
+	bool *is_activation;
+	size_t max, n;
+	bool truncated, full, pc_failed;
+};
+
+static pid_t unwind_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct unwinder *u = arg;
+
+	/* Only dwfl_getthreads asks; report the sampled thread once. */
+	if (*thread_argp != NULL || u->tid <= 0)
+		return 0;
+	*thread_argp = u;
+	return u->tid;
+}
+
+static bool unwind_get_thread(Dwfl *dwfl, pid_t tid, void *arg,
+			      void **thread_argp)
+{
+	/* dwfl_getthread_frames asks get_thread for the tid (elfutils
+	 * libdwfl/dwfl_frame.c getthread); without it libdwfl would walk
+	 * next_thread. Every tid of the process works: the registers come
+	 * from the sample, not from the thread. */
+	*thread_argp = arg;
+	return true;
+}
+
+static bool unwind_memory_read(Dwfl *dwfl, Dwarf_Addr addr,
+			       Dwarf_Word *result, void *arg)
+{
+	struct unwinder *u = arg;
+	struct iovec local, remote;
+
+	if (addr >= u->sp && addr - u->sp <= u->stack_size &&
+	    u->stack_size - (addr - u->sp) >= sizeof(*result)) {
+		memcpy(result, u->stack + (addr - u->sp), sizeof(*result));
+		return true;
+	}
+	if (addr >= u->sp && addr - u->sp < UNWIND_STACK_SPAN) {
+		/* The live stack has moved on since the sample: never read
+		 * it, report the copy as too small. */
+		u->truncated = true;
+		return false;
+	}
+	/* Elsewhere (data of mapped files, another stack through a signal
+	 * frame): the live process, uncached. */
+	local.iov_base = result;
+	local.iov_len = sizeof(*result);
+	remote.iov_base = (void *)(uintptr_t)addr;
+	remote.iov_len = sizeof(*result);
+	return process_vm_readv(u->pid, &local, 1, &remote, 1, 0) ==
+	       (ssize_t)sizeof(*result);
+}
+
+static bool unwind_set_initial_registers(Dwfl_Thread *thread, void *arg)
+{
+	struct unwinder *u = arg;
+	const uint64_t *r = u->regs;
+	/* x86_64 DWARF register numbers 0-15 (System V psABI, fig. 3.36). */
+	Dwarf_Word dw[16] = {
+		r[RB_AX], r[RB_DX], r[RB_CX], r[RB_BX],
+		r[RB_SI], r[RB_DI], r[RB_BP], r[RB_SP],
+		r[RB_R8], r[RB_R9], r[RB_R10], r[RB_R11],
+		r[RB_R12], r[RB_R13], r[RB_R14], r[RB_R15],
+	};
+
+	if (!dwfl_thread_state_registers(thread, 0, 16, dw))
+		return false;
+	dwfl_thread_state_register_pc(thread, r[RB_IP]);
+	return true;
+}
+
+static const Dwfl_Thread_Callbacks unwind_callbacks = {
+	.next_thread = unwind_next_thread,
+	.get_thread = unwind_get_thread,
+	.memory_read = unwind_memory_read,
+	.set_initial_registers = unwind_set_initial_registers,
+};
+
+int unwinder_new(pid_t pid, struct symbolizer *sym, struct unwinder **out,
+		 char *err, size_t errlen)
+{
+	struct unwinder *u;
+
+	*out = NULL;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->pid = pid;
+	u->dwfl = symbolizer_dwfl(sym);
+	/* elf NULL: libdwfl takes the architecture from a reported module. */
+	if (!dwfl_attach_state(u->dwfl, NULL, pid, &unwind_callbacks, u)) {
+		if (err && errlen)
+			snprintf(err, errlen, "dwfl_attach_state: %s",
+				 dwfl_errmsg(-1));
+		free(u);
+		return -EINVAL;
+	}
+	*out = u;
+	return 0;
+}
+
+static int unwind_frame_cb(Dwfl_Frame *state, void *arg)
+{
+	struct unwinder *u = arg;
+	Dwarf_Addr pc;
+	bool act = false;
+
+	if (!dwfl_frame_pc(state, &pc, &act)) {
+		u->pc_failed = true;
+		return DWARF_CB_ABORT;
+	}
+	u->pcs[u->n] = pc;
+	if (u->is_activation)
+		u->is_activation[u->n] = u->n == 0 || act;
+	if (++u->n == u->max) {
+		u->full = true;
+		return DWARF_CB_ABORT;
+	}
+	return DWARF_CB_OK;
+}
+
+enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
+				   const uint64_t *regs, const uint8_t *stack,
+				   size_t stack_dyn_size, uint64_t *pcs,
+				   bool *is_activation, size_t max, size_t *n)
+{
+	int r;
+
+	*n = 0;
+	if (max == 0)
+		return UNWIND_TRUNCATED;
+	u->tid = tid > 0 ? tid : u->pid;
+	u->regs = regs;
+	u->stack = stack;
+	u->stack_size = stack ? stack_dyn_size : 0;
+	u->sp = regs[RB_SP];
+	u->pcs = pcs;
+	u->is_activation = is_activation;
+	u->max = max;
+	u->n = 0;
+	u->truncated = u->full = u->pc_failed = false;
+
+	r = dwfl_getthread_frames(u->dwfl, u->tid, unwind_frame_cb, u);
+
+	*n = u->n;
+	u->regs = NULL;
+	u->stack = NULL;
+	if (u->n == 0) {
+		/* Not even the first frame (registers refused): keep the
+		 * sampled ip so the sample is not lost. */
+		pcs[0] = regs[RB_IP];
+		if (is_activation)
+			is_activation[0] = true;
+		*n = 1;
+		return UNWIND_FAILED;
+	}
+	if (u->full || u->truncated)
+		return UNWIND_TRUNCATED;
+	/* 0: libdw reached a frame whose CFI leaves the return address
+	 * undefined (_start, clone's thread start): the outermost one. */
+	return r == 0 && !u->pc_failed ? UNWIND_OK : UNWIND_FAILED;
+}
+
+void unwinder_free(struct unwinder *u)
+{
+	/* The Dwfl keeps our callbacks (libdwfl has no way to detach a
+	 * state); they are not called again unless someone unwinds through
+	 * it, and dwfl_end() does not call them (detach is NULL). */
+	free(u);
+}

@@ -1,0 +1,423 @@
+/*
+ * test_symbolize.c - symbolizes addresses of a running inline_nofp workload:
+ * names, file:line, the inlined inl_mix() chain, a libc symbol, the vDSO,
+ * build-ids, unmapped addresses, the cache, kernel symbols.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "procfs.h"
+#include "symbolize.h"
+
+#define WORKLOAD WORKLOAD_DIR "/inline_nofp"
+
+static pid_t child = -1;
+
+static void kill_child(void)
+{
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		child = -1;
+	}
+}
+
+/* Starts the workload and waits until it has exec'd and mapped itself. */
+static pid_t start_workload(const char *path)
+{
+	char link[64], exe[4096];
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		execl(path, path, "20", (char *)NULL);
+		_exit(127);
+	}
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	for (int i = 0; i < 200; i++) {
+		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
+
+		if (n > 0) {
+			exe[n] = '\0';
+			if (strcmp(exe, path) == 0) {
+				/* Let the dynamic loader map libc. */
+				struct timespec ts = { 0, 50 * 1000 * 1000 };
+				nanosleep(&ts, NULL);
+				return pid;
+			}
+		}
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return pid;
+}
+
+/* Value and size of a symbol from `nm -S`, or 0. */
+static uint64_t nm_symbol(const char *path, const char *name, uint64_t *size)
+{
+	char cmd[4200], line[512], type, sym[256];
+	unsigned long long v, sz;
+	uint64_t found = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "nm -S '%s'", path);
+	f = popen(cmd, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%llx %llx %c %255s", &v, &sz, &type, sym) == 4 &&
+		    strcmp(sym, name) == 0) {
+			found = v;
+			if (size)
+				*size = sz;
+		}
+	}
+	pclose(f);
+	return found;
+}
+
+/* Lowest address of a file mapped at offset 0 whose path contains name. */
+static uint64_t load_base(pid_t pid, const char *name)
+{
+	struct procfs_maps m;
+	uint64_t base = 0;
+
+	if (procfs_read_maps(pid, &m) != 0)
+		return 0;
+	for (size_t i = 0; i < m.n; i++) {
+		if (m.maps[i].offset == 0 && strstr(m.maps[i].path, name)) {
+			base = m.maps[i].start;
+			break;
+		}
+	}
+	procfs_maps_release(&m);
+	return base;
+}
+
+/* Line number of the first source line containing marker. */
+static int source_line(const char *marker)
+{
+	char line[512], path[4096];
+	int n = 0, found = 0;
+	FILE *f;
+
+	/* TEST_DATA_DIR is tests/data, which may not exist yet. */
+	snprintf(path, sizeof(path), "%s", TEST_DATA_DIR);
+	*strrchr(path, '/') = '\0';
+	strncat(path, "/workloads/inline.c", sizeof(path) - strlen(path) - 1);
+	f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		n++;
+		if (strstr(line, marker)) {
+			found = n;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = s ? strlen(s) : 0, b = strlen(suffix);
+
+	return s && a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static void test_workload(void)
+{
+	struct symbolizer *s = NULL;
+	const struct sym_frame *f, *f2;
+	const struct sym_module *const *mods;
+	char err[256] = "";
+	uint64_t base, hot, hot_size = 0, middle, outer, main_addr;
+	int mix_line = source_line("INL_MIX_LINE");
+	int call_line = source_line("INL_CALL_LINE");
+	int middle_first = source_line("void middle(");
+	int outer_first = source_line("void outer(");
+	size_t nmods;
+	int r;
+
+	CHECK(mix_line > 0 && call_line > 0 && middle_first > 0);
+	child = start_workload(WORKLOAD);
+	CHECK(child > 0);
+	r = symbolizer_new(child, false, &s, err, sizeof(err));
+	CHECK_INT(r, 0);
+	if (r) {
+		fprintf(stderr, "symbolizer_new: %s\n", err);
+		return;
+	}
+	base = load_base(child, "/inline_nofp");
+	hot = nm_symbol(WORKLOAD, "hot", &hot_size);
+	middle = nm_symbol(WORKLOAD, "middle", NULL);
+	outer = nm_symbol(WORKLOAD, "outer", NULL);
+	main_addr = nm_symbol(WORKLOAD, "main", NULL);
+	CHECK(base != 0 && hot != 0 && hot_size > 0 && middle && outer);
+
+	nmods = symbolizer_modules(s, &mods);
+	CHECK(nmods >= 3);	/* binary, libc, ld.so (and the vDSO) */
+	CHECK(ends_with(mods[0]->path, "/inline_nofp"));
+	CHECK_INT(mods[0]->index, 0);
+	CHECK(strlen(mods[0]->build_id) >= 16);
+	CHECK(mods[0]->start <= base + hot && base + hot < mods[0]->end);
+
+	/* Plain functions: name, module, file, a line inside the body. */
+	f = symbolizer_lookup(s, base + middle, false);
+	CHECK(f && f->nlines == 1);
+	if (f && f->nlines == 1) {
+		CHECK_STR(f->lines[0].function, "middle");
+		CHECK_STR(f->lines[0].system_name, "middle");
+		CHECK(ends_with(f->lines[0].file, "workloads/inline.c"));
+		CHECK(f->lines[0].line >= middle_first &&
+		      f->lines[0].line < outer_first);
+		CHECK_INT(f->lines[0].offset, 0);
+		CHECK(f->module == mods[0]);
+		CHECK_INT(f->addr, base + middle);
+	}
+	/* The cache gives the very same frame. */
+	f2 = symbolizer_lookup(s, base + middle, false);
+	CHECK(f2 == f);
+	f = symbolizer_lookup(s, base + outer + 2, false);
+	CHECK(f && f->nlines >= 1 &&
+	      strcmp(f->lines[f->nlines - 1].function, "outer") == 0);
+	if (f && f->nlines)
+		CHECK_INT(f->lines[f->nlines - 1].offset, 2);
+	CHECK_STR(symbolizer_name(s, base + main_addr), "main");
+
+	/* Somewhere in hot, inl_mix is inlined: innermost inl_mix at its
+	 * own line, outermost hot at the call line. */
+	bool seen_inline = false;
+	for (uint64_t a = base + hot; a < base + hot + hot_size; a++) {
+		f = symbolizer_lookup(s, a, false);
+		if (!f || f->nlines < 2)
+			continue;
+		seen_inline = true;
+		CHECK_STR(f->lines[0].function, "inl_mix");
+		CHECK_INT(f->lines[0].line, mix_line);
+		CHECK(ends_with(f->lines[0].file, "workloads/inline.c"));
+		CHECK_INT(f->lines[0].offset, 0);
+		CHECK_STR(f->lines[f->nlines - 1].function, "hot");
+		CHECK_INT(f->lines[f->nlines - 1].line, call_line);
+		CHECK_INT(f->lines[f->nlines - 1].offset, a - (base + hot));
+		break;
+	}
+	CHECK(seen_inline);
+	CHECK(mods[0]->has_inline_frames);
+
+	/* A return address is looked up at addr - 1: the address right after
+	 * hot's last byte seen as a return address still belongs to hot. */
+	f = symbolizer_lookup(s, base + hot + hot_size, true);
+	CHECK(f && f->nlines >= 1 &&
+	      strcmp(f->lines[f->nlines - 1].function, "hot") == 0);
+	CHECK(f && f->addr == base + hot + hot_size);
+	f2 = symbolizer_lookup(s, base + hot + hot_size, false);
+	CHECK(f2 != f);
+
+	/* Unmapped. */
+	f = symbolizer_lookup(s, 0x10, false);
+	CHECK(f && f->nlines == 0 && f->module == NULL);
+	CHECK(symbolizer_name(s, 0x10) == NULL);
+
+	/* libc: same file in this process, other load base. */
+	void *ns = dlsym(RTLD_DEFAULT, "nanosleep");
+	Dl_info di = { 0 };
+	CHECK(ns && dladdr(ns, &di) && strstr(di.dli_fname, "libc.so"));
+	uint64_t my_libc = (uint64_t)di.dli_fbase;
+	uint64_t its_libc = load_base(child, "/libc.so");
+	CHECK(ns && my_libc && its_libc);
+	f = symbolizer_lookup(s, (uint64_t)ns - my_libc + its_libc, false);
+	CHECK(f && f->nlines >= 1 && f->module);
+	if (f && !(f->nlines >= 1 && f->module))
+		fprintf(stderr, "libc: %p %#llx %#llx -> nlines %zu module %s\n",
+			ns, (unsigned long long)my_libc,
+			(unsigned long long)its_libc, f->nlines,
+			f->module ? f->module->path : "-");
+	if (f && f->nlines >= 1 && f->module) {
+		CHECK(strstr(f->lines[f->nlines - 1].function, "nanosleep"));
+		/* No symbol version ("@@GLIBC_2.2.5") in names. */
+		CHECK(!strchr(f->lines[f->nlines - 1].function, '@'));
+		CHECK(!strchr(f->lines[f->nlines - 1].system_name, '@'));
+		CHECK(strstr(f->module->path, "libc.so"));
+		CHECK(f->module->index > 0);
+		CHECK(strlen(f->module->build_id) >= 16);
+	}
+
+	/* glibc's .symtab says "__libc_start_main@@GLIBC_2.34": the
+	 * version is dropped from the name. */
+	void *lsm = dlsym(RTLD_DEFAULT, "__libc_start_main");
+	CHECK(lsm != NULL);
+	if (lsm && my_libc && its_libc) {
+		f = symbolizer_lookup(s, (uint64_t)lsm - my_libc + its_libc + 1,
+				      false);
+		CHECK(f && f->nlines >= 1);
+		if (f && f->nlines >= 1) {
+			CHECK_STR(f->lines[f->nlines - 1].function,
+				  "__libc_start_main");
+			CHECK_STR(f->lines[f->nlines - 1].system_name,
+				  "__libc_start_main");
+		}
+	}
+
+	/* vDSO: read from memory, named. */
+	bool seen_vdso = false;
+	for (size_t i = 0; i < nmods; i++) {
+		if (strcmp(mods[i]->path, "[vdso]") != 0)
+			continue;
+		for (uint64_t a = mods[i]->start; a < mods[i]->end; a += 4) {
+			f = symbolizer_lookup(s, a, false);
+			if (f && f->nlines &&
+			    strstr(f->lines[0].function, "clock_gettime")) {
+				seen_vdso = true;
+				CHECK(f->module == mods[i]);
+				break;
+			}
+		}
+	}
+	CHECK(seen_vdso);
+
+	/* Nothing changed: refresh keeps everything. */
+	const struct sym_module *m0 = mods[0];
+	CHECK_INT(symbolizer_refresh(s), 0);
+	CHECK_INT(symbolizer_modules(s, &mods), nmods);
+	CHECK(mods[0] == m0);
+	CHECK(symbolizer_dwfl(s) != NULL);
+
+	symbolizer_free(s);
+	kill_child();
+}
+
+static void test_kernel(void)
+{
+	struct procfs_ksyms k;
+	struct symbolizer *s = NULL;
+	const struct sym_frame *f;
+	const struct procfs_ksym *target = NULL;
+	char err[256];
+
+	child = start_workload(WORKLOAD);
+	CHECK_INT(symbolizer_new(child, true, &s, err, sizeof(err)), 0);
+	CHECK_INT(procfs_read_kallsyms(&k), 0);
+	if (!s)
+		goto out;
+	for (size_t i = 0; i < k.n; i++)
+		if (strcmp(k.syms[i].name, "schedule") == 0)
+			target = &k.syms[i];
+	if (k.all_zero || !target) {
+		/* Hidden addresses: kernel frames stay unsymbolized. */
+		f = symbolizer_lookup(s, 0xffffffff81000000ULL, false);
+		CHECK(f && f->nlines == 0 && f->module && f->module->is_kernel);
+	} else {
+		f = symbolizer_lookup(s, target->addr + 4, true);
+		CHECK(f && f->nlines == 1 && f->module && f->module->is_kernel);
+		if (f && f->nlines == 1) {
+			CHECK_STR(f->lines[0].function, "schedule");
+			CHECK_INT(f->lines[0].offset, 4);
+			CHECK_STR(f->module->path, "[kernel]");
+		}
+	}
+out:
+	procfs_ksyms_release(&k);
+	symbolizer_free(s);
+	kill_child();
+}
+
+static void test_errors_and_demangle(void)
+{
+	struct symbolizer *s = (void *)1;
+	char err[256] = "";
+	char *d;
+
+	/* A pid that cannot exist (above pid_max's maximum 2^22). */
+	CHECK_INT(symbolizer_new(99999999, false, &s, err, sizeof(err)), -ESRCH);
+	CHECK(s == NULL);
+	CHECK(err[0] != '\0');
+
+	d = symbolize_demangle("_ZN3foo3barEi");
+	CHECK_STR(d, "foo::bar(int)");
+	free(d);
+	CHECK(symbolize_demangle("main") == NULL);
+	CHECK(symbolize_demangle("_Znotvalid!") == NULL);
+}
+
+/* A library loaded after the symbolizer was made appears on refresh, and
+ * results given before stay valid. */
+static void test_refresh_dlopen(void)
+{
+	struct symbolizer *s = NULL;
+	const struct sym_module *const *mods;
+	const struct sym_module *m0;
+	const struct sym_frame *before, *after;
+	char err[256] = "";
+	size_t n1, n2;
+	void *h, *fn;
+	bool found = false;
+
+	CHECK_INT(symbolizer_new(getpid(), false, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	n1 = symbolizer_modules(s, &mods);
+	m0 = mods[0];
+	CHECK(ends_with(m0->path, "/test_symbolize"));
+	/* (No "unchanged" check here: libelf's own read-only maps of ELF
+	 * files change this process's maps; test_workload checks it.) */
+
+	h = dlopen("libprotobuf-c.so.1", RTLD_NOW | RTLD_LOCAL);
+	CHECK(h != NULL);
+	fn = h ? dlsym(h, "protobuf_c_version") : NULL;
+	CHECK(fn != NULL);
+	if (!fn)
+		goto out;
+	before = symbolizer_lookup(s, (uint64_t)fn, false);
+	CHECK(before && before->module == NULL && before->nlines == 0);
+	if (before && before->module)
+		fprintf(stderr, "before: %p in %s [%#llx, %#llx) nlines %zu\n",
+			fn, before->module->path,
+			(unsigned long long)before->module->start,
+			(unsigned long long)before->module->end,
+			before->nlines);
+
+	CHECK_INT(symbolizer_refresh(s), 0);
+	n2 = symbolizer_modules(s, &mods);
+	CHECK(n2 > n1);
+	CHECK(mods[0] == m0);
+	for (size_t i = n1; i < n2; i++) {
+		CHECK_INT(mods[i]->index, i);
+		if (strstr(mods[i]->path, "libprotobuf-c"))
+			found = true;
+	}
+	CHECK(found);
+	after = symbolizer_lookup(s, (uint64_t)fn, false);
+	CHECK(after && after->nlines >= 1 && after->module &&
+	      strstr(after->module->path, "libprotobuf-c"));
+	if (after && after->nlines)
+		CHECK_STR(after->lines[after->nlines - 1].function,
+			  "protobuf_c_version");
+	/* The frame handed out before the refresh is still readable. */
+	CHECK(before && before->addr == (uint64_t)fn && before->nlines == 0);
+	CHECK(symbolizer_lookup(s, (uint64_t)fn, false) == after);
+out:
+	if (h)
+		dlclose(h);
+	symbolizer_free(s);
+}
+
+int main(void)
+{
+	alarm(100);
+	test_workload();
+	kill_child();
+	test_kernel();
+	test_errors_and_demangle();
+	test_refresh_dlopen();
+	return check_done();
+}
