@@ -34,6 +34,7 @@
 struct thread_name {
 	pid_t tid;
 	char name[16];
+	bool sampled;		/* counted in record_stats.threads */
 };
 
 struct recorder {
@@ -63,15 +64,16 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The thread's name as it was when first seen; threads are few, samples
- * many, so a sorted array with binary search is enough. */
-static const char *thread_name(struct recorder *r, pid_t tid)
+/* The thread's entry, made on first sight with its name from /proc;
+ * threads are few, samples many, so a sorted array with binary search is
+ * enough. NULL on ENOMEM. */
+static struct thread_name *thread_slot(struct recorder *r, pid_t tid)
 {
 	size_t lo = 0, hi = r->nnames;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 		if (r->names[mid].tid == tid)
-			return r->names[mid].name;
+			return &r->names[mid];
 		if (r->names[mid].tid < tid)
 			lo = mid + 1;
 		else
@@ -81,7 +83,7 @@ static const char *thread_name(struct recorder *r, pid_t tid)
 		size_t cap = r->capnames ? r->capnames * 2 : 64;
 		struct thread_name *n = realloc(r->names, cap * sizeof(*n));
 		if (!n)
-			return "?";
+			return NULL;
 		r->names = n;
 		r->capnames = cap;
 	}
@@ -89,11 +91,32 @@ static const char *thread_name(struct recorder *r, pid_t tid)
 		(r->nnames - lo) * sizeof(r->names[0]));
 	struct thread_name *tn = &r->names[lo];
 	tn->tid = tid;
+	tn->sampled = false;
 	if (procfs_read_comm(r->opts->pid, tid, tn->name, sizeof(tn->name)) < 0)
 		snprintf(tn->name, sizeof(tn->name), "%d", (int)tid);
 	r->nnames++;
-	r->st.threads = r->nnames;
-	return tn->name;
+	return tn;
+}
+
+/* PERF_RECORD_COMM: a thread renamed itself (pthread_setname_np, often
+ * right after it starts) or exec'd; later samples take the new name. */
+static void on_comm(struct recorder *r, const struct perf_event_header *hdr)
+{
+	const struct {
+		struct perf_event_header h;
+		uint32_t pid, tid;
+		char comm[];
+	} *c = (const void *)hdr;
+	if (hdr->size <= sizeof(*c) || (pid_t)c->pid != r->opts->pid)
+		return;
+	struct thread_name *tn = thread_slot(r, (pid_t)c->tid);
+	if (!tn)
+		return;
+	size_t len = strnlen(c->comm, hdr->size - sizeof(*c));
+	if (len >= sizeof(tn->name))
+		len = sizeof(tn->name) - 1;
+	memcpy(tn->name, c->comm, len);
+	tn->name[len] = '\0';
 }
 
 /* Re-reads the target's mappings when an address falls outside every known
@@ -211,10 +234,15 @@ static int on_sample(struct recorder *r, const struct perf_sample *s)
 		r->act[0] = true;
 		n = 1;
 	}
+	struct thread_name *tn = thread_slot(r, (pid_t)s->tid);
+	if (tn && !tn->sampled) {
+		tn->sampled = true;
+		r->st.threads++;
+	}
 	int64_t values[2] = { 1, (int64_t)s->period };
 	struct profile_label_in labels[2] = {
 		{ .key = "thread_id", .num = (int64_t)s->tid },
-		{ .key = "thread_name", .str = thread_name(r, (pid_t)s->tid) },
+		{ .key = "thread_name", .str = tn ? tn->name : "?" },
 	};
 	int ret = stackprof_add(r->sp, r->pcs, r->act, n, values, labels, 2);
 	if (ret < 0)
@@ -226,6 +254,10 @@ static int on_sample(struct recorder *r, const struct perf_sample *s)
 static int on_record(const struct sampler_record *rec, void *arg)
 {
 	struct recorder *r = arg;
+	if (rec->hdr->type == PERF_RECORD_COMM) {
+		on_comm(r, rec->hdr);
+		return 0;
+	}
 	if (rec->hdr->type != PERF_RECORD_SAMPLE || !rec->sample)
 		return 0;
 	/* The events follow the target's threads only, but a sample_id_all
