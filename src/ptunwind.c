@@ -1,2 +1,472 @@
-/* src/ptunwind.c - not written yet. */
+/*
+ * ptunwind.c - remote unwinding of ptrace-stopped threads with a wrapped
+ * libunwind-ptrace, or with libdw's own ptrace unwinder.
+ */
+#include <elf.h>
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+
+#include <elfutils/libdwfl.h>
+#include <libunwind.h>
+#include <libunwind-ptrace.h>
+
+#include "procfs.h"
+#include "ptunwind.h"
+
+/* Exported by libunwind but not declared in its public headers; it is what
+ * _UPT_find_proc_info itself calls for a remote .eh_frame_hdr table. */
+extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
+					      unw_word_t ip,
+					      unw_dyn_info_t *di,
+					      unw_proc_info_t *pi,
+					      int need_unwind_info, void *arg);
+
+#define PTUNWIND_PAGE 4096u
+#define PTUNWIND_CACHE 256u
+
+struct ptunwind_page {
+	uint64_t addr;		/* page address; 0: empty */
+	uint8_t data[PTUNWIND_PAGE];
+};
+
+struct ptunwind {
+	pid_t pid;
+	enum ptunwind_kind kind;
+
+	/* libunwind */
+	unw_addr_space_t as;
+	void *upt;			/* _UPT_create(pid): maps and ELF images */
+	struct user_regs_struct regs;	/* of the thread being unwound */
+	pid_t tid;
+	struct ptunwind_page *cache;
+	uint64_t reads;
+	uint64_t vdso_start, vdso_end;
+	int vdso_state;			/* 0 unknown, 1 table ready, -1 none */
+	unw_dyn_info_t vdso_di;
+
+	/* libdw */
+	Dwfl *dwfl;
+};
+
+/* libunwind hands the accessors whatever arg the caller of the current
+ * entry point gave: inside _UPT_find_proc_info that is the UPT handle, not
+ * ours. The unwinder in use on this thread is therefore kept here; every
+ * walk is synchronous within ptunwind_thread. */
+static __thread struct ptunwind *ptunwind_current;
+
+static int ptunwind_read_page(struct ptunwind *u, uint64_t page,
+			      const uint8_t **data)
+{
+	struct ptunwind_page *p = &u->cache[(page / PTUNWIND_PAGE) % PTUNWIND_CACHE];
+
+	if (p->addr != page || page == 0) {
+		struct iovec local = { p->data, PTUNWIND_PAGE };
+		struct iovec remote = { (void *)(uintptr_t)page, PTUNWIND_PAGE };
+		u->reads++;
+		ssize_t r = process_vm_readv(u->tid ? u->tid : u->pid, &local, 1,
+					     &remote, 1, 0);
+		if (r != (ssize_t)PTUNWIND_PAGE) {
+			p->addr = 0;
+			return -1;
+		}
+		p->addr = page;
+	}
+	*data = p->data;
+	return 0;
+}
+
+static int ptunwind_read(struct ptunwind *u, uint64_t addr, void *buf,
+			 size_t len)
+{
+	uint8_t *out = buf;
+	while (len) {
+		uint64_t page = addr & ~(uint64_t)(PTUNWIND_PAGE - 1);
+		size_t off = addr - page, chunk = PTUNWIND_PAGE - off;
+		const uint8_t *data;
+		if (chunk > len)
+			chunk = len;
+		if (ptunwind_read_page(u, page, &data) < 0)
+			return -1;
+		memcpy(out, data + off, chunk);
+		out += chunk;
+		addr += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static int ptunwind_access_mem(unw_addr_space_t as, unw_word_t addr,
+			       unw_word_t *val, int write, void *arg)
+{
+	struct ptunwind *u = ptunwind_current;
+	if (write || !u)
+		return -UNW_EINVAL;
+	if (ptunwind_read(u, addr, val, sizeof(*val)) < 0)
+		return -UNW_EINVAL;
+	return 0;
+}
+
+static int ptunwind_access_reg(unw_addr_space_t as, unw_regnum_t reg,
+			       unw_word_t *val, int write, void *arg)
+{
+	struct ptunwind *u = ptunwind_current;
+	const struct user_regs_struct *r;
+
+	if (write || !u)
+		return -UNW_EINVAL;
+	r = &u->regs;
+	switch (reg) {
+	case UNW_X86_64_RAX: *val = r->rax; break;
+	case UNW_X86_64_RDX: *val = r->rdx; break;
+	case UNW_X86_64_RCX: *val = r->rcx; break;
+	case UNW_X86_64_RBX: *val = r->rbx; break;
+	case UNW_X86_64_RSI: *val = r->rsi; break;
+	case UNW_X86_64_RDI: *val = r->rdi; break;
+	case UNW_X86_64_RBP: *val = r->rbp; break;
+	case UNW_X86_64_RSP: *val = r->rsp; break;
+	case UNW_X86_64_R8: *val = r->r8; break;
+	case UNW_X86_64_R9: *val = r->r9; break;
+	case UNW_X86_64_R10: *val = r->r10; break;
+	case UNW_X86_64_R11: *val = r->r11; break;
+	case UNW_X86_64_R12: *val = r->r12; break;
+	case UNW_X86_64_R13: *val = r->r13; break;
+	case UNW_X86_64_R14: *val = r->r14; break;
+	case UNW_X86_64_R15: *val = r->r15; break;
+	case UNW_X86_64_RIP: *val = r->rip; break;
+	default: return -UNW_EBADREG;
+	}
+	return 0;
+}
+
+static int ptunwind_access_fpreg(unw_addr_space_t as, unw_regnum_t reg,
+				 unw_fpreg_t *val, int write, void *arg)
+{
+	/* x86_64 CFI never needs floating-point registers to find callers. */
+	return -UNW_EBADREG;
+}
+
+static int ptunwind_resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+	return -UNW_EINVAL;
+}
+
+static int ptunwind_get_proc_name(unw_addr_space_t as, unw_word_t ip,
+				  char *buf, size_t len, unw_word_t *off,
+				  void *arg)
+{
+	/* _UPT_get_proc_name re-parses maps and mmaps the ELF file on every
+	 * call and names by the nearest exported symbol (DESIGN.md 3). */
+	return -UNW_ENOINFO;
+}
+
+/* The vDSO is in the target's memory only; its .eh_frame_hdr binary search
+ * table is found through its program headers, read remotely. */
+static int ptunwind_vdso_setup(struct ptunwind *u)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+	uint64_t bias = 0, hdr = 0, text_lo = 0, text_hi = 0;
+	bool have_load = false;
+	uint8_t h[12];
+
+	if (ptunwind_read(u, u->vdso_start, &eh, sizeof(eh)) < 0 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+		return -1;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		if (ptunwind_read(u, u->vdso_start + eh.e_phoff + i * sizeof(ph),
+				  &ph, sizeof(ph)) < 0)
+			return -1;
+		if (ph.p_type == PT_LOAD && !have_load) {
+			bias = u->vdso_start - (ph.p_vaddr - ph.p_offset);
+			have_load = true;
+		}
+		if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
+			text_lo = ph.p_vaddr;
+			text_hi = ph.p_vaddr + ph.p_memsz;
+		}
+		if (ph.p_type == PT_GNU_EH_FRAME)
+			hdr = ph.p_vaddr;
+	}
+	if (!have_load || !hdr || text_hi <= text_lo)
+		return -1;
+	hdr += bias;
+	if (ptunwind_read(u, hdr, h, sizeof(h)) < 0)
+		return -1;
+	/* version 1; fde_count udata4 (0x03); table datarel|sdata4 (0x3b):
+	 * the only layout the kernel's vDSO link produces. */
+	if (h[0] != 1 || h[2] != 0x03 || h[3] != 0x3b)
+		return -1;
+	uint32_t fde_count;
+	memcpy(&fde_count, h + 8, 4);
+	memset(&u->vdso_di, 0, sizeof(u->vdso_di));
+	u->vdso_di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	u->vdso_di.start_ip = text_lo + bias;
+	u->vdso_di.end_ip = text_hi + bias;
+	u->vdso_di.u.rti.segbase = hdr;
+	u->vdso_di.u.rti.table_data = hdr + 12;
+	/* Two 4-byte entries per FDE, counted in words. */
+	u->vdso_di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
+	return 0;
+}
+
+static int ptunwind_find_proc_info(unw_addr_space_t as, unw_word_t ip,
+				   unw_proc_info_t *pi, int need, void *arg)
+{
+	struct ptunwind *u = ptunwind_current;
+
+	if (u && ip >= u->vdso_start && ip < u->vdso_end) {
+		if (u->vdso_state == 0)
+			u->vdso_state = ptunwind_vdso_setup(u) == 0 ? 1 : -1;
+		if (u->vdso_state < 0 || ip < u->vdso_di.start_ip ||
+		    ip >= u->vdso_di.end_ip)
+			return -UNW_ENOINFO;
+		return _Ux86_64_dwarf_search_unwind_table(as, ip, &u->vdso_di,
+							  pi, need, arg);
+	}
+	return _UPT_find_proc_info(as, ip, pi, need, u ? u->upt : arg);
+}
+
+static void ptunwind_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi,
+				     void *arg)
+{
+	_UPT_put_unwind_info(as, pi, arg);
+}
+
+static int ptunwind_get_dyn_info_list_addr(unw_addr_space_t as,
+					   unw_word_t *addr, void *arg)
+{
+	/* No JIT registers dynamic unwind info in the processes we dump. */
+	return -UNW_ENOINFO;
+}
+
+static unw_accessors_t ptunwind_accessors = {
+	.find_proc_info = ptunwind_find_proc_info,
+	.put_unwind_info = ptunwind_put_unwind_info,
+	.get_dyn_info_list_addr = ptunwind_get_dyn_info_list_addr,
+	.access_mem = ptunwind_access_mem,
+	.access_reg = ptunwind_access_reg,
+	.access_fpreg = ptunwind_access_fpreg,
+	.resume = ptunwind_resume,
+	.get_proc_name = ptunwind_get_proc_name,
+};
+
+/* Unwinding needs .eh_frame only, which is in the main ELF file: no
+ * separate debug file lookup (and so never debuginfod). */
+static int ptunwind_no_debuginfo(Dwfl_Module *mod, void **userdata,
+				 const char *modname, Dwarf_Addr base,
+				 const char *file_name,
+				 const char *debuglink_file,
+				 GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	return -1;
+}
+
+static const Dwfl_Callbacks ptunwind_dwfl_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = ptunwind_no_debuginfo,
+};
+
+static int ptunwind_warm_module(Dwfl_Module *mod, void **ud, const char *name,
+				Dwarf_Addr start, void *arg)
+{
+	Dwarf_Addr bias;
+	/* Load each module's CFI now rather than while the threads are
+	 * stopped. */
+	dwfl_module_eh_cfi(mod, &bias);
+	return DWARF_CB_OK;
+}
+
+int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
+		 char *err, size_t errlen)
+{
+	struct ptunwind *u = calloc(1, sizeof(*u));
+	int r;
+
+	if (!u)
+		return -ENOMEM;
+	u->pid = pid;
+	u->kind = kind;
+	if (kind == PTUNWIND_LIBDW) {
+		u->dwfl = dwfl_begin(&ptunwind_dwfl_callbacks);
+		if (!u->dwfl) {
+			r = -ENOMEM;
+			goto out_free;
+		}
+		r = dwfl_linux_proc_report(u->dwfl, pid);
+		if (r != 0) {
+			r = r > 0 ? -r : -ESRCH;
+			if (err)
+				snprintf(err, errlen, "dwfl_linux_proc_report: %s",
+					 strerror(-r));
+			goto out_free;
+		}
+		dwfl_report_end(u->dwfl, NULL, NULL);
+		dwfl_getmodules(u->dwfl, ptunwind_warm_module, NULL, 0);
+		r = dwfl_linux_proc_attach(u->dwfl, pid, true);
+		if (r != 0) {
+			r = r > 0 ? -r : -EINVAL;
+			if (err)
+				snprintf(err, errlen, "dwfl_linux_proc_attach: %s",
+					 dwfl_errmsg(-1));
+			goto out_free;
+		}
+		*out = u;
+		return 0;
+	}
+
+	struct procfs_maps maps;
+	r = procfs_read_maps(pid, &maps);
+	if (r < 0) {
+		if (err)
+			snprintf(err, errlen, "read /proc/%d/maps: %s", (int)pid,
+				 strerror(-r));
+		goto out_free;
+	}
+	for (size_t i = 0; i < maps.n; i++)
+		if (strcmp(maps.maps[i].path, "[vdso]") == 0) {
+			u->vdso_start = maps.maps[i].start;
+			u->vdso_end = maps.maps[i].end;
+		}
+	procfs_maps_release(&maps);
+
+	u->cache = calloc(PTUNWIND_CACHE, sizeof(*u->cache));
+	u->upt = _UPT_create(pid);
+	u->as = unw_create_addr_space(&ptunwind_accessors, 0);
+	if (!u->cache || !u->upt || !u->as) {
+		r = -ENOMEM;
+		if (err)
+			snprintf(err, errlen, "unw_create_addr_space: out of memory");
+		goto out_free;
+	}
+	unw_set_caching_policy(u->as, UNW_CACHE_GLOBAL);
+	*out = u;
+	return 0;
+
+out_free:
+	ptunwind_free(u);
+	return r;
+}
+
+struct ptunwind_dwfl_walk {
+	uint64_t *pcs;
+	bool *is_activation;
+	size_t max, n;
+	bool truncated;
+};
+
+static int ptunwind_dwfl_frame(Dwfl_Frame *state, void *arg)
+{
+	struct ptunwind_dwfl_walk *w = arg;
+	Dwarf_Addr pc;
+	bool act = false;
+
+	if (!dwfl_frame_pc(state, &pc, &act))
+		return DWARF_CB_ABORT;
+	if (w->n == w->max) {
+		w->truncated = true;
+		return DWARF_CB_ABORT;
+	}
+	w->pcs[w->n] = pc;
+	w->is_activation[w->n] = act || w->n == 0;
+	w->n++;
+	return DWARF_CB_OK;
+}
+
+static int ptunwind_libunwind(struct ptunwind *u, pid_t tid, uint64_t *pcs,
+			      bool *is_activation, size_t max, size_t *n,
+			      bool *truncated)
+{
+	unw_cursor_t c;
+	bool next_is_activation = true;
+	uint64_t last_sp = 0;
+	int r;
+
+	if (ptrace(PTRACE_GETREGS, tid, 0L, &u->regs) < 0)
+		return -errno;
+	u->tid = tid;
+	ptunwind_current = u;
+	r = unw_init_remote(&c, u->as, u);
+	if (r < 0) {
+		ptunwind_current = NULL;
+		return -EINVAL;
+	}
+	for (;;) {
+		unw_word_t ip = 0, sp = 0;
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+			break;
+		unw_get_reg(&c, UNW_REG_SP, &sp);
+		/* A frame that does not move the stack up is a loop in bad
+		 * unwind data; stop rather than print garbage. */
+		if (*n > 0 && sp <= last_sp && !next_is_activation)
+			break;
+		if (*n == max) {
+			*truncated = true;
+			break;
+		}
+		pcs[*n] = ip;
+		is_activation[*n] = next_is_activation;
+		(*n)++;
+		last_sp = sp;
+		if (unw_step(&c) <= 0)
+			break;
+		/* Set by the step that went through a signal trampoline: the
+		 * frame now current was interrupted, its pc is no return
+		 * address (measured: before the step it reads 0). */
+		next_is_activation = unw_is_signal_frame(&c) > 0;
+		/* The trampoline's pc is where the handler returned to: the
+		 * first byte of __restore_rt, to be looked up as is. */
+		if (next_is_activation)
+			is_activation[*n - 1] = true;
+	}
+	ptunwind_current = NULL;
+	return *n ? 0 : -EINVAL;
+}
+
+int ptunwind_thread(struct ptunwind *u, pid_t tid, uint64_t *pcs,
+		    bool *is_activation, size_t max, size_t *n,
+		    bool *truncated)
+{
+	*n = 0;
+	*truncated = false;
+	if (u->kind == PTUNWIND_LIBUNWIND)
+		return ptunwind_libunwind(u, tid, pcs, is_activation, max, n,
+					  truncated);
+
+	struct ptunwind_dwfl_walk w = { pcs, is_activation, max, 0, false };
+	dwfl_getthread_frames(u->dwfl, tid, ptunwind_dwfl_frame, &w);
+	*n = w.n;
+	*truncated = w.truncated;
+	return w.n ? 0 : -EINVAL;
+}
+
+void ptunwind_invalidate(struct ptunwind *u)
+{
+	if (!u->cache)
+		return;
+	for (unsigned i = 0; i < PTUNWIND_CACHE; i++)
+		u->cache[i].addr = 0;
+}
+
+uint64_t ptunwind_reads(const struct ptunwind *u)
+{
+	return u->reads;
+}
+
+void ptunwind_free(struct ptunwind *u)
+{
+	if (!u)
+		return;
+	if (u->as)
+		unw_destroy_addr_space(u->as);
+	if (u->upt)
+		_UPT_destroy(u->upt);
+	free(u->cache);
+	if (u->dwfl)
+		dwfl_end(u->dwfl);
+	free(u);
+}

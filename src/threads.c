@@ -1,2 +1,794 @@
-/* src/threads.c - not written yet. */
+/*
+ * threads.c - a thread dump: stop (tracer.c), unwind (ptunwind.c), let go,
+ * then symbolize and write. See threads.h for the contract.
+ */
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "procfs.h"
+#include "ptunwind.h"
+#include "stackprof.h"
+#include "threads.h"
+#include "tracer.h"
+
+#define THREADS_MAX_FRAMES_DEFAULT 256
+/* Rescans of /proc/PID/task: a process creating threads as fast as we seize
+ * them must not keep us (and the threads already stopped) forever. */
+#define THREADS_MAX_SCANS 16
+#define THREADS_STOP_TIMEOUT_NS 2000000000u
+
+static void threads_set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void threads_set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+void threads_dump_free(struct threads_dump *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->threads[i].pcs);
+		free(d->threads[i].is_activation);
+	}
+	free(d->threads);
+	free(d);
+}
+
+/* Name, state, CPU time and system call, read before the thread is stopped
+ * (once stopped, stat says 't'). */
+static void threads_read_info(pid_t pid, struct threads_thread *t)
+{
+	struct procfs_stat st;
+	struct procfs_syscall sc;
+	static long hz;
+
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
+	t->state = '?';
+	t->syscall = -3;
+	if (procfs_read_stat(pid, t->tid, &st) == 0) {
+		t->state = st.state;
+		t->cpu_ns = (st.utime + st.stime) * (1000000000u / (uint64_t)hz);
+	}
+	if (procfs_read_comm(pid, t->tid, t->name, sizeof(t->name)) < 0)
+		t->name[0] = '\0';
+	if (procfs_read_syscall(pid, t->tid, &sc) == 0)
+		t->syscall = sc.nr;
+}
+
+static int threads_add(struct threads_dump *d, size_t *cap, pid_t tid)
+{
+	if (d->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 64;
+		struct threads_thread *nt = realloc(d->threads, nc * sizeof(*nt));
+		if (!nt)
+			return -ENOMEM;
+		d->threads = nt;
+		*cap = nc;
+	}
+	memset(&d->threads[d->n], 0, sizeof(d->threads[0]));
+	d->threads[d->n].tid = tid;
+	d->threads[d->n].syscall = -3;
+	d->n++;
+	return 0;
+}
+
+static struct threads_thread *threads_get(struct threads_dump *d, pid_t tid)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->threads[i].tid == tid)
+			return &d->threads[i];
+	return NULL;
+}
+
+static int threads_unwind_one(struct ptunwind *u, struct threads_thread *t,
+			      size_t max)
+{
+	t->pcs = malloc(max * sizeof(*t->pcs));
+	t->is_activation = malloc(max * sizeof(*t->is_activation));
+	if (!t->pcs || !t->is_activation)
+		return -ENOMEM;
+	t->error = ptunwind_thread(u, t->tid, t->pcs, t->is_activation, max,
+				   &t->npcs, &t->truncated);
+	return 0;
+}
+
+static int threads_cmp(const void *a, const void *b, void *arg)
+{
+	const struct threads_thread *x = a, *y = b;
+	pid_t pid = *(const pid_t *)arg;
+	if ((x->tid == pid) != (y->tid == pid))
+		return x->tid == pid ? -1 : 1;
+	return (x->tid > y->tid) - (x->tid < y->tid);
+}
+
+/* Errors that make the whole dump impossible, checked before any ptrace so
+ * the messages are precise. */
+static int threads_check_target(pid_t pid, char *err, size_t errlen)
+{
+	struct procfs_stat st;
+	int r;
+
+	if (pid == getpid()) {
+		threads_set_err(err, errlen, "pid %d is cprof itself", (int)pid);
+		return -EINVAL;
+	}
+	r = procfs_read_stat(pid, 0, &st);
+	if (r == -ENOENT || r == -ESRCH) {
+		threads_set_err(err, errlen, "no process with pid %d", (int)pid);
+		return -ESRCH;
+	}
+	if (r < 0) {
+		threads_set_err(err, errlen, "read /proc/%d/stat: %s", (int)pid,
+				strerror(-r));
+		return r;
+	}
+	if (st.flags & 0x00200000UL) {	/* PF_KTHREAD */
+		threads_set_err(err, errlen,
+				"pid %d (%s) is a kernel thread: it has no user stack",
+				(int)pid, st.comm);
+		return -EINVAL;
+	}
+	if (st.state == 'Z' || st.state == 'X') {
+		pid_t *tids = NULL;
+		size_t n = 0;
+		bool alone = procfs_list_tasks(pid, &tids, &n) < 0 || n <= 1;
+		free(tids);
+		/* A leader that called pthread_exit is 'Z' while its other
+		 * threads run: only a process with nothing else is a zombie. */
+		if (alone) {
+			threads_set_err(err, errlen,
+					"pid %d (%s) is a zombie: it has exited",
+					(int)pid, st.comm);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Seizes every thread listed in /proc/PID/task that is not yet known,
+ * rescanning until a pass finds nothing new. Returns 0 or the -errno of a
+ * seize that failed for a reason other than the thread vanishing. */
+static int threads_seize_all(struct threads_dump *d, size_t *cap,
+			     struct tracer *tr, bool stop_now, char *err,
+			     size_t errlen)
+{
+	for (int scan = 0; scan < THREADS_MAX_SCANS; scan++) {
+		pid_t *tids = NULL;
+		size_t n = 0, added = 0;
+		int r = procfs_list_tasks(d->pid, &tids, &n);
+		if (r < 0) {
+			threads_set_err(err, errlen, "read /proc/%d/task: %s",
+					(int)d->pid, strerror(-r));
+			return r == -ENOENT ? -ESRCH : r;
+		}
+		size_t first = d->n;
+		for (size_t i = 0; i < n && r == 0; i++) {
+			if (threads_get(d, tids[i]))
+				continue;
+			r = threads_add(d, cap, tids[i]);
+			if (r == 0)
+				added++;
+		}
+		/* /proc first for every new thread, then the stops: reading
+		 * three files per thread must not lengthen the pause. */
+		for (size_t i = first; i < d->n; i++)
+			threads_read_info(d->pid, &d->threads[i]);
+		for (size_t i = first; i < d->n && r == 0 && stop_now; i++) {
+			struct threads_thread *t = &d->threads[i];
+			size_t idx;
+			if (tracer_find(tr, t->tid) >= 0)
+				continue;	/* auto-attached clone */
+			r = tracer_seize(tr, t->tid, &idx, err, errlen);
+			if (r == -ESRCH) {
+				t->exited = true;
+				r = 0;
+			}
+		}
+		free(tids);
+		if (r < 0)
+			return r;
+		if (stop_now)
+			tracer_wait_stopped(tr, THREADS_STOP_TIMEOUT_NS);
+		if (added == 0)
+			break;
+	}
+	return 0;
+}
+
+static int threads_capture_snapshot(const struct threads_opts *o,
+				    struct threads_dump *d, size_t *cap,
+				    struct ptunwind *u, size_t max, char *err,
+				    size_t errlen)
+{
+	struct tracer tr;
+	int r;
+
+	tracer_init(&tr, o->pid, true);
+	r = threads_seize_all(d, cap, &tr, true, err, errlen);
+	if (r < 0)
+		goto out_detach;
+	/* Threads cloned by seized threads were attached by the kernel and
+	 * may not be in /proc yet when we scanned. */
+	for (size_t i = 0; i < tr.n; i++)
+		if (!threads_get(d, tr.t[i].tid)) {
+			r = threads_add(d, cap, tr.t[i].tid);
+			if (r < 0)
+				goto out_detach;
+			threads_read_info(o->pid, &d->threads[d->n - 1]);
+		}
+	/* Everything is stopped: memory cached for one thread's walk stays
+	 * valid for the next (the text and unwind tables are shared). */
+	ptunwind_invalidate(u);
+	for (size_t i = 0; i < d->n; i++) {
+		struct threads_thread *t = &d->threads[i];
+		long k = tracer_find(&tr, t->tid);
+		if (k < 0)
+			continue;
+		struct tracer_thread *tt = &tr.t[k];
+		if (tt->state == TRACER_GONE || tt->exiting) {
+			t->exited = true;
+			continue;
+		}
+		if (tt->state != TRACER_STOPPED) {
+			t->error = tt->error ? tt->error : -ETIMEDOUT;
+			continue;
+		}
+		r = threads_unwind_one(u, t, max);
+		if (r < 0)
+			goto out_detach;
+	}
+out_detach:
+	tracer_detach_all(&tr);
+	d->longest_stop_ns = tr.longest_stop_ns;
+	tracer_release(&tr);
+	return r;
+}
+
+static int threads_capture_each(const struct threads_opts *o,
+				struct threads_dump *d, size_t *cap,
+				struct ptunwind *u, size_t max, char *err,
+				size_t errlen)
+{
+	int r = 0;
+
+	for (int scan = 0; scan < THREADS_MAX_SCANS; scan++) {
+		size_t before = d->n;
+		struct tracer unused;
+		tracer_init(&unused, o->pid, false);
+		r = threads_seize_all(d, cap, &unused, false, err, errlen);
+		tracer_release(&unused);
+		if (r < 0)
+			return r;
+		if (scan > 0 && d->n == before)
+			break;
+		for (size_t i = before; i < d->n; i++) {
+			struct threads_thread *t = &d->threads[i];
+			struct tracer tr;
+			size_t idx;
+			tracer_init(&tr, o->pid, false);
+			r = tracer_seize(&tr, t->tid, &idx, err, errlen);
+			if (r == -ESRCH) {
+				t->exited = true;
+				r = 0;
+			} else if (r == 0) {
+				tracer_wait_stopped(&tr, THREADS_STOP_TIMEOUT_NS);
+				struct tracer_thread *tt = &tr.t[idx];
+				if (tt->state == TRACER_GONE || tt->exiting)
+					t->exited = true;
+				else if (tt->state != TRACER_STOPPED)
+					t->error = tt->error ? tt->error : -ETIMEDOUT;
+				else {
+					ptunwind_invalidate(u);
+					r = threads_unwind_one(u, t, max);
+				}
+			}
+			tracer_detach_all(&tr);
+			if (tr.longest_stop_ns > d->longest_stop_ns)
+				d->longest_stop_ns = tr.longest_stop_ns;
+			tracer_release(&tr);
+			/* Another tracer appearing mid-dump fails that thread,
+			 * not the dump, once some thread was captured. */
+			if (r == -EPERM && i > 0) {
+				t->error = r;
+				r = 0;
+			}
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+int threads_capture(const struct threads_opts *opts, struct threads_dump **out,
+		    char *err, size_t errlen)
+{
+	struct threads_dump *d;
+	struct ptunwind *u = NULL;
+	size_t cap = 0, max = opts->max_frames ? opts->max_frames :
+					 THREADS_MAX_FRAMES_DEFAULT;
+	sigset_t block, old;
+	uint64_t t0 = tracer_now_ns();
+	int r;
+
+	r = threads_check_target(opts->pid, err, errlen);
+	if (r < 0)
+		return r;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->pid = opts->pid;
+	r = ptunwind_new(opts->pid, opts->unwinder == THREADS_UNWIND_LIBDW ?
+			 PTUNWIND_LIBDW : PTUNWIND_LIBUNWIND, &u, err, errlen);
+	if (r < 0)
+		goto out_free;
+
+	/* A signal that would end us mid-dump is held until every thread is
+	 * detached; SIGKILL cannot be held, and is why we SEIZE. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	if (opts->one_at_a_time)
+		r = threads_capture_each(opts, d, &cap, u, max, err, errlen);
+	else
+		r = threads_capture_snapshot(opts, d, &cap, u, max, err, errlen);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		goto out_free;
+
+	/* If every thread vanished, the process is gone. */
+	bool any = false;
+	for (size_t i = 0; i < d->n; i++)
+		if (!d->threads[i].exited)
+			any = true;
+	if (!any) {
+		threads_set_err(err, errlen, "pid %d exited during the dump",
+				(int)opts->pid);
+		r = -ESRCH;
+		goto out_free;
+	}
+	qsort_r(d->threads, d->n, sizeof(d->threads[0]), threads_cmp, &d->pid);
+	d->total_ns = tracer_now_ns() - t0;
+	ptunwind_free(u);
+	*out = d;
+	return 0;
+
+out_free:
+	ptunwind_free(u);
+	threads_dump_free(d);
+	return r;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static const char *threads_state_name(char s)
+{
+	switch (s) {
+	case 'R': return "running";
+	case 'S': return "sleeping";
+	case 'D': return "disk wait";
+	case 'T': return "stopped";
+	case 't': return "tracing stop";
+	case 'Z': return "zombie";
+	case 'X': return "dead";
+	case 'I': return "idle";
+	case 'P': return "parked";
+	default: return "unknown";
+	}
+}
+
+static const char *threads_basename(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+	return s ? s + 1 : (path ? path : "?");
+}
+
+static void threads_syscall_str(long nr, char *buf, size_t len)
+{
+	const char *name = procfs_syscall_name(nr);
+	if (name)
+		snprintf(buf, len, "%s", name);
+	else
+		snprintf(buf, len, "syscall %ld", nr);
+}
+
+static const struct sym_frame *threads_lookup(struct symbolizer *sym,
+					      const struct threads_thread *t,
+					      size_t i)
+{
+	if (!sym)
+		return NULL;
+	return symbolizer_lookup(sym, t->pcs[i], !t->is_activation[i]);
+}
+
+/* Frames of one stack, in the text layout shared by text and summary. */
+static void threads_write_frames(FILE *out, struct symbolizer *sym,
+				 const struct threads_thread *t)
+{
+	for (size_t i = 0; i < t->npcs; i++) {
+		const struct sym_frame *f = threads_lookup(sym, t, i);
+		const char *mod = f && f->module ? threads_basename(f->module->path) : NULL;
+		if (!f || f->nlines == 0) {
+			/* The frame under an interrupted (activation) frame is
+			 * the signal trampoline, __restore_rt: often nameless. */
+			if (i + 1 < t->npcs && t->is_activation[i + 1])
+				fputs("  <signal handler called>\n", out);
+			else if (f && f->module)
+				fprintf(out, "  0x%" PRIx64 " (%s+0x%" PRIx64 ")\n",
+					t->pcs[i], mod,
+					t->pcs[i] - f->module->start + f->module->offset);
+			else
+				fprintf(out, "  0x%" PRIx64 " (?)\n", t->pcs[i]);
+			continue;
+		}
+		for (size_t j = 0; j < f->nlines; j++) {
+			const struct sym_line *l = &f->lines[j];
+			bool inl = j + 1 < f->nlines;
+			fprintf(out, "  %s(...)%s\n", l->function ? l->function : "??",
+				inl ? " [inlined]" : "");
+			fputs("      ", out);
+			if (l->file)
+				fprintf(out, "%s:%d", l->file, l->line);
+			else
+				fputs("?", out);
+			if (!inl)
+				fprintf(out, " +0x%" PRIx64, l->offset);
+			fprintf(out, "  %s\n", mod ? mod : "?");
+		}
+	}
+	if (t->truncated)
+		fputs("  ...additional frames elided...\n", out);
+}
+
+static void threads_write_header(FILE *out, const struct threads_thread *t)
+{
+	char sc[48];
+
+	fprintf(out, "thread %d (%s) [", (int)t->tid, t->name);
+	if (t->exited) {
+		fputs("exited during the dump]:\n", out);
+		return;
+	}
+	fputs(threads_state_name(t->state), out);
+	if (t->syscall >= 0) {
+		threads_syscall_str(t->syscall, sc, sizeof(sc));
+		fprintf(out, ", in %s", sc);
+	}
+	fprintf(out, ", cpu %.2fs]:\n", (double)t->cpu_ns / 1e9);
+	if (t->error && t->npcs == 0)
+		fprintf(out, "  (no stack: %s)\n", strerror(-t->error));
+}
+
+static void threads_json_str(FILE *out, const char *s)
+{
+	if (!s) {
+		fputs("null", out);
+		return;
+	}
+	fputc('"', out);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(out, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(out, "\\u%04x", *p);
+		else
+			fputc(*p, out);
+	}
+	fputc('"', out);
+}
+
+static void threads_write_json(FILE *out, const struct threads_dump *d,
+			       struct symbolizer *sym)
+{
+	char sc[48];
+
+	fprintf(out, "{\"pid\":%d,\"threads\":[", (int)d->pid);
+	for (size_t k = 0; k < d->n; k++) {
+		const struct threads_thread *t = &d->threads[k];
+		fprintf(out, "%s\n{\"tid\":%d,\"name\":", k ? "," : "", (int)t->tid);
+		threads_json_str(out, t->name);
+		fputs(",\"state\":", out);
+		threads_json_str(out, t->exited ? "exited" : threads_state_name(t->state));
+		fputs(",\"syscall\":", out);
+		if (t->syscall >= 0 && !t->exited) {
+			threads_syscall_str(t->syscall, sc, sizeof(sc));
+			threads_json_str(out, sc);
+		} else {
+			fputs("null", out);
+		}
+		fprintf(out, ",\"cpu_ns\":%" PRIu64 ",\"exited\":%s,\"truncated\":%s,\"error\":",
+			t->cpu_ns, t->exited ? "true" : "false",
+			t->truncated ? "true" : "false");
+		threads_json_str(out, t->error ? strerror(-t->error) : NULL);
+		fputs(",\"frames\":[", out);
+		bool first = true;
+		for (size_t i = 0; i < t->npcs; i++) {
+			const struct sym_frame *f = threads_lookup(sym, t, i);
+			const char *mod = f && f->module ? f->module->path : NULL;
+			size_t nl = f && f->nlines ? f->nlines : 1;
+			for (size_t j = 0; j < nl; j++) {
+				const struct sym_line *l = f && f->nlines ? &f->lines[j] : NULL;
+				fprintf(out, "%s{\"address\":\"0x%" PRIx64 "\",\"function\":",
+					first ? "" : ",", t->pcs[i]);
+				first = false;
+				threads_json_str(out, l ? l->function : NULL);
+				fputs(",\"file\":", out);
+				threads_json_str(out, l ? l->file : NULL);
+				fprintf(out, ",\"line\":%d,\"module\":", l ? l->line : 0);
+				threads_json_str(out, mod);
+				fprintf(out, ",\"inlined\":%s}", j + 1 < nl ? "true" : "false");
+			}
+		}
+		fputs("]}", out);
+	}
+	fputs("\n]}\n", out);
+}
+
+/* Threads grouped by identical stacks, most common first. */
+struct threads_group {
+	const struct threads_thread *first;
+	size_t count;
+	size_t *members;
+};
+
+static bool threads_same_stack(const struct threads_thread *a,
+			       const struct threads_thread *b)
+{
+	return a->npcs == b->npcs && a->truncated == b->truncated &&
+	       memcmp(a->pcs, b->pcs, a->npcs * sizeof(a->pcs[0])) == 0;
+}
+
+static int threads_group_cmp(const void *a, const void *b)
+{
+	const struct threads_group *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return (x->first->tid > y->first->tid) - (x->first->tid < y->first->tid);
+}
+
+static int threads_group(const struct threads_dump *d,
+			 struct threads_group **out, size_t *nout)
+{
+	struct threads_group *g = calloc(d->n ? d->n : 1, sizeof(*g));
+	size_t ng = 0;
+
+	if (!g)
+		return -ENOMEM;
+	for (size_t k = 0; k < d->n; k++) {
+		const struct threads_thread *t = &d->threads[k];
+		size_t i;
+		if (t->exited || !t->pcs)
+			continue;
+		for (i = 0; i < ng; i++)
+			if (threads_same_stack(g[i].first, t))
+				break;
+		if (i == ng) {
+			g[ng].first = t;
+			g[ng].members = malloc(d->n * sizeof(size_t));
+			if (!g[ng].members)
+				goto out_enomem;
+			ng++;
+		}
+		g[i].members[g[i].count++] = k;
+	}
+	qsort(g, ng, sizeof(*g), threads_group_cmp);
+	*out = g;
+	*nout = ng;
+	return 0;
+out_enomem:
+	for (size_t i = 0; i < ng; i++)
+		free(g[i].members);
+	free(g);
+	return -ENOMEM;
+}
+
+static void threads_groups_free(struct threads_group *g, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(g[i].members);
+	free(g);
+}
+
+static void threads_write_debug1(FILE *out, const struct threads_dump *d,
+				 struct symbolizer *sym,
+				 const struct threads_group *g, size_t ng)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < ng; i++)
+		total += g[i].count;
+	fprintf(out, "threads profile: total %zu\n", total);
+	for (size_t i = 0; i < ng; i++) {
+		const struct threads_thread *t = g[i].first;
+		fprintf(out, "%zu @", g[i].count);
+		for (size_t k = 0; k < t->npcs; k++)
+			fprintf(out, " 0x%" PRIx64, t->pcs[k]);
+		fputc('\n', out);
+		for (size_t k = 0; k < t->npcs; k++) {
+			const struct sym_frame *f = threads_lookup(sym, t, k);
+			if (!f || !f->nlines) {
+				fprintf(out, "#\t0x%" PRIx64 "\n", t->pcs[k]);
+				continue;
+			}
+			for (size_t j = 0; j < f->nlines; j++) {
+				const struct sym_line *l = &f->lines[j];
+				fprintf(out, "#\t0x%" PRIx64 "\t%s+0x%" PRIx64 "\t%s:%d\n",
+					t->pcs[k], l->function ? l->function : "??",
+					l->offset, l->file ? l->file : "?", l->line);
+			}
+		}
+		fputc('\n', out);
+	}
+}
+
+static void threads_write_summary(FILE *out, const struct threads_dump *d,
+				  struct symbolizer *sym,
+				  const struct threads_group *g, size_t ng)
+{
+	size_t exited = 0;
+	for (size_t k = 0; k < d->n; k++)
+		exited += d->threads[k].exited;
+	fprintf(out, "pid %d: %zu threads, %zu distinct stacks", (int)d->pid,
+		d->n - exited, ng);
+	if (exited)
+		fprintf(out, ", %zu exited during the dump", exited);
+	fputs("\n\n", out);
+	for (size_t i = 0; i < ng; i++) {
+		fprintf(out, "%zu thread%s:", g[i].count, g[i].count == 1 ? "" : "s");
+		for (size_t m = 0; m < g[i].count && m < 8; m++) {
+			const struct threads_thread *t = &d->threads[g[i].members[m]];
+			fprintf(out, " %d (%s)", (int)t->tid, t->name);
+		}
+		if (g[i].count > 8)
+			fprintf(out, " ... %zu more", g[i].count - 8);
+		fputs("\n", out);
+		threads_write_frames(out, sym, g[i].first);
+		fputc('\n', out);
+	}
+}
+
+int threads_write(const struct threads_dump *d, struct symbolizer *sym,
+		  enum threads_format fmt, FILE *out)
+{
+	struct threads_group *g = NULL;
+	size_t ng = 0;
+	int r;
+
+	switch (fmt) {
+	case THREADS_FMT_TEXT:
+		for (size_t k = 0; k < d->n; k++) {
+			threads_write_header(out, &d->threads[k]);
+			threads_write_frames(out, sym, &d->threads[k]);
+			fputc('\n', out);
+		}
+		break;
+	case THREADS_FMT_JSON:
+		threads_write_json(out, d, sym);
+		break;
+	case THREADS_FMT_SUMMARY:
+	case THREADS_FMT_GO_DEBUG1:
+		r = threads_group(d, &g, &ng);
+		if (r < 0)
+			return r;
+		if (fmt == THREADS_FMT_SUMMARY)
+			threads_write_summary(out, d, sym, g, ng);
+		else
+			threads_write_debug1(out, d, sym, g, ng);
+		threads_groups_free(g, ng);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (fflush(out) != 0 || ferror(out))
+		return errno ? -errno : -EIO;
+	return 0;
+}
+
+int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
+		       struct profile **out)
+{
+	struct profile *p = profile_new();
+	struct stackprof *sp = NULL;
+	struct timespec now;
+	char comment[64];
+	int r = -ENOMEM;
+
+	if (!p)
+		return -ENOMEM;
+	if (profile_add_sample_type(p, "threads", "count") < 0 ||
+	    profile_set_period(p, "threads", "count", 1) < 0)
+		goto out_free;
+	clock_gettime(CLOCK_REALTIME, &now);
+	p->time_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	snprintf(comment, sizeof(comment), "cprof threads -p %d", (int)d->pid);
+	if (profile_add_comment(p, comment) < 0)
+		goto out_free;
+	sp = stackprof_new(sym, p);
+	if (!sp)
+		goto out_free;
+	for (size_t k = 0; k < d->n; k++) {
+		const struct threads_thread *t = &d->threads[k];
+		int64_t one = 1;
+		struct profile_label_in label = { .key = "thread_name", .str = t->name };
+		if (t->exited)
+			continue;
+		if (stackprof_add(sp, t->pcs, t->is_activation, t->npcs, &one,
+				  &label, 1) < 0)
+			goto out_free;
+	}
+	stackprof_finish(sp);
+	stackprof_free(sp);
+	*out = p;
+	return 0;
+out_free:
+	stackprof_free(sp);
+	profile_free(p);
+	return r;
+}
+
+const char *threads_explain(int err, pid_t pid, const char *reason, char *buf,
+			    size_t len)
+{
+	const char *why = reason && *reason ? reason : strerror(-err);
+	long scope;
+
+	if (err == -EPERM && reason && strstr(reason, "already traced")) {
+		snprintf(buf, len, "%s\nhint: a process has one tracer at a time: "
+			 "detach the debugger or strace first", why);
+	} else if (err == -EPERM || err == -EACCES) {
+		char yama[160];
+		if (procfs_read_long("/proc/sys/kernel/yama/ptrace_scope", &scope) == 0)
+			snprintf(yama, sizeof(yama),
+				 "\nhint: Yama ptrace_scope is %ld "
+				 "(/proc/sys/kernel/yama/ptrace_scope; 0 lets a user "
+				 "trace its own processes)", scope);
+		else
+			snprintf(yama, sizeof(yama),
+				 "\nhint: Yama is not active on this kernel "
+				 "(no /proc/sys/kernel/yama/ptrace_scope)");
+		char owner[96] = "";
+		struct stat st;
+		char path[32];
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (stat(path, &st) == 0 && st.st_uid != geteuid())
+			snprintf(owner, sizeof(owner), " (pid %d belongs to uid %u, "
+				 "cprof runs as uid %u)", (int)pid,
+				 (unsigned)st.st_uid, (unsigned)geteuid());
+		snprintf(buf, len, "cannot attach to pid %d: %s\nhint: run as the "
+			 "user that owns the process%s, or as root (CAP_SYS_PTRACE)%s",
+			 (int)pid, why, owner, yama);
+	} else if (err == -ESRCH) {
+		snprintf(buf, len, "%s\nhint: check the PID with 'ps -p %d' or "
+			 "'pgrep NAME'", why, (int)pid);
+	} else if (err == -EINVAL && reason && strstr(reason, "kernel thread")) {
+		snprintf(buf, len, "%s\nhint: dump a user process; for kernel "
+			 "stacks read /proc/%d/stack as root", why, (int)pid);
+	} else if (err == -EINVAL && reason && strstr(reason, "zombie")) {
+		snprintf(buf, len, "%s\nhint: its parent has not reaped it yet; "
+			 "there is nothing left to dump", why);
+	} else if (err == -EINVAL && reason && strstr(reason, "itself")) {
+		snprintf(buf, len, "%s\nhint: give the PID of another process", why);
+	} else {
+		snprintf(buf, len, "cannot dump the threads of pid %d: %s", (int)pid,
+			 why);
+	}
+	return buf;
+}

@@ -1,0 +1,81 @@
+#!/bin/bash
+# Thread dumps of 10, 100 and 1000-thread targets (manythreads: blocked on a
+# condition variable, two busy half the time): wall time of cprof threads
+# (both modes, both unwinders), eu-stack -p and gdb 'thread apply all bt',
+# and the longest pause of the target, measured by its own heartbeat thread
+# (the longest gap between ticks of a ~100 us nanosleep loop).
+#
+# Usage: bench/threads.sh [BUILD_DIR] [REPS]   (default build-threads, 3)
+# Prints one table; each figure is the median of REPS runs.
+set -u
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-$SRC/build-threads}
+REPS=${2:-3}
+CPROF=$B/cprof
+W=$B/workloads/manythreads_nofp
+[ -x "$CPROF" ] && [ -x "$W" ] || { echo "build cprof and manythreads_nofp in $B first" >&2; exit 2; }
+T=$(mktemp -d)
+WPID=
+cleanup() { [ -n "$WPID" ] && kill -9 "$WPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+
+busy=$(ps -eo pcpu= | awk '$1 > 20' | wc -l)
+[ "$busy" -gt 1 ] && echo "warning: $busy processes use > 20% CPU; figures will be noisy" >&2
+
+gap_ms() {	# ask the heartbeat for its longest gap since the last ask
+	rm -f "$T/gap"
+	kill -USR2 "$WPID"
+	for _ in $(seq 500); do [ -s "$T/gap" ] && break; sleep 0.01; done
+	awk '{printf "%.2f", $1 / 1e6}' "$T/gap"
+}
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+declare -A TOOLS=(
+	[a_cprof]="$CPROF threads -p PID -f summary"
+	[b_cprof_1]="$CPROF threads -p PID -f summary --one-at-a-time"
+	[c_cprof_dw]="$CPROF threads -p PID -f summary --unwinder libdw"
+	[d_cprof_dw_1]="$CPROF threads -p PID -f summary --unwinder libdw --one-at-a-time"
+	[e_eu-stack]="eu-stack -p PID"
+	[f_gdb]="gdb -p PID -batch -ex 'thread apply all bt'"
+)
+declare -A NAME=(
+	[a_cprof]="cprof (libunwind, snapshot)" [b_cprof_1]="cprof (libunwind, one-at-a-time)"
+	[c_cprof_dw]="cprof (libdw, snapshot)" [d_cprof_dw_1]="cprof (libdw, one-at-a-time)"
+	[e_eu-stack]="eu-stack -p" [f_gdb]="gdb thread apply all bt"
+)
+
+printf '%-7s %-34s %9s %9s %9s %12s\n' threads tool "wall s" "eu/this" "gdb/this" "pause ms"
+for n in 10 100 1000; do
+	"$W" "$n" 600 "$T/gap" > "$T/ready" &
+	WPID=$!
+	for _ in $(seq 200); do grep -q ready "$T/ready" && break; sleep 0.05; done
+	sleep 0.5
+	gap_ms > /dev/null
+	sleep 0.5
+	idle=$(gap_ms)
+	declare -A WALL=() PAUSE=()
+	for k in $(printf '%s\n' "${!TOOLS[@]}" | sort); do
+		cmd=${TOOLS[$k]//PID/$WPID}
+		walls=() pauses=()
+		for _ in $(seq "$REPS"); do
+			gap_ms > /dev/null
+			s=$(date +%s%N)
+			timeout 120 bash -c "$cmd" > /dev/null 2>&1
+			e=$(date +%s%N)
+			pauses+=("$(gap_ms)")
+			walls+=("$(awk -v d=$((e - s)) 'BEGIN {printf "%.3f", d / 1e9}')")
+			sleep 0.2
+		done
+		WALL[$k]=$(printf '%s\n' "${walls[@]}" | median)
+		PAUSE[$k]=$(printf '%s\n' "${pauses[@]}" | median)
+	done
+	for k in $(printf '%s\n' "${!TOOLS[@]}" | sort); do
+		printf '%-7s %-34s %9s %9s %9s %12s\n' "$n" "${NAME[$k]}" "${WALL[$k]}" \
+			"$(awk -v a="${WALL[e_eu-stack]}" -v b="${WALL[$k]}" 'BEGIN {printf "%.1fx", a / b}')" \
+			"$(awk -v a="${WALL[f_gdb]}" -v b="${WALL[$k]}" 'BEGIN {printf "%.1fx", a / b}')" \
+			"${PAUSE[$k]}"
+	done
+	printf '%-7s %-34s %9s %9s %9s %12s\n' "$n" "(no tool: heartbeat jitter)" - - - "$idle"
+	kill -9 "$WPID"; wait "$WPID" 2>/dev/null; WPID=
+	unset WALL PAUSE
+done

@@ -1,0 +1,55 @@
+/*
+ * ptunwind.h - return addresses of a ptrace-stopped thread.
+ *
+ * Two unwinders behind one interface:
+ *  - libunwind-ptrace, wrapped (DESIGN.md 3): our own unw_accessors_t around
+ *    _UPT_find_proc_info; memory through process_vm_readv with a page cache
+ *    instead of one PTRACE_PEEKDATA per word; registers from one
+ *    PTRACE_GETREGS; no get_proc_name (names come from the symbolizer, after
+ *    detach); caching policy UNW_CACHE_GLOBAL; the vDSO unwound from its own
+ *    .eh_frame_hdr read in the target (libunwind-ptrace opens "[vdso]" as a
+ *    file, fails, and falls back to frame-pointer guesses).
+ *  - libdw: dwfl_linux_proc_attach(assume_ptrace_stopped) and
+ *    dwfl_getthread_frames, as eu-stack does.
+ *
+ * A ptunwind is made before any thread is stopped (it reads /proc/PID/maps
+ * and, for libdw, reports every module), so the stop only pays for the walk.
+ */
+#ifndef CPROF_PTUNWIND_H
+#define CPROF_PTUNWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+enum ptunwind_kind {
+	PTUNWIND_LIBUNWIND,
+	PTUNWIND_LIBDW,
+};
+
+struct ptunwind;
+
+/* Returns 0 or -errno with the failing call in err. */
+int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
+		 char *err, size_t errlen);
+
+/* Unwinds tid, which must be in a ptrace stop. Fills pcs[0..*n) leaf first
+ * and is_activation (true for the leaf and for a frame interrupted by a
+ * signal); *truncated when more than max frames exist. Returns 0 or -errno
+ * (no frame at all); a walk that stops early is not an error. */
+int ptunwind_thread(struct ptunwind *u, pid_t tid, uint64_t *pcs,
+		    bool *is_activation, size_t max, size_t *n,
+		    bool *truncated);
+
+/* Forgets the cached pages of target memory. Call it whenever the target
+ * may have run since the last walk: once per stop of the whole process,
+ * before each thread when threads are stopped one at a time. */
+void ptunwind_invalidate(struct ptunwind *u);
+
+/* process_vm_readv calls made so far (libunwind only). */
+uint64_t ptunwind_reads(const struct ptunwind *u);
+
+void ptunwind_free(struct ptunwind *u);
+
+#endif

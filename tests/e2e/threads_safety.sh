@@ -1,0 +1,80 @@
+#!/bin/bash
+# Kill cprof threads at random moments of a dump, 50 times with SIGKILL and
+# 50 times with SIGINT: after each, no thread of the target may be stopped
+# (t/T) or traced, and its heartbeat must resume within 1 s.
+set -u
+: "${CPROF:?}" "${WORKLOAD_DIR:?}" "${TEST_TMP:?}"
+mkdir -p "$TEST_TMP"
+T=$(mktemp -d "$TEST_TMP/threads_safety.XXXXXX")
+WPID= CPID=
+cleanup() {
+	[ -n "$CPID" ] && kill -9 "$CPID" 2>/dev/null
+	[ -n "$WPID" ] && kill -9 "$WPID" 2>/dev/null
+	wait 2>/dev/null; rm -rf "$T"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$WORKLOAD_DIR/parked_nofp" 240 "$T/hb" > "$T/ready" &
+WPID=$!
+for _ in $(seq 100); do grep -q ready "$T/ready" && [ -s "$T/hb" ] && break; sleep 0.05; done
+grep -q ready "$T/ready" || fail "parked_nofp did not start"
+
+# How long one dump takes here, to spread the kills over it.
+start=$(date +%s%N)
+"$CPROF" threads -p "$WPID" > /dev/null || fail "a plain dump failed"
+dur_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$dur_ms" -ge 1 ] || dur_ms=1
+echo "one dump: ${dur_ms} ms"
+
+check_target() {	# $1: what happened
+	local s tracer c0 c1
+	for f in /proc/"$WPID"/task/*/stat; do
+		s=$(sed 's/.*) //' "$f" 2>/dev/null | cut -d' ' -f1)
+		case "$s" in t|T) fail "$1: thread ${f#/proc/$WPID/task/} left in state $s";; esac
+	done
+	tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$WPID/status")
+	[ "$tracer" = 0 ] || fail "$1: target still traced by $tracer"
+	c0=$(cat "$T/hb")
+	for _ in $(seq 50); do
+		sleep 0.02
+		c1=$(cat "$T/hb")
+		[ "$c1" != "$c0" ] && return 0
+	done
+	fail "$1: heartbeat stuck at $c0 for 1 s"
+}
+
+modes=("" "--one-at-a-time" "--unwinder libunwind" "--unwinder libunwind --one-at-a-time")
+for sig in KILL INT; do
+	hits=0
+	for i in $(seq 50); do
+		mode=${modes[$((i % 4))]}
+		{ exec "$CPROF" threads -p "$WPID" $mode > /dev/null 2>&1; } &
+		CPID=$!
+		if [ $((i % 2)) = 0 ]; then
+			sleep "$(printf '0.%03d' $((RANDOM % (dur_ms + 1) % 1000)))"
+		else
+			# Aim at the stop itself: kill as soon as a thread is
+			# seen in a trace stop (bounded by cprof's own life).
+			while kill -0 "$CPID" 2>/dev/null; do
+				if grep -q '^[0-9]* ([^)]*) t' /proc/"$WPID"/task/*/stat 2>/dev/null; then
+					hits=$((hits + 1))
+					break
+				fi
+			done
+		fi
+		kill -"$sig" "$CPID" 2>/dev/null
+		# Bounded wait for cprof to end.
+		for _ in $(seq 250); do kill -0 "$CPID" 2>/dev/null || break; sleep 0.02; done
+		if kill -0 "$CPID" 2>/dev/null; then
+			kill -9 "$CPID"
+			fail "SIG$sig #$i: cprof did not exit within 5 s"
+		fi
+		wait "$CPID" 2>/dev/null
+		CPID=
+		check_target "SIG$sig #$i ($mode)"
+	done
+	echo "ok: 50 x SIG$sig ($hits of them sent while threads were in a trace stop)"
+done
+kill -0 "$WPID" || fail "the target died"
+echo PASS

@@ -1,0 +1,328 @@
+/*
+ * test_threads.c - thread dumps of the parked workload (built without frame
+ * pointers) with both unwinders and both modes: every thread found, the
+ * right functions in the right order, blocking system calls named, the
+ * target running and untraced afterwards, a stopped target still stopped,
+ * a traced target refused with the tracer named, and the error cases.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "check.h"
+#include "procfs.h"
+#include "threads.h"
+
+static pid_t start_parked(void)
+{
+	int fds[2];
+	char buf[64];
+	pid_t pid;
+
+	if (pipe(fds) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl(WORKLOAD_DIR "/parked_nofp", "parked_nofp", "30", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	if (n <= 0 || strncmp(buf, "ready", 5) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+static void stop_workload(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Every thread of pid: count of threads in state c. */
+static int count_state(pid_t pid, char c)
+{
+	pid_t *tids;
+	size_t n;
+	int k = 0;
+	if (procfs_list_tasks(pid, &tids, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		struct procfs_stat st;
+		if (procfs_read_stat(pid, tids[i], &st) == 0 && st.state == c)
+			k++;
+	}
+	free(tids);
+	return k;
+}
+
+static const struct threads_thread *by_name(const struct threads_dump *d,
+					    const char *name)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strcmp(d->threads[i].name, name) == 0)
+			return &d->threads[i];
+	return NULL;
+}
+
+/* The workload's own functions of t's stack, outermost last, joined by
+ * spaces (inlined functions included). */
+static void own_functions(struct symbolizer *sym, const struct threads_thread *t,
+			  char *buf, size_t len)
+{
+	static const char *own[] = { "wait_inlined", "park_cond", "park_sleep",
+		"park_pipe", "park_busy", "handler_sleep", "on_usr1",
+		"park_handler", "park_clock", "level_b", "level_a",
+		"thread_main", NULL };
+	buf[0] = '\0';
+	for (size_t i = 0; i < t->npcs; i++) {
+		const struct sym_frame *f = symbolizer_lookup(sym, t->pcs[i],
+							      !t->is_activation[i]);
+		for (size_t j = 0; f && j < f->nlines; j++) {
+			const char *fn = f->lines[j].function;
+			for (int k = 0; fn && own[k]; k++)
+				if (strcmp(fn, own[k]) == 0) {
+					strncat(buf, fn, len - strlen(buf) - 1);
+					strncat(buf, " ", len - strlen(buf) - 1);
+				}
+		}
+	}
+}
+
+static void check_dump(pid_t pid, enum threads_unwinder uw, bool each)
+{
+	struct threads_opts o = { .pid = pid, .unwinder = uw, .one_at_a_time = each };
+	struct threads_dump *d = NULL;
+	struct symbolizer *sym = NULL;
+	char err[256] = "", fns[512];
+	pid_t tracer = -1;
+
+	fprintf(stderr, "-- unwinder %s, %s\n", uw == THREADS_UNWIND_LIBDW ?
+		"libdw" : "libunwind", each ? "one at a time" : "snapshot");
+	int r = threads_capture(&o, &d, err, sizeof(err));
+	CHECK_INT(r, 0);
+	if (r < 0) {
+		fprintf(stderr, "capture: %s\n", err);
+		return;
+	}
+	/* Nothing left stopped or traced. */
+	CHECK_INT(count_state(pid, 't'), 0);
+	CHECK_INT(count_state(pid, 'T'), 0);
+	CHECK(procfs_tracer_pid(pid, &tracer) == 0 && tracer == 0);
+
+	CHECK_INT(d->n, 7);		/* main + 6 parked */
+	CHECK_INT(d->threads[0].tid, pid);
+	for (size_t i = 1; i < d->n; i++)
+		CHECK(d->threads[i].tid > d->threads[i - 1].tid || i == 1);
+	for (size_t i = 0; i < d->n; i++) {
+		CHECK(!d->threads[i].exited);
+		CHECK(d->threads[i].npcs > 2);
+	}
+	CHECK(d->longest_stop_ns > 0);
+
+	const struct threads_thread *t = by_name(d, "sleep");
+	/* After an earlier dump interrupted it, the kernel resumes a sleep
+	 * through restart_syscall (restart_block), and /proc says so. */
+	CHECK(t && (t->syscall == SYS_clock_nanosleep || t->syscall == SYS_nanosleep ||
+		    t->syscall == SYS_restart_syscall));
+	t = by_name(d, "pipe");
+	CHECK(t && t->syscall == SYS_read);
+	t = by_name(d, "cond");
+	CHECK(t && t->syscall == SYS_futex && t->state == 'S');
+
+	r = symbolizer_new(pid, false, &sym, err, sizeof(err));
+	CHECK_INT(r, 0);
+	if (r == 0) {
+		static const struct { const char *name, *want; } cases[] = {
+			{ "cond", "wait_inlined park_cond level_b level_a thread_main " },
+			{ "sleep", "park_sleep level_b level_a thread_main " },
+			{ "pipe", "park_pipe level_b level_a thread_main " },
+			{ "busy", "park_busy level_b level_a thread_main " },
+			{ "handler", "handler_sleep on_usr1 park_handler level_b level_a thread_main " },
+			{ "clock", "park_clock level_b level_a thread_main " },
+		};
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			t = by_name(d, cases[i].name);
+			CHECK(t != NULL);
+			if (!t)
+				continue;
+			own_functions(sym, t, fns, sizeof(fns));
+			CHECK_STR(fns, cases[i].want);
+		}
+
+		/* pprof: one count per thread. */
+		struct profile *p = NULL;
+		CHECK_INT(threads_to_profile(d, sym, &p), 0);
+		if (p) {
+			int64_t total = 0;
+			for (size_t i = 0; i < p->nsamples; i++)
+				total += p->samples[i].values[0];
+			CHECK_INT(total, (long long)d->n);
+			profile_free(p);
+		}
+
+		/* The text formats name the threads and functions. */
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		CHECK_INT(threads_write(d, sym, THREADS_FMT_TEXT, f), 0);
+		CHECK_INT(threads_write(d, sym, THREADS_FMT_SUMMARY, f), 0);
+		CHECK_INT(threads_write(d, sym, THREADS_FMT_GO_DEBUG1, f), 0);
+		CHECK_INT(threads_write(d, sym, THREADS_FMT_JSON, f), 0);
+		fclose(f);
+		char head[64];
+		snprintf(head, sizeof(head), "thread %d (parked_nofp) [", (int)pid);
+		CHECK(strstr(buf, head) == buf);
+		CHECK(strstr(buf, "park_handler(...)") != NULL);
+		CHECK(strstr(buf, "wait_inlined(...) [inlined]") != NULL);
+		CHECK(strstr(buf, "in futex") != NULL);
+		CHECK(strstr(buf, "threads profile: total 7\n") != NULL);
+		CHECK(strstr(buf, "{\"pid\":") != NULL);
+		free(buf);
+		symbolizer_free(sym);
+	}
+	threads_dump_free(d);
+}
+
+static void check_truncation(pid_t pid)
+{
+	struct threads_opts o = { .pid = pid, .max_frames = 3 };
+	struct threads_dump *d = NULL;
+	char err[256];
+	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), 0);
+	if (!d)
+		return;
+	const struct threads_thread *t = by_name(d, "handler");
+	CHECK(t && t->npcs == 3 && t->truncated);
+	threads_dump_free(d);
+}
+
+static void check_stopped_target(pid_t pid)
+{
+	struct threads_opts o = { .pid = pid };
+	struct threads_dump *d = NULL;
+	char err[256];
+	pid_t *tids = NULL;
+	size_t ntids = 0;
+	CHECK_INT(procfs_list_tasks(pid, &tids, &ntids), 0);
+	free(tids);
+	int total = (int)ntids;
+
+	kill(pid, SIGSTOP);
+	for (int i = 0; i < 1000 && count_state(pid, 'T') < total; i++)
+		usleep(1000);
+	CHECK_INT(count_state(pid, 'T'), total);
+	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), 0);
+	if (d) {
+		CHECK_INT(d->threads[0].state, 'T');
+		CHECK(d->threads[0].npcs > 0);
+	}
+	threads_dump_free(d);
+	/* Still stopped: the group stop is re-entered on detach. */
+	usleep(20000);
+	CHECK_INT(count_state(pid, 'T'), total);
+	kill(pid, SIGCONT);
+	for (int i = 0; i < 1000 && count_state(pid, 'T') > 0; i++)
+		usleep(1000);
+	CHECK_INT(count_state(pid, 'T'), 0);
+}
+
+static void check_traced_target(pid_t pid)
+{
+	struct threads_opts o = { .pid = pid };
+	struct threads_dump *d = NULL;
+	char err[256] = "", want[64];
+	int go[2], done[2];
+	char c;
+
+	if (pipe(go) < 0 || pipe(done) < 0)
+		return;
+	pid_t holder = fork();
+	if (holder == 0) {
+		close(go[0]);
+		close(done[1]);
+		alarm(20);
+		c = ptrace(PTRACE_SEIZE, pid, 0L, 0L) == 0 ? 'y' : 'n';
+		if (write(go[1], &c, 1) < 0)
+			_exit(1);
+		/* Hold the seize until the test is done (EOF). */
+		if (read(done[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(go[1]);
+	close(done[0]);
+	CHECK(read(go[0], &c, 1) == 1 && c == 'y');
+	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want), "traced by pid %d", (int)holder);
+	CHECK(strstr(err, want) != NULL);
+	char buf[512];
+	threads_explain(-EPERM, pid, err, buf, sizeof(buf));
+	CHECK(strstr(buf, "hint:") != NULL);
+	close(done[1]);
+	close(go[0]);
+	waitpid(holder, NULL, 0);
+}
+
+static void check_errors(void)
+{
+	struct threads_opts o = { 0 };
+	struct threads_dump *d = NULL;
+	char err[256], buf[512];
+
+	o.pid = getpid();
+	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "itself") != NULL);
+	o.pid = 2;	/* kthreadd */
+	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "kernel thread") != NULL);
+	threads_explain(-EINVAL, 2, err, buf, sizeof(buf));
+	CHECK(strstr(buf, "\nhint: ") != NULL);
+
+	pid_t z = fork();
+	if (z == 0)
+		_exit(0);
+	/* Not reaped yet: a zombie. */
+	for (int i = 0; i < 1000 && count_state(z, 'Z') != 1; i++)
+		usleep(1000);
+	o.pid = z;
+	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "zombie") != NULL);
+	waitpid(z, NULL, 0);
+	o.pid = z;
+	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), -ESRCH);
+	threads_explain(-EPERM, 1, "ptrace(PTRACE_SEIZE, 1): Operation not permitted",
+			buf, sizeof(buf));
+	CHECK(strstr(buf, "CAP_SYS_PTRACE") != NULL);
+	CHECK(strstr(buf, "ptrace_scope") != NULL);
+}
+
+int main(void)
+{
+	pid_t pid = start_parked();
+	CHECK(pid > 0);
+	if (pid > 0) {
+		check_dump(pid, THREADS_UNWIND_LIBUNWIND, false);
+		check_dump(pid, THREADS_UNWIND_LIBDW, false);
+		check_dump(pid, THREADS_UNWIND_LIBUNWIND, true);
+		check_dump(pid, THREADS_UNWIND_LIBDW, true);
+		check_truncation(pid);
+		check_stopped_target(pid);
+		check_traced_target(pid);
+		stop_workload(pid);
+	}
+	check_errors();
+	return check_done();
+}
