@@ -1,2 +1,1639 @@
-/* src/http.c - not written yet. */
+/*
+ * http.c - /debug/pprof/ for a foreign process on libmicrohttpd.
+ *
+ * Replies follow Go's net/http/pprof (src/net/http/pprof/pprof.c in Go
+ * 1.19): every response carries X-Content-Type-Options: nosniff; profiles
+ * are application/octet-stream with Content-Disposition: attachment;
+ * errors go through serveError (text/plain, X-Go-Pprof: 1, text + "\n"),
+ * which is what `go tool pprof` looks for before printing an error body.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* vasprintf */
+#endif
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+
+#include "http.h"
+#include "pprof.h"
+#include "procfs.h"
+#include "symbolize.h"
+
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+#define TEXT_HTML "text/html; charset=utf-8"
+#define OCTET_STREAM "application/octet-stream"
+#define POLL_MS 100
+/* How long a stopping server lets replies in flight reach their clients
+ * before libmicrohttpd shuts the sockets. */
+#define DRAIN_MS 3000
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	if (!err || !errlen)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* --- pure helpers ------------------------------------------------------ */
+
+static int parse_port(const char *s, unsigned *port)
+{
+	if (!*s)
+		return -EINVAL;
+	unsigned long v = 0;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > 65535)
+			return -EINVAL;
+	}
+	*port = (unsigned)v;
+	return 0;
+}
+
+int http_parse_listen(const char *spec, char *host, size_t hostlen,
+		      unsigned *port, char *err, size_t errlen)
+{
+	const char *colon;
+	size_t hl;
+	const char *h = spec;
+
+	if (spec[0] == '[') {
+		const char *close = strchr(spec, ']');
+		if (!close || close[1] != ':') {
+			seterr(err, errlen, "expected [IPV6]:PORT");
+			return -EINVAL;
+		}
+		h = spec + 1;
+		hl = (size_t)(close - h);
+		colon = close + 1;
+	} else {
+		colon = strrchr(spec, ':');
+		if (!colon) {
+			seterr(err, errlen, "expected [HOST]:PORT, such as :8080 or 127.0.0.1:8080");
+			return -EINVAL;
+		}
+		hl = (size_t)(colon - spec);
+		if (memchr(spec, ':', hl)) {
+			seterr(err, errlen, "write an IPv6 address in brackets, as [::1]:8080");
+			return -EINVAL;
+		}
+	}
+	if (hl >= hostlen) {
+		seterr(err, errlen, "host name too long");
+		return -EINVAL;
+	}
+	if (parse_port(colon + 1, port) < 0) {
+		seterr(err, errlen, "port must be a number from 0 to 65535");
+		return -EINVAL;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes [s, s+n) as Go's url.QueryUnescape. Returns the length, -EINVAL
+ * on a bad escape or -ENOSPC when out cannot hold it and a NUL. */
+static int query_unescape(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '%') {
+			int hi, lo;
+			if (i + 2 >= n)
+				return -EINVAL;
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -EINVAL;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		if (o + 1 >= outlen)
+			return -ENOSPC;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return (int)o;
+}
+
+int http_query_get(const char *query, const char *key, char *buf,
+		   size_t buflen)
+{
+	char kbuf[64];
+	const char *p = query;
+
+	if (!query)
+		return 0;
+	while (*p) {
+		size_t len = strcspn(p, "&");
+		const char *eq = memchr(p, '=', len);
+		size_t klen = eq ? (size_t)(eq - p) : len;
+		/* Go's ParseQuery skips a pair whose key or value does not
+		 * decode (and FormValue ignores that error). */
+		if (len && query_unescape(p, klen, kbuf, sizeof(kbuf)) >= 0 &&
+		    !strcmp(kbuf, key)) {
+			if (!eq) {
+				if (!buflen)
+					return -EINVAL;
+				buf[0] = '\0';
+				return 1;
+			}
+			int r = query_unescape(eq + 1, len - klen - 1, buf, buflen);
+			if (r >= 0)
+				return 1;
+			if (r == -ENOSPC)
+				return -EINVAL;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	enum http_route route;
+} routes[] = {
+	{ "allocs", HTTP_ROUTE_UNAVAILABLE },
+	{ "block", HTTP_ROUTE_UNAVAILABLE },
+	{ "cmdline", HTTP_ROUTE_CMDLINE },
+	{ "goroutine", HTTP_ROUTE_THREADS },
+	{ "heap", HTTP_ROUTE_UNAVAILABLE },
+	{ "mutex", HTTP_ROUTE_UNAVAILABLE },
+	{ "profile", HTTP_ROUTE_PROFILE },
+	{ "symbol", HTTP_ROUTE_SYMBOL },
+	{ "threadcreate", HTTP_ROUTE_THREADCREATE },
+	{ "threads", HTTP_ROUTE_THREADS },
+	{ "trace", HTTP_ROUTE_UNAVAILABLE },
+};
+
+enum http_route http_route_path(const char *path, const char **name)
+{
+	static const char prefix[] = "/debug/pprof/";
+	*name = NULL;
+	if (!strcmp(path, "/debug/pprof"))
+		return HTTP_ROUTE_REDIRECT;
+	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+		return HTTP_ROUTE_NOT_FOUND;
+	const char *rest = path + sizeof(prefix) - 1;
+	*name = rest;
+	/* Go's Index serves everything under the prefix: an empty name is
+	 * the index, any other name a profile lookup. */
+	if (!*rest)
+		return HTTP_ROUTE_INDEX;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (!strcmp(rest, routes[i].name))
+			return routes[i].route;
+	return HTTP_ROUTE_UNKNOWN;
+}
+
+void http_reply_release(struct http_reply *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+int http_reply_error(struct http_reply *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+	char *text = NULL;
+
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+	r->status = status;
+	r->content_type = TEXT_PLAIN;
+	r->go_error = true;
+	va_start(ap, fmt);
+	int n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -ENOMEM;
+	/* fmt.Fprintln(w, txt) */
+	char *b = realloc(text, (size_t)n + 2);
+	if (!b) {
+		free(text);
+		return -ENOMEM;
+	}
+	b[n] = '\n';
+	b[n + 1] = '\0';
+	r->body = b;
+	r->len = (size_t)n + 1;
+	return 0;
+}
+
+/* strconv.Atoi / ParseInt(s, 10, 64): optional sign, decimal digits. */
+static int parse_go_int(const char *s, long long *v)
+{
+	const char *p = s;
+	bool neg = false;
+	unsigned long long x = 0;
+
+	if (*p == '+' || *p == '-')
+		neg = *p++ == '-';
+	if (!*p)
+		return -EINVAL;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		x = x * 10 + (unsigned)(*p - '0');
+		if (x > (unsigned long long)LLONG_MAX)
+			return -ERANGE;
+	}
+	*v = neg ? -(long long)x : (long long)x;
+	return 0;
+}
+
+int http_check_profile_seconds(const char *value, unsigned def, unsigned max,
+			       unsigned *out, struct http_reply *r)
+{
+	long long v;
+
+	if (!value || !*value) {
+		*out = def < max ? def : max;
+		return 0;
+	}
+	/* Go's Profile handler falls back to 30 s on a bad value; we answer
+	 * with the 400 its delta profiles give, so that a typo ("5s") is not
+	 * silently a 30 s wait. */
+	int e = parse_go_int(value, &v);
+	if (e == -EINVAL || (e == 0 && v <= 0)) {
+		http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
+		return -EINVAL;
+	}
+	if (e == -ERANGE || v > (long long)max) {
+		http_reply_error(r, 400,
+				 "profile duration exceeds the server's limit of %u seconds (cprof serve --max-seconds)",
+				 max);
+		return -EINVAL;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+int http_check_debug(const char *value, int *out, struct http_reply *r)
+{
+	long long v;
+
+	if (!value || !*value) {
+		*out = 0;
+		return 0;
+	}
+	int e = parse_go_int(value, &v);
+	if (e == -EINVAL || (e == 0 && v < 0)) {
+		http_reply_error(r, 400, "invalid value for \"debug\" - must be 0, 1 or 2");
+		return -EINVAL;
+	}
+	/* Go: any debug >= 2 asks for the full dump. */
+	*out = (e == -ERANGE || v >= 2) ? 2 : (int)v;
+	return 0;
+}
+
+/* strconv.ParseUint(word, 0, 64); surrounding white space is allowed
+ * (a POST body may end in a newline). */
+static int parse_go_uint(const char *s, size_t n, uint64_t *v)
+{
+	while (n && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+		     s[n - 1] == '\r'))
+		n--;
+	unsigned base = 10;
+	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		base = 16, s += 2, n -= 2;
+	else if (n >= 2 && s[0] == '0' && (s[1] == 'b' || s[1] == 'B'))
+		base = 2, s += 2, n -= 2;
+	else if (n >= 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
+		base = 8, s += 2, n -= 2;
+	else if (n >= 2 && s[0] == '0')
+		base = 8, s += 1, n -= 1;
+	if (!n)
+		return -EINVAL;
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++) {
+		int d = hexval(s[i]);
+		if (d < 0 || (unsigned)d >= base)
+			return -EINVAL;
+		if (x > (UINT64_MAX - (unsigned)d) / base)
+			return -ERANGE;
+		x = x * base + (unsigned)d;
+	}
+	*v = x;
+	return 0;
+}
+
+int http_parse_symbol_request(const char *text, size_t len, uint64_t **addrs,
+			      size_t *n)
+{
+	size_t cap = 0, cnt = 0;
+	uint64_t *a = NULL;
+	size_t i = 0;
+
+	while (i < len) {
+		const char *w = text + i;
+		const char *plus = memchr(w, '+', len - i);
+		size_t wl = plus ? (size_t)(plus - w) : len - i;
+		uint64_t v;
+		if (parse_go_uint(w, wl, &v) == 0 && v != 0) {
+			if (cnt == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				uint64_t *na = realloc(a, nc * sizeof(*na));
+				if (!na) {
+					free(a);
+					return -ENOMEM;
+				}
+				a = na;
+				cap = nc;
+			}
+			a[cnt++] = v;
+		}
+		i += wl + 1;
+	}
+	*addrs = a;
+	*n = cnt;
+	return 0;
+}
+
+/* A growing text buffer for reply bodies. */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t nc = b->cap ? b->cap * 2 : 1024;
+		while (nc < b->len + (size_t)n + 1)
+			nc *= 2;
+		char *ns = realloc(b->s, nc);
+		if (!ns) {
+			b->oom = true;
+			return;
+		}
+		b->s = ns;
+		b->cap = nc;
+	}
+}
+
+static int sb_finish(struct sbuf *b, char **body, size_t *len)
+{
+	if (b->oom || !b->s) {
+		free(b->s);
+		return -ENOMEM;
+	}
+	*body = b->s;
+	*len = b->len;
+	return 0;
+}
+
+int http_symbol_body(const uint64_t *addrs, size_t n,
+		     const char *(*lookup)(uint64_t addr, void *arg), void *arg,
+		     char **body, size_t *len)
+{
+	struct sbuf b = { 0 };
+	sb_printf(&b, "num_symbols: 1\n");
+	for (size_t i = 0; i < n; i++) {
+		const char *name = lookup(addrs[i], arg);
+		if (name)
+			sb_printf(&b, "0x%" PRIx64 " %s\n", addrs[i], name);
+	}
+	return sb_finish(&b, body, len);
+}
+
+static void html_escape(struct sbuf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': sb_printf(b, "&lt;"); break;
+		case '>': sb_printf(b, "&gt;"); break;
+		case '&': sb_printf(b, "&amp;"); break;
+		case '"': sb_printf(b, "&#34;"); break;
+		case '\'': sb_printf(b, "&#39;"); break;
+		default: sb_printf(b, "%c", *s); break;
+		}
+	}
+}
+
+static const struct {
+	const char *name;
+	bool counted;		/* count = number of threads */
+	bool available;
+	const char *href;
+	const char *desc;
+} index_entries[] = {
+	{ "allocs", false, false, "allocs",
+	  "Not available yet: needs allocation tracing of the process, which cprof does not do." },
+	{ "block", false, false, "block",
+	  "Not available yet: needs off-CPU (blocking) tracing, which cprof does not do." },
+	{ "cmdline", false, true, "cmdline",
+	  "The command line of the process, arguments separated by NUL bytes." },
+	{ "goroutine", true, true, "goroutine?debug=1",
+	  "Stack traces of all current threads of the process (a native process has threads, not goroutines), taken with ptrace. Use debug=2 for one stack per thread." },
+	{ "heap", false, false, "heap",
+	  "Not available yet: needs allocation tracing of the process, which cprof does not do." },
+	{ "mutex", false, false, "mutex",
+	  "Not available yet: needs lock contention tracing, which cprof does not do." },
+	{ "profile", false, true, "profile",
+	  "CPU profile of every thread, sampled with perf_event_open. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile." },
+	{ "threadcreate", true, true, "threadcreate?debug=1",
+	  "Threads grouped by their start routine: the outermost frames of each thread's current stack (_start/main, or start_thread and the function passed to pthread_create). A foreign process keeps no record of where threads were created, so this is what can honestly be shown." },
+	{ "threads", true, true, "threads?debug=1",
+	  "The same as goroutine, under its native name." },
+	{ "trace", false, false, "trace",
+	  "Not available: an execution trace is a Go runtime feature with no native equivalent in cprof." },
+};
+
+int http_index_html(pid_t pid, const char *comm, long nthreads, char **body,
+		    size_t *len)
+{
+	struct sbuf b = { 0 };
+
+	sb_printf(&b, "<html>\n<head>\n<title>/debug/pprof/</title>\n"
+		  "<style>\n.profile-name{\n\tdisplay:inline-block;\n\twidth:6rem;\n}\n</style>\n"
+		  "</head>\n<body>\n/debug/pprof/ of process %d (", (int)pid);
+	html_escape(&b, comm ? comm : "?");
+	sb_printf(&b, "), served by cprof\n<br>\n"
+		  "<p>Set debug=1 as a query parameter to export in legacy text format</p>\n"
+		  "<br>\nTypes of profiles available:\n<table>\n"
+		  "<thead><td>Count</td><td>Profile</td></thead>\n");
+	for (size_t i = 0; i < sizeof(index_entries) / sizeof(index_entries[0]); i++) {
+		if (index_entries[i].counted && nthreads >= 0)
+			sb_printf(&b, "<tr><td>%ld</td>", nthreads);
+		else if (index_entries[i].available)
+			sb_printf(&b, "<tr><td>0</td>");
+		else
+			sb_printf(&b, "<tr><td>n/a</td>");
+		sb_printf(&b, "<td><a href='%s'>%s</a>%s</td></tr>\n",
+			  index_entries[i].href, index_entries[i].name,
+			  index_entries[i].available ? "" : " (not yet available)");
+	}
+	sb_printf(&b, "</table>\n<a href=\"goroutine?debug=2\">full thread stack dump</a>\n"
+		  "<br>\n<p>\nProfile Descriptions:\n<ul>\n");
+	for (size_t i = 0; i < sizeof(index_entries) / sizeof(index_entries[0]); i++)
+		sb_printf(&b, "<li><div class=profile-name>%s: </div> %s</li>\n",
+			  index_entries[i].name, index_entries[i].desc);
+	sb_printf(&b, "</ul>\n</p>\n</body>\n</html>\n");
+	return sb_finish(&b, body, len);
+}
+
+int http_cmdline_body(const char *procbuf, size_t proclen, char **body,
+		      size_t *len)
+{
+	size_t n = proclen;
+	if (n && procbuf[n - 1] == '\0')
+		n--;
+	char *b = malloc(n + 1);
+	if (!b)
+		return -ENOMEM;
+	if (n)
+		memcpy(b, procbuf, n);
+	b[n] = '\0';
+	*body = b;
+	*len = n;
+	return 0;
+}
+
+/* Names are compared without a symbol version ("__libc_start_main@@GLIBC_2.34"). */
+static bool is_startup_frame(const char *name)
+{
+	static const char *const exact[] = {
+		"_start", "start_thread", "clone", "clone3", "__clone",
+		"__clone3", "__clone_internal", "thread_start",
+	};
+	if (!name)
+		return false;
+	size_t n = strcspn(name, "@");
+	if (!strncmp(name, "__libc_start", 12))
+		return true;
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strlen(exact[i]) == n && !strncmp(name, exact[i], n))
+			return true;
+	return false;
+}
+
+size_t http_start_routine_frames(const char *const *names, size_t n)
+{
+	size_t keep = 0;
+	for (size_t i = n; i-- > 0;) {
+		keep++;
+		if (!is_startup_frame(names[i]))
+			break;
+	}
+	return keep;
+}
+
+/* Client-supplied text for a log line: escape what could fake a line or a
+ * terminal sequence, and keep it short. */
+static void log_escape(char *out, size_t outlen, const char *in)
+{
+	size_t o = 0;
+	const unsigned char *p = (const unsigned char *)(in ? in : "-");
+	for (; *p; p++) {
+		if (o + 8 >= outlen) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (*p <= 0x20 || *p >= 0x7f || *p == '%')
+			o += (size_t)snprintf(out + o, outlen - o, "%%%02X", *p);
+		else
+			out[o++] = (char)*p;
+	}
+	out[o] = '\0';
+}
+
+int http_access_line(char *buf, size_t len, const char *peer,
+		     const char *method, const char *uri, int status,
+		     size_t bytes, double ms)
+{
+	char m[32], u[256], st[16];
+	log_escape(m, sizeof(m), method);
+	log_escape(u, sizeof(u), uri);
+	if (status > 0)
+		snprintf(st, sizeof(st), "%d", status);
+	else
+		snprintf(st, sizeof(st), "-");
+	int n = snprintf(buf, len, "%s %s %s %s %zu %.1fms", peer ? peer : "-",
+			 m, u, st, bytes, ms);
+	return n < 0 ? -EINVAL : 0;
+}
+
+/* --- the server -------------------------------------------------------- */
+
+enum stop_reason {
+	RUNNING = 0,
+	STOP_REQUESTED,
+	STOP_TARGET_EXITED,
+};
+
+struct server {
+	const struct http_opts *o;
+	pid_t pid;
+	struct threads_opts topts;
+	unsigned max_seconds;
+	uint64_t starttime;		/* tells a reused pid from ours */
+	struct symbolizer *sym;		/* under sym_lock */
+	pthread_mutex_t sym_lock;	/* elfutils is not thread-safe */
+	pthread_mutex_t capture_lock;	/* the fields below, to latest */
+	pthread_cond_t capture_cond;	/* a capture finished */
+	unsigned long captures_started, captures_done;
+	bool capturing;			/* one ptrace capture at a time */
+	struct shared_dump *latest;	/* the last capture, shared */
+	pthread_mutex_t cpu_lock;	/* one CPU profile at a time */
+	pthread_mutex_t log_lock;
+	atomic_int stopping;		/* enum stop_reason */
+	atomic_int active;		/* requests not yet completed */
+};
+
+/* One capture, shared by the requests that waited for it, with the replies
+ * rendered from it so far. refs under capture_lock, bodies under sym_lock. */
+struct shared_dump {
+	struct threads_dump *d;
+	int err;			/* of threads_capture */
+	char why[256];
+	int refs;
+	char *body[6];			/* (goroutine, threadcreate) x debug */
+	size_t len[6];
+};
+
+/* Per request, from the URI callback to the completion callback. */
+struct request {
+	struct timespec start;
+	char *uri;			/* raw, with the query */
+	char method[16];
+	bool started;
+	char *body;			/* POST body */
+	size_t blen;
+	bool too_large;
+	int status;
+	size_t bytes;
+};
+
+static void reply_stopping(struct server *s, struct http_reply *r)
+{
+	if (atomic_load(&s->stopping) == STOP_TARGET_EXITED)
+		http_reply_error(r, 503, "process %d exited: cprof serve is stopping", (int)s->pid);
+	else
+		http_reply_error(r, 503, "cprof serve is stopping");
+}
+
+static void reply_target_error(struct server *s, int e, const char *what,
+			       const char *reason, struct http_reply *r)
+{
+	if (e == -ESRCH || e == -ENOENT)
+		http_reply_error(r, 503, "process %d exited", (int)s->pid);
+	else
+		http_reply_error(r, 500, "%s of process %d failed: %s", what,
+				 (int)s->pid, reason && *reason ? reason : strerror(-e));
+}
+
+/* pprof sends location addresses, most of them return addresses. After a
+ * call that never returns (exit, an endless loop) the return address is
+ * past the end of the caller, where no function is: name it by addr - 1
+ * then (DESIGN.md 4). An address inside a function keeps its own name. */
+static const char *sym_name(uint64_t addr, void *arg)
+{
+	const char *name = symbolizer_name(arg, addr);
+	if (!name && addr > 1)
+		name = symbolizer_name(arg, addr - 1);
+	return name;
+}
+
+static void serve_index(struct server *s, struct http_reply *r)
+{
+	char comm[32] = "?";
+	pid_t *tids = NULL;
+	size_t n = 0;
+	long nthreads = -1;
+
+	procfs_read_comm(s->pid, s->pid, comm, sizeof(comm));
+	if (procfs_list_tasks(s->pid, &tids, &n) == 0)
+		nthreads = (long)n;
+	free(tids);
+	memset(r, 0, sizeof(*r));
+	if (http_index_html(s->pid, comm, nthreads, &r->body, &r->len) < 0) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	r->status = 200;
+	r->content_type = TEXT_HTML;
+}
+
+static void serve_cmdline(struct server *s, struct http_reply *r)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int e = procfs_read_cmdline(s->pid, &buf, &len);
+	if (e < 0) {
+		reply_target_error(s, e, "reading the command line", NULL, r);
+		return;
+	}
+	memset(r, 0, sizeof(*r));
+	e = http_cmdline_body(buf, len, &r->body, &r->len);
+	free(buf);
+	if (e < 0) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	r->status = 200;
+	r->content_type = TEXT_PLAIN;
+}
+
+static void serve_symbol(struct server *s, struct request *rq, bool post,
+			 const char *query, struct http_reply *r)
+{
+	const char *text = post ? (rq->body ? rq->body : "") : query;
+	size_t len = post ? rq->blen : strlen(query);
+	uint64_t *addrs = NULL;
+	size_t n = 0;
+
+	if (rq->too_large) {
+		http_reply_error(r, 413, "request body larger than %d bytes", HTTP_MAX_BODY);
+		return;
+	}
+	if (http_parse_symbol_request(text, len, &addrs, &n) < 0) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_lock(&s->sym_lock);
+	if (n)
+		symbolizer_refresh(s->sym);	/* dlopen'ed modules */
+	int e = http_symbol_body(addrs, n, sym_name, s->sym, &r->body, &r->len);
+	pthread_mutex_unlock(&s->sym_lock);
+	free(addrs);
+	if (e < 0) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	r->status = 200;
+	r->content_type = TEXT_PLAIN;
+}
+
+static const char *unavailable_reason(const char *name)
+{
+	if (!strcmp(name, "heap") || !strcmp(name, "allocs"))
+		return "needs allocation tracing of the process, which cprof does not do yet";
+	if (!strcmp(name, "block"))
+		return "needs off-CPU (blocking) tracing of the process, which cprof does not do yet";
+	if (!strcmp(name, "mutex"))
+		return "needs lock contention tracing of the process, which cprof does not do yet";
+	return "an execution trace is a Go runtime feature with no native equivalent in cprof";
+}
+
+/* The outermost frames of every thread (see http_start_routine_frames), as
+ * a dump of its own arrays; the start routine itself is named by its entry
+ * address so that threads waiting at different lines of it form one group,
+ * as Go groups threads by where they were created. *view_threads and *mem
+ * are the caller's to free; sym_lock is held. */
+static int threadcreate_view(struct server *s, const struct threads_dump *d,
+			     struct threads_dump *view,
+			     struct threads_thread **view_threads, void **mem)
+{
+	size_t total = 0, maxn = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		total += d->threads[i].npcs;
+		if (d->threads[i].npcs > maxn)
+			maxn = d->threads[i].npcs;
+	}
+	struct threads_thread *t = calloc(d->n ? d->n : 1, sizeof(*t));
+	char *buf = calloc(total ? total : 1, sizeof(uint64_t) + sizeof(bool));
+	const struct sym_frame **frames = calloc(maxn ? maxn : 1, sizeof(*frames));
+	const char **names = calloc(maxn ? maxn : 1, sizeof(*names));
+	if (!t || !buf || !frames || !names) {
+		free(t);
+		free(buf);
+		free(frames);
+		free(names);
+		return -ENOMEM;
+	}
+	uint64_t *pcs = (uint64_t *)(void *)buf;
+	bool *act = (bool *)(buf + (total ? total : 1) * sizeof(uint64_t));
+	size_t used = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct threads_thread *th = &d->threads[i];
+		for (size_t j = 0; j < th->npcs; j++) {
+			bool is_return = j > 0 && !(th->is_activation && th->is_activation[j]);
+			frames[j] = symbolizer_lookup(s->sym, th->pcs[j], is_return);
+			names[j] = frames[j] && frames[j]->nlines ?
+				frames[j]->lines[frames[j]->nlines - 1].function : NULL;
+		}
+		size_t keep = http_start_routine_frames(names, th->npcs);
+		size_t skip = th->npcs - keep;
+		t[i] = *th;
+		t[i].pcs = pcs + used;
+		t[i].is_activation = act + used;
+		for (size_t j = 0; j < keep; j++) {
+			pcs[used + j] = th->pcs[skip + j];
+			act[used + j] = th->is_activation ? th->is_activation[skip + j] : false;
+		}
+		const struct sym_frame *f = keep ? frames[skip] : NULL;
+		if (f && f->nlines && f->lines[f->nlines - 1].offset <= th->pcs[skip]) {
+			pcs[used] = th->pcs[skip] - f->lines[f->nlines - 1].offset;
+			act[used] = true;	/* an entry, not a return address */
+		}
+		used += keep;
+		t[i].npcs = keep;
+		t[i].truncated = false;
+	}
+	free(frames);
+	free(names);
+	*view = *d;
+	view->threads = t;
+	*view_threads = t;
+	*mem = buf;
+	return 0;
+}
+
+/* Position of the location or mapping with this id: profile.c numbers them
+ * 1..n in order, a decoded profile may not. n when absent. */
+static size_t loc_pos(const struct profile *p, uint64_t id)
+{
+	if (id && id <= p->nlocations && p->locations[id - 1].id == id)
+		return id - 1;
+	for (size_t i = 0; i < p->nlocations; i++)
+		if (p->locations[i].id == id)
+			return i;
+	return p->nlocations;
+}
+
+static size_t map_pos(const struct profile *p, uint64_t id)
+{
+	if (id && id <= p->nmappings && p->mappings[id - 1].id == id)
+		return id - 1;
+	for (size_t i = 0; i < p->nmappings; i++)
+		if (p->mappings[i].id == id)
+			return i;
+	return p->nmappings;
+}
+
+/* A copy of in with addresses, mappings and build ids but no functions or
+ * lines, every mapping without has_functions: what pprof takes as "ask the
+ * server" (symbolz.go posts the addresses of locations without lines to
+ * /debug/pprof/symbol). Returns 0 or -ENOMEM. */
+static int strip_symbols(const struct profile *in, struct profile **out)
+{
+	struct profile *p = profile_new();
+	uint64_t *mapids = calloc(in->nmappings + 1, sizeof(*mapids));
+	uint64_t *locids = calloc(in->nlocations + 1, sizeof(*locids));
+	uint64_t *stack = NULL;
+	struct profile_label_in *labels = NULL;
+	size_t maxloc = 1, maxlab = 1;
+	int e = -ENOMEM;
+
+	for (size_t i = 0; i < in->nsamples; i++) {
+		if (in->samples[i].nlocations > maxloc)
+			maxloc = in->samples[i].nlocations;
+		if (in->samples[i].nlabels > maxlab)
+			maxlab = in->samples[i].nlabels;
+	}
+	stack = calloc(maxloc, sizeof(*stack));
+	labels = calloc(maxlab, sizeof(*labels));
+	if (!p || !mapids || !locids || !stack || !labels)
+		goto out;
+#define STR(i) ((i) > 0 && (size_t)(i) < in->nstrings ? in->strings[i] : "")
+	for (size_t i = 0; i < in->nsample_types; i++)
+		if (profile_add_sample_type(p, STR(in->sample_types[i].type),
+					    STR(in->sample_types[i].unit)) < 0)
+			goto out;
+	if (profile_set_period(p, STR(in->period_type.type), STR(in->period_type.unit),
+			       in->period) < 0)
+		goto out;
+	for (size_t i = 0; i < in->ncomments; i++)
+		if (profile_add_comment(p, STR(in->comments[i])) < 0)
+			goto out;
+	p->time_nanos = in->time_nanos;
+	p->duration_nanos = in->duration_nanos;
+	/* mapids[pos], locids[pos]: the new ids; [n] is 0 for "none". */
+	for (size_t i = 0; i < in->nmappings; i++) {
+		const struct profile_mapping *m = &in->mappings[i];
+		mapids[i] = profile_add_mapping(p, m->start, m->limit, m->offset,
+						STR(m->filename), STR(m->build_id));
+		if (!mapids[i])
+			goto out;
+	}
+	for (size_t i = 0; i < in->nlocations; i++) {
+		const struct profile_location *l = &in->locations[i];
+		uint64_t mid = mapids[map_pos(in, l->mapping_id)];
+		locids[i] = profile_location(p, mid, l->address, NULL, 0);
+		if (!locids[i])
+			goto out;
+	}
+	for (size_t i = 0; i < in->nsamples; i++) {
+		const struct profile_sample *sm = &in->samples[i];
+		for (size_t j = 0; j < sm->nlocations; j++)
+			stack[j] = locids[loc_pos(in, sm->location_ids[j])];
+		for (size_t j = 0; j < sm->nlabels; j++) {
+			labels[j].key = STR(sm->labels[j].key);
+			labels[j].str = sm->labels[j].str ? STR(sm->labels[j].str) : NULL;
+			labels[j].num = sm->labels[j].num;
+			labels[j].num_unit = sm->labels[j].num_unit ?
+				STR(sm->labels[j].num_unit) : NULL;
+		}
+		if (profile_add_sample(p, stack, sm->nlocations, sm->values, labels,
+				       sm->nlabels) < 0)
+			goto out;
+	}
+#undef STR
+	*out = p;
+	p = NULL;
+	e = 0;
+out:
+	profile_free(p);
+	free(mapids);
+	free(locids);
+	free(stack);
+	free(labels);
+	return e;
+}
+
+/* Encodes a finished profile for a reply, stripped of symbols if asked. */
+static int encode_profile(struct server *s, const struct profile *p,
+			  char **body, size_t *len)
+{
+	struct profile *stripped = NULL;
+	if (s->o->remote_symbols) {
+		int e = strip_symbols(p, &stripped);
+		if (e < 0)
+			return e;
+		p = stripped;
+	}
+	int e = pprof_encode(p, (uint8_t **)body, len);
+	profile_free(stripped);
+	return e;
+}
+
+/* One of the six bodies of a dump: (goroutine, threadcreate) x debug 0-2.
+ * sym_lock is held. */
+static int render_dump(struct server *s, const struct threads_dump *d,
+		       bool threadcreate, int debug, char **body, size_t *blen)
+{
+	struct threads_dump view;
+	struct threads_thread *vt = NULL;
+	void *mem = NULL;
+	const struct threads_dump *use = d;
+	char *buf = NULL;
+	size_t len = 0;
+	int e = 0;
+
+	symbolizer_refresh(s->sym);	/* modules dlopen'ed since */
+	if (threadcreate) {
+		e = threadcreate_view(s, d, &view, &vt, &mem);
+		use = &view;
+	}
+	if (e == 0 && debug == 0) {
+		struct profile *p = NULL;
+		e = threads_to_profile(use, s->sym, &p);
+		if (e == 0)
+			e = encode_profile(s, p, &buf, &len);
+		profile_free(p);
+	} else if (e == 0) {
+		FILE *f = open_memstream(&buf, &len);
+		if (!f) {
+			e = -errno;
+		} else {
+			e = threads_write(use, s->sym, debug == 1 ? THREADS_FMT_GO_DEBUG1 : THREADS_FMT_TEXT, f);
+			if (fclose(f) != 0 && e == 0)
+				e = -ENOMEM;
+		}
+		static const char from[] = "threads profile:";
+		static const char to[] = "threadcreate profile:";
+		if (e == 0 && threadcreate && len >= sizeof(from) - 1 &&
+		    !memcmp(buf, from, sizeof(from) - 1)) {
+			/* Go's header names the profile: say what this is. */
+			size_t nl = len - (sizeof(from) - 1) + (sizeof(to) - 1);
+			char *nb = malloc(nl + 1);
+			if (nb) {
+				memcpy(nb, to, sizeof(to) - 1);
+				memcpy(nb + sizeof(to) - 1, buf + sizeof(from) - 1,
+				       len - (sizeof(from) - 1) + 1);
+				free(buf);
+				buf = nb;
+				len = nl;
+			}
+		}
+	}
+	free(vt);
+	free(mem);
+	if (e < 0) {
+		free(buf);
+		return e;
+	}
+	*body = buf;
+	*blen = len;
+	return 0;
+}
+
+static void dump_put_locked(struct shared_dump *sd)
+{
+	if (!sd || --sd->refs > 0)
+		return;
+	threads_dump_free(sd->d);
+	for (size_t i = 0; i < sizeof(sd->body) / sizeof(sd->body[0]); i++)
+		free(sd->body[i]);
+	free(sd);
+}
+
+static void dump_put(struct server *s, struct shared_dump *sd)
+{
+	pthread_mutex_lock(&s->capture_lock);
+	dump_put_locked(sd);
+	pthread_mutex_unlock(&s->capture_lock);
+}
+
+/* A dump taken after the caller arrived. Concurrent callers share one
+ * capture (single flight): whoever finds no capture running starts one,
+ * the others wait for it, unless it began before they arrived. Under load,
+ * the target is stopped once per round of requests instead of once per
+ * request, and each answer is still no older than its request.
+ * Returns 0 with a reference in *out (dump_put it), -ECANCELED when the
+ * server is stopping, -ENOMEM. */
+static int dump_get(struct server *s, struct shared_dump **out)
+{
+	pthread_mutex_lock(&s->capture_lock);
+	unsigned long need = s->captures_started + 1;
+	while (s->captures_done < need) {
+		if (atomic_load(&s->stopping)) {
+			pthread_mutex_unlock(&s->capture_lock);
+			return -ECANCELED;
+		}
+		if (s->capturing) {
+			pthread_cond_wait(&s->capture_cond, &s->capture_lock);
+			continue;
+		}
+		s->capturing = true;
+		unsigned long k = ++s->captures_started;
+		pthread_mutex_unlock(&s->capture_lock);
+		struct shared_dump *sd = calloc(1, sizeof(*sd));
+		if (sd)
+			sd->err = threads_capture(&s->topts, &sd->d, sd->why, sizeof(sd->why));
+		pthread_mutex_lock(&s->capture_lock);
+		s->capturing = false;
+		dump_put_locked(s->latest);
+		s->latest = sd;
+		if (sd)
+			sd->refs = 1;
+		s->captures_done = k;
+		pthread_cond_broadcast(&s->capture_cond);
+	}
+	struct shared_dump *sd = s->latest;
+	if (sd)
+		sd->refs++;
+	pthread_mutex_unlock(&s->capture_lock);
+	if (!sd)
+		return -ENOMEM;
+	*out = sd;
+	return 0;
+}
+
+static void serve_threads(struct server *s, const char *name, const char *query,
+			  bool threadcreate, struct http_reply *r)
+{
+	char v[64];
+	int debug;
+	int g = http_query_get(query, "debug", v, sizeof(v));
+	if (http_check_debug(g > 0 ? v : g < 0 ? "?" : NULL, &debug, r) < 0)
+		return;
+	g = http_query_get(query, "seconds", v, sizeof(v));
+	if (g < 0 || (g > 0 && v[0])) {
+		long long sec;
+		if (g < 0 || parse_go_int(v, &sec) < 0 || sec <= 0)
+			http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
+		else if (debug != 0)
+			http_reply_error(r, 400, "seconds and debug params are incompatible");
+		else
+			http_reply_error(r, 501, "delta profiles (seconds=N) of %s are not supported: a thread dump is a snapshot, request it without seconds",
+					 name);
+		return;
+	}
+
+	struct shared_dump *sd = NULL;
+	int e = dump_get(s, &sd);
+	if (e == -ECANCELED) {
+		reply_stopping(s, r);
+		return;
+	}
+	if (e < 0) {
+		http_reply_error(r, 500, "out of memory");
+		return;
+	}
+	if (sd->err < 0) {
+		reply_target_error(s, sd->err, "capturing the threads", sd->why, r);
+		dump_put(s, sd);
+		return;
+	}
+
+	int variant = (threadcreate ? 3 : 0) + debug;
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_lock(&s->sym_lock);
+	if (!sd->body[variant]) {
+		e = render_dump(s, sd->d, threadcreate, debug, &sd->body[variant],
+				&sd->len[variant]);
+	}
+	if (e == 0) {
+		r->body = malloc(sd->len[variant] + 1);
+		if (r->body) {
+			memcpy(r->body, sd->body[variant], sd->len[variant]);
+			r->len = sd->len[variant];
+		} else {
+			e = -ENOMEM;
+		}
+	}
+	pthread_mutex_unlock(&s->sym_lock);
+	dump_put(s, sd);
+	if (e < 0) {
+		http_reply_error(r, 500, "writing the thread dump of process %d failed: %s",
+				 (int)s->pid, strerror(-e));
+		return;
+	}
+	r->status = 200;
+	if (debug == 0) {
+		r->content_type = OCTET_STREAM;
+		snprintf(r->disposition, sizeof(r->disposition), "%s", name);
+	} else {
+		r->content_type = TEXT_PLAIN;
+	}
+}
+
+struct tick_ctx {
+	struct server *s;
+	int fd;
+	bool client_gone;
+};
+
+static int profile_tick(const struct record_stats *st, void *arg)
+{
+	struct tick_ctx *t = arg;
+	if (atomic_load(&t->s->stopping))
+		return 1;
+	/* A client that gave up (pprof's own time-out, Ctrl-C) must not keep
+	 * the one CPU profile slot busy: an orderly close reads as EOF.
+	 * Nothing else reads this socket while the handler runs (one thread
+	 * per connection). */
+	if (t->fd >= 0) {
+		char c;
+		ssize_t n = recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			       errno != EINTR)) {
+			t->client_gone = true;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void serve_profile(struct server *s, struct MHD_Connection *c,
+			  const char *query, struct http_reply *r)
+{
+	char v[64];
+	unsigned secs;
+	int g = http_query_get(query, "seconds", v, sizeof(v));
+	if (http_check_profile_seconds(g > 0 ? v : g < 0 ? "?" : NULL,
+				       HTTP_DEFAULT_SECONDS, s->max_seconds,
+				       &secs, r) < 0)
+		return;
+	if (pthread_mutex_trylock(&s->cpu_lock) != 0) {
+		http_reply_error(r, 500, "Could not enable CPU profiling: cpu profiling already in use");
+		return;
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct tick_ctx t = { .s = s, .fd = ci ? ci->connect_fd : -1 };
+	struct record_callbacks cb = { .tick = profile_tick, .arg = &t };
+	struct record_opts ro = s->o->record;
+	struct record_stats st;
+	struct profile *p = NULL;
+	char err[256] = "";
+	ro.pid = s->pid;
+	ro.seconds = secs;
+	memset(&st, 0, sizeof(st));
+	int e = record_run(&ro, &cb, &p, &st, err, sizeof(err));
+	pthread_mutex_unlock(&s->cpu_lock);
+
+	if (e == -ESRCH || (e == 0 && st.target_exited))
+		http_reply_error(r, 503, "process %d exited during the profile", (int)s->pid);
+	else if (e < 0)
+		http_reply_error(r, 500, "Could not enable CPU profiling: %s",
+				 err[0] ? err : strerror(-e));
+	else if (t.client_gone)
+		http_reply_error(r, 500, "the client closed the connection");
+	else if (atomic_load(&s->stopping))
+		reply_stopping(s, r);
+	else {
+		memset(r, 0, sizeof(*r));
+		e = encode_profile(s, p, &r->body, &r->len);
+		if (e < 0) {
+			http_reply_error(r, 500, "encoding the profile failed: %s", strerror(-e));
+		} else {
+			r->status = 200;
+			r->content_type = OCTET_STREAM;
+			snprintf(r->disposition, sizeof(r->disposition), "profile");
+		}
+	}
+	profile_free(p);
+}
+
+static void route_request(struct server *s, struct MHD_Connection *c,
+			  struct request *rq, const char *url,
+			  const char *method, struct http_reply *r)
+{
+	const char *name;
+	const char *q = rq->uri ? strchr(rq->uri, '?') : NULL;
+	const char *query = q ? q + 1 : "";
+	enum http_route route = http_route_path(url, &name);
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET) ||
+		   !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	bool post = !strcmp(method, MHD_HTTP_METHOD_POST);
+
+	if (route == HTTP_ROUTE_NOT_FOUND) {
+		/* Go's mux: http.Error(w, "404 page not found", 404) */
+		http_reply_error(r, 404, "404 page not found");
+		r->go_error = false;
+		return;
+	}
+	/* Go 1.22+ registers the symbol handler for GET only, but pprof
+	 * POSTs to it: accept both there, only GET (and HEAD) elsewhere. */
+	if (!get && !(post && route == HTTP_ROUTE_SYMBOL)) {
+		http_reply_error(r, 405, "method not allowed");
+		r->allow = route == HTTP_ROUTE_SYMBOL ? "GET, HEAD, POST" : "GET, HEAD";
+		return;
+	}
+	if (atomic_load(&s->stopping)) {
+		reply_stopping(s, r);
+		return;
+	}
+	switch (route) {
+	case HTTP_ROUTE_REDIRECT:
+		memset(r, 0, sizeof(*r));
+		r->status = 301;
+		r->location = "/debug/pprof/";
+		r->content_type = TEXT_HTML;
+		r->body = strdup("<a href=\"/debug/pprof/\">Moved Permanently</a>.\n\n");
+		r->len = r->body ? strlen(r->body) : 0;
+		break;
+	case HTTP_ROUTE_INDEX:
+		serve_index(s, r);
+		break;
+	case HTTP_ROUTE_CMDLINE:
+		serve_cmdline(s, r);
+		break;
+	case HTTP_ROUTE_PROFILE:
+		serve_profile(s, c, query, r);
+		break;
+	case HTTP_ROUTE_SYMBOL:
+		serve_symbol(s, rq, post, query, r);
+		break;
+	case HTTP_ROUTE_THREADS:
+		serve_threads(s, name, query, false, r);
+		break;
+	case HTTP_ROUTE_THREADCREATE:
+		serve_threads(s, name, query, true, r);
+		break;
+	case HTTP_ROUTE_UNAVAILABLE:
+		http_reply_error(r, 501, "%s profile not available: %s", name,
+				 unavailable_reason(name));
+		break;
+	case HTTP_ROUTE_UNKNOWN:
+	case HTTP_ROUTE_NOT_FOUND:
+		http_reply_error(r, 404, "Unknown profile");
+		break;
+	}
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct request *rq,
+				  struct http_reply *r)
+{
+	struct MHD_Response *resp;
+	char disp[128];
+
+	if (r->body) {
+		resp = MHD_create_response_from_buffer(r->len, r->body,
+						       MHD_RESPMEM_MUST_FREE);
+		if (resp)
+			r->body = NULL;	/* libmicrohttpd frees it */
+	} else {
+		resp = MHD_create_response_from_buffer(0, (void *)"",
+						       MHD_RESPMEM_PERSISTENT);
+	}
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r->content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	if (r->disposition[0]) {
+		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", r->disposition);
+		MHD_add_response_header(resp, "Content-Disposition", disp);
+	}
+	if (r->go_error)
+		MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	if (r->location)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+	if (r->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	rq->status = r->status;
+	rq->bytes = r->len;
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct server *s = cls;
+	struct request *rq = *con_cls;
+	struct http_reply r;
+
+	if (!rq)
+		return MHD_NO;	/* out of memory in on_uri */
+	if (!rq->started) {
+		rq->started = true;
+		snprintf(rq->method, sizeof(rq->method), "%s", method);
+		/* A POST body arrives in the calls that follow. */
+		if (!strcmp(method, MHD_HTTP_METHOD_POST))
+			return MHD_YES;
+	} else if (*upload_data_size) {
+		size_t n = *upload_data_size;
+		*upload_data_size = 0;
+		if (rq->too_large || rq->blen + n > HTTP_MAX_BODY) {
+			rq->too_large = true;
+			return MHD_YES;
+		}
+		char *nb = realloc(rq->body, rq->blen + n + 1);
+		if (!nb)
+			return MHD_NO;
+		memcpy(nb + rq->blen, upload_data, n);
+		rq->blen += n;
+		nb[rq->blen] = '\0';
+		rq->body = nb;
+		return MHD_YES;
+	}
+	memset(&r, 0, sizeof(r));
+	route_request(s, c, rq, url, method, &r);
+	if (!r.status)
+		http_reply_error(&r, 500, "out of memory");
+	enum MHD_Result ret = send_reply(c, rq, &r);
+	http_reply_release(&r);
+	return ret;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct server *s = cls;
+	struct request *rq = calloc(1, sizeof(*rq));
+	if (!rq)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &rq->start);
+	rq->uri = strdup(uri);
+	atomic_fetch_add(&s->active, 1);
+	return rq;
+}
+
+static const char *termination_reason(enum MHD_RequestTerminationCode toe)
+{
+	switch (toe) {
+	case MHD_REQUEST_TERMINATED_COMPLETED_OK: return NULL;
+	case MHD_REQUEST_TERMINATED_WITH_ERROR: return "error";
+	case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED: return "timed out";
+	case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN: return "server stopped";
+	case MHD_REQUEST_TERMINATED_READ_ERROR: return "read error";
+	case MHD_REQUEST_TERMINATED_CLIENT_ABORT: return "client closed";
+	}
+	return "aborted";
+}
+
+static void peer_name(struct MHD_Connection *c, char *buf, size_t len)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	snprintf(buf, len, "-");
+	if (!ci || !ci->client_addr)
+		return;
+	socklen_t sl = ci->client_addr->sa_family == AF_INET6 ?
+		sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	if (getnameinfo(ci->client_addr, sl, buf, (socklen_t)len, NULL, 0,
+			NI_NUMERICHOST) != 0)
+		snprintf(buf, len, "-");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct server *s = cls;
+	struct request *rq = *con_cls;
+
+	if (!rq)
+		return;
+	*con_cls = NULL;
+	if (s->o->on_log) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double ms = (double)(now.tv_sec - rq->start.tv_sec) * 1e3 +
+			    (double)(now.tv_nsec - rq->start.tv_nsec) / 1e6;
+		char peer[64], line[512];
+		peer_name(c, peer, sizeof(peer));
+		http_access_line(line, sizeof(line), peer,
+				 rq->method[0] ? rq->method : NULL, rq->uri,
+				 rq->status, rq->bytes, ms);
+		const char *why = termination_reason(toe);
+		if (why) {
+			size_t l = strlen(line);
+			snprintf(line + l, sizeof(line) - l, " (%s)", why);
+		}
+		pthread_mutex_lock(&s->log_lock);
+		s->o->on_log(line, s->o->arg);
+		pthread_mutex_unlock(&s->log_lock);
+	}
+	free(rq->uri);
+	free(rq->body);
+	free(rq);
+	atomic_fetch_sub(&s->active, 1);
+}
+
+static bool sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) &&
+		       in6->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+/* We bind the socket ourselves and hand it to libmicrohttpd
+ * (MHD_OPTION_LISTEN_SOCKET): MHD_start_daemon only says NULL, and the user
+ * deserves "address already in use". */
+static int listen_socket(const char *host, unsigned port, int *fdp,
+			 char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char ps[8];
+	const char *h = host && *host ? host : "127.0.0.1";
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(ps, sizeof(ps), "%u", port);
+	int g = getaddrinfo(h, ps, &hints, &res);
+	if (g != 0) {
+		seterr(err, errlen, "cannot resolve '%s': %s", h, gai_strerror(g));
+		return -EADDRNOTAVAIL;
+	}
+	int e = -EADDRNOTAVAIL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			e = -errno;
+			seterr(err, errlen, "socket: %s", strerror(errno));
+			continue;
+		}
+		int one = 1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+			e = -errno;
+			seterr(err, errlen, "cannot listen on %s port %u: %s", h, port,
+			       strerror(errno));
+			close(fd);
+			continue;
+		}
+		freeaddrinfo(res);
+		*fdp = fd;
+		return 0;
+	}
+	freeaddrinfo(res);
+	return e;
+}
+
+static bool target_gone(struct server *s)
+{
+	struct procfs_stat st;
+	int e = procfs_read_stat(s->pid, 0, &st);
+	if (e == -ENOENT || e == -ESRCH)
+		return true;
+	if (e < 0)
+		return false;	/* EMFILE and such: ask again later */
+	return st.state == 'Z' || st.state == 'X' || st.starttime != s->starttime;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);	/* EINTR (a stop signal) just ends it early */
+}
+
+int http_serve(const struct http_opts *o, volatile int *stop, char *err,
+	       size_t errlen)
+{
+	struct server s;
+	struct procfs_stat pst;
+	char why[256] = "";
+	int fd = -1, e;
+
+	memset(&s, 0, sizeof(s));
+	s.o = o;
+	s.pid = o->pid;
+	s.topts = o->threads;
+	s.topts.pid = o->pid;
+	s.max_seconds = o->max_seconds ? o->max_seconds : HTTP_DEFAULT_MAX_SECONDS;
+
+	e = procfs_read_stat(o->pid, 0, &pst);
+	if (e < 0) {
+		seterr(err, errlen, "cannot read /proc/%d/stat: %s", (int)o->pid, strerror(-e));
+		return e;
+	}
+	s.starttime = pst.starttime;
+	e = symbolizer_new(o->pid, false, &s.sym, why, sizeof(why));
+	if (e < 0) {
+		seterr(err, errlen, "cannot read the symbols of process %d: %s", (int)o->pid,
+		       why[0] ? why : strerror(-e));
+		return e;
+	}
+	e = listen_socket(o->host, o->port, &fd, err, errlen);
+	if (e < 0)
+		goto out_symbolizer;
+
+	pthread_mutex_init(&s.sym_lock, NULL);
+	pthread_mutex_init(&s.capture_lock, NULL);
+	pthread_cond_init(&s.capture_cond, NULL);
+	pthread_mutex_init(&s.cpu_lock, NULL);
+	pthread_mutex_init(&s.log_lock, NULL);
+
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	memset(&ss, 0, sizeof(ss));
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
+	/* Stop signals must wake the loop below, not interrupt a system call
+	 * of a connection thread: libmicrohttpd's threads (and the
+	 * per-connection threads they create) inherit this mask. */
+	sigset_t stopsigs, old;
+	sigemptyset(&stopsigs);
+	sigaddset(&stopsigs, SIGINT);
+	sigaddset(&stopsigs, SIGTERM);
+	sigaddset(&stopsigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stopsigs, &old);
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	struct MHD_Daemon *d = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, &s,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_URI_LOG_CALLBACK, on_uri, &s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
+		MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)(o->client_timeout ? o->client_timeout : HTTP_DEFAULT_CLIENT_TIMEOUT),
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(o->max_clients ? o->max_clients : HTTP_DEFAULT_MAX_CLIENTS),
+		/* Request line and headers must fit: beyond it libmicrohttpd
+		 * answers 414 or 431 itself. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+		MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!d) {
+		e = -EIO;
+		seterr(err, errlen, "MHD_start_daemon failed");
+		close(fd);
+		goto out_locks;
+	}
+	if (o->on_listen) {
+		char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "0";
+		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), serv,
+			    sizeof(serv), NI_NUMERICHOST | NI_NUMERICSERV);
+		o->on_listen(host, (unsigned)atoi(serv),
+			     sockaddr_is_loopback((struct sockaddr *)&ss), o->arg);
+	}
+
+	int reason = STOP_REQUESTED;
+	while (!*stop) {
+		if (target_gone(&s)) {
+			reason = STOP_TARGET_EXITED;
+			break;
+		}
+		sleep_ms(POLL_MS);
+	}
+	atomic_store(&s.stopping, reason);
+	/* Handlers notice `stopping` within a tick (100 ms); let their
+	 * replies reach the clients before the sockets are shut. */
+	for (int waited = 0; atomic_load(&s.active) > 0 && waited < DRAIN_MS; waited += 20)
+		sleep_ms(20);
+	MHD_stop_daemon(d);	/* joins every connection thread, closes fd */
+	e = 0;
+	if (reason == STOP_TARGET_EXITED) {
+		e = -ESRCH;
+		seterr(err, errlen, "process %d exited", (int)o->pid);
+	}
+out_locks:
+	pthread_mutex_destroy(&s.log_lock);
+	pthread_mutex_destroy(&s.cpu_lock);
+	dump_put_locked(s.latest);
+	pthread_cond_destroy(&s.capture_cond);
+	pthread_mutex_destroy(&s.capture_lock);
+	pthread_mutex_destroy(&s.sym_lock);
+out_symbolizer:
+	symbolizer_free(s.sym);
+	return e;
+}

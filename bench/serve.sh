@@ -1,0 +1,50 @@
+#!/bin/bash
+# bench/serve.sh - latency of cprof serve on a 100-thread target:
+#   1. goroutine?debug=1, 200 requests one after another: p50/p99
+#   2. the same, 20 concurrent clients x 10 requests (captures are shared)
+#   3. profile?seconds=5: time from the end of the 5 s window to the last
+#      byte, measured as curl's total time - 5 s (an upper bound: it also
+#      holds opening the perf events before the window starts)
+# usage: bench/serve.sh [BUILD_DIR]   (default: build; needs cprof and the
+# server_target workload built there)
+set -euo pipefail
+B=$(cd "${1:-build}" && pwd)
+CPROF=$B/cprof
+TARGET=$B/workloads/server_target_nofp
+[ -x "$CPROF" ] && [ -x "$TARGET" ] || { echo "build cprof and server_target_nofp in $B first" >&2; exit 2; }
+D=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	rm -rf "$D"
+}
+trap cleanup EXIT
+
+"$TARGET" 98 300 "$D/hb" & PIDS+=($!)
+TP=$!
+for _ in $(seq 100); do [ "$(ls /proc/$TP/task | wc -l)" -eq 100 ] && break; sleep 0.05; done
+"$CPROF" serve -p "$TP" --http 127.0.0.1:0 -q 2>"$D/log" & PIDS+=($!)
+for _ in $(seq 100); do grep -q listening "$D/log" && break; sleep 0.05; done
+BASE=$(grep -o 'http://[^ ]*/debug/pprof' "$D/log")
+curl -sf -o /dev/null "$BASE/goroutine?debug=1"
+
+pct() {	# FILE P: the P-th percentile of the numbers in FILE, in ms
+	sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END { i = int((NR * p + 99) / 100); if (i < 1) i = 1; printf "%.1f", v[i] * 1000 }'
+}
+
+for i in $(seq 200); do
+	curl -sf -o /dev/null -w '%{time_total}\n' "$BASE/goroutine?debug=1"
+done >"$D/seq"
+echo "goroutine?debug=1, 100 threads, 200 sequential requests: p50 $(pct "$D/seq" 50) ms, p99 $(pct "$D/seq" 99) ms"
+
+clients=()
+for c in $(seq 20); do
+	( for i in $(seq 10); do curl -sf -o /dev/null -w '%{time_total}\n' "$BASE/goroutine?debug=1"; done >"$D/par.$c" ) &
+	clients+=($!)
+done
+for p in "${clients[@]}"; do wait "$p"; done
+cat "$D"/par.* >"$D/par"
+echo "goroutine?debug=1, 20 concurrent clients x 10: p50 $(pct "$D/par" 50) ms, p99 $(pct "$D/par" 99) ms ($(wc -l <"$D/par") requests)"
+
+t=$(curl -sf -o "$D/cpu.pprof" -w '%{time_total}' "$BASE/profile?seconds=5")
+echo "profile?seconds=5: total $t s; end of window to last byte <= $(awk -v t="$t" 'BEGIN { printf "%.0f", (t - 5) * 1000 }') ms ($(stat -c %s "$D/cpu.pprof") bytes)"

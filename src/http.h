@@ -1,0 +1,164 @@
+/*
+ * http.h - Go's /debug/pprof/ endpoints for a foreign process, served with
+ * libmicrohttpd (DESIGN.md 6-7 lists the Go behaviour matched here).
+ *
+ * Threads: libmicrohttpd runs one thread per connection, so a 30 s CPU
+ * profile blocks only its own connection. What is shared between requests
+ * is serialized inside: one CPU profile at a time (a second one gets Go's
+ * 500 "cpu profiling already in use"), one ptrace capture at a time (two
+ * PTRACE_SEIZEs of one thread cannot both succeed), one user of the
+ * long-lived symbolizer at a time (elfutils is not thread-safe).
+ *
+ * The module never prints: the bound address and the access log reach the
+ * caller through callbacks, errors through the return value and err.
+ *
+ * The pure helpers after http_serve (query parsing, parameter validation,
+ * reply building, log lines) have no side effects and are what the unit
+ * tests exercise; http_serve is tested end to end with curl.
+ */
+#ifndef CPROF_HTTP_H
+#define CPROF_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include "record.h"
+#include "threads.h"
+
+#define HTTP_DEFAULT_SECONDS		30	/* profile?seconds, as Go */
+#define HTTP_DEFAULT_MAX_SECONDS	300
+#define HTTP_DEFAULT_CLIENT_TIMEOUT	10	/* idle seconds */
+#define HTTP_DEFAULT_MAX_CLIENTS	64
+#define HTTP_MAX_BODY			(1 << 20)	/* symbol POST bodies */
+
+struct http_opts {
+	pid_t pid;
+	const char *host;		/* numeric address or name; NULL or "":
+					 * 127.0.0.1 (loopback only) */
+	unsigned port;			/* 0: any free port */
+	unsigned max_seconds;		/* cap of profile?seconds; 0: default */
+	unsigned client_timeout;	/* idle seconds before a connection is
+					 * closed; 0: default */
+	unsigned max_clients;		/* open connections; 0: default */
+	struct record_opts record;	/* CPU profile settings; pid and
+					 * seconds are set per request */
+	struct threads_opts threads;	/* thread dump settings; pid is set */
+	bool remote_symbols;		/* pprof profiles without functions:
+					 * clients name the addresses through
+					 * /debug/pprof/symbol */
+
+	/* Called once the socket listens, with the address actually bound
+	 * (port 0 resolved). May be NULL. */
+	void (*on_listen)(const char *host, unsigned port, bool loopback,
+			  void *arg);
+	/* One access-log line per request (no newline), from connection
+	 * threads, serialized by the server. NULL: no log. */
+	void (*on_log)(const char *line, void *arg);
+	void *arg;
+};
+
+/* Serves until *stop becomes non-zero (returns 0) or the target exits
+ * (returns -ESRCH, err says so). Requests in flight are ended first: a CPU
+ * profile stops sampling and its client gets a 503 with the reason.
+ * Other errors (-EADDRINUSE, -EADDRNOTAVAIL, -EINVAL bad host...) come
+ * before anything was served; err names the failing call. */
+int http_serve(const struct http_opts *opts, volatile int *stop, char *err,
+	       size_t errlen);
+
+/* --- pure helpers ------------------------------------------------------ */
+
+/* Splits "[HOST]:PORT" ("HOST" may be "[v6]"), as --http takes it. host gets
+ * "" when omitted. Returns 0 or -EINVAL with a reason in err. */
+int http_parse_listen(const char *spec, char *host, size_t hostlen,
+		      unsigned *port, char *err, size_t errlen);
+
+/* The first value of key in a raw query string ("a=1&b=%20x+y"), decoded as
+ * Go's url.ParseQuery does ('+' is a space, %XX a byte; a pair with a bad
+ * escape is skipped, as FormValue skips it). Returns 1 and the value in
+ * buf, 0 when key is absent, -EINVAL when the value is longer than
+ * buflen - 1. A key without '=' has the value "". */
+int http_query_get(const char *query, const char *key, char *buf,
+		   size_t buflen);
+
+/* The route of a request path (percent-decoded, without the query). *name
+ * gets what follows /debug/pprof/ ("goroutine"), NULL outside it. */
+enum http_route {
+	HTTP_ROUTE_NOT_FOUND,	/* outside /debug/pprof/: Go's mux 404 */
+	HTTP_ROUTE_REDIRECT,	/* /debug/pprof: 301 to /debug/pprof/ */
+	HTTP_ROUTE_INDEX,
+	HTTP_ROUTE_CMDLINE,
+	HTTP_ROUTE_PROFILE,
+	HTTP_ROUTE_SYMBOL,
+	HTTP_ROUTE_THREADS,	/* goroutine, threads */
+	HTTP_ROUTE_THREADCREATE,
+	HTTP_ROUTE_UNAVAILABLE,	/* heap allocs block mutex trace: 501 */
+	HTTP_ROUTE_UNKNOWN,	/* /debug/pprof/NAME: 404 Unknown profile */
+};
+enum http_route http_route_path(const char *path, const char **name);
+
+/* One reply, as built for a request. */
+struct http_reply {
+	int status;
+	const char *content_type;	/* static string */
+	char disposition[64];		/* filename for Content-Disposition,
+					 * "" for none */
+	bool go_error;			/* X-Go-Pprof: 1 */
+	const char *location;		/* Location header, static, or NULL */
+	const char *allow;		/* Allow header (405), or NULL */
+	char *body;			/* malloc'd; may be NULL when len 0 */
+	size_t len;
+};
+
+/* Go's serveError: status, text/plain, X-Go-Pprof: 1, body text + "\n".
+ * Returns 0 or -ENOMEM. */
+int http_reply_error(struct http_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void http_reply_release(struct http_reply *r);
+
+/* Validates profile?seconds. value NULL or "": def. Returns 0 with *out set,
+ * or fills r with Go's 400 and returns -EINVAL. */
+int http_check_profile_seconds(const char *value, unsigned def, unsigned max,
+			       unsigned *out, struct http_reply *r);
+
+/* Validates debug=N for the named profiles: "" or absent -> 0, values above
+ * 2 mean 2 as in Go. Returns 0 or fills r with a 400 and returns -EINVAL. */
+int http_check_debug(const char *value, int *out, struct http_reply *r);
+
+/* Parses the addresses of a symbol request ("0x1+0x2", Go's
+ * strconv.ParseUint(word, 0, 64): 0x hex, 0 octal, decimal); words that do
+ * not parse, and 0, are skipped as Go does. *addrs malloc'd. Returns 0 or
+ * -ENOMEM. */
+int http_parse_symbol_request(const char *text, size_t len, uint64_t **addrs,
+			      size_t *n);
+
+/* The symbol reply body: "num_symbols: 1\n" then "0xADDR name\n" for each
+ * address lookup() names (NULL: omitted, as Go omits unknown PCs). */
+int http_symbol_body(const uint64_t *addrs, size_t n,
+		     const char *(*lookup)(uint64_t addr, void *arg), void *arg,
+		     char **body, size_t *len);
+
+/* The HTML index. nthreads < 0: unknown. */
+int http_index_html(pid_t pid, const char *comm, long nthreads, char **body,
+		    size_t *len);
+
+/* cmdline as Go prints os.Args: arguments joined by NUL, no trailing NUL
+ * (/proc/PID/cmdline ends each argument with one). Copies into a malloc'd
+ * buffer. */
+int http_cmdline_body(const char *procbuf, size_t proclen, char **body,
+		      size_t *len);
+
+/* Which frames of a stack (leaf first) make its "start routine" for
+ * threadcreate: the outermost frames up to and including the first one,
+ * counted from the root, that is not thread/process start-up code
+ * (_start, __libc_start_*, start_thread, clone, clone3). names[i] may be
+ * NULL (unknown). Returns how many outermost frames to keep (>= 1 when
+ * n >= 1). */
+size_t http_start_routine_frames(const char *const *names, size_t n);
+
+/* The access-log line: "METHOD URI STATUS BYTES MS ms" plus the peer. */
+int http_access_line(char *buf, size_t len, const char *peer,
+		     const char *method, const char *uri, int status,
+		     size_t bytes, double ms);
+
+#endif

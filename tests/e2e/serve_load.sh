@@ -1,0 +1,59 @@
+# serve_load.sh - 20 concurrent clients make 200 goroutine?debug=1 requests
+# (bounded, loopback) against a 100-thread target: every one succeeds, the
+# target's heartbeat keeps ticking, and cprof's open fds and threads come
+# back to where they started.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve_lib.bash"
+t_init
+
+target_start 98 120
+serve_start "$TARGET_PID" -q
+fetch "$BASE/goroutine?debug=1"	# warm the symbol caches
+[ "$CODE" = 200 ] || fail "first request: $CODE"
+sleep 0.3
+fds0=$(ls /proc/$SERVE_PID/fd | wc -l)
+thr0=$(ls /proc/$SERVE_PID/task | wc -l)
+h0=$(heartbeat)
+t0=$(date +%s%N)
+
+client() {
+	local i
+	for i in $(seq 10); do
+		curl -sS -o "$T/body.$1.$i" -w '%{http_code}\n' --max-time 60 "$BASE/goroutine?debug=1" || echo 000
+	done >"$T/codes.$1"
+}
+pids=()
+for c in $(seq 20); do
+	client "$c" &
+	pids+=($!)
+	BG_PIDS+=($!)
+done
+for p in "${pids[@]}"; do
+	wait "$p" || fail "client $p failed"
+done
+t1=$(date +%s%N)
+h1=$(heartbeat)
+
+ok=$(cat "$T"/codes.* | grep -c '^200$' || true)
+[ "$ok" -eq 200 ] || fail "$ok of 200 requests succeeded: $(sort "$T"/codes.* | uniq -c)"
+for f in "$T"/body.*.*; do
+	[ "$(head -1 "$f")" = "threads profile: total 100" ] || fail "$f: $(head -1 "$f")"
+done
+ms=$(((t1 - t0) / 1000000))
+beats=$((h1 - h0))
+note "200 requests in ${ms} ms; heartbeat +$beats (one per 20 ms when never delayed)"
+# Each capture stops the target for a few ms; it must still make progress
+# through the load, not freeze.
+[ "$beats" -ge $((ms / 20 / 6)) ] || fail "the heartbeat advanced $beats in $ms ms"
+
+# Connections close, their threads end; nothing leaks.
+back() {
+	[ "$(ls /proc/$SERVE_PID/fd | wc -l)" -le "$fds0" ] &&
+		[ "$(ls /proc/$SERVE_PID/task | wc -l)" -le "$thr0" ]
+}
+wait_for 15 "cprof's fds ($fds0) and threads ($thr0) to come back" back
+[ "$(awk '/^TracerPid/ { print $2 }' /proc/$TARGET_PID/status)" = 0 ] || fail "target left traced"
+state=$(awk '{ print $3 }' /proc/$TARGET_PID/stat)
+[ "$state" != T ] && [ "$state" != t ] || fail "target left stopped"
+pass "200 requests from 20 clients in ${ms} ms; fds $fds0, threads $thr0 again"

@@ -1,0 +1,292 @@
+/*
+ * test_http.c - the request-handling pieces of serve that need no socket:
+ * --http parsing, Go's query decoding and parameter checks, routes, reply
+ * bodies and the access-log line. The server itself is tested end to end
+ * (tests/e2e/serve_*.sh) with curl and go tool pprof.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "http.h"
+
+static void test_parse_listen(void)
+{
+	char host[64], err[128];
+	unsigned port = 99;
+
+	CHECK_INT(http_parse_listen(":8080", host, sizeof(host), &port, err, sizeof(err)), 0);
+	CHECK_STR(host, "");
+	CHECK_INT(port, 8080);
+	CHECK_INT(http_parse_listen("0.0.0.0:0", host, sizeof(host), &port, err, sizeof(err)), 0);
+	CHECK_STR(host, "0.0.0.0");
+	CHECK_INT(port, 0);
+	CHECK_INT(http_parse_listen("[::1]:6060", host, sizeof(host), &port, err, sizeof(err)), 0);
+	CHECK_STR(host, "::1");
+	CHECK_INT(port, 6060);
+	CHECK_INT(http_parse_listen("localhost:65535", host, sizeof(host), &port, err, sizeof(err)), 0);
+	CHECK_STR(host, "localhost");
+
+	CHECK_INT(http_parse_listen("8080", host, sizeof(host), &port, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "[HOST]:PORT") != NULL);
+	CHECK_INT(http_parse_listen(":65536", host, sizeof(host), &port, err, sizeof(err)), -EINVAL);
+	CHECK_INT(http_parse_listen(":", host, sizeof(host), &port, err, sizeof(err)), -EINVAL);
+	CHECK_INT(http_parse_listen(":80x", host, sizeof(host), &port, err, sizeof(err)), -EINVAL);
+	CHECK_INT(http_parse_listen("::1:80", host, sizeof(host), &port, err, sizeof(err)), -EINVAL);
+	CHECK(strstr(err, "brackets") != NULL);
+	CHECK_INT(http_parse_listen("[::1]80", host, sizeof(host), &port, err, sizeof(err)), -EINVAL);
+	CHECK_INT(http_parse_listen("averyveryverylonghostname:1", host, 8, &port, err, sizeof(err)),
+		  -EINVAL);
+}
+
+static void test_query(void)
+{
+	char v[16];
+
+	CHECK_INT(http_query_get("seconds=5&debug=1", "debug", v, sizeof(v)), 1);
+	CHECK_STR(v, "1");
+	CHECK_INT(http_query_get("seconds=5&debug=1", "seconds", v, sizeof(v)), 1);
+	CHECK_STR(v, "5");
+	CHECK_INT(http_query_get("seconds=5", "debug", v, sizeof(v)), 0);
+	CHECK_INT(http_query_get("", "debug", v, sizeof(v)), 0);
+	CHECK_INT(http_query_get(NULL, "debug", v, sizeof(v)), 0);
+	/* First value wins, as Go's FormValue. */
+	CHECK_INT(http_query_get("debug=2&debug=1", "debug", v, sizeof(v)), 1);
+	CHECK_STR(v, "2");
+	/* Escapes and '+' as in url.ParseQuery. */
+	CHECK_INT(http_query_get("a=x%41+y", "a", v, sizeof(v)), 1);
+	CHECK_STR(v, "xA y");
+	CHECK_INT(http_query_get("%64ebug=7", "debug", v, sizeof(v)), 1);
+	CHECK_STR(v, "7");
+	CHECK_INT(http_query_get("debug", "debug", v, sizeof(v)), 1);
+	CHECK_STR(v, "");
+	/* A pair that does not decode is skipped; the next one counts. */
+	CHECK_INT(http_query_get("debug=%zz&debug=1", "debug", v, sizeof(v)), 1);
+	CHECK_STR(v, "1");
+	CHECK_INT(http_query_get("debug=%4", "debug", v, sizeof(v)), 0);
+	CHECK_INT(http_query_get("xdebug=1&debugx=2", "debug", v, sizeof(v)), 0);
+	CHECK_INT(http_query_get("debug=12345678901234567890", "debug", v, sizeof(v)), -EINVAL);
+}
+
+static void test_route(void)
+{
+	const char *name;
+
+	CHECK_INT(http_route_path("/debug/pprof/", &name), HTTP_ROUTE_INDEX);
+	CHECK_INT(http_route_path("/debug/pprof", &name), HTTP_ROUTE_REDIRECT);
+	CHECK_INT(http_route_path("/", &name), HTTP_ROUTE_NOT_FOUND);
+	CHECK_INT(http_route_path("/debug/pprofx", &name), HTTP_ROUTE_NOT_FOUND);
+	CHECK_INT(http_route_path("/debug/pprof/profile", &name), HTTP_ROUTE_PROFILE);
+	CHECK_INT(http_route_path("/debug/pprof/goroutine", &name), HTTP_ROUTE_THREADS);
+	CHECK_STR(name, "goroutine");
+	CHECK_INT(http_route_path("/debug/pprof/threads", &name), HTTP_ROUTE_THREADS);
+	CHECK_STR(name, "threads");
+	CHECK_INT(http_route_path("/debug/pprof/threadcreate", &name), HTTP_ROUTE_THREADCREATE);
+	CHECK_INT(http_route_path("/debug/pprof/cmdline", &name), HTTP_ROUTE_CMDLINE);
+	CHECK_INT(http_route_path("/debug/pprof/symbol", &name), HTTP_ROUTE_SYMBOL);
+	CHECK_INT(http_route_path("/debug/pprof/heap", &name), HTTP_ROUTE_UNAVAILABLE);
+	CHECK_INT(http_route_path("/debug/pprof/trace", &name), HTTP_ROUTE_UNAVAILABLE);
+	CHECK_INT(http_route_path("/debug/pprof/allocs", &name), HTTP_ROUTE_UNAVAILABLE);
+	CHECK_INT(http_route_path("/debug/pprof/nosuch", &name), HTTP_ROUTE_UNKNOWN);
+	CHECK_STR(name, "nosuch");
+	CHECK_INT(http_route_path("/debug/pprof/goroutine/", &name), HTTP_ROUTE_UNKNOWN);
+}
+
+static void test_errors(void)
+{
+	struct http_reply r;
+	unsigned secs = 0;
+	int debug = -1;
+
+	memset(&r, 0, sizeof(r));
+	CHECK_INT(http_check_profile_seconds(NULL, 30, 300, &secs, &r), 0);
+	CHECK_INT(secs, 30);
+	CHECK_INT(http_check_profile_seconds("", 30, 300, &secs, &r), 0);
+	CHECK_INT(secs, 30);
+	/* The default never exceeds the cap. */
+	CHECK_INT(http_check_profile_seconds(NULL, 30, 10, &secs, &r), 0);
+	CHECK_INT(secs, 10);
+	CHECK_INT(http_check_profile_seconds("+7", 30, 300, &secs, &r), 0);
+	CHECK_INT(secs, 7);
+	CHECK_INT(http_check_profile_seconds("300", 30, 300, &secs, &r), 0);
+	CHECK_INT(secs, 300);
+	CHECK_INT(r.status, 0);
+
+	static const char *const bad[] = { "0", "-1", "abc", "5s", "1.5", "+", " 5" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(http_check_profile_seconds(bad[i], 30, 300, &secs, &r), -EINVAL);
+		CHECK_INT(r.status, 400);
+		CHECK(r.go_error);
+		CHECK_STR(r.content_type, "text/plain; charset=utf-8");
+		CHECK_STR(r.body, "invalid value for \"seconds\" - must be a positive integer\n");
+		CHECK_INT(r.len, strlen(r.body));
+		CHECK_STR(r.disposition, "");
+		http_reply_release(&r);
+	}
+	CHECK_INT(http_check_profile_seconds("301", 30, 300, &secs, &r), -EINVAL);
+	CHECK_INT(r.status, 400);
+	CHECK(r.body && strstr(r.body, "300 seconds") && strstr(r.body, "--max-seconds"));
+	http_reply_release(&r);
+	CHECK_INT(http_check_profile_seconds("99999999999999999999999", 30, 300, &secs, &r), -EINVAL);
+	CHECK_INT(r.status, 400);
+	http_reply_release(&r);
+
+	CHECK_INT(http_check_debug(NULL, &debug, &r), 0);
+	CHECK_INT(debug, 0);
+	CHECK_INT(http_check_debug("1", &debug, &r), 0);
+	CHECK_INT(debug, 1);
+	CHECK_INT(http_check_debug("2", &debug, &r), 0);
+	CHECK_INT(debug, 2);
+	CHECK_INT(http_check_debug("9", &debug, &r), 0);
+	CHECK_INT(debug, 2);
+	CHECK_INT(http_check_debug("x", &debug, &r), -EINVAL);
+	CHECK_INT(r.status, 400);
+	CHECK_STR(r.body, "invalid value for \"debug\" - must be 0, 1 or 2\n");
+	http_reply_release(&r);
+	CHECK_INT(http_check_debug("-1", &debug, &r), -EINVAL);
+	CHECK_INT(r.status, 400);
+	http_reply_release(&r);
+
+	CHECK_INT(http_reply_error(&r, 404, "Unknown profile"), 0);
+	CHECK_INT(r.status, 404);
+	CHECK_STR(r.body, "Unknown profile\n");
+	CHECK(r.go_error);
+	http_reply_release(&r);
+	CHECK(r.body == NULL);
+}
+
+static const char *fake_lookup(uint64_t addr, void *arg)
+{
+	(*(int *)arg)++;
+	if (addr == 0x401000)
+		return "main";
+	if (addr == 0x7f00deadbeef)
+		return "worker_loop";
+	return NULL;
+}
+
+static void test_symbol(void)
+{
+	uint64_t *a = NULL;
+	size_t n = 0;
+	char *body = NULL;
+	size_t len = 0;
+	int calls = 0;
+
+	const char *req = "0x401000+0x7f00deadbeef+junk+0+0x999+4198400+010";
+	CHECK_INT(http_parse_symbol_request(req, strlen(req), &a, &n), 0);
+	CHECK_INT(n, 5);
+	if (n == 5) {
+		CHECK(a[0] == 0x401000);
+		CHECK(a[1] == 0x7f00deadbeefULL);
+		CHECK(a[2] == 0x999);
+		CHECK(a[3] == 4198400);	/* decimal */
+		CHECK(a[4] == 8);	/* leading 0: octal */
+	}
+	CHECK_INT(http_symbol_body(a, n, fake_lookup, &calls, &body, &len), 0);
+	CHECK_INT(calls, 5);
+	CHECK_STR(body, "num_symbols: 1\n0x401000 main\n0x7f00deadbeef worker_loop\n"
+		  "0x401000 main\n");
+	CHECK_INT(len, strlen(body));
+	free(body);
+	free(a);
+
+	/* A POST body with a trailing newline; an overflowing word. */
+	const char *post = "0x401000+0x1ffffffffffffffff\n";
+	CHECK_INT(http_parse_symbol_request(post, strlen(post), &a, &n), 0);
+	CHECK_INT(n, 1);
+	free(a);
+	/* Only the length given counts. */
+	CHECK_INT(http_parse_symbol_request("0x10+0x20", 4, &a, &n), 0);
+	CHECK_INT(n, 1);
+	free(a);
+	CHECK_INT(http_parse_symbol_request("", 0, &a, &n), 0);
+	CHECK_INT(n, 0);
+	calls = 0;
+	CHECK_INT(http_symbol_body(a, n, fake_lookup, &calls, &body, &len), 0);
+	CHECK_STR(body, "num_symbols: 1\n");
+	CHECK_INT(calls, 0);
+	free(body);
+	free(a);
+}
+
+static void test_bodies(void)
+{
+	char *body = NULL;
+	size_t len = 0;
+
+	/* /proc/PID/cmdline ends every argument with NUL; Go joins them. */
+	static const char proc[] = "./app\0--flag\0a b\0";
+	CHECK_INT(http_cmdline_body(proc, sizeof(proc) - 1, &body, &len), 0);
+	CHECK_INT(len, sizeof(proc) - 2);
+	CHECK(memcmp(body, "./app\0--flag\0a b", len) == 0);
+	free(body);
+	CHECK_INT(http_cmdline_body("", 0, &body, &len), 0);
+	CHECK_INT(len, 0);
+	free(body);
+
+	CHECK_INT(http_index_html(4242, "a<b>", 17, &body, &len), 0);
+	CHECK_INT(len, strlen(body));
+	CHECK(strstr(body, "process 4242 (a&lt;b&gt;)") != NULL);
+	CHECK(strstr(body, "<tr><td>17</td><td><a href='goroutine?debug=1'>goroutine</a>") != NULL);
+	CHECK(strstr(body, "<a href='threads?debug=1'>threads</a>") != NULL);
+	CHECK(strstr(body, "<a href=\"goroutine?debug=2\">") != NULL);
+	CHECK(strstr(body, "heap</a> (not yet available)") != NULL);
+	CHECK(strstr(body, "start routine") != NULL);
+	CHECK(strstr(body, "<a href='profile'>profile</a></td>") != NULL);
+	free(body);
+}
+
+static void test_start_routine(void)
+{
+	const char *thread[] = { "nanosleep", "park", "worker", "start_thread", "clone3" };
+	CHECK_INT(http_start_routine_frames(thread, 5), 3);
+	const char *mainth[] = { "pause", "main", "__libc_start_call_main",
+				 "__libc_start_main_impl", "_start" };
+	CHECK_INT(http_start_routine_frames(mainth, 5), 4);
+	const char *unknown[] = { "a", NULL, "clone" };
+	CHECK_INT(http_start_routine_frames(unknown, 3), 2);
+	const char *versioned[] = { "main", "__libc_start_call_main",
+				    "__libc_start_main@@GLIBC_2.34", "_start" };
+	CHECK_INT(http_start_routine_frames(versioned, 4), 4);
+	const char *vthread[] = { "x", "worker", "start_thread@GLIBC_2.2.5", "__clone3" };
+	CHECK_INT(http_start_routine_frames(vthread, 4), 3);
+	const char *prefix[] = { "worker", "start_threadx" };
+	CHECK_INT(http_start_routine_frames(prefix, 2), 1);
+	const char *only[] = { "start_thread", "clone3" };
+	CHECK_INT(http_start_routine_frames(only, 2), 2);
+	CHECK_INT(http_start_routine_frames(only, 0), 0);
+}
+
+static void test_access_line(void)
+{
+	char line[512];
+
+	CHECK_INT(http_access_line(line, sizeof(line), "127.0.0.1", "GET",
+				   "/debug/pprof/goroutine?debug=1", 200, 1234, 12.34), 0);
+	CHECK_STR(line, "127.0.0.1 GET /debug/pprof/goroutine?debug=1 200 1234 12.3ms");
+	/* Client bytes cannot forge a second line or a terminal escape. */
+	CHECK_INT(http_access_line(line, sizeof(line), NULL, "G\nET", "/a b\n\033x", 0, 0, 0), 0);
+	CHECK_STR(line, "- G%0AET /a%20b%0A%1Bx - 0 0.0ms");
+	CHECK(strchr(line, '\n') == NULL);
+	char longuri[2000];
+	memset(longuri, 'a', sizeof(longuri) - 1);
+	longuri[sizeof(longuri) - 1] = '\0';
+	CHECK_INT(http_access_line(line, sizeof(line), "::1", "GET", longuri, 414, 0, 1), 0);
+	CHECK(strlen(line) < 300);
+	CHECK(strstr(line, "... 414 0 1.0ms") != NULL);
+}
+
+int main(void)
+{
+	test_parse_listen();
+	test_query();
+	test_route();
+	test_errors();
+	test_symbol();
+	test_bodies();
+	test_start_routine();
+	test_access_line();
+	return check_done();
+}
