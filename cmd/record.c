@@ -169,6 +169,7 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		case 'o':
 			if (!*optarg) {
 				cli_error("invalid --output '': empty file name");
+				cli_hint("give a file name, e.g. -o cpu.pprof");
 				return -1;
 			}
 			cli->output = optarg;
@@ -180,6 +181,7 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 				cli->callgraph = SAMPLER_CG_FP;
 			} else {
 				cli_error("invalid --call-graph '%s': must be dwarf or fp", optarg);
+				cli_hint("dwarf (the default) is right without frame pointers; fp is cheaper");
 				return -1;
 			}
 			break;
@@ -400,6 +402,8 @@ static void report_error(int ret, pid_t pid, const char *err)
 			cli_error("cannot record pid %d: %s", (int)pid, err);
 		else
 			cli_error("cannot record pid %d: %s", (int)pid, strerror(-ret));
+		cli_hint("check that pid %d is still running; try --call-graph fp to rule out unwinding",
+			 (int)pid);
 		break;
 	}
 }
@@ -459,6 +463,7 @@ int cmd_record(int argc, char **argv)
 		r = child_start(&child, cli.command);
 		if (r < 0) {
 			cli_error("cannot start '%s': %s", cli.command[0], strerror(-r));
+			cli_hint("check the limits on processes and open files (ulimit -u, ulimit -n)");
 			return CPROF_EXIT_FATAL;
 		}
 	}
@@ -495,9 +500,11 @@ int cmd_record(int argc, char **argv)
 	r = record_run(&opts, &cb, &profile, &st, err, sizeof(err));
 	progress_clear(&pg);
 	if (r < 0) {
-		if (pg.exec_error)
+		if (pg.exec_error) {
 			cli_error("cannot run '%s': %s", cli.command[0], strerror(-r));
-		else
+			cli_hint("check that '%s' is an executable program for this machine",
+				 cli.command[0]);
+		} else
 			report_error(r, pid, err);
 		goto out_child;
 	}
@@ -519,6 +526,7 @@ int cmd_record(int argc, char **argv)
 	profile_free(profile);
 	if (r < 0) {
 		cli_error("cannot write '%s': %s", cli.output, strerror(-r));
+		cli_hint("nothing was written; check the space left with 'df %s'", cli.output);
 		goto out_child;
 	}
 	status = CPROF_EXIT_OK;

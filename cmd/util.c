@@ -85,6 +85,8 @@ int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
 	if (errno || end == s || *end || *s == '-' || x < min || x > max) {
 		cli_error("invalid %s '%s': must be a whole number from %lu to %lu",
 			  opt, s, min, max);
+		cli_hint("give %s a value between %lu and %lu, or leave it out for the default",
+			 opt, min, max);
 		return -1;
 	}
 	*v = (unsigned long)x;
@@ -98,6 +100,7 @@ int cli_parse_seconds(const char *opt, const char *s, double *v)
 	double x = strtod(s, &end);
 	if (errno || end == s || *end || !isfinite(x) || x <= 0) {
 		cli_error("invalid %s '%s': must be a positive number of seconds", opt, s);
+		cli_hint("for example %s 10 or %s 0.5", opt, opt);
 		return -1;
 	}
 	*v = x;
