@@ -51,13 +51,16 @@ static void test_all_options(void)
 static void test_command(void)
 {
 	struct record_cli cli;
-	CHECK_INT(PARSE(&cli, "-F", "49", "--", "sleep", "-x", "1"), 0);
+	/* cli.command points into argv: keep it alive past each CHECK. */
+	char *with_dashes[] = { "record", "-F", "49", "--", "sleep", "-x", "1", NULL };
+	char *without[] = { "record", "./prog", "-p", "3", NULL };
+	CHECK_INT(parse(&cli, 7, with_dashes), 0);
 	CHECK_INT(cli.ncommand, 3);
 	CHECK_STR(cli.command[0], "sleep");
 	CHECK_STR(cli.command[1], "-x");	/* the command's own options */
 	CHECK(cli.seconds == 0);		/* until the command exits */
 	/* Without "--", parsing stops at the first non-option too. */
-	CHECK_INT(PARSE(&cli, "./prog", "-p", "3"), 0);
+	CHECK_INT(parse(&cli, 4, without), 0);
 	CHECK_INT(cli.ncommand, 3);
 	CHECK_INT(cli.pid, 0);
 }
