@@ -469,24 +469,56 @@ static int procfs_ksym_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* A bump allocator for symbol names: blocks of ARENA_BLOCK bytes, freed
+ * together. */
+#define ARENA_BLOCK (256 * 1024)
+
+struct procfs_arena {
+	struct procfs_arena *next;
+	size_t used;
+	char data[ARENA_BLOCK];
+};
+
+static char *procfs_arena_strndup(struct procfs_arena **arena, const char *s,
+				  size_t len)
+{
+	struct procfs_arena *a = *arena;
+	if (len + 1 > ARENA_BLOCK)
+		return NULL;
+	if (!a || a->used + len + 1 > ARENA_BLOCK) {
+		a = malloc(sizeof(*a));
+		if (!a)
+			return NULL;
+		a->next = *arena;
+		a->used = 0;
+		*arena = a;
+	}
+	char *p = a->data + a->used;
+	memcpy(p, s, len);
+	p[len] = '\0';
+	a->used += len + 1;
+	return p;
+}
+
 void procfs_ksyms_release(struct procfs_ksyms *k)
 {
-	size_t i;
-
 	if (!k)
 		return;
-	for (i = 0; i < k->n; i++) {
-		free(k->syms[i].name);
-		free(k->syms[i].module);
+	while (k->arena) {
+		struct procfs_arena *next = k->arena->next;
+		free(k->arena);
+		k->arena = next;
 	}
 	free(k->syms);
 	k->syms = NULL;
 	k->n = 0;
 }
 
-/* "ffffffff81000000 T _stext" or "ffffffffc0a01000 t fn\t[module]". */
+/* "ffffffff81000000 T _stext" or "ffffffffc0a01000 t fn\t[module]".
+ * Consecutive symbols of one module share its name's copy. */
 static int procfs_parse_ksym_line(const char *line, size_t len,
-				  struct procfs_ksym *ks, bool *text_sym)
+				  struct procfs_ksym *ks,
+				  struct procfs_ksyms *out, bool *text_sym)
 {
 	const char *p = line, *e = line + len, *name, *mod;
 	char *end;
@@ -507,7 +539,7 @@ static int procfs_parse_ksym_line(const char *line, size_t len,
 		;
 	if (p == name)
 		return -EINVAL;
-	ks->name = strndup(name, (size_t)(p - name));
+	ks->name = procfs_arena_strndup(&out->arena, name, (size_t)(p - name));
 	ks->module = NULL;
 	if (!ks->name)
 		return -ENOMEM;
@@ -517,75 +549,107 @@ static int procfs_parse_ksym_line(const char *line, size_t len,
 		mod = p + 1;
 		for (p = mod; p < e && *p != ']'; p++)
 			;
-		ks->module = strndup(mod, (size_t)(p - mod));
-		if (!ks->module) {
-			free(ks->name);
+		size_t mlen = (size_t)(p - mod);
+		const char *prev = out->n ? out->syms[out->n - 1].module : NULL;
+		if (prev && strlen(prev) == mlen && !memcmp(prev, mod, mlen))
+			ks->module = (char *)prev;
+		else
+			ks->module = procfs_arena_strndup(&out->arena, mod, mlen);
+		if (!ks->module)
 			return -ENOMEM;
-		}
 	}
 	*text_sym = true;
 	return 0;
 }
 
+static int procfs_ksyms_add_line(struct procfs_ksyms *out, size_t *cap,
+				 const char *line, size_t len)
+{
+	bool is_text;
+	if (len == 0)
+		return 0;
+	if (out->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 1024;
+		struct procfs_ksym *ns = realloc(out->syms, ncap * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		out->syms = ns;
+		*cap = ncap;
+	}
+	int r = procfs_parse_ksym_line(line, len, &out->syms[out->n], out, &is_text);
+	if (r < 0)
+		return r;
+	if (is_text) {
+		if (out->syms[out->n].addr)
+			out->all_zero = false;
+		out->n++;
+	}
+	return 0;
+}
+
+static void procfs_ksyms_finish(struct procfs_ksyms *out)
+{
+	if (out->n > 1)
+		qsort(out->syms, out->n, sizeof(*out->syms), procfs_ksym_cmp);
+	if (out->n == 0)
+		out->all_zero = false;
+}
+
 int procfs_parse_kallsyms(const char *text, struct procfs_ksyms *out)
 {
-	struct procfs_ksym *syms = NULL, *ns;
-	size_t cap = 0, n = 0, len;
 	const char *line = text, *nl;
-	bool all_zero = true, is_text;
-	int r;
+	size_t cap = 0;
+	int r = 0;
 
+	memset(out, 0, sizeof(*out));
+	out->all_zero = true;
 	while (*line) {
 		nl = strchr(line, '\n');
-		len = nl ? (size_t)(nl - line) : strlen(line);
-		if (len > 0) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 1024;
-				ns = realloc(syms, cap * sizeof(*syms));
-				if (!ns) {
-					r = -ENOMEM;
-					goto out_free;
-				}
-				syms = ns;
-			}
-			r = procfs_parse_ksym_line(line, len, &syms[n], &is_text);
-			if (r < 0)
-				goto out_free;
-			if (is_text) {
-				if (syms[n].addr)
-					all_zero = false;
-				n++;
-			}
-		}
+		size_t len = nl ? (size_t)(nl - line) : strlen(line);
+		r = procfs_ksyms_add_line(out, &cap, line, len);
+		if (r < 0)
+			goto out_free;
 		if (!nl)
 			break;
 		line = nl + 1;
 	}
-	if (n > 1)
-		qsort(syms, n, sizeof(*syms), procfs_ksym_cmp);
-	out->syms = syms;
-	out->n = n;
-	out->all_zero = n > 0 && all_zero;
+	procfs_ksyms_finish(out);
 	return 0;
 
 out_free:
-	out->syms = syms;
-	out->n = n;
 	procfs_ksyms_release(out);
 	return r;
 }
 
 int procfs_read_kallsyms(struct procfs_ksyms *out)
 {
-	char *text;
-	int r;
+	char *line = NULL;
+	size_t linecap = 0, cap = 0;
+	ssize_t len;
+	int r = 0;
 
-	r = procfs_read_file("/proc/kallsyms", &text, NULL);
-	if (r < 0)
+	memset(out, 0, sizeof(*out));
+	out->all_zero = true;
+	FILE *f = fopen("/proc/kallsyms", "re");
+	if (!f)
+		return -errno;
+	while ((len = getline(&line, &linecap, f)) > 0) {
+		if (line[len - 1] == '\n')
+			len--;
+		r = procfs_ksyms_add_line(out, &cap, line, (size_t)len);
+		if (r < 0)
+			break;
+	}
+	if (r == 0 && ferror(f))
+		r = -EIO;
+	free(line);
+	fclose(f);
+	if (r < 0) {
+		procfs_ksyms_release(out);
 		return r;
-	r = procfs_parse_kallsyms(text, out);
-	free(text);
-	return r;
+	}
+	procfs_ksyms_finish(out);
+	return 0;
 }
 
 const struct procfs_ksym *procfs_ksyms_find(const struct procfs_ksyms *k,

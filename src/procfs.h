@@ -97,8 +97,12 @@ struct procfs_ksyms {
 	struct procfs_ksym *syms;	/* sorted by addr, text symbols only */
 	size_t n;
 	bool all_zero;		/* addresses hidden (kptr_restrict, not root) */
+	/* Names live in a few large blocks rather than one allocation each:
+	 * a kernel has 100,000+ text symbols. Private. */
+	struct procfs_arena *arena;
 };
 int procfs_parse_kallsyms(const char *text, struct procfs_ksyms *out);
+/* Reads /proc/kallsyms line by line, never holding its ~5 MB of text. */
 int procfs_read_kallsyms(struct procfs_ksyms *out);
 void procfs_ksyms_release(struct procfs_ksyms *k);
 /* The symbol at or below addr, or NULL. */
