@@ -33,16 +33,17 @@ median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 declare -A TOOLS=(
 	[a_cprof]="$CPROF threads -p PID -f summary"
 	[b_cprof_1]="$CPROF threads -p PID -f summary --one-at-a-time"
-	[c_cprof_dw]="$CPROF threads -p PID -f summary --unwinder libdw"
-	[d_cprof_dw_1]="$CPROF threads -p PID -f summary --unwinder libdw --one-at-a-time"
+	[c_cprof_lu]="$CPROF threads -p PID -f summary --unwinder libunwind"
+	[d_cprof_lu_1]="$CPROF threads -p PID -f summary --unwinder libunwind --one-at-a-time"
 	[e_eu-stack]="eu-stack -p PID"
 	[f_gdb]="gdb -p PID -batch -ex 'thread apply all bt'"
 )
 declare -A NAME=(
-	[a_cprof]="cprof (libunwind, snapshot)" [b_cprof_1]="cprof (libunwind, one-at-a-time)"
-	[c_cprof_dw]="cprof (libdw, snapshot)" [d_cprof_dw_1]="cprof (libdw, one-at-a-time)"
+	[a_cprof]="cprof (default: libdw, snapshot)" [b_cprof_1]="cprof (libdw, one-at-a-time)"
+	[c_cprof_lu]="cprof (libunwind, snapshot)" [d_cprof_lu_1]="cprof (libunwind, one-at-a-time)"
 	[e_eu-stack]="eu-stack -p" [f_gdb]="gdb thread apply all bt"
 )
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 printf '%-7s %-34s %9s %9s %9s %12s\n' threads tool "wall s" "eu/this" "gdb/this" "pause ms"
 for n in 10 100 1000; do
@@ -79,3 +80,4 @@ for n in 10 100 1000; do
 	kill -9 "$WPID"; wait "$WPID" 2>/dev/null; WPID=
 	unset WALL PAUSE
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

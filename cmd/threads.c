@@ -13,6 +13,7 @@
 
 #include "cmd.h"
 #include "pprof.h"
+#include "procfs.h"
 #include "symbolize.h"
 #include "threads.h"
 
@@ -215,6 +216,37 @@ static int threads_output(const struct threads_cli *cli,
 	return r;
 }
 
+/* The first lookup in a module loads its DWARF: with a -dbg package whose
+ * debug sections are compressed (libc6-dbg), 50 ms of inflate for libc
+ * alone, more than the whole capture of 1,000 threads. Those lookups are
+ * started in the background now, to overlap with the capture, for modules
+ * sure to be on the stacks: the main binary and where a few threads are
+ * blocked (/proc/PID/task/TID/syscall, read without stopping them). The
+ * symbolizer waits for them before any other use. */
+static void threads_prefetch(struct symbolizer *sym, pid_t pid)
+{
+	enum { SAMPLES = 8 };
+	const struct sym_module *const *mods;
+	uint64_t addrs[SAMPLES + 1];
+	pid_t *tids = NULL;
+	size_t n = 0, ntids = 0;
+
+	if (symbolizer_modules(sym, &mods) > 0)
+		addrs[n++] = mods[0]->start;
+	if (procfs_list_tasks(pid, &tids, &ntids) < 0)
+		ntids = 0;
+	for (size_t k = 0; k < SAMPLES && k < ntids; k++) {
+		struct procfs_syscall sc;
+		/* The main thread, then threads spread over the list. */
+		pid_t tid = k == 0 ? pid : tids[k * ntids / SAMPLES];
+		if (procfs_read_syscall(pid, tid, &sc) == 0 && sc.nr != -2 &&
+		    sc.pc)
+			addrs[n++] = sc.pc;
+	}
+	free(tids);
+	symbolizer_prefetch(sym, addrs, n);
+}
+
 int cmd_threads(int argc, char **argv)
 {
 	struct threads_cli cli;
@@ -261,6 +293,9 @@ int cmd_threads(int argc, char **argv)
 		cli_warn("no symbols for pid %d (%s): printing addresses", (int)cli.pid, err);
 		sym = NULL;
 	}
+
+	if (sym)
+		threads_prefetch(sym, cli.pid);
 
 	struct threads_opts opts = {
 		.pid = cli.pid,

@@ -51,6 +51,8 @@ struct ptunwind {
 
 	/* libdw */
 	Dwfl *dwfl;
+
+	long last_syscall;		/* orig_rax of the last walk, or -3 */
 };
 
 /* libunwind hands the accessors whatever arg the caller of the current
@@ -281,6 +283,73 @@ static int ptunwind_warm_module(Dwfl_Module *mod, void **ud, const char *name,
 	return DWARF_CB_OK;
 }
 
+/* Our own thread callbacks for libdw's unwinder instead of
+ * dwfl_linux_proc_attach's: the thread is already ptrace-stopped by us, so
+ * there is nothing to attach; no kill(tid, 0) per thread; one
+ * PTRACE_GETREGS whose orig_rax also gives the system call the thread is
+ * in (what /proc/PID/task/TID/syscall would print, from the same register:
+ * kernel collect_syscall), saving a /proc read per thread; and target
+ * memory through the process_vm_readv page cache shared with the libunwind
+ * path, kept across the threads of one stop. */
+static pid_t ptunwind_dw_next_thread(Dwfl *dwfl, void *dwfl_arg,
+				     void **thread_argp)
+{
+	return 0;	/* threads are only ever asked for by tid */
+}
+
+static bool ptunwind_dw_get_thread(Dwfl *dwfl, pid_t tid, void *dwfl_arg,
+				   void **thread_argp)
+{
+	*thread_argp = dwfl_arg;
+	return true;
+}
+
+static bool ptunwind_dw_memory_read(Dwfl *dwfl, Dwarf_Addr addr,
+				    Dwarf_Word *result, void *dwfl_arg)
+{
+	struct ptunwind *u = dwfl_arg;
+
+	if (ptunwind_read(u, addr, result, sizeof(*result)) == 0)
+		return true;
+	/* A page process_vm_readv refuses (unlike ptrace, it honours page
+	 * protections): one word through ptrace, as libdw itself does. */
+	errno = 0;
+	long w = ptrace(PTRACE_PEEKDATA, u->tid, (void *)(uintptr_t)addr, NULL);
+	if (errno != 0)
+		return false;
+	*result = (Dwarf_Word)w;
+	return true;
+}
+
+static bool ptunwind_dw_set_initial_registers(Dwfl_Thread *thread,
+					      void *thread_arg)
+{
+	struct ptunwind *u = thread_arg;
+	const struct user_regs_struct *r = &u->regs;
+	Dwarf_Word dw[17];
+
+	u->tid = dwfl_thread_tid(thread);
+	if (ptrace(PTRACE_GETREGS, u->tid, 0L, &u->regs) < 0)
+		return false;
+	u->last_syscall = (long)r->orig_rax;
+	/* DWARF register numbers of the x86_64 psABI, as elfutils'
+	 * backends/x86_64_initreg.c fills them; 16 is the return address
+	 * column, from which libdw takes the first pc. */
+	dw[0] = r->rax; dw[1] = r->rdx; dw[2] = r->rcx; dw[3] = r->rbx;
+	dw[4] = r->rsi; dw[5] = r->rdi; dw[6] = r->rbp; dw[7] = r->rsp;
+	dw[8] = r->r8; dw[9] = r->r9; dw[10] = r->r10; dw[11] = r->r11;
+	dw[12] = r->r12; dw[13] = r->r13; dw[14] = r->r14; dw[15] = r->r15;
+	dw[16] = r->rip;
+	return dwfl_thread_state_registers(thread, 0, 17, dw);
+}
+
+static const Dwfl_Thread_Callbacks ptunwind_dw_thread_callbacks = {
+	.next_thread = ptunwind_dw_next_thread,
+	.get_thread = ptunwind_dw_get_thread,
+	.memory_read = ptunwind_dw_memory_read,
+	.set_initial_registers = ptunwind_dw_set_initial_registers,
+};
+
 int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
 		 char *err, size_t errlen)
 {
@@ -291,7 +360,13 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
 		return -ENOMEM;
 	u->pid = pid;
 	u->kind = kind;
+	u->last_syscall = -3;
 	if (kind == PTUNWIND_LIBDW) {
+		u->cache = calloc(PTUNWIND_CACHE, sizeof(*u->cache));
+		if (!u->cache) {
+			r = -ENOMEM;
+			goto out_free;
+		}
 		u->dwfl = dwfl_begin(&ptunwind_dwfl_callbacks);
 		if (!u->dwfl) {
 			r = -ENOMEM;
@@ -307,11 +382,11 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
 		}
 		dwfl_report_end(u->dwfl, NULL, NULL);
 		dwfl_getmodules(u->dwfl, ptunwind_warm_module, NULL, 0);
-		r = dwfl_linux_proc_attach(u->dwfl, pid, true);
-		if (r != 0) {
-			r = r > 0 ? -r : -EINVAL;
+		if (!dwfl_attach_state(u->dwfl, NULL, pid,
+				       &ptunwind_dw_thread_callbacks, u)) {
+			r = -EINVAL;
 			if (err)
-				snprintf(err, errlen, "dwfl_linux_proc_attach: %s",
+				snprintf(err, errlen, "dwfl_attach_state: %s",
 					 dwfl_errmsg(-1));
 			goto out_free;
 		}
@@ -389,6 +464,7 @@ static int ptunwind_libunwind(struct ptunwind *u, pid_t tid, uint64_t *pcs,
 	if (ptrace(PTRACE_GETREGS, tid, 0L, &u->regs) < 0)
 		return -errno;
 	u->tid = tid;
+	u->last_syscall = (long)u->regs.orig_rax;
 	ptunwind_current = u;
 	r = unw_init_remote(&c, u->as, u);
 	if (r < 0) {
@@ -433,6 +509,7 @@ int ptunwind_thread(struct ptunwind *u, pid_t tid, uint64_t *pcs,
 {
 	*n = 0;
 	*truncated = false;
+	u->last_syscall = -3;
 	if (u->kind == PTUNWIND_LIBUNWIND)
 		return ptunwind_libunwind(u, tid, pcs, is_activation, max, n,
 					  truncated);
@@ -450,6 +527,11 @@ void ptunwind_invalidate(struct ptunwind *u)
 		return;
 	for (unsigned i = 0; i < PTUNWIND_CACHE; i++)
 		u->cache[i].addr = 0;
+}
+
+long ptunwind_last_syscall(const struct ptunwind *u)
+{
+	return u->last_syscall;
 }
 
 uint64_t ptunwind_reads(const struct ptunwind *u)

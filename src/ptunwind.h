@@ -9,8 +9,9 @@
  *    detach); caching policy UNW_CACHE_GLOBAL; the vDSO unwound from its own
  *    .eh_frame_hdr read in the target (libunwind-ptrace opens "[vdso]" as a
  *    file, fails, and falls back to frame-pointer guesses).
- *  - libdw: dwfl_linux_proc_attach(assume_ptrace_stopped) and
- *    dwfl_getthread_frames, as eu-stack does.
+ *  - libdw: dwfl_getthread_frames, as eu-stack does, with our own thread
+ *    callbacks (dwfl_attach_state) in place of dwfl_linux_proc_attach's:
+ *    one PTRACE_GETREGS, memory through the same page cache.
  *
  * A ptunwind is made before any thread is stopped (it reads /proc/PID/maps
  * and, for libdw, reports every module), so the stop only pays for the walk.
@@ -47,7 +48,12 @@ int ptunwind_thread(struct ptunwind *u, pid_t tid, uint64_t *pcs,
  * before each thread when threads are stopped one at a time. */
 void ptunwind_invalidate(struct ptunwind *u);
 
-/* process_vm_readv calls made so far (libunwind only). */
+/* The system call the thread of the last ptunwind_thread was in when it
+ * stopped (orig_rax: the number /proc/PID/task/TID/syscall would print),
+ * -1 when it was in user space, -3 when its registers were not read. */
+long ptunwind_last_syscall(const struct ptunwind *u);
+
+/* process_vm_readv calls made so far. */
 uint64_t ptunwind_reads(const struct ptunwind *u);
 
 void ptunwind_free(struct ptunwind *u);

@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +96,27 @@ struct symbolizer {
 	uint64_t maps_hash;
 	size_t maps_len;
 	unsigned generation;
+
+	/* symbolizer_prefetch: a thread that owns s until joined. */
+	pthread_t prefetch;
+	bool prefetching;
+	uint64_t *prefetch_addrs;
+	size_t nprefetch;
 };
+
+/* Every entry point but symbolizer_new and symbolize_demangle starts with
+ * this: while a prefetch runs, the thread doing it is the only user of s
+ * (and of its Dwfl, which is not thread-safe, DESIGN.md 4). */
+static void symbolize_prefetch_join(struct symbolizer *s)
+{
+	if (!s->prefetching)
+		return;
+	pthread_join(s->prefetch, NULL);
+	s->prefetching = false;
+	free(s->prefetch_addrs);
+	s->prefetch_addrs = NULL;
+	s->nprefetch = 0;
+}
 
 static void symbolize_errf(char *err, size_t errlen, const char *fmt,
 			   const char *what, int e)
@@ -555,6 +577,7 @@ int symbolizer_refresh(struct symbolizer *s)
 	size_t len;
 	int e, r;
 
+	symbolize_prefetch_join(s);
 	e = symbolize_maps_state(s->pid, &hash, &len);
 	if (e)
 		return e;
@@ -581,6 +604,7 @@ int symbolizer_refresh(struct symbolizer *s)
 size_t symbolizer_modules(struct symbolizer *s,
 			  const struct sym_module *const **mods)
 {
+	symbolize_prefetch_join(s);
 	/* struct sym_mod_priv starts with its sym_module. */
 	*mods = (const struct sym_module *const *)s->mods;
 	return s->nmods;
@@ -588,6 +612,7 @@ size_t symbolizer_modules(struct symbolizer *s,
 
 void *symbolizer_dwfl(struct symbolizer *s)
 {
+	symbolize_prefetch_join(s);
 	return s->dwfl;
 }
 
@@ -977,8 +1002,8 @@ static int symbolize_retire(struct symbolizer *s, struct sym_block *b)
 	return 0;
 }
 
-const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
-					  bool is_return)
+static const struct sym_frame *symbolize_lookup(struct symbolizer *s,
+						uint64_t addr, bool is_return)
 {
 	struct sym_block *b;
 	size_t i, mask;
@@ -1017,6 +1042,56 @@ const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
 	return &b->frame;
 }
 
+const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
+					  bool is_return)
+{
+	symbolize_prefetch_join(s);
+	return symbolize_lookup(s, addr, is_return);
+}
+
+static void *symbolize_prefetch_main(void *arg)
+{
+	struct symbolizer *s = arg;
+
+	/* An activation lookup of each address: loads the module's symbol
+	 * table, its debug file, the DWARF (decompressing the compressed
+	 * debug sections of a -dbg package is the expensive part: ~50 ms for
+	 * libc6-dbg) and the address's line table, and caches the frame. */
+	for (size_t i = 0; i < s->nprefetch; i++)
+		if (!symbolize_lookup(s, s->prefetch_addrs[i], false))
+			break;
+	return NULL;
+}
+
+int symbolizer_prefetch(struct symbolizer *s, const uint64_t *addrs, size_t n)
+{
+	sigset_t all, old;
+	int r;
+
+	symbolize_prefetch_join(s);
+	if (n == 0)
+		return 0;
+	s->prefetch_addrs = malloc(n * sizeof(*addrs));
+	if (!s->prefetch_addrs)
+		return -ENOMEM;
+	memcpy(s->prefetch_addrs, addrs, n * sizeof(*addrs));
+	s->nprefetch = n;
+	/* The thread takes no signal: those meant for the process (SIGINT
+	 * while a caller holds them blocked, say) must reach the caller. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&s->prefetch, NULL, symbolize_prefetch_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		free(s->prefetch_addrs);
+		s->prefetch_addrs = NULL;
+		s->nprefetch = 0;
+		return -r;
+	}
+	s->prefetching = true;
+	return 0;
+}
+
 const char *symbolizer_name(struct symbolizer *s, uint64_t addr)
 {
 	const struct sym_frame *f = symbolizer_lookup(s, addr, false);
@@ -1030,6 +1105,7 @@ void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)
 		return;
+	symbolize_prefetch_join(s);
 	/* dwfl_end first: it may call back into find_elf-owned state. */
 	if (s->dwfl)
 		dwfl_end(s->dwfl);

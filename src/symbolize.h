@@ -73,6 +73,14 @@ int symbolizer_refresh(struct symbolizer *s);
 const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
 					  bool is_return);
 
+/* Looks addrs up in a background thread (as activation addresses), so that
+ * the slow first lookup in a module (symbol table, debug file, DWARF
+ * sections to decompress) overlaps with the caller's work. Until it ends,
+ * every other call on s waits for it first; the caller may do anything that
+ * does not use s. The thread blocks every signal. Returns 0 or -errno (then
+ * nothing runs: lookups simply happen on demand). */
+int symbolizer_prefetch(struct symbolizer *s, const uint64_t *addrs, size_t n);
+
 /* Every module reported, in order (main binary first; "[kernel]" last of
  * those known at symbolizer_new when kernel is set); valid until the next
  * symbolizer_refresh(). File mappings with no executable part (data files)

@@ -3,6 +3,7 @@
  * then symbolize and write. See threads.h for the contract.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -50,26 +51,94 @@ void threads_dump_free(struct threads_dump *d)
 	free(d);
 }
 
-/* Name, state, CPU time and system call, read before the thread is stopped
- * (once stopped, stat says 't'). */
-static void threads_read_info(pid_t pid, struct threads_thread *t)
+/* One small /proc file of thread tid, opened relative to /proc/PID/task
+ * (no path walk through /proc/PID each time) into a stack buffer. Returns
+ * its length or -errno. */
+static int threads_open_taskdir(pid_t pid);
+
+static ssize_t threads_read_task_file(int taskfd, pid_t tid, const char *name,
+				      char *buf, size_t len)
+{
+	char rel[64];
+	ssize_t n, got = 0;
+	int fd, e = 0;
+
+	snprintf(rel, sizeof(rel), "%d/%s", (int)tid, name);
+	fd = openat(taskfd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* A seq_file hands its whole text (under 1 KiB for stat and syscall)
+	 * to one read that can hold it. */
+	do
+		n = read(fd, buf, len - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		e = -errno;
+	else
+		got = n;
+	close(fd);
+	if (e)
+		return e;
+	buf[got] = '\0';
+	return got;
+}
+
+/* Name, state and CPU time, read before the thread is stopped (once
+ * stopped, stat says 't'). The name comes from stat, which prints the same
+ * task comm as task/TID/comm (fs/proc/array.c proc_task_name); the system
+ * call comes from the registers read while stopped (ptunwind_last_syscall):
+ * one /proc file per thread instead of three. */
+static void threads_read_info(int taskfd, struct threads_thread *t)
 {
 	struct procfs_stat st;
-	struct procfs_syscall sc;
+	char buf[1024];
 	static long hz;
 
 	if (!hz)
 		hz = sysconf(_SC_CLK_TCK) > 0 ? sysconf(_SC_CLK_TCK) : 100;
 	t->state = '?';
 	t->syscall = -3;
-	if (procfs_read_stat(pid, t->tid, &st) == 0) {
+	t->name[0] = '\0';
+	if (taskfd < 0)
+		return;
+	if (threads_read_task_file(taskfd, t->tid, "stat", buf, sizeof(buf)) > 0 &&
+	    procfs_parse_stat(buf, &st) == 0) {
+		size_t cl = strnlen(st.comm, sizeof(t->name) - 1);
 		t->state = st.state;
 		t->cpu_ns = (st.utime + st.stime) * (1000000000u / (uint64_t)hz);
+		memcpy(t->name, st.comm, cl);
+		t->name[cl] = '\0';
 	}
-	if (procfs_read_comm(pid, t->tid, t->name, sizeof(t->name)) < 0)
-		t->name[0] = '\0';
-	if (procfs_read_syscall(pid, t->tid, &sc) == 0)
-		t->syscall = sc.nr;
+}
+
+/* The system call of threads whose registers could not be read (not
+ * stopped in time: uninterruptible sleep), from /proc after the dump. */
+static void threads_read_syscalls(struct threads_dump *d)
+{
+	int taskfd = -1;
+	char buf[1024];
+
+	for (size_t i = 0; i < d->n; i++) {
+		struct threads_thread *t = &d->threads[i];
+		struct procfs_syscall sc;
+		if (t->exited || t->syscall != -3)
+			continue;
+		if (taskfd < 0 && (taskfd = threads_open_taskdir(d->pid)) < 0)
+			return;
+		if (threads_read_task_file(taskfd, t->tid, "syscall", buf,
+					   sizeof(buf)) > 0 &&
+		    procfs_parse_syscall(buf, &sc) == 0)
+			t->syscall = sc.nr;
+	}
+	if (taskfd >= 0)
+		close(taskfd);
+}
+
+static int threads_open_taskdir(pid_t pid)
+{
+	char path[48];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 static int threads_add(struct threads_dump *d, size_t *cap, pid_t tid)
@@ -106,6 +175,9 @@ static int threads_unwind_one(struct ptunwind *u, struct threads_thread *t,
 		return -ENOMEM;
 	t->error = ptunwind_thread(u, t->tid, t->pcs, t->is_activation, max,
 				   &t->npcs, &t->truncated);
+	long nr = ptunwind_last_syscall(u);
+	if (nr >= -1)
+		t->syscall = nr;
 	return 0;
 }
 
@@ -187,9 +259,12 @@ static int threads_seize_all(struct threads_dump *d, size_t *cap,
 				added++;
 		}
 		/* /proc first for every new thread, then the stops: reading
-		 * three files per thread must not lengthen the pause. */
+		 * two files per thread must not lengthen the pause. */
+		int taskfd = first < d->n ? threads_open_taskdir(d->pid) : -1;
 		for (size_t i = first; i < d->n; i++)
-			threads_read_info(d->pid, &d->threads[i]);
+			threads_read_info(taskfd, &d->threads[i]);
+		if (taskfd >= 0)
+			close(taskfd);
 		for (size_t i = first; i < d->n && r == 0 && stop_now; i++) {
 			struct threads_thread *t = &d->threads[i];
 			size_t idx;
@@ -231,7 +306,10 @@ static int threads_capture_snapshot(const struct threads_opts *o,
 			r = threads_add(d, cap, tr.t[i].tid);
 			if (r < 0)
 				goto out_detach;
-			threads_read_info(o->pid, &d->threads[d->n - 1]);
+			int taskfd = threads_open_taskdir(o->pid);
+			threads_read_info(taskfd, &d->threads[d->n - 1]);
+			if (taskfd >= 0)
+				close(taskfd);
 		}
 	/* Everything is stopped: memory cached for one thread's walk stays
 	 * valid for the next (the text and unwind tables are shared). */
@@ -354,6 +432,7 @@ int threads_capture(const struct threads_opts *opts, struct threads_dump **out,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
 		goto out_free;
+	threads_read_syscalls(d);
 
 	/* If every thread vanished, the process is gone. */
 	bool any = false;
