@@ -548,6 +548,14 @@ int http_cmdline_body(const char *procbuf, size_t proclen, char **body,
 	return 0;
 }
 
+bool http_unsymbolizable_mapping(const char *filename)
+{
+	const char *base = strrchr(filename, '/');
+	base = base ? base + 1 : filename;
+	return base[0] == '[' || !strncmp(base, "linux-vdso", 10) ||
+	       !strncmp(filename, "/dev/dri/", 9);
+}
+
 /* Names are compared without a symbol version ("__libc_start_main@@GLIBC_2.34"). */
 static bool is_startup_frame(const char *name)
 {
@@ -659,6 +667,7 @@ struct request {
 	bool started;
 	char *body;			/* POST body */
 	size_t blen;
+	char *location;			/* a redirect's Location, or NULL */
 	bool too_large;
 	int status;
 	size_t bytes;
@@ -865,7 +874,9 @@ static size_t map_pos(const struct profile *p, uint64_t id)
 /* A copy of in with addresses, mappings and build ids but no functions or
  * lines, every mapping without has_functions: what pprof takes as "ask the
  * server" (symbolz.go posts the addresses of locations without lines to
- * /debug/pprof/symbol). Returns 0 or -ENOMEM. */
+ * /debug/pprof/symbol). Mappings pprof never asks about ([kernel], [vdso]:
+ * see http_unsymbolizable_mapping) keep their names, which would otherwise
+ * be lost. Returns 0 or -ENOMEM. */
 static int strip_symbols(const struct profile *in, struct profile **out)
 {
 	struct profile *p = profile_new();
@@ -873,7 +884,9 @@ static int strip_symbols(const struct profile *in, struct profile **out)
 	uint64_t *locids = calloc(in->nlocations + 1, sizeof(*locids));
 	uint64_t *stack = NULL;
 	struct profile_label_in *labels = NULL;
-	size_t maxloc = 1, maxlab = 1;
+	struct profile_line *lines = NULL;
+	bool *keep = NULL;
+	size_t maxloc = 1, maxlab = 1, maxlines = 1;
 	int e = -ENOMEM;
 
 	for (size_t i = 0; i < in->nsamples; i++) {
@@ -882,9 +895,14 @@ static int strip_symbols(const struct profile *in, struct profile **out)
 		if (in->samples[i].nlabels > maxlab)
 			maxlab = in->samples[i].nlabels;
 	}
+	for (size_t i = 0; i < in->nlocations; i++)
+		if (in->locations[i].nlines > maxlines)
+			maxlines = in->locations[i].nlines;
 	stack = calloc(maxloc, sizeof(*stack));
 	labels = calloc(maxlab, sizeof(*labels));
-	if (!p || !mapids || !locids || !stack || !labels)
+	lines = calloc(maxlines, sizeof(*lines));
+	keep = calloc(in->nmappings + 1, sizeof(*keep));
+	if (!p || !mapids || !locids || !stack || !labels || !lines || !keep)
 		goto out;
 #define STR(i) ((i) > 0 && (size_t)(i) < in->nstrings ? in->strings[i] : "")
 	for (size_t i = 0; i < in->nsample_types; i++)
@@ -906,11 +924,35 @@ static int strip_symbols(const struct profile *in, struct profile **out)
 						STR(m->filename), STR(m->build_id));
 		if (!mapids[i])
 			goto out;
+		keep[i] = http_unsymbolizable_mapping(STR(m->filename));
+		if (keep[i]) {
+			struct profile_mapping *nm = profile_mapping(p, mapids[i]);
+			nm->has_functions = m->has_functions;
+			nm->has_filenames = m->has_filenames;
+			nm->has_line_numbers = m->has_line_numbers;
+			nm->has_inline_frames = m->has_inline_frames;
+		}
 	}
 	for (size_t i = 0; i < in->nlocations; i++) {
 		const struct profile_location *l = &in->locations[i];
-		uint64_t mid = mapids[map_pos(in, l->mapping_id)];
-		locids[i] = profile_location(p, mid, l->address, NULL, 0);
+		size_t mp = map_pos(in, l->mapping_id);
+		size_t nl = 0;
+		/* pprof never asks /symbol about these: keep their names. */
+		if (mp < in->nmappings && keep[mp]) {
+			for (size_t j = 0; j < l->nlines; j++) {
+				const struct profile_function *f =
+					profile_function_by_id(in, l->lines[j].function_id);
+				if (!f)
+					continue;
+				lines[nl].line = l->lines[j].line;
+				lines[nl].function_id =
+					profile_function(p, STR(f->name), STR(f->system_name),
+							 STR(f->filename), f->start_line);
+				if (!lines[nl++].function_id)
+					goto out;
+			}
+		}
+		locids[i] = profile_location(p, mapids[mp], l->address, nl ? lines : NULL, nl);
 		if (!locids[i])
 			goto out;
 	}
@@ -939,6 +981,8 @@ out:
 	free(locids);
 	free(stack);
 	free(labels);
+	free(lines);
+	free(keep);
 	return e;
 }
 
@@ -1258,14 +1302,25 @@ static void route_request(struct server *s, struct MHD_Connection *c,
 		return;
 	}
 	switch (route) {
-	case HTTP_ROUTE_REDIRECT:
+	case HTTP_ROUTE_REDIRECT: {
+		/* Go's ServeMux keeps the query when it adds the slash, and
+		 * http.Redirect writes this body for GET and HEAD. */
+		struct sbuf b = { 0 };
 		memset(r, 0, sizeof(*r));
 		r->status = 301;
-		r->location = "/debug/pprof/";
 		r->content_type = TEXT_HTML;
-		r->body = strdup("<a href=\"/debug/pprof/\">Moved Permanently</a>.\n\n");
-		r->len = r->body ? strlen(r->body) : 0;
+		if (*query && asprintf(&rq->location, "/debug/pprof/?%s", query) < 0)
+			rq->location = NULL;
+		r->location = rq->location ? rq->location : "/debug/pprof/";
+		sb_printf(&b, "<a href=\"");
+		html_escape(&b, r->location);
+		sb_printf(&b, "\">Moved Permanently</a>.\n\n");
+		if (sb_finish(&b, &r->body, &r->len) < 0) {
+			r->body = NULL;
+			r->len = 0;
+		}
 		break;
+	}
 	case HTTP_ROUTE_INDEX:
 		serve_index(s, r);
 		break;
@@ -1332,6 +1387,29 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct request *rq,
 	return ret;
 }
 
+/* Whether a POST's body is to be read: only for symbol, and only when
+ * its Content-Length (if any) is within HTTP_MAX_BODY; too_large is set
+ * otherwise. */
+static bool body_wanted(struct MHD_Connection *c, const char *url,
+			struct request *rq)
+{
+	const char *name;
+	if (http_route_path(url, &name) != HTTP_ROUTE_SYMBOL)
+		return false;
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(cl, &end, 10);
+		if (errno == 0 && end != cl && *end == '\0' && v > HTTP_MAX_BODY) {
+			rq->too_large = true;
+			return false;
+		}
+	}
+	return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 				  const char *url, const char *method,
 				  const char *version, const char *upload_data,
@@ -1346,8 +1424,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 	if (!rq->started) {
 		rq->started = true;
 		snprintf(rq->method, sizeof(rq->method), "%s", method);
-		/* A POST body arrives in the calls that follow. */
-		if (!strcmp(method, MHD_HTTP_METHOD_POST))
+		/* A POST body arrives in the calls that follow. Only symbol
+		 * reads one: elsewhere the 405 (or 404) goes out at once, and
+		 * a declared length beyond the limit gets its 413 before a
+		 * byte of it is read (libmicrohttpd then closes the
+		 * connection instead of reading the rest). */
+		if (!strcmp(method, MHD_HTTP_METHOD_POST) && body_wanted(c, url, rq))
 			return MHD_YES;
 	} else if (*upload_data_size) {
 		size_t n = *upload_data_size;
@@ -1443,6 +1525,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 	free(rq->uri);
 	free(rq->body);
+	free(rq->location);
 	free(rq);
 	atomic_fetch_sub(&s->active, 1);
 }
@@ -1576,7 +1659,13 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	sigaddset(&stopsigs, SIGTERM);
 	sigaddset(&stopsigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &stopsigs, &old);
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION;
+	/* poll(), not libmicrohttpd's default select(): a CPU profile opens
+	 * one perf event per thread and CPU (thousands on a big machine), so
+	 * connections accepted meanwhile get descriptors above FD_SETSIZE,
+	 * which select() cannot watch: they were reset, scrapes failed for
+	 * the whole length of every profile. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+			 MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	struct MHD_Daemon *d = MHD_start_daemon(

@@ -104,7 +104,7 @@ struct http_reply {
 	char disposition[64];		/* filename for Content-Disposition,
 					 * "" for none */
 	bool go_error;			/* X-Go-Pprof: 1 */
-	const char *location;		/* Location header, static, or NULL */
+	const char *location;		/* Location header, not owned, or NULL */
 	const char *allow;		/* Allow header (405), or NULL */
 	char *body;			/* malloc'd; may be NULL when len 0 */
 	size_t len;
@@ -155,6 +155,13 @@ int http_cmdline_body(const char *procbuf, size_t proclen, char **body,
  * NULL (unknown). Returns how many outermost frames to keep (>= 1 when
  * n >= 1). */
 size_t http_start_routine_frames(const char *const *names, size_t n);
+
+/* Whether pprof leaves a mapping of this file name alone when it
+ * symbolizes (Mapping.Unsymbolizable in github.com/google/pprof
+ * profile/profile.go: a base name starting with '[' or "linux-vdso", or
+ * under /dev/dri/): it never posts such addresses to /debug/pprof/symbol,
+ * so --remote-symbols keeps their names. */
+bool http_unsymbolizable_mapping(const char *filename);
 
 /* The access-log line: "METHOD URI STATUS BYTES MS ms" plus the peer. */
 int http_access_line(char *buf, size_t len, const char *peer,

@@ -49,6 +49,19 @@ fetch "$BASE/symbol" -X PUT
 head -c 1100000 /dev/zero | tr '\0' '1' >"$T/big"
 fetch "$BASE/symbol" --data-binary "@$T/big"
 [ "$CODE" = 413 ] || fail "oversized symbol POST: $CODE"
+# A declared length beyond the limit is answered before the body is read:
+# a client announcing 10 GB and sending nothing gets its 413 at once.
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'POST /debug/pprof/symbol HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n' >&5
+reply=$(timeout 5 head -c 12 <&5 || true)
+exec 5<&-
+[ "$reply" = "HTTP/1.1 413" ] || fail "symbol POST declaring 10 GB: reply '$reply'"
+# A POST elsewhere is refused without reading its body.
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'POST /debug/pprof/goroutine HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n' >&5
+reply=$(timeout 5 head -c 12 <&5 || true)
+exec 5<&-
+[ "$reply" = "HTTP/1.1 405" ] || fail "goroutine POST declaring 10 GB: reply '$reply'"
 still_answers "wrong methods"
 
 # Raw bytes that are not HTTP.

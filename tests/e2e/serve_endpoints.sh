@@ -29,6 +29,12 @@ fetch "$BASE/" -I
 
 fetch "$BASE"
 [ "$CODE" = 301 ] && [ "$(hdr Location)" = "/debug/pprof/" ] || fail "/debug/pprof: $CODE $(hdr Location)"
+# Go's mux keeps the query when it adds the slash.
+fetch "$BASE?a=1&b=<x>"
+[ "$CODE" = 301 ] && [ "$(hdr Location)" = "/debug/pprof/?a=1&b=<x>" ] ||
+	fail "/debug/pprof?query: $CODE $(hdr Location)"
+[ "$(cat "$T/body")" = '<a href="/debug/pprof/?a=1&amp;b=&lt;x&gt;">Moved Permanently</a>.' ] ||
+	fail "/debug/pprof?query: body '$(cat "$T/body")'"
 
 # cmdline: byte-exact, the arguments joined by NUL (no trailing NUL).
 fetch "$BASE/cmdline"

@@ -69,4 +69,25 @@ wait "$C" || fail "the profile request failed on SIGINT"
 state=$(awk '{ print $3 }' /proc/$TARGET_PID/stat)
 [ "$state" != T ] && [ "$state" != t ] || fail "target left stopped"
 [ "$(awk '/^TracerPid/ { print $2 }' /proc/$TARGET_PID/status)" = 0 ] || fail "target left traced"
+
+# --remote-symbols keeps the names pprof never asks /symbol for: it skips
+# "[kernel]" and "[vdso]" mappings (Mapping.Unsymbolizable), so stripping
+# them would lose them for good. dd spends its time in read/write.
+dd if=/dev/zero of=/dev/null bs=64k 2>/dev/null &
+DD=$!
+BG_PIDS+=("$DD")
+serve_start "$DD" --remote-symbols -q
+fetch "$BASE/profile?seconds=1"
+[ "$CODE" = 200 ] || fail "profile of dd: $CODE $(head -c 300 "$T/body")"
+pp_raw "$T/body" >"$T/dd.raw" || fail "pprof cannot read the profile of dd"
+kmap=$(awk '/^Mappings/ { m = 1; next } m && / \[kernel\]/ { sub(":", "", $1); print $1; exit }' "$T/dd.raw")
+if [ -n "$kmap" ]; then
+	grep -Eq "^ +[0-9]+: 0x[0-9a-f]+ M=$kmap [A-Za-z_]" "$T/dd.raw" ||
+		fail "--remote-symbols: kernel frames lost their names: $(grep -m5 "M=$kmap" "$T/dd.raw")"
+else
+	note "no kernel frames (perf_event_paranoid, not root): kernel names not checked"
+fi
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || fail "serve did not exit 0 on SIGTERM"
+stop_bg "$DD"
 pass "go tool pprof reads profile and goroutine from cprof serve, names from /symbol"

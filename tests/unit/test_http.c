@@ -259,6 +259,18 @@ static void test_start_routine(void)
 	CHECK_INT(http_start_routine_frames(only, 0), 0);
 }
 
+static void test_unsymbolizable(void)
+{
+	/* pprof's Mapping.Unsymbolizable: never posted to /symbol. */
+	CHECK(http_unsymbolizable_mapping("[kernel]"));
+	CHECK(http_unsymbolizable_mapping("[vdso]"));
+	CHECK(http_unsymbolizable_mapping("/x/[weird]"));
+	CHECK(http_unsymbolizable_mapping("linux-vdso.so.1"));
+	CHECK(http_unsymbolizable_mapping("/dev/dri/renderD128"));
+	CHECK(!http_unsymbolizable_mapping("/usr/lib/x86_64-linux-gnu/libc.so.6"));
+	CHECK(!http_unsymbolizable_mapping(""));
+}
+
 static void test_access_line(void)
 {
 	char line[512];
@@ -287,6 +299,7 @@ int main(void)
 	test_symbol();
 	test_bodies();
 	test_start_routine();
+	test_unsymbolizable();
 	test_access_line();
 	return check_done();
 }
