@@ -40,7 +40,8 @@ int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
 int cli_parse_seconds(const char *opt, const char *s, double *v);
 
 /* Checks that pid can be profiled from the outside: it exists, it is not
- * cprof itself, not a kernel thread, not a zombie. Prints the error and hint
+ * cprof itself, not a kernel thread, not a thread id of another process,
+ * not a zombie. Prints the error and hint
  * and returns -1 otherwise. */
 int cli_check_target(pid_t pid);
 

@@ -245,6 +245,7 @@ struct child {
 	const char *name;
 	int status;
 	bool reaped;
+	bool execd;	/* the command ran (its status means something) */
 };
 
 /* Forks a child that waits for our word before it execs, so the events can
@@ -306,6 +307,7 @@ static int child_release(void *arg)
 	ch->exec_fd = -1;
 	if (n == sizeof(e))
 		return -(e ? e : ENOEXEC);
+	ch->execd = true;
 	return 0;
 }
 
@@ -551,10 +553,17 @@ int cmd_record(int argc, char **argv)
 	}
 out_child:
 	if (cli.command && child.pid > 0) {
+		/* A recording that failed before release_child leaves the
+		 * child blocked reading go_fd: EOF makes it _exit(127)
+		 * instead of waiting forever, and us with it. */
+		if (child.go_fd >= 0)
+			close(child.go_fd);
+		if (child.exec_fd >= 0)
+			close(child.exec_fd);
 		if (!child_exited(&child) && cli_stop_signal)
 			kill(child.pid, cli_stop_signal);
 		child_wait(&child);
-		if (!cli.quiet)
+		if (!cli.quiet && child.execd)
 			describe_status(&child);
 	}
 	return status;

@@ -107,6 +107,22 @@ int cli_parse_seconds(const char *opt, const char *s, double *v)
 	return 0;
 }
 
+/* The Tgid line of /proc/PID/status; 0 when it cannot be read. */
+static pid_t thread_group(pid_t pid)
+{
+	char path[32], *text = NULL;
+	long tgid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (procfs_read_file(path, &text, NULL) == 0) {
+		const char *p = strstr(text, "\nTgid:");
+		if (p)
+			tgid = strtol(p + 6, NULL, 10);
+	}
+	free(text);
+	return tgid > 0 && tgid <= INT_MAX ? (pid_t)tgid : 0;
+}
+
 int cli_check_target(pid_t pid)
 {
 	struct procfs_stat st;
@@ -129,6 +145,17 @@ int cli_check_target(pid_t pid)
 		cli_error("pid %d (%s) is a kernel thread: it has no user space to profile",
 			  (int)pid, st.comm);
 		cli_hint("profile a user process; for kernel time use 'perf record -a'");
+		return -1;
+	}
+	/* /proc/TID exists for every thread, though it is not listed: a
+	 * thread id would pass the checks above, then every sample (whose
+	 * pid is the process's) would be dropped as another process's. */
+	pid_t tgid = thread_group(pid);
+	if (tgid > 0 && tgid != pid) {
+		cli_error("%d is a thread of process %d, not a process id",
+			  (int)pid, (int)tgid);
+		cli_hint("give the process id: -p %d (every thread is sampled)",
+			 (int)tgid);
 		return -1;
 	}
 	if (st.state == 'Z' || st.state == 'X') {

@@ -137,42 +137,21 @@ static bool user_pc_unmapped(struct recorder *r, uint64_t pc, bool act)
 	return f && !f->module;
 }
 
-/* Appends the kernel part of a callchain (between PERF_CONTEXT_KERNEL and
- * the next context marker) to pcs; returns the new count. */
-static size_t add_kernel_frames(struct recorder *r, const struct perf_sample *s,
-				size_t n)
+/* Appends the part of a callchain between the context marker (the kernel's
+ * PERF_CONTEXT_KERNEL or PERF_CONTEXT_USER) and the next marker to pcs;
+ * returns the new count. */
+static size_t add_callchain_frames(struct recorder *r, const struct perf_sample *s,
+				   size_t n, uint64_t context)
 {
-	bool in_kernel = false;
+	bool in_context = false;
 	bool first = true;
 	for (uint64_t i = 0; i < s->nr_callchain && n < r->max_frames; i++) {
 		uint64_t ip = s->callchain[i];
 		if (ip >= (uint64_t)PERF_CONTEXT_MAX) {
-			in_kernel = ip == (uint64_t)PERF_CONTEXT_KERNEL;
+			in_context = ip == context;
 			continue;
 		}
-		if (!in_kernel || !r->opts->kernel)
-			continue;
-		r->pcs[n] = ip;
-		r->act[n] = first;
-		first = false;
-		n++;
-	}
-	return n;
-}
-
-/* FP mode: the user part of the kernel's callchain. */
-static size_t add_fp_user_frames(struct recorder *r, const struct perf_sample *s,
-				 size_t n)
-{
-	bool in_user = false;
-	bool first = true;
-	for (uint64_t i = 0; i < s->nr_callchain && n < r->max_frames; i++) {
-		uint64_t ip = s->callchain[i];
-		if (ip >= (uint64_t)PERF_CONTEXT_MAX) {
-			in_user = ip == (uint64_t)PERF_CONTEXT_USER;
-			continue;
-		}
-		if (!in_user)
+		if (!in_context)
 			continue;
 		r->pcs[n] = ip;
 		r->act[n] = first;
@@ -221,10 +200,12 @@ static size_t add_dwarf_user_frames(struct recorder *r, const struct perf_sample
 
 static int on_sample(struct recorder *r, const struct perf_sample *s)
 {
-	size_t n = add_kernel_frames(r, s, 0);
+	size_t n = 0;
+	if (r->opts->kernel)
+		n = add_callchain_frames(r, s, 0, (uint64_t)PERF_CONTEXT_KERNEL);
 	if (r->opts->callgraph == SAMPLER_CG_FP) {
 		size_t k = n;
-		n = add_fp_user_frames(r, s, n);
+		n = add_callchain_frames(r, s, n, (uint64_t)PERF_CONTEXT_USER);
 		refresh_if_unmapped(r, k, n);
 	} else
 		n = add_dwarf_user_frames(r, s, n);
@@ -427,7 +408,10 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 
 	int64_t wall_start = (int64_t)now_ns(CLOCK_REALTIME);
 	uint64_t start = now_ns(CLOCK_MONOTONIC);
-	uint64_t deadline = opts->seconds > 0 ?
+	/* A huge --seconds would overflow the conversion (undefined
+	 * behaviour): anything beyond ~292 years means "no deadline". */
+	uint64_t deadline = opts->seconds > 0 &&
+		opts->seconds * 1e9 < (double)(UINT64_MAX - start) ?
 		start + (uint64_t)(opts->seconds * 1e9) : UINT64_MAX;
 	while (r.sp) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);

@@ -40,8 +40,8 @@ struct record_stats {
 
 struct record_callbacks {
 	/* Called once the events are open and enabled (before any sampling
-	 * of a command: release the child here). Non-zero aborts with that
-	 * value as the error. May be NULL. */
+	 * of a command: release the child here). A negative errno aborts
+	 * the recording with that error. May be NULL. */
 	int (*ready)(void *arg);
 	/* Called about every 100 ms and at the end; non-zero stops the
 	 * recording early (the profile is still finished). May be NULL. */

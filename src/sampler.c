@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "procfs.h"
@@ -261,6 +262,20 @@ static int sampler_add_fd(struct sampler *s, int fd)
 	return 0;
 }
 
+/* The smallest ring the EPERM fallback may shrink to: 64 KiB, and room for
+ * four of the largest samples (stack copy plus registers and a kernel
+ * callchain of up to 512 entries, 4 KiB). */
+static size_t sampler_min_ring(const struct sampler *s)
+{
+	size_t want = 64 << 10, min = 64 << 10;
+
+	if (s->opts.callgraph == SAMPLER_CG_DWARF)
+		want = 4 * ((size_t)s->opts.stack_size + 4096 + 256);
+	while (min < want)
+		min <<= 1;
+	return min;
+}
+
 static int sampler_map_ring(struct sampler *s, struct sampler_ring *ring,
 			    int fd, char *err, size_t errlen)
 {
@@ -275,11 +290,12 @@ static int sampler_map_ring(struct sampler *s, struct sampler_ring *ring,
 		len = page + s->data_size;
 		base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		/* EPERM: beyond the unprivileged budget (perf_event_mlock_kb
-		 * per CPU, shared by all of the user's perf buffers). With the
-		 * default size, a smaller ring beats no ring: 64 KiB still
-		 * holds any single record. */
-		if (base != MAP_FAILED || errno != EPERM || s->opts.ring_pages ||
-		    s->data_size <= (64 << 10))
+		 * per CPU, then RLIMIT_MEMLOCK, shared by all of the user's
+		 * perf buffers). A smaller ring beats no ring, as long as it
+		 * still holds the largest record (a record larger than the
+		 * ring is dropped silently, DESIGN.md 1). */
+		if (base != MAP_FAILED || errno != EPERM ||
+		    s->data_size / 2 < sampler_min_ring(s))
 			break;
 		s->data_size /= 2;
 	}
@@ -871,6 +887,8 @@ const char *sampler_explain_error(int err, pid_t pid, char *buf, size_t len)
 	size_t left = len;
 	int e = err < 0 ? -err : err;
 	bool have_paranoid;
+	char path[32];
+	struct stat pst;
 
 	if (!buf || !len)
 		return buf;
@@ -881,6 +899,22 @@ const char *sampler_explain_error(int err, pid_t pid, char *buf, size_t len)
 	switch (e) {
 	case EACCES:
 	case EPERM:
+		/* The owner of /proc/PID is the process's effective uid
+		 * (proc(5)): another user's process is refused whatever
+		 * perf_event_paranoid says, so say that first. */
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (geteuid() != 0 && stat(path, &pst) == 0 &&
+		    pst.st_uid != geteuid()) {
+			sampler_append(&p, &left,
+				       "no permission to sample pid %d: it belongs to "
+				       "another user (uid %u; perf_event_paranoid is %ld)\n"
+				       "hint: run cprof as that user or as root, or grant it "
+				       "CAP_SYS_PTRACE and CAP_PERFMON (setcap "
+				       "cap_perfmon,cap_sys_ptrace+ep cprof); lowering "
+				       "perf_event_paranoid does not help here\n",
+				       (int)pid, (unsigned)pst.st_uid, paranoid);
+			break;
+		}
 		if (e == EACCES || !have_paranoid || paranoid >= 3)
 			sampler_append(&p, &left,
 				       "no permission to sample pid %d "

@@ -39,9 +39,11 @@ struct sampler_opts {
 	size_t ring_pages;		/* data pages per CPU ring, power of
 					 * two; 0: a default sized for
 					 * stack copies (512 KiB for dwarf,
-					 * 64 KiB for fp; halved down to
-					 * 64 KiB if mmap hits the
-					 * unprivileged mlock budget) */
+					 * 64 KiB for fp). Either is halved
+					 * while mmap hits the unprivileged
+					 * mlock budget (EPERM), down to
+					 * 64 KiB or four of the largest
+					 * records */
 };
 
 struct sampler;

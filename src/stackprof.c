@@ -85,8 +85,11 @@ static uint64_t stackprof_mapping(struct stackprof *sp, unsigned idx)
 	return sp->mapping_ids[idx];
 }
 
+/* *cacheable is cleared for an address no module covers: a later
+ * symbolizer_refresh() (dlopen, exec) may map it, and the symbolizer then
+ * looks it up again; a cached location would keep it unmapped for good. */
 static uint64_t stackprof_make_location(struct stackprof *sp, uint64_t pc,
-					bool is_activation)
+					bool is_activation, bool *cacheable)
 {
 	const struct sym_frame *f;
 	struct profile_line *lines = NULL;
@@ -95,6 +98,7 @@ static uint64_t stackprof_make_location(struct stackprof *sp, uint64_t pc,
 	f = symbolizer_lookup(sp->sym, pc, !is_activation);
 	if (!f)
 		return 0;
+	*cacheable = f->module != NULL;
 	if (f->module) {
 		mapping_id = stackprof_mapping(sp, f->module->index);
 		if (!mapping_id)
@@ -162,9 +166,11 @@ uint64_t stackprof_location(struct stackprof *sp, uint64_t pc,
 			return sp->slots[i].location_id;
 		i = (i + 1) & mask;
 	}
-	id = stackprof_make_location(sp, pc, is_activation);
-	if (!id)
-		return 0;
+	bool cacheable = true;
+
+	id = stackprof_make_location(sp, pc, is_activation, &cacheable);
+	if (!id || !cacheable)
+		return id;
 	sp->slots[i] = (struct stackprof_slot){ pc, true, is_activation, id };
 	sp->nused++;
 	return id;

@@ -80,6 +80,16 @@ t_find_zombie
 expect "zombie" 2 "zombie" record -p "$zombie" --seconds 1
 stop_bg "$parent"
 
+# a thread id (it has a /proc entry too) is not a process id
+start_bg "$wl" 60 2
+mt=$BG_PID
+wait_exec "$mt" "$wl"
+t_second_thread() { [ "$(ls "/proc/$mt/task" | wc -l)" -ge 2 ]; }
+wait_for 10 "a second thread of $mt" t_second_thread
+tid=$(ls "/proc/$mt/task" | grep -vx "$mt" | head -1)
+expect "thread id" 2 "$tid.*thread of process $mt" record -p "$tid" --seconds 1
+stop_bg "$mt"
+
 for s in 0 -1 abc 1x ""; do
 	expect "--seconds '$s'" 64 'seconds' record -p "$live" --seconds "$s"
 done
@@ -113,6 +123,20 @@ else
 fi
 expect "command not found" 2 'no-such-cmd-e2e.*not found|not found.*no-such-cmd-e2e' record -- no-such-cmd-e2e
 
+# a command whose events cannot be opened (no fd left for them): cprof must
+# let go of the waiting child and exit 2, not wait for it forever
+rc=0
+# (fds 0-2 only, and a limit of 7: room for the two pipes to the child, not
+# for the events)
+timeout 20 bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -le 2 ] || eval "exec $n>&-"; done
+	ulimit -n 7; exec "$0" record -o "$1/fd.pprof" -- "$2" 1' \
+	"$CPROF" "$T" "$wl" >"$T/out" 2>"$T/err" || rc=$?
+[ "$rc" -ne 124 ] || fail "command mode, events not opened: cprof hung waiting for the child"
+[ "$rc" -eq 2 ] || fail "command mode, events not opened: exit $rc, want 2: $(cat "$T/err")"
+grep -q '^hint: ' "$T/err" || fail "command mode, events not opened: no hint: $(cat "$T/err")"
+[ ! -e "$T/fd.pprof" ] || fail "command mode, events not opened: a profile was written"
+note "ok: command, no fds -> $(head -1 "$T/err")"
+
 # no permission: nobody against a root process. cprof and the output dir
 # live where nobody can reach them.
 pd=$(mktemp -d /tmp/cprof-e2e-perm.XXXXXX)
@@ -132,6 +156,7 @@ grep -q '^hint: ' <<<"$err" || fail "permission: no hint line: $err"
 grep -q "perf_event_paranoid" <<<"$err" || fail "permission: perf_event_paranoid not named: $err"
 grep -q "$paranoid" <<<"$err" || fail "permission: the current paranoid value $paranoid is not given: $err"
 grep -Eq 'CAP_PERFMON|CAP_SYS_PTRACE|root' <<<"$err" || fail "permission: neither root nor a capability is named: $err"
+grep -q 'another user' <<<"$err" || fail "permission: the real cause (another user's process) is not named: $err"
 [ -z "$(ls -A "$pd/out")" ] || fail "permission: files left behind: $(ls -A "$pd/out")"
 note "ok: permission -> $(tr '\n' ' ' <<<"$err")"
 

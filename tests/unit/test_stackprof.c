@@ -238,6 +238,14 @@ int main(void)
 	/* Unknown: address kept, no mapping, no name. */
 	l = loc(p, stackprof_location(sp, 0x10, false));
 	CHECK(l && l->nlines == 0 && l->mapping_id == 0 && l->address == 0x10);
+	/* Not cached (a refresh may map it later), but still one location. */
+	{
+		size_t nloc = p->nlocations;
+		uint64_t id0 = l ? l->id : 0;
+
+		CHECK_INT(stackprof_location(sp, 0x10, false), id0);
+		CHECK_INT(p->nlocations, nloc);
+	}
 	l = loc(p, stackprof_location(sp, libc_pc, true));
 	CHECK(l && l->mapping_id == libc_index + 1 && l->nlines >= 1);
 
