@@ -39,6 +39,11 @@ int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
 		    unsigned long max, unsigned long *v);
 int cli_parse_seconds(const char *opt, const char *s, double *v);
 
+/* Reports what getopt_long rejected (c is ':' for a missing value, '?'
+ * otherwise) for `cprof CMD`, with a hint pointing at its --help. Call it
+ * right after getopt_long returned c, with opterr = 0. Returns -1. */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
 /* Checks that pid can be profiled from the outside: it exists, it is not
  * cprof itself, not a kernel thread, not a thread id of another process,
  * not a zombie. Prints the error and hint

@@ -134,7 +134,7 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 
 	optind = 0;	/* reset getopt, also its GNU internal state */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:s:F:o:g:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:s:F:o:g:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (cli_parse_pid("--pid", optarg, &cli->pid) < 0)
@@ -204,17 +204,8 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		case 'h':
 			cli->help = true;
 			return 0;
-		case ':':
-			cli_error("option '%s' needs a value", argv[optind - 1]);
-			cli_hint("see 'cprof record --help'");
-			return -1;
 		default:
-			if (optopt)
-				cli_error("unknown option '-%c'", optopt);
-			else
-				cli_error("unknown option '%s'", argv[optind - 1]);
-			cli_hint("see 'cprof record --help'");
-			return -1;
+			return cli_bad_option("record", c, argv);
 		}
 	}
 	if (optind < argc) {

@@ -91,13 +91,8 @@ int cmd_report(int argc, char **argv)
 		case 'h':
 			report_usage(stdout);
 			return CPROF_EXIT_OK;
-		case ':':
-			cli_error("option '%s' needs a value", argv[optind - 1]);
-			cli_hint("see 'cprof report --help'");
-			return CPROF_EXIT_USAGE;
 		default:
-			cli_error("unknown option '%s' for 'cprof report'", argv[optind - 1]);
-			cli_hint("see 'cprof report --help'");
+			cli_bad_option("report", c, argv);
 			return CPROF_EXIT_USAGE;
 		}
 	}

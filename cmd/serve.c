@@ -160,13 +160,8 @@ int cmd_serve(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CPROF_EXIT_OK;
-		case ':':
-			cli_error("option '%s' needs a value", argv[optind - 1]);
-			cli_hint("see 'cprof serve --help'");
-			return CPROF_EXIT_USAGE;
 		default:
-			cli_error("unknown option '%s'", argv[optind - 1]);
-			cli_hint("see 'cprof serve --help'");
+			cli_bad_option("serve", c, argv);
 			return CPROF_EXIT_USAGE;
 		}
 	}

@@ -153,17 +153,8 @@ static int threads_cli_parse(int argc, char **argv, struct threads_cli *cli)
 		case 'h':
 			cli->help = true;
 			return 0;
-		case ':':
-			cli_error("option '%s' needs a value", argv[optind - 1]);
-			cli_hint("see 'cprof threads --help'");
-			return -1;
 		default:
-			if (optopt)
-				cli_error("unknown option '-%c'", optopt);
-			else
-				cli_error("unknown option '%s'", argv[optind - 1]);
-			cli_hint("see 'cprof threads --help'");
-			return -1;
+			return cli_bad_option("threads", c, argv);
 		}
 	}
 	if (optind < argc) {

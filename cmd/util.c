@@ -3,6 +3,7 @@
  * subcommands.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -60,6 +61,18 @@ void cli_explain(const char *text)
 		fprintf(stderr, "%.*s\n", len, line);
 		line = nl ? nl + 1 : NULL;
 	}
+}
+
+int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	if (c == ':')
+		cli_error("option '%s' needs a value", argv[optind - 1]);
+	else if (optopt)
+		cli_error("unknown option '-%c'", optopt);
+	else
+		cli_error("unknown option '%s'", argv[optind - 1]);
+	cli_hint("see 'cprof %s --help'", cmd);
+	return -1;
 }
 
 int cli_parse_pid(const char *opt, const char *s, pid_t *pid)

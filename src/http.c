@@ -30,6 +30,7 @@
 #include <microhttpd.h>
 
 #include "http.h"
+#include "errmsg.h"
 #include "pprof.h"
 #include "procfs.h"
 #include "symbolize.h"
@@ -41,18 +42,6 @@
 /* How long a stopping server lets replies in flight reach their clients
  * before libmicrohttpd shuts the sockets. */
 #define DRAIN_MS 3000
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	if (!err || !errlen)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* --- pure helpers ------------------------------------------------------ */
 
@@ -82,7 +71,7 @@ int http_parse_listen(const char *spec, char *host, size_t hostlen,
 	if (spec[0] == '[') {
 		const char *close = strchr(spec, ']');
 		if (!close || close[1] != ':') {
-			seterr(err, errlen, "expected [IPV6]:PORT");
+			errmsg_set(err, errlen, "expected [IPV6]:PORT");
 			return -EINVAL;
 		}
 		h = spec + 1;
@@ -91,21 +80,21 @@ int http_parse_listen(const char *spec, char *host, size_t hostlen,
 	} else {
 		colon = strrchr(spec, ':');
 		if (!colon) {
-			seterr(err, errlen, "expected [HOST]:PORT, such as :8080 or 127.0.0.1:8080");
+			errmsg_set(err, errlen, "expected [HOST]:PORT, such as :8080 or 127.0.0.1:8080");
 			return -EINVAL;
 		}
 		hl = (size_t)(colon - spec);
 		if (memchr(spec, ':', hl)) {
-			seterr(err, errlen, "write an IPv6 address in brackets, as [::1]:8080");
+			errmsg_set(err, errlen, "write an IPv6 address in brackets, as [::1]:8080");
 			return -EINVAL;
 		}
 	}
 	if (hl >= hostlen) {
-		seterr(err, errlen, "host name too long");
+		errmsg_set(err, errlen, "host name too long");
 		return -EINVAL;
 	}
 	if (parse_port(colon + 1, port) < 0) {
-		seterr(err, errlen, "port must be a number from 0 to 65535");
+		errmsg_set(err, errlen, "port must be a number from 0 to 65535");
 		return -EINVAL;
 	}
 	memcpy(host, h, hl);
@@ -1562,7 +1551,7 @@ static int listen_socket(const char *host, unsigned port, int *fdp,
 	snprintf(ps, sizeof(ps), "%u", port);
 	int g = getaddrinfo(h, ps, &hints, &res);
 	if (g != 0) {
-		seterr(err, errlen, "cannot resolve '%s': %s", h, gai_strerror(g));
+		errmsg_set(err, errlen, "cannot resolve '%s': %s", h, gai_strerror(g));
 		return -EADDRNOTAVAIL;
 	}
 	int e = -EADDRNOTAVAIL;
@@ -1570,7 +1559,7 @@ static int listen_socket(const char *host, unsigned port, int *fdp,
 		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0) {
 			e = -errno;
-			seterr(err, errlen, "socket: %s", strerror(errno));
+			errmsg_set(err, errlen, "socket: %s", strerror(errno));
 			continue;
 		}
 		int one = 1;
@@ -1579,7 +1568,7 @@ static int listen_socket(const char *host, unsigned port, int *fdp,
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
 			e = -errno;
-			seterr(err, errlen, "cannot listen on %s port %u: %s", h, port,
+			errmsg_set(err, errlen, "cannot listen on %s port %u: %s", h, port,
 			       strerror(errno));
 			close(fd);
 			continue;
@@ -1626,13 +1615,13 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 
 	e = procfs_read_stat(o->pid, 0, &pst);
 	if (e < 0) {
-		seterr(err, errlen, "cannot read /proc/%d/stat: %s", (int)o->pid, strerror(-e));
+		errmsg_set(err, errlen, "cannot read /proc/%d/stat: %s", (int)o->pid, strerror(-e));
 		return e;
 	}
 	s.starttime = pst.starttime;
 	e = symbolizer_new(o->pid, false, &s.sym, why, sizeof(why));
 	if (e < 0) {
-		seterr(err, errlen, "cannot read the symbols of process %d: %s", (int)o->pid,
+		errmsg_set(err, errlen, "cannot read the symbols of process %d: %s", (int)o->pid,
 		       why[0] ? why : strerror(-e));
 		return e;
 	}
@@ -1684,7 +1673,7 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!d) {
 		e = -EIO;
-		seterr(err, errlen, "MHD_start_daemon failed");
+		errmsg_set(err, errlen, "MHD_start_daemon failed");
 		close(fd);
 		goto out_locks;
 	}
@@ -1713,7 +1702,7 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	e = 0;
 	if (reason == STOP_TARGET_EXITED) {
 		e = -ESRCH;
-		seterr(err, errlen, "process %d exited", (int)o->pid);
+		errmsg_set(err, errlen, "process %d exited", (int)o->pid);
 	}
 out_locks:
 	pthread_mutex_destroy(&s.log_lock);

@@ -22,6 +22,7 @@
 
 #include "procfs.h"
 #include "sampler.h"
+#include "errmsg.h"
 
 /* Passes over /proc/PID/task before giving up on a process that keeps
  * spawning threads faster than we open events; inherit covers the rest. */
@@ -85,19 +86,6 @@ static long sampler_perf_event_open(struct perf_event_attr *attr, pid_t pid,
 				    int cpu, int group_fd, unsigned long flags)
 {
 	return syscall(SYS_perf_event_open, attr, pid, cpu, group_fd, flags);
-}
-
-static void sampler_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void sampler_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 }
 
 /* "0-3,5,7-8" (Documentation/ABI/stable/sysfs-devices-system-cpu). */
@@ -302,7 +290,7 @@ static int sampler_map_ring(struct sampler *s, struct sampler_ring *ring,
 	if (base == MAP_FAILED) {
 		int e = -errno;
 
-		sampler_seterr(err, errlen,
+		errmsg_set(err, errlen,
 			       "mmap of the %zu KiB perf ring for cpu %d: %s",
 			       len / 1024, ring->cpu, strerror(-e));
 		return e;
@@ -344,7 +332,7 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 				struct rlimit rl = { 0, 0 };
 
 				getrlimit(RLIMIT_NOFILE, &rl);
-				sampler_seterr(err, errlen,
+				errmsg_set(err, errlen,
 					       "perf_event_open(tid %d, cpu %d): %s "
 					       "(%zu threads x %zu CPUs need one fd each; "
 					       "RLIMIT_NOFILE is %llu)",
@@ -352,7 +340,7 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 					       s->stats.threads + 1, s->ncpus,
 					       (unsigned long long)rl.rlim_cur);
 			} else {
-				sampler_seterr(err, errlen,
+				errmsg_set(err, errlen,
 					       "perf_event_open(tid %d, cpu %d): %s",
 					       (int)tid, ring->cpu, strerror(-r));
 			}
@@ -361,25 +349,25 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 		r = sampler_add_fd(s, (int)fd);
 		if (r < 0) {
 			close((int)fd);
-			sampler_seterr(err, errlen, "out of memory");
+			errmsg_set(err, errlen, "out of memory");
 			goto out_close;
 		}
 		if (ioctl((int)fd, PERF_EVENT_IOC_ID, &id) < 0) {
 			r = -errno;
-			sampler_seterr(err, errlen, "ioctl(PERF_EVENT_IOC_ID): %s",
+			errmsg_set(err, errlen, "ioctl(PERF_EVENT_IOC_ID): %s",
 				       strerror(-r));
 			goto out_close;
 		}
 		r = sampler_add_id(s, id, tid);
 		if (r < 0) {
-			sampler_seterr(err, errlen, "out of memory");
+			errmsg_set(err, errlen, "out of memory");
 			goto out_close;
 		}
 		if (ring->fd < 0)
 			r = sampler_map_ring(s, ring, (int)fd, err, errlen);
 		else if (ioctl((int)fd, PERF_EVENT_IOC_SET_OUTPUT, ring->fd) < 0) {
 			r = -errno;
-			sampler_seterr(err, errlen,
+			errmsg_set(err, errlen,
 				       "ioctl(PERF_EVENT_IOC_SET_OUTPUT) on cpu %d: %s",
 				       ring->cpu, strerror(-r));
 		}
@@ -389,7 +377,7 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 	t = sampler_get_thread(s, tid);
 	if (!t) {
 		r = -ENOMEM;
-		sampler_seterr(err, errlen, "out of memory");
+		errmsg_set(err, errlen, "out of memory");
 		goto out_close;
 	}
 	t->direct = true;
@@ -438,7 +426,7 @@ static int sampler_scan(struct sampler *s, bool *seen, char *err, size_t errlen)
 	if (r < 0) {
 		if (r == -ENOENT)
 			r = -ESRCH;
-		sampler_seterr(err, errlen, "reading /proc/%d/task: %s",
+		errmsg_set(err, errlen, "reading /proc/%d/task: %s",
 			       (int)s->opts.pid, strerror(-r));
 		return r;
 	}
@@ -477,7 +465,7 @@ static int sampler_scan_until_stable(struct sampler *s, char *err, size_t errlen
 			break;
 	}
 	if (!seen) {
-		sampler_seterr(err, errlen, "no thread of pid %d could be opened: "
+		errmsg_set(err, errlen, "no thread of pid %d could be opened: "
 			       "the process exited", (int)s->opts.pid);
 		return -ESRCH;
 	}
@@ -513,7 +501,7 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 
 	*out = NULL;
 	if (opts->pid <= 0 || opts->freq == 0) {
-		sampler_seterr(err, errlen, "invalid pid %d or frequency %u",
+		errmsg_set(err, errlen, "invalid pid %d or frequency %u",
 			       (int)opts->pid, opts->freq);
 		return -EINVAL;
 	}
@@ -522,7 +510,7 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	if (procfs_read_long("/proc/sys/kernel/perf_event_max_sample_rate",
 			     &max_rate) == 0 && max_rate > 0 &&
 	    opts->freq > (unsigned long)max_rate) {
-		sampler_seterr(err, errlen,
+		errmsg_set(err, errlen,
 			       "frequency %u Hz is above perf_event_max_sample_rate (%ld)",
 			       opts->freq, max_rate);
 		return -EINVAL;
@@ -530,12 +518,12 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	if (opts->callgraph == SAMPLER_CG_DWARF &&
 	    (opts->stack_size == 0 || opts->stack_size % 8 ||
 	     opts->stack_size >= 65536)) {
-		sampler_seterr(err, errlen, "stack size %u: must be a multiple of 8 "
+		errmsg_set(err, errlen, "stack size %u: must be a multiple of 8 "
 			       "between 8 and 65528", opts->stack_size);
 		return -EINVAL;
 	}
 	if (opts->ring_pages && !sampler_pow2(opts->ring_pages)) {
-		sampler_seterr(err, errlen, "ring size of %zu pages is not a power of two",
+		errmsg_set(err, errlen, "ring size of %zu pages is not a power of two",
 			       opts->ring_pages);
 		return -EINVAL;
 	}
@@ -560,7 +548,7 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 
 	r = sampler_online_cpus(&cpus, &s->ncpus);
 	if (r < 0) {
-		sampler_seterr(err, errlen, "reading /sys/devices/system/cpu/online: %s",
+		errmsg_set(err, errlen, "reading /sys/devices/system/cpu/online: %s",
 			       strerror(-r));
 		goto out_free;
 	}

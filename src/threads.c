@@ -19,6 +19,7 @@
 #include "ptunwind.h"
 #include "stackprof.h"
 #include "threads.h"
+#include "errmsg.h"
 #include "tracer.h"
 
 #define THREADS_MAX_FRAMES_DEFAULT 256
@@ -26,18 +27,6 @@
  * them must not keep us (and the threads already stopped) forever. */
 #define THREADS_MAX_SCANS 16
 #define THREADS_STOP_TIMEOUT_NS 2000000000u
-
-static void threads_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void threads_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void threads_dump_free(struct threads_dump *d)
 {
@@ -198,21 +187,21 @@ static int threads_check_target(pid_t pid, char *err, size_t errlen)
 	int r;
 
 	if (pid == getpid()) {
-		threads_set_err(err, errlen, "pid %d is cprof itself", (int)pid);
+		errmsg_set(err, errlen, "pid %d is cprof itself", (int)pid);
 		return -EINVAL;
 	}
 	r = procfs_read_stat(pid, 0, &st);
 	if (r == -ENOENT || r == -ESRCH) {
-		threads_set_err(err, errlen, "no process with pid %d", (int)pid);
+		errmsg_set(err, errlen, "no process with pid %d", (int)pid);
 		return -ESRCH;
 	}
 	if (r < 0) {
-		threads_set_err(err, errlen, "read /proc/%d/stat: %s", (int)pid,
+		errmsg_set(err, errlen, "read /proc/%d/stat: %s", (int)pid,
 				strerror(-r));
 		return r;
 	}
 	if (st.flags & 0x00200000UL) {	/* PF_KTHREAD */
-		threads_set_err(err, errlen,
+		errmsg_set(err, errlen,
 				"pid %d (%s) is a kernel thread: it has no user stack",
 				(int)pid, st.comm);
 		return -EINVAL;
@@ -225,7 +214,7 @@ static int threads_check_target(pid_t pid, char *err, size_t errlen)
 		/* A leader that called pthread_exit is 'Z' while its other
 		 * threads run: only a process with nothing else is a zombie. */
 		if (alone) {
-			threads_set_err(err, errlen,
+			errmsg_set(err, errlen,
 					"pid %d (%s) is a zombie: it has exited",
 					(int)pid, st.comm);
 			return -EINVAL;
@@ -246,7 +235,7 @@ static int threads_seize_all(struct threads_dump *d, size_t *cap,
 		size_t n = 0, added = 0;
 		int r = procfs_list_tasks(d->pid, &tids, &n);
 		if (r < 0) {
-			threads_set_err(err, errlen, "read /proc/%d/task: %s",
+			errmsg_set(err, errlen, "read /proc/%d/task: %s",
 					(int)d->pid, strerror(-r));
 			return r == -ENOENT ? -ESRCH : r;
 		}
@@ -440,7 +429,7 @@ int threads_capture(const struct threads_opts *opts, struct threads_dump **out,
 		if (!d->threads[i].exited)
 			any = true;
 	if (!any) {
-		threads_set_err(err, errlen, "pid %d exited during the dump",
+		errmsg_set(err, errlen, "pid %d exited during the dump",
 				(int)opts->pid);
 		r = -ESRCH;
 		goto out_free;
