@@ -35,6 +35,7 @@ struct threads_cli {
 	unsigned long max_frames;
 	bool one_at_a_time;
 	enum threads_unwinder unwinder;
+	bool system_lines;
 	bool verbose;
 	bool help;
 };
@@ -65,6 +66,10 @@ static void threads_usage(FILE *f)
 		"                          but not one consistent snapshot\n"
 		"      --unwinder NAME     libdw (default: elfutils, as eu-stack) or\n"
 		"                          libunwind (libunwind-ptrace with our memory cache)\n"
+		"      --system-lines      also read file:line and inlined functions from\n"
+		"                          separate debug files (e.g. libc6-dbg's); slower:\n"
+		"                          libc alone adds ~50-100 ms. By default those\n"
+		"                          libraries' frames show function names only\n"
 		"  -v, --verbose           print how long the threads were stopped\n"
 		"  -h, --help              show this help\n"
 		"\n"
@@ -89,6 +94,7 @@ static int threads_cli_parse(int argc, char **argv, struct threads_cli *cli)
 		{ "max-frames",    required_argument, NULL, 'M' },
 		{ "one-at-a-time", no_argument,       NULL, '1' },
 		{ "unwinder",      required_argument, NULL, 'U' },
+		{ "system-lines",  no_argument,       NULL, 'L' },
 		{ "verbose",       no_argument,       NULL, 'v' },
 		{ "help",          no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -146,6 +152,9 @@ static int threads_cli_parse(int argc, char **argv, struct threads_cli *cli)
 				cli_error("invalid --unwinder '%s': must be libunwind or libdw", optarg);
 				return -1;
 			}
+			break;
+		case 'L':
+			cli->system_lines = true;
 			break;
 		case 'v':
 			cli->verbose = true;
@@ -285,8 +294,13 @@ int cmd_threads(int argc, char **argv)
 		sym = NULL;
 	}
 
-	if (sym)
+	if (sym) {
+		/* A dump is over in tens of ms; reading libc's compressed DWARF
+		 * from libc6-dbg alone takes longer. Functions keep their names
+		 * from the debug file's symbol table either way. */
+		symbolizer_set_lines(sym, cli.system_lines ? SYM_LINES_ALL : SYM_LINES_OWN);
 		threads_prefetch(sym, cli.pid);
+	}
 
 	struct threads_opts opts = {
 		.pid = cli.pid,

@@ -55,6 +55,8 @@ struct sym_mod_priv {
 	struct sym_fsym *fsyms;
 	size_t nfsyms;
 	bool fsyms_loaded;
+	int own_dwarf;		/* -1 unknown, else whether the module's
+				 * own ELF has .debug_info */
 };
 
 /* One cached lookup; lines follow in the same allocation. */
@@ -96,6 +98,7 @@ struct symbolizer {
 	uint64_t maps_hash;
 	size_t maps_len;
 	unsigned generation;
+	enum sym_lines lines;
 
 	/* symbolizer_prefetch: a thread that owns s until joined. */
 	pthread_t prefetch;
@@ -422,6 +425,7 @@ static int symbolize_sync_modules(struct symbolizer *s)
 		}
 		p->s = s;
 		p->mod = c.v[i].mod;
+		p->own_dwarf = -1;
 		p->pub.has_functions = p->pub.has_filenames = true;
 		p->pub.has_line_numbers = p->pub.has_inline_frames = true;
 		/* Set before anything opens the ELF: find_elf reads it. */
@@ -610,6 +614,11 @@ size_t symbolizer_modules(struct symbolizer *s,
 	return s->nmods;
 }
 
+void symbolizer_set_lines(struct symbolizer *s, enum sym_lines lines)
+{
+	s->lines = lines;
+}
+
 void *symbolizer_dwfl(struct symbolizer *s)
 {
 	symbolize_prefetch_join(s);
@@ -630,6 +639,34 @@ static int symbolize_fsym_cmp(const void *a, const void *b)
 
 /* Loads and sorts p's function symbols (.symtab from the debug file when
  * there is one, else .dynsym). Returns 0 or -ENOMEM. */
+/* Whether the module's own ELF file has DWARF (as a program built with -g
+ * does), rather than only a separate debug file: looked at once, from the
+ * section headers, without letting libdw open (and decompress) anything. */
+static bool symbolize_own_dwarf(struct sym_mod_priv *p)
+{
+	if (p->own_dwarf < 0) {
+		GElf_Addr bias;
+		Elf *elf = dwfl_module_getelf(p->mod, &bias);
+		size_t shstrndx;
+		p->own_dwarf = 0;
+		if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+			Elf_Scn *scn = NULL;
+			while ((scn = elf_nextscn(elf, scn))) {
+				GElf_Shdr shdr;
+				const char *name;
+				if (gelf_getshdr(scn, &shdr) &&
+				    (name = elf_strptr(elf, shstrndx, shdr.sh_name)) &&
+				    (!strcmp(name, ".debug_info") ||
+				     !strcmp(name, ".zdebug_info"))) {
+					p->own_dwarf = 1;
+					break;
+				}
+			}
+		}
+	}
+	return p->own_dwarf;
+}
+
 static int symbolize_load_fsyms(struct sym_mod_priv *p)
 {
 	int nsyms = dwfl_module_getsymtab(p->mod);
@@ -903,11 +940,14 @@ static struct sym_block *symbolize_resolve(struct symbolizer *s,
 			name = dwfl_module_addrinfo(mod, a, &off, &sym, NULL,
 						    NULL, NULL);
 		}
-		n = symbolize_inlines(s, mod, a, lines, &have_cu);
+		bool dwarf = !p || s->lines == SYM_LINES_ALL ||
+			     symbolize_own_dwarf(p);
+		have_cu = false;
+		n = dwarf ? symbolize_inlines(s, mod, a, lines, &have_cu) : 0;
 		if (n < 0)
 			return NULL;
 		if (n == 0 && name) {
-			Dwfl_Line *l = dwfl_module_getsrc(mod, a);
+			Dwfl_Line *l = dwarf ? dwfl_module_getsrc(mod, a) : NULL;
 
 			memset(&lines[0], 0, sizeof(lines[0]));
 			if (l) {

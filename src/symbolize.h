@@ -61,6 +61,20 @@ struct symbolizer;
 int symbolizer_new(pid_t pid, bool kernel, struct symbolizer **out,
 		   char *err, size_t errlen);
 
+/* Where file:line and inlined functions are read from. */
+enum sym_lines {
+	SYM_LINES_ALL,	/* every module with DWARF (the default) */
+	SYM_LINES_OWN,	/* only modules that carry their own DWARF: a
+			 * separate debug file (a distribution's -dbg
+			 * package under /usr/lib/debug) still names
+			 * functions, but its compressed DWARF, ~50-100 ms
+			 * of zlib for libc, is not read */
+};
+/* Sets the policy for lookups not yet cached; call it before the first
+ * lookup. Modules skipped this way report has_filenames,
+ * has_line_numbers and has_inline_frames false. */
+void symbolizer_set_lines(struct symbolizer *s, enum sym_lines lines);
+
 /* Re-reads /proc/PID/maps and reports modules that appeared (dlopen) since
  * the last report. Cheap when nothing changed. Returns 0 or -errno. */
 int symbolizer_refresh(struct symbolizer *s);

@@ -296,6 +296,49 @@ static void test_workload(void)
 	kill_child();
 }
 
+/* SYM_LINES_OWN: a library whose DWARF is only in a separate debug file
+ * (libc with libc6-dbg) keeps its function names but gets no file:line,
+ * and its module says so; the program's own DWARF is still read. With
+ * SYM_LINES_ALL the same libc address has a file and a line. */
+static void test_lines_policy(void)
+{
+	void *ns = dlsym(RTLD_DEFAULT, "nanosleep");
+	Dl_info di = { 0 };
+	CHECK(ns && dladdr(ns, &di));
+	child = start_workload(WORKLOAD);
+	CHECK(child > 0);
+	uint64_t base = load_base(child, "/inline_nofp");
+	uint64_t middle = nm_symbol(WORKLOAD, "middle", NULL);
+	uint64_t libc_ns = (uint64_t)ns - (uint64_t)di.dli_fbase +
+			   load_base(child, "/libc.so");
+	bool libc_has_lines[2] = { false, false };
+
+	for (int all = 0; all <= 1; all++) {
+		struct symbolizer *s = NULL;
+		char err[256] = "";
+		CHECK_INT(symbolizer_new(child, false, &s, err, sizeof(err)), 0);
+		if (!s)
+			break;
+		symbolizer_set_lines(s, all ? SYM_LINES_ALL : SYM_LINES_OWN);
+		const struct sym_frame *f = symbolizer_lookup(s, libc_ns, false);
+		CHECK(f && f->nlines >= 1 && f->module);
+		if (f && f->nlines >= 1 && f->module) {
+			CHECK(strstr(f->lines[f->nlines - 1].function, "nanosleep"));
+			libc_has_lines[all] = f->lines[0].file && f->lines[0].line > 0;
+			CHECK(f->module->has_line_numbers == libc_has_lines[all]);
+		}
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && f->nlines == 1 && f->lines[0].file &&
+		      ends_with(f->lines[0].file, "workloads/inline.c") &&
+		      f->lines[0].line > 0);
+		symbolizer_free(s);
+	}
+	CHECK(!libc_has_lines[0]);
+	/* libc6-dbg is installed by the test set-up: its lines are there. */
+	CHECK(libc_has_lines[1]);
+	kill_child();
+}
+
 static void test_kernel(void)
 {
 	struct procfs_ksyms k;
@@ -415,6 +458,7 @@ int main(void)
 {
 	alarm(100);
 	test_workload();
+	test_lines_policy();
 	kill_child();
 	test_kernel();
 	test_errors_and_demangle();
