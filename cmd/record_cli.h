@@ -28,6 +28,7 @@ struct record_cli {
 	enum sampler_callgraph callgraph;
 	uint32_t stack_size;
 	bool kernel;
+	bool system_lines;
 	bool quiet;
 	bool help;
 	char **command;			/* NULL with -p */

@@ -1620,6 +1620,9 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	}
 	s.starttime = pst.starttime;
 	e = symbolizer_new(o->pid, false, &s.sym, why, sizeof(why));
+	/* As `cprof threads` and `cprof record` do by default. */
+	if (e == 0)
+		symbolizer_set_lines(s.sym, SYM_LINES_OWN);
 	if (e < 0) {
 		errmsg_set(err, errlen, "cannot read the symbols of process %d: %s", (int)o->pid,
 		       why[0] ? why : strerror(-e));

@@ -311,6 +311,11 @@ static int ensure_symbolizer(struct recorder *r)
 				 r->errlen);
 	if (ret < 0)
 		return ret;
+	/* libc's DWARF from libc6-dbg is ~11 MB decompressed and ~100 ms of
+	 * zlib, spent on the CPUs the target is using; its function names
+	 * come from the debug file's symbol table without it. */
+	symbolizer_set_lines(r->sym, r->opts->system_lines ? SYM_LINES_ALL
+							    : SYM_LINES_OWN);
 	if (r->opts->callgraph == SAMPLER_CG_DWARF) {
 		ret = unwinder_new(r->opts->pid, r->sym, &r->unwinder, r->err,
 				   r->errlen);

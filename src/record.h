@@ -25,6 +25,8 @@ struct record_opts {
 	uint32_t stack_size;		/* dwarf stack copy, bytes */
 	bool kernel;			/* keep kernel time and frames */
 	bool enable_on_exec;		/* target is a child about to exec */
+	bool system_lines;		/* file:line and inlines from separate
+					 * debug files too (SYM_LINES_ALL) */
 	size_t max_frames;		/* per stack; 0: 512 */
 };
 

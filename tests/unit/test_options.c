@@ -29,6 +29,7 @@ static void test_defaults(void)
 	CHECK_INT(cli.callgraph, SAMPLER_CG_DWARF);
 	CHECK_INT(cli.stack_size, 8192);
 	CHECK(cli.kernel);
+	CHECK(!cli.system_lines);
 	CHECK(!cli.quiet);
 	CHECK(cli.command == NULL);
 }
@@ -37,7 +38,8 @@ static void test_all_options(void)
 {
 	struct record_cli cli;
 	CHECK_INT(PARSE(&cli, "--pid", "7", "--seconds", "2.5", "-F", "999", "-o", "x.pprof",
-			"--call-graph", "fp", "--stack-size", "32768", "--no-kernel", "-q"), 0);
+			"--call-graph", "fp", "--stack-size", "32768", "--no-kernel", "-q",
+			"--system-lines"), 0);
 	CHECK_INT(cli.pid, 7);
 	CHECK(cli.seconds == 2.5);
 	CHECK_INT(cli.freq, 999);
@@ -46,6 +48,7 @@ static void test_all_options(void)
 	CHECK_INT(cli.stack_size, 32768);
 	CHECK(!cli.kernel);
 	CHECK(cli.quiet);
+	CHECK(cli.system_lines);
 }
 
 static void test_command(void)
