@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "profile.h"
+#include "hash.h"
 
 struct profile_hslot {
 	uint64_t hash;
@@ -37,30 +38,14 @@ struct profile_index {
 	uint64_t max_mapping_id, max_function_id, max_location_id;
 };
 
-/* splitmix64's finalizer: every input bit reaches every output bit. */
-static uint64_t profile_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 static uint64_t profile_hash_add(uint64_t h, uint64_t x)
 {
-	return profile_mix(h ^ (x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
+	return hash_mix64(h ^ (x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2)));
 }
 
 static uint64_t profile_hash_str(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;	/* FNV-1a */
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return profile_mix(h);
+	return hash_mix64(hash_fnv1a(s, strlen(s)));
 }
 
 /* Makes room for one more entry. 0 or -ENOMEM. */
@@ -320,7 +305,7 @@ static size_t profile_idmap_find(struct profile_idmap *m, const void *arr,
 		if (m->tab.slots) {
 			m->tab.cap = cap;
 			for (size_t i = 0; i < n; i++) {
-				uint64_t h = profile_mix(ID_AT(i));
+				uint64_t h = hash_mix64(ID_AT(i));
 				size_t j = h & (cap - 1);
 				int dup = 0;
 				while (m->tab.slots[j].idx1) {
@@ -345,7 +330,7 @@ static size_t profile_idmap_find(struct profile_idmap *m, const void *arr,
 				return i;
 		return SIZE_MAX;
 	}
-	uint64_t h = profile_mix(id);
+	uint64_t h = hash_mix64(id);
 	for (size_t j = h & (m->tab.cap - 1); m->tab.slots[j].idx1;
 	     j = (j + 1) & (m->tab.cap - 1)) {
 		size_t i = m->tab.slots[j].idx1 - 1;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "stackprof.h"
+#include "hash.h"
 
 struct stackprof_slot {
 	uint64_t pc;
@@ -41,13 +42,7 @@ struct stackprof *stackprof_new(struct symbolizer *sym, struct profile *p)
 
 static uint64_t stackprof_hash(uint64_t pc, bool act)
 {
-	uint64_t x = pc ^ (act ? 0x9e3779b97f4a7c15ULL : 0);
-
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return hash_mix64(pc ^ (act ? 0x9e3779b97f4a7c15ULL : 0));
 }
 
 /* The mapping id of module index idx, adding the mappings of every module

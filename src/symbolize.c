@@ -25,6 +25,7 @@
 
 #include "procfs.h"
 #include "symbolize.h"
+#include "hash.h"
 
 /* libstdc++'s abi::__cxa_demangle has C linkage (cxxabi.h). */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
@@ -128,29 +129,7 @@ static void symbolize_errf(char *err, size_t errlen, const char *fmt,
 		snprintf(err, errlen, fmt, what, strerror(e));
 }
 
-/* --- small hash helpers --------------------------------------------- */
-
-static uint64_t symbolize_mix(uint64_t x)
-{
-	/* splitmix64 finalizer: addresses differ in low bits only. */
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
-static uint64_t symbolize_fnv(const char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
+/* --- interned strings ------------------------------------------------- */
 
 /* Returns the interned copy of str (NULL stays NULL); NULL on ENOMEM is
  * reported through *oom. */
@@ -175,7 +154,7 @@ static const char *symbolize_intern(struct symbolizer *s, const char *str,
 
 			if (!old)
 				continue;
-			j = symbolize_fnv(old, strlen(old)) & (n - 1);
+			j = hash_fnv1a(old, strlen(old)) & (n - 1);
 			while (t[j])
 				j = (j + 1) & (n - 1);
 			t[j] = old;
@@ -185,7 +164,7 @@ static const char *symbolize_intern(struct symbolizer *s, const char *str,
 		s->nstrslots = n;
 	}
 	mask = s->nstrslots - 1;
-	i = symbolize_fnv(str, strlen(str)) & mask;
+	i = hash_fnv1a(str, strlen(str)) & mask;
 	while (s->strs[i]) {
 		if (strcmp(s->strs[i], str) == 0)
 			return s->strs[i];
@@ -454,7 +433,7 @@ static int symbolize_maps_state(pid_t pid, uint64_t *hash, size_t *len)
 	e = procfs_read_file(path, &text, len);
 	if (e)
 		return e;
-	*hash = symbolize_fnv(text, *len);
+	*hash = hash_fnv1a(text, *len);
 	free(text);
 	return 0;
 }
@@ -1016,7 +995,7 @@ static int symbolize_grow(struct symbolizer *s)
 
 		if (!o->used)
 			continue;
-		j = symbolize_mix(o->addr ^ o->is_return) & (n - 1);
+		j = hash_mix64(o->addr ^ o->is_return) & (n - 1);
 		while (t[j].used)
 			j = (j + 1) & (n - 1);
 		t[j] = *o;
@@ -1051,7 +1030,7 @@ static const struct sym_frame *symbolize_lookup(struct symbolizer *s,
 	if ((s->nused + 1) * 2 > s->nslots && symbolize_grow(s))
 		return NULL;
 	mask = s->nslots - 1;
-	i = symbolize_mix(addr ^ is_return) & mask;
+	i = hash_mix64(addr ^ is_return) & mask;
 	while (s->slots[i].used) {
 		struct sym_slot *sl = &s->slots[i];
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "workload.h"
 #include "pprof.h"
 #include "procfs.h"
 #include "profile.h"
@@ -23,83 +24,9 @@
 
 #define WORKLOAD WORKLOAD_DIR "/inline_nofp"
 
-static pid_t child = -1;
-
-static void kill_child(void)
-{
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		child = -1;
-	}
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static pid_t start_workload(const char *path)
 {
-	char link[64], exe[4096];
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execl(path, path, "20", (char *)NULL);
-		_exit(127);
-	}
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	for (int i = 0; i < 200; i++) {
-		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-
-		if (n > 0 && (exe[n] = '\0', strcmp(exe, path) == 0))
-			break;
-		sleep_ms(10);
-	}
-	sleep_ms(50);
-	return pid;
-}
-
-static uint64_t nm_symbol(const char *path, const char *name, uint64_t *size)
-{
-	char cmd[4200], line[512], type, sym[256];
-	unsigned long long v, sz;
-	uint64_t found = 0;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "nm -S '%s'", path);
-	f = popen(cmd, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %llx %c %255s", &v, &sz, &type, sym) == 4 &&
-		    strcmp(sym, name) == 0) {
-			found = v;
-			if (size)
-				*size = sz;
-		}
-	}
-	pclose(f);
-	return found;
-}
-
-static uint64_t load_base(pid_t pid, const char *name)
-{
-	struct procfs_maps m;
-	uint64_t base = 0;
-
-	if (procfs_read_maps(pid, &m) != 0)
-		return 0;
-	for (size_t i = 0; i < m.n; i++) {
-		if (m.maps[i].offset == 0 && strstr(m.maps[i].path, name)) {
-			base = m.maps[i].start;
-			break;
-		}
-	}
-	procfs_maps_release(&m);
-	return base;
+	return start_workload_for(path, "20", 50);
 }
 
 static const char *fname(const struct profile *p, uint64_t function_id)

@@ -14,91 +14,16 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "workload.h"
 #include "procfs.h"
 #include "symbolize.h"
 
 #define WORKLOAD WORKLOAD_DIR "/inline_nofp"
 
-static pid_t child = -1;
-
-static void kill_child(void)
-{
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		child = -1;
-	}
-}
-
-/* Starts the workload and waits until it has exec'd and mapped itself. */
+/* Starts the workload and waits until it has exec'd and mapped libc. */
 static pid_t start_workload(const char *path)
 {
-	char link[64], exe[4096];
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execl(path, path, "20", (char *)NULL);
-		_exit(127);
-	}
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	for (int i = 0; i < 200; i++) {
-		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-
-		if (n > 0) {
-			exe[n] = '\0';
-			if (strcmp(exe, path) == 0) {
-				/* Let the dynamic loader map libc. */
-				struct timespec ts = { 0, 50 * 1000 * 1000 };
-				nanosleep(&ts, NULL);
-				return pid;
-			}
-		}
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	return pid;
-}
-
-/* Value and size of a symbol from `nm -S`, or 0. */
-static uint64_t nm_symbol(const char *path, const char *name, uint64_t *size)
-{
-	char cmd[4200], line[512], type, sym[256];
-	unsigned long long v, sz;
-	uint64_t found = 0;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "nm -S '%s'", path);
-	f = popen(cmd, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%llx %llx %c %255s", &v, &sz, &type, sym) == 4 &&
-		    strcmp(sym, name) == 0) {
-			found = v;
-			if (size)
-				*size = sz;
-		}
-	}
-	pclose(f);
-	return found;
-}
-
-/* Lowest address of a file mapped at offset 0 whose path contains name. */
-static uint64_t load_base(pid_t pid, const char *name)
-{
-	struct procfs_maps m;
-	uint64_t base = 0;
-
-	if (procfs_read_maps(pid, &m) != 0)
-		return 0;
-	for (size_t i = 0; i < m.n; i++) {
-		if (m.maps[i].offset == 0 && strstr(m.maps[i].path, name)) {
-			base = m.maps[i].start;
-			break;
-		}
-	}
-	procfs_maps_release(&m);
-	return base;
+	return start_workload_for(path, "20", 50);
 }
 
 /* Line number of the first source line containing marker. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "workload.h"
 #include "sampler.h"
 #include "symbolize.h"
 #include "unwind.h"
@@ -29,43 +30,9 @@
 #define STACK_COPY 32768
 #define MAX_FRAMES 128
 
-static pid_t child = -1;
-
-static void kill_child(void)
-{
-	if (child > 0) {
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
-		child = -1;
-	}
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
 static pid_t start_workload(const char *path, const char *seconds)
 {
-	char link[64], exe[4096];
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execl(path, path, seconds, (char *)NULL);
-		_exit(127);
-	}
-	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
-	for (int i = 0; i < 200; i++) {
-		ssize_t n = readlink(link, exe, sizeof(exe) - 1);
-
-		if (n > 0 && (exe[n] = '\0', strcmp(exe, path) == 0))
-			break;
-		sleep_ms(10);
-	}
-	sleep_ms(100);	/* past the dynamic loader, into the loop */
-	return pid;
+	return start_workload_for(path, seconds, 100);
 }
 
 struct capture {
