@@ -52,6 +52,8 @@ struct recorder {
 	struct thread_name *names;	/* sorted by tid */
 	size_t nnames, capnames;
 	struct record_stats st;
+	struct procfs_ksyms ksyms;	/* read ahead in command mode */
+	bool have_ksyms;
 	int error;			/* first fatal error of a callback */
 	char *err;
 	size_t errlen;
@@ -296,6 +298,7 @@ static void recorder_release(struct recorder *r)
 	symbolizer_free(r->sym);
 	sampler_free(r->sampler);
 	profile_free(r->profile);
+	procfs_ksyms_release(&r->ksyms);
 	free(r->names);
 	free(r->pcs);
 	free(r->act);
@@ -307,8 +310,11 @@ static int ensure_symbolizer(struct recorder *r)
 {
 	if (r->sym)
 		return 0;
-	int ret = symbolizer_new(r->opts->pid, r->opts->kernel, &r->sym, r->err,
-				 r->errlen);
+	int ret = r->have_ksyms ?
+		symbolizer_new_ksyms(r->opts->pid, &r->ksyms, &r->sym, r->err,
+				     r->errlen) :
+		symbolizer_new(r->opts->pid, r->opts->kernel, &r->sym, r->err,
+			       r->errlen);
 	if (ret < 0)
 		return ret;
 	/* libc's DWARF from libc6-dbg is ~11 MB decompressed and ~100 ms of
@@ -387,6 +393,13 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 			snprintf(err, errlen, "cannot enable sampling: %s", strerror(-ret));
 			goto out_release;
 		}
+	}
+	/* A command runs from ready() on: what does not depend on its image
+	 * is read now, not beside it on the CPUs it uses. */
+	if (opts->enable_on_exec && opts->kernel) {
+		if (procfs_read_kallsyms(&r.ksyms) != 0)
+			memset(&r.ksyms, 0, sizeof(r.ksyms));
+		r.have_ksyms = true;
 	}
 	if (cb->ready) {
 		ret = cb->ready(cb->arg);

@@ -478,6 +478,22 @@ static int symbolize_add_kernel(struct symbolizer *s)
 int symbolizer_new(pid_t pid, bool kernel, struct symbolizer **out,
 		   char *err, size_t errlen)
 {
+	struct procfs_ksyms ksyms;
+
+	if (!kernel)
+		return symbolizer_new_ksyms(pid, NULL, out, err, errlen);
+	/* Failure to read kallsyms is not fatal: kernel frames stay
+	 * unsymbolized, as when the addresses are hidden. */
+	if (procfs_read_kallsyms(&ksyms) != 0)
+		memset(&ksyms, 0, sizeof(ksyms));
+	int e = symbolizer_new_ksyms(pid, &ksyms, out, err, errlen);
+	procfs_ksyms_release(&ksyms);
+	return e;
+}
+
+int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
+			 struct symbolizer **out, char *err, size_t errlen)
+{
 	struct symbolizer *s;
 	int e, r;
 
@@ -535,11 +551,9 @@ int symbolizer_new(pid_t pid, bool kernel, struct symbolizer **out,
 		symbolize_errf(err, errlen, "%s: %s", "reporting modules", -e);
 		goto out_free;
 	}
-	if (kernel) {
-		/* Failure to read kallsyms is not fatal: kernel frames stay
-		 * unsymbolized, as when the addresses are hidden. */
-		if (procfs_read_kallsyms(&s->ksyms) != 0)
-			memset(&s->ksyms, 0, sizeof(s->ksyms));
+	if (ksyms) {
+		s->ksyms = *ksyms;
+		memset(ksyms, 0, sizeof(*ksyms));
 		e = symbolize_add_kernel(s);
 		if (e) {
 			symbolize_errf(err, errlen, "%s: %s", "kernel module", -e);

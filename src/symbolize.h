@@ -75,6 +75,14 @@ enum sym_lines {
  * has_line_numbers and has_inline_frames false. */
 void symbolizer_set_lines(struct symbolizer *s, enum sym_lines lines);
 
+/* The same, with kernel symbols read beforehand by procfs_read_kallsyms
+ * (NULL: no kernel module). On success the symbolizer takes them over
+ * and zeroes *ksyms; on failure they stay the caller's to release. Reading /proc/kallsyms costs ~60 ms of CPU:
+ * this lets a caller do it before the target starts (`record -- CMD`). */
+struct procfs_ksyms;
+int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
+			 struct symbolizer **out, char *err, size_t errlen);
+
 /* Re-reads /proc/PID/maps and reports modules that appeared (dlopen) since
  * the last report. Cheap when nothing changed. Returns 0 or -errno. */
 int symbolizer_refresh(struct symbolizer *s);
