@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -468,6 +469,13 @@ int cmd_record(int argc, char **argv)
 			return CPROF_EXIT_FATAL;
 		}
 	}
+	/* SCHED_BATCH: the same share of CPU, but our wake-ups (a ring's
+	 * watermark, the 100 ms tick) do not preempt the target's threads on
+	 * the CPU they run on. The rings hold a quarter of a second, far more
+	 * than the few ms a batch task may wait. Best effort;
+	 * set after the fork, so a command runs with the policy it had. */
+	struct sched_param sp = { .sched_priority = 0 };
+	sched_setscheduler(0, SCHED_BATCH, &sp);
 	pid_t pid = cli.command ? child.pid : cli.pid;
 	struct record_opts opts = {
 		.pid = pid,
