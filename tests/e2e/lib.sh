@@ -130,7 +130,9 @@ wait_exec() {
 }
 
 t_has_perf_fds() {
-	ls -l "/proc/$1/fd" 2>/dev/null | grep -q 'perf_event'
+	# grep -c, not -q: an early exit of grep would SIGPIPE ls, and
+	# pipefail would read that as "no perf fd" (a process with 2,000).
+	[ "$(ls -l "/proc/$1/fd" 2>/dev/null | grep -c 'perf_event')" -gt 0 ]
 }
 
 wait_perf_fds() {

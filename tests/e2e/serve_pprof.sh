@@ -76,6 +76,9 @@ state=$(awk '{ print $3 }' /proc/$TARGET_PID/stat)
 dd if=/dev/zero of=/dev/null bs=64k 2>/dev/null &
 DD=$!
 BG_PIDS+=("$DD")
+# serve reads the modules once at start: not those of the shell that is
+# still about to exec dd
+wait_exec "$DD" "$(command -v dd)"
 serve_start "$DD" --remote-symbols -q
 fetch "$BASE/profile?seconds=1"
 [ "$CODE" = 200 ] || fail "profile of dd: $CODE $(head -c 300 "$T/body")"
