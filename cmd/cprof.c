@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"\n"
 		"examples:\n"
 		"  cprof record -p 1234 --seconds 10 -o cpu.pprof\n"
-		"  cprof record -- ./myprogram --its-args\n"
+		"  cprof record -- ./myprogram arg1 arg2\n"
 		"  cprof report cpu.pprof\n"
 		"  cprof threads -p 1234\n"
 		"  cprof serve -p 1234 --http :8080\n"
