@@ -44,7 +44,6 @@ struct recorder {
 	struct unwinder *unwinder;
 	struct profile *profile;
 	struct stackprof *sp;
-	uint64_t sample_type;
 	uint64_t *pcs;
 	bool *act;
 	size_t max_frames;
@@ -378,7 +377,6 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	ret = sampler_open(&so, &r.sampler, err, errlen);
 	if (ret < 0)
 		goto out_release;
-	r.sample_type = sampler_sample_type(r.sampler);
 	/* Reading /proc/kallsyms and the target's modules takes a few hundred
 	 * ms: done before sampling starts, while nothing fills the rings. */
 	if (!opts->enable_on_exec) {
