@@ -331,6 +331,13 @@ static int ensure_symbolizer(struct recorder *r)
 	return r->sp ? 0 : -ENOMEM;
 }
 
+/* The target has exited: no /proc/PID, or only a zombie left. */
+static bool target_gone(pid_t pid)
+{
+	struct procfs_stat st;
+	return procfs_read_stat(pid, 0, &st) < 0 || st.state == 'Z' || st.state == 'X';
+}
+
 static int drain(struct recorder *r, int timeout_ms)
 {
 	int ret = sampler_read(r->sampler, timeout_ms, on_record, r);
@@ -410,7 +417,10 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	 * to symbolize, and the profile is empty but valid. */
 	if (opts->enable_on_exec) {
 		ret = ensure_symbolizer(&r);
-		if (ret == -ESRCH || ret == -ENOENT) {
+		/* The error depends on how far the command's exit got: no
+		 * /proc/PID (ESRCH), or maps already emptied, which libdw
+		 * reports as no ELF at all. Judge by the process, not by it. */
+		if (ret < 0 && target_gone(opts->pid)) {
 			r.st.target_exited = true;
 			if (err && errlen)
 				err[0] = '\0';
