@@ -307,6 +307,7 @@ int cmd_threads(int argc, char **argv)
 		.max_frames = cli.max_frames,
 		.one_at_a_time = cli.one_at_a_time,
 		.unwinder = cli.unwinder,
+		.maps = sym ? symbolizer_maps(sym) : NULL,
 	};
 	err[0] = '\0';
 	r = threads_capture(&opts, &d, err, sizeof(err));
@@ -318,11 +319,16 @@ int cmd_threads(int argc, char **argv)
 	r = threads_output(&cli, d, sym, &data, &len);
 	if (cli.verbose)
 		fprintf(stderr, "cprof: %zu threads of pid %d: modules %.1f ms, "
-			"capture %.1f ms (longest stop %.3f ms; %s, %s), "
+			"capture %.1f ms (unwinder set-up %.1f, stop %.1f, "
+			"unwind %.1f, detach %.1f; longest stop %.3f ms; %s, %s, "
+			"%u tracer thread%s), "
 			"symbols and output %.1f ms\n", d->n, (int)cli.pid,
-			(t1 - t0) * 1e3, (t2 - t1) * 1e3, d->longest_stop_ns / 1e6,
+			(t1 - t0) * 1e3, (t2 - t1) * 1e3, d->setup_ns / 1e6,
+			d->stop_ns / 1e6, d->unwind_ns / 1e6, d->detach_ns / 1e6,
+			d->longest_stop_ns / 1e6,
 			cli.unwinder == THREADS_UNWIND_LIBDW ? "libdw" : "libunwind",
 			cli.one_at_a_time ? "one at a time" : "snapshot",
+			d->tracers ? d->tracers : 1, d->tracers > 1 ? "s" : "",
 			(threads_now() - t2) * 1e3);
 	if (r < 0) {
 		cli_error("cannot format the dump: %s", strerror(-r));

@@ -17,6 +17,7 @@
 
 #include "procfs.h"
 #include "ptunwind.h"
+#include "symbolize.h"
 
 /* Exported by libunwind but not declared in its public headers; it is what
  * _UPT_find_proc_info itself calls for a remote .eh_frame_hdr table. */
@@ -350,10 +351,12 @@ static const Dwfl_Thread_Callbacks ptunwind_dw_thread_callbacks = {
 	.set_initial_registers = ptunwind_dw_set_initial_registers,
 };
 
-int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
+int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
+		 const struct procfs_maps *maps, struct ptunwind **out,
 		 char *err, size_t errlen)
 {
 	struct ptunwind *u = calloc(1, sizeof(*u));
+	struct procfs_maps own = { 0 };
 	int r;
 
 	if (!u)
@@ -361,6 +364,16 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
 	u->pid = pid;
 	u->kind = kind;
 	u->last_syscall = -3;
+	if (!maps) {
+		r = procfs_read_maps(pid, &own);
+		if (r < 0) {
+			if (err)
+				snprintf(err, errlen, "read /proc/%d/maps: %s",
+					 (int)pid, strerror(-r));
+			goto out_free;
+		}
+		maps = &own;
+	}
 	if (kind == PTUNWIND_LIBDW) {
 		u->cache = calloc(PTUNWIND_CACHE, sizeof(*u->cache));
 		if (!u->cache) {
@@ -372,15 +385,15 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
 			r = -ENOMEM;
 			goto out_free;
 		}
-		r = dwfl_linux_proc_report(u->dwfl, pid);
+		dwfl_report_begin(u->dwfl);
+		r = symbolize_report_maps(u->dwfl, pid, maps);
+		dwfl_report_end(u->dwfl, NULL, NULL);
 		if (r != 0) {
-			r = r > 0 ? -r : -ESRCH;
 			if (err)
-				snprintf(err, errlen, "dwfl_linux_proc_report: %s",
-					 strerror(-r));
+				snprintf(err, errlen, "reporting modules: %s",
+					 r == -EINVAL ? dwfl_errmsg(-1) : strerror(-r));
 			goto out_free;
 		}
-		dwfl_report_end(u->dwfl, NULL, NULL);
 		dwfl_getmodules(u->dwfl, ptunwind_warm_module, NULL, 0);
 		if (!dwfl_attach_state(u->dwfl, NULL, pid,
 				       &ptunwind_dw_thread_callbacks, u)) {
@@ -390,24 +403,17 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
 					 dwfl_errmsg(-1));
 			goto out_free;
 		}
+		procfs_maps_release(&own);
 		*out = u;
 		return 0;
 	}
 
-	struct procfs_maps maps;
-	r = procfs_read_maps(pid, &maps);
-	if (r < 0) {
-		if (err)
-			snprintf(err, errlen, "read /proc/%d/maps: %s", (int)pid,
-				 strerror(-r));
-		goto out_free;
-	}
-	for (size_t i = 0; i < maps.n; i++)
-		if (strcmp(maps.maps[i].path, "[vdso]") == 0) {
-			u->vdso_start = maps.maps[i].start;
-			u->vdso_end = maps.maps[i].end;
+	for (size_t i = 0; i < maps->n; i++)
+		if (strcmp(maps->maps[i].path, "[vdso]") == 0) {
+			u->vdso_start = maps->maps[i].start;
+			u->vdso_end = maps->maps[i].end;
 		}
-	procfs_maps_release(&maps);
+	procfs_maps_release(&own);
 
 	u->cache = calloc(PTUNWIND_CACHE, sizeof(*u->cache));
 	u->upt = _UPT_create(pid);
@@ -423,6 +429,7 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
 	return 0;
 
 out_free:
+	procfs_maps_release(&own);
 	ptunwind_free(u);
 	return r;
 }

@@ -30,9 +30,13 @@ enum ptunwind_kind {
 };
 
 struct ptunwind;
+struct procfs_maps;
 
-/* Returns 0 or -errno with the failing call in err. */
-int ptunwind_new(pid_t pid, enum ptunwind_kind kind, struct ptunwind **out,
+/* maps: the target's mappings when the caller already has them (a
+ * symbolizer's, symbolizer_maps()), or NULL to read /proc/PID/maps. Returns
+ * 0 or -errno with the failing call in err. */
+int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
+		 const struct procfs_maps *maps, struct ptunwind **out,
 		 char *err, size_t errlen);
 
 /* Unwinds tid, which must be in a ptrace stop. Fills pcs[0..*n) leaf first

@@ -80,6 +80,7 @@ void symbolizer_set_lines(struct symbolizer *s, enum sym_lines lines);
  * and zeroes *ksyms; on failure they stay the caller's to release. Reading /proc/kallsyms costs ~60 ms of CPU:
  * this lets a caller do it before the target starts (`record -- CMD`). */
 struct procfs_ksyms;
+struct procfs_maps;
 int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 			 struct symbolizer **out, char *err, size_t errlen);
 
@@ -115,6 +116,19 @@ size_t symbolizer_modules(struct symbolizer *s,
  * which attaches its own thread state to it. Returned as void* so callers
  * need not include libdwfl.h. */
 void *symbolizer_dwfl(struct symbolizer *s);
+
+/* /proc/PID/maps as parsed for the last report (symbolizer_new or a
+ * refresh that found changes): for other users of the same process's
+ * mappings, which need not read and parse 2,000 lines again. Valid until
+ * the next symbolizer_refresh() or symbolizer_free(). */
+const struct procfs_maps *symbolizer_maps(struct symbolizer *s);
+
+/* Reports one module per mapped file of m, and the vDSO, into a Dwfl
+ * between dwfl_report_begin (or _begin_add) and dwfl_report_end, as
+ * dwfl_linux_proc_report would from /proc/PID/maps: names and ranges are
+ * the same, so dwfl_linux_proc_find_elf works on them. Returns 0, -ENOMEM,
+ * or -EINVAL with dwfl_errmsg(-1) saying why. */
+int symbolize_report_maps(void *dwfl, pid_t pid, const struct procfs_maps *m);
 
 /* Name for addr for /debug/pprof/symbol: "func" or NULL. */
 const char *symbolizer_name(struct symbolizer *s, uint64_t addr);

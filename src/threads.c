@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,15 +29,22 @@
 #define THREADS_MAX_SCANS 16
 #define THREADS_STOP_TIMEOUT_NS 2000000000u
 
-void threads_dump_free(struct threads_dump *d)
+static void threads_dump_free_threads(struct threads_dump *d)
 {
-	if (!d)
-		return;
 	for (size_t i = 0; i < d->n; i++) {
 		free(d->threads[i].pcs);
 		free(d->threads[i].is_activation);
 	}
 	free(d->threads);
+	d->threads = NULL;
+	d->n = 0;
+}
+
+void threads_dump_free(struct threads_dump *d)
+{
+	if (!d)
+		return;
+	threads_dump_free_threads(d);
 	free(d);
 }
 
@@ -223,92 +231,198 @@ static int threads_check_target(pid_t pid, char *err, size_t errlen)
 	return 0;
 }
 
-/* Seizes every thread listed in /proc/PID/task that is not yet known,
- * rescanning until a pass finds nothing new. Returns 0 or the -errno of a
- * seize that failed for a reason other than the thread vanishing. */
-static int threads_seize_all(struct threads_dump *d, size_t *cap,
-			     struct tracer *tr, bool stop_now, char *err,
+/* Adds every thread listed in /proc/PID/task that d does not know yet,
+ * with its name, state and CPU time, without stopping anything. Returns
+ * the number added or -errno. */
+static long threads_list_new(struct threads_dump *d, size_t *cap, char *err,
 			     size_t errlen)
 {
-	for (int scan = 0; scan < THREADS_MAX_SCANS; scan++) {
-		pid_t *tids = NULL;
-		size_t n = 0, added = 0;
-		int r = procfs_list_tasks(d->pid, &tids, &n);
-		if (r < 0) {
-			errmsg_set(err, errlen, "read /proc/%d/task: %s",
-					(int)d->pid, strerror(-r));
-			return r == -ENOENT ? -ESRCH : r;
-		}
-		size_t first = d->n;
-		for (size_t i = 0; i < n && r == 0; i++) {
-			if (threads_get(d, tids[i]))
-				continue;
+	pid_t *tids = NULL;
+	size_t n = 0, first = d->n;
+	int r = procfs_list_tasks(d->pid, &tids, &n);
+
+	if (r < 0) {
+		errmsg_set(err, errlen, "read /proc/%d/task: %s", (int)d->pid,
+			   strerror(-r));
+		return r == -ENOENT ? -ESRCH : r;
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (!threads_get(d, tids[i]))
 			r = threads_add(d, cap, tids[i]);
-			if (r == 0)
-				added++;
+	free(tids);
+	if (r < 0)
+		return r;
+	int taskfd = first < d->n ? threads_open_taskdir(d->pid) : -1;
+	for (size_t i = first; i < d->n; i++)
+		threads_read_info(taskfd, &d->threads[i]);
+	if (taskfd >= 0)
+		close(taskfd);
+	return (long)(d->n - first);
+}
+
+/* ---- snapshot: every thread stopped at once ----------------------------- *
+ *
+ * At 1,000 threads a snapshot is ~30 us of kernel work per thread (reading
+ * its stat, seize, interrupt, the wake-up into the stop, getregs, detach)
+ * plus the unwinding. ptrace requests must come from the tracer thread
+ * itself, so the threads are split between up to THREADS_MAX_PARTS tracer
+ * threads, one per CPU we may run on, each with its own tracer and
+ * unwinder (a Dwfl is not thread-safe). The snapshot stays one: no part
+ * detaches anything before every part has stopped all of its threads.
+ * Part 0 runs on the calling thread and also re-scans /proc/PID/task for
+ * threads that appeared meanwhile. */
+
+#define THREADS_MAX_PARTS 4
+/* Below this many threads per part, a second tracer thread costs more (its
+ * own unwinder set-up, ~2 ms) than it saves. */
+#define THREADS_PER_PART_MIN 200
+
+struct threads_snap;
+
+struct threads_part {
+	struct threads_snap *snap;
+	pthread_t thread;
+	bool started;
+	const pid_t *tids;		/* this part's share of the first scan */
+	size_t ntids;
+	struct threads_dump d;		/* only threads and n are used */
+	size_t cap;
+	struct tracer tr;
+	struct ptunwind *u;
+	bool own_u;			/* created by the part's thread */
+	int r;
+	char err[256];
+	uint64_t stop_ns, unwind_ns, detach_ns;
+};
+
+struct threads_snap {
+	const struct threads_opts *o;
+	size_t max;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool go;			/* tids assigned: start stopping */
+	unsigned nparts, stopped;	/* parts done stopping their threads */
+	bool all_stopped;		/* every part stopped: detaching allowed */
+	struct threads_part part[THREADS_MAX_PARTS];
+};
+
+static unsigned threads_nparts(size_t nthreads)
+{
+	cpu_set_t set;
+	long cpus = 1;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		cpus = CPU_COUNT(&set);
+	size_t n = nthreads / THREADS_PER_PART_MIN;
+	if (n > (size_t)cpus)
+		n = (size_t)cpus;
+	if (n > THREADS_MAX_PARTS)
+		n = THREADS_MAX_PARTS;
+	return n ? (unsigned)n : 1;
+}
+
+/* Reads the stat of tids not known to d, then seizes and interrupts them
+ * and waits until they are stopped. Threads cloned meanwhile (attached by
+ * the kernel, maybe not yet in /proc when the list was read) join d. */
+static int threads_stop_list(struct threads_dump *d, size_t *cap,
+			     struct tracer *tr, const pid_t *tids, size_t n,
+			     char *err, size_t errlen)
+{
+	size_t first = d->n;
+	int r = 0;
+
+	for (size_t i = 0; i < n && r == 0; i++)
+		r = threads_add(d, cap, tids[i]);
+	if (r < 0)
+		return r;
+	/* /proc first for every new thread, then the stops: reading a file
+	 * per thread must not lengthen the pause. */
+	int taskfd = first < d->n ? threads_open_taskdir(d->pid) : -1;
+	for (size_t i = first; i < d->n; i++)
+		threads_read_info(taskfd, &d->threads[i]);
+	for (size_t i = first; i < d->n && r == 0; i++) {
+		struct threads_thread *t = &d->threads[i];
+		size_t idx;
+		if (tracer_find(tr, t->tid) >= 0)
+			continue;	/* auto-attached clone */
+		r = tracer_seize(tr, t->tid, &idx, err, errlen);
+		if (r == -ESRCH) {
+			t->exited = true;
+			r = 0;
 		}
-		/* /proc first for every new thread, then the stops: reading
-		 * two files per thread must not lengthen the pause. */
-		int taskfd = first < d->n ? threads_open_taskdir(d->pid) : -1;
-		for (size_t i = first; i < d->n; i++)
-			threads_read_info(taskfd, &d->threads[i]);
-		if (taskfd >= 0)
-			close(taskfd);
-		for (size_t i = first; i < d->n && r == 0 && stop_now; i++) {
-			struct threads_thread *t = &d->threads[i];
-			size_t idx;
-			if (tracer_find(tr, t->tid) >= 0)
-				continue;	/* auto-attached clone */
-			r = tracer_seize(tr, t->tid, &idx, err, errlen);
-			if (r == -ESRCH) {
-				t->exited = true;
-				r = 0;
-			}
+	}
+	if (r == 0)
+		tracer_wait_stopped(tr, THREADS_STOP_TIMEOUT_NS);
+	for (size_t i = 0; i < tr->n && r == 0; i++) {
+		if (threads_get(d, tr->t[i].tid))
+			continue;
+		r = threads_add(d, cap, tr->t[i].tid);
+		if (r == 0)
+			threads_read_info(taskfd, &d->threads[d->n - 1]);
+	}
+	if (taskfd >= 0)
+		close(taskfd);
+	return r;
+}
+
+static int threads_tid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Part 0, once every part has stopped its share: stops the threads that
+ * are in /proc/PID/task now but in no part, until a scan finds none. */
+static int threads_rescan(struct threads_snap *s)
+{
+	struct threads_part *p0 = &s->part[0];
+
+	for (int scan = 1; scan < THREADS_MAX_SCANS; scan++) {
+		pid_t *tids = NULL, *known;
+		size_t n = 0, nknown = 0, nnew = 0;
+		int r = procfs_list_tasks(p0->d.pid, &tids, &n);
+		if (r < 0)
+			return 0;	/* the process is going: keep what we have */
+		for (unsigned k = 0; k < s->nparts; k++)
+			nknown += s->part[k].d.n;
+		known = malloc((nknown ? nknown : 1) * sizeof(*known));
+		if (!known) {
+			free(tids);
+			return -ENOMEM;
 		}
+		nknown = 0;
+		for (unsigned k = 0; k < s->nparts; k++)
+			for (size_t i = 0; i < s->part[k].d.n; i++)
+				known[nknown++] = s->part[k].d.threads[i].tid;
+		qsort(known, nknown, sizeof(*known), threads_tid_cmp);
+		for (size_t i = 0; i < n; i++)
+			if (!bsearch(&tids[i], known, nknown, sizeof(*known),
+				     threads_tid_cmp))
+				tids[nnew++] = tids[i];
+		free(known);
+		if (nnew)
+			r = threads_stop_list(&p0->d, &p0->cap, &p0->tr, tids,
+					      nnew, p0->err, sizeof(p0->err));
 		free(tids);
 		if (r < 0)
 			return r;
-		if (stop_now)
-			tracer_wait_stopped(tr, THREADS_STOP_TIMEOUT_NS);
-		if (added == 0)
+		if (nnew == 0)
 			break;
 	}
 	return 0;
 }
 
-static int threads_capture_snapshot(const struct threads_opts *o,
-				    struct threads_dump *d, size_t *cap,
-				    struct ptunwind *u, size_t max, char *err,
-				    size_t errlen)
+static void threads_unwind_part(struct threads_part *p, size_t max)
 {
-	struct tracer tr;
-	int r;
-
-	tracer_init(&tr, o->pid, true);
-	r = threads_seize_all(d, cap, &tr, true, err, errlen);
-	if (r < 0)
-		goto out_detach;
-	/* Threads cloned by seized threads were attached by the kernel and
-	 * may not be in /proc yet when we scanned. */
-	for (size_t i = 0; i < tr.n; i++)
-		if (!threads_get(d, tr.t[i].tid)) {
-			r = threads_add(d, cap, tr.t[i].tid);
-			if (r < 0)
-				goto out_detach;
-			int taskfd = threads_open_taskdir(o->pid);
-			threads_read_info(taskfd, &d->threads[d->n - 1]);
-			if (taskfd >= 0)
-				close(taskfd);
-		}
 	/* Everything is stopped: memory cached for one thread's walk stays
 	 * valid for the next (the text and unwind tables are shared). */
-	ptunwind_invalidate(u);
-	for (size_t i = 0; i < d->n; i++) {
-		struct threads_thread *t = &d->threads[i];
-		long k = tracer_find(&tr, t->tid);
+	ptunwind_invalidate(p->u);
+	for (size_t i = 0; i < p->d.n && p->r == 0; i++) {
+		struct threads_thread *t = &p->d.threads[i];
+		long k = tracer_find(&p->tr, t->tid);
 		if (k < 0)
 			continue;
-		struct tracer_thread *tt = &tr.t[k];
+		struct tracer_thread *tt = &p->tr.t[k];
 		if (tt->state == TRACER_GONE || tt->exiting) {
 			t->exited = true;
 			continue;
@@ -317,14 +431,174 @@ static int threads_capture_snapshot(const struct threads_opts *o,
 			t->error = tt->error ? tt->error : -ETIMEDOUT;
 			continue;
 		}
-		r = threads_unwind_one(u, t, max);
-		if (r < 0)
-			goto out_detach;
+		p->r = threads_unwind_one(p->u, t, max);
 	}
-out_detach:
-	tracer_detach_all(&tr);
-	d->longest_stop_ns = tr.longest_stop_ns;
-	tracer_release(&tr);
+}
+
+/* One part's whole life: stop its threads, unwind them, and detach them
+ * once every part has stopped. Part 0 (the caller's thread) re-scans in
+ * between. */
+static void threads_run_part(struct threads_snap *s, struct threads_part *p)
+{
+	bool first = p == &s->part[0];
+	uint64_t t0 = tracer_now_ns(), t1;
+
+	if (!p->u) {
+		p->own_u = true;
+		p->r = ptunwind_new(s->o->pid, s->o->unwinder == THREADS_UNWIND_LIBDW ?
+				    PTUNWIND_LIBDW : PTUNWIND_LIBUNWIND, s->o->maps,
+				    &p->u, p->err, sizeof(p->err));
+	}
+	pthread_mutex_lock(&s->lock);
+	while (!s->go)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+
+	if (p->r == 0)
+		p->r = threads_stop_list(&p->d, &p->cap, &p->tr, p->tids,
+					 p->ntids, p->err, sizeof(p->err));
+	pthread_mutex_lock(&s->lock);
+	s->stopped++;
+	pthread_cond_broadcast(&s->cond);
+	if (first) {
+		while (s->stopped < s->nparts)
+			pthread_cond_wait(&s->cond, &s->lock);
+		bool failed = false;
+		for (unsigned k = 0; k < s->nparts; k++)
+			failed |= s->part[k].r < 0;
+		pthread_mutex_unlock(&s->lock);
+		if (!failed)
+			p->r = threads_rescan(s);
+		pthread_mutex_lock(&s->lock);
+		s->all_stopped = true;
+		pthread_cond_broadcast(&s->cond);
+	}
+	pthread_mutex_unlock(&s->lock);
+	t1 = tracer_now_ns();
+	p->stop_ns = t1 - t0;
+
+	/* Other parts' threads may still be running: unwinding a stopped
+	 * thread reads only its own registers and stack. */
+	if (p->r == 0)
+		threads_unwind_part(p, s->max);
+	p->unwind_ns = tracer_now_ns() - t1;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->all_stopped)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	t1 = tracer_now_ns();
+	tracer_detach_all(&p->tr);
+	p->detach_ns = tracer_now_ns() - t1;
+}
+
+static void *threads_part_thread(void *arg)
+{
+	struct threads_part *p = arg;
+	threads_run_part(p->snap, p);
+	return NULL;
+}
+
+static int threads_capture_snapshot(const struct threads_opts *o,
+				    struct threads_dump *d, size_t *cap,
+				    struct ptunwind *u, size_t max, char *err,
+				    size_t errlen)
+{
+	struct threads_snap *s;
+	pid_t *tids = NULL;
+	size_t n = 0;
+	unsigned want, k;
+	int r;
+
+	r = procfs_list_tasks(o->pid, &tids, &n);
+	if (r < 0) {
+		errmsg_set(err, errlen, "read /proc/%d/task: %s", (int)o->pid,
+			   strerror(-r));
+		return r == -ENOENT ? -ESRCH : r;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		free(tids);
+		return -ENOMEM;
+	}
+	s->o = o;
+	s->max = max;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	want = threads_nparts(n);
+	for (k = 0; k < THREADS_MAX_PARTS; k++) {
+		s->part[k].snap = s;
+		s->part[k].d.pid = o->pid;
+		tracer_init(&s->part[k].tr, o->pid, true);
+	}
+	s->part[0].u = u;
+	/* Helpers start building their unwinders while we count them; the
+	 * tids are dealt once we know how many really started. */
+	s->nparts = 1;
+	for (k = 1; k < want; k++) {
+		if (pthread_create(&s->part[k].thread, NULL, threads_part_thread,
+				   &s->part[k]) != 0)
+			break;
+		s->part[k].started = true;
+		s->nparts++;
+	}
+	pthread_mutex_lock(&s->lock);
+	for (k = 0; k < s->nparts; k++) {
+		s->part[k].tids = tids + n * k / s->nparts;
+		s->part[k].ntids = n * (k + 1) / s->nparts - n * k / s->nparts;
+	}
+	s->go = true;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+
+	threads_run_part(s, &s->part[0]);
+	for (k = 1; k < s->nparts; k++)
+		pthread_join(s->part[k].thread, NULL);
+
+	/* Gather the parts into d; the first error wins. */
+	size_t total = 0;
+	for (k = 0; k < s->nparts; k++)
+		total += s->part[k].d.n;
+	r = 0;
+	for (k = 0; k < s->nparts && r == 0; k++)
+		if (s->part[k].r < 0) {
+			r = s->part[k].r;
+			if (s->part[k].err[0])
+				errmsg_set(err, errlen, "%s", s->part[k].err);
+		}
+	if (r == 0 && total) {
+		struct threads_thread *all = realloc(d->threads, total * sizeof(*all));
+		if (!all)
+			r = -ENOMEM;
+		else {
+			d->threads = all;
+			*cap = total;
+		}
+	}
+	for (k = 0; k < s->nparts; k++) {
+		struct threads_part *p = &s->part[k];
+		if (r == 0) {
+			memcpy(d->threads + d->n, p->d.threads,
+			       p->d.n * sizeof(*p->d.threads));
+			d->n += p->d.n;
+			free(p->d.threads);
+		} else {
+			threads_dump_free_threads(&p->d);
+		}
+		if (p->tr.longest_stop_ns > d->longest_stop_ns)
+			d->longest_stop_ns = p->tr.longest_stop_ns;
+		tracer_release(&p->tr);
+		if (p->own_u)
+			ptunwind_free(p->u);
+	}
+	d->stop_ns = s->part[0].stop_ns;
+	d->unwind_ns = s->part[0].unwind_ns;
+	d->detach_ns = s->part[0].detach_ns;
+	d->tracers = s->nparts;
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s);
+	free(tids);
 	return r;
 }
 
@@ -337,13 +611,10 @@ static int threads_capture_each(const struct threads_opts *o,
 
 	for (int scan = 0; scan < THREADS_MAX_SCANS; scan++) {
 		size_t before = d->n;
-		struct tracer unused;
-		tracer_init(&unused, o->pid, false);
-		r = threads_seize_all(d, cap, &unused, false, err, errlen);
-		tracer_release(&unused);
-		if (r < 0)
-			return r;
-		if (scan > 0 && d->n == before)
+		long added = threads_list_new(d, cap, err, errlen);
+		if (added < 0)
+			return (int)added;
+		if (scan > 0 && added == 0)
 			break;
 		for (size_t i = before; i < d->n; i++) {
 			struct threads_thread *t = &d->threads[i];
@@ -402,9 +673,11 @@ int threads_capture(const struct threads_opts *opts, struct threads_dump **out,
 		return -ENOMEM;
 	d->pid = opts->pid;
 	r = ptunwind_new(opts->pid, opts->unwinder == THREADS_UNWIND_LIBDW ?
-			 PTUNWIND_LIBDW : PTUNWIND_LIBUNWIND, &u, err, errlen);
+			 PTUNWIND_LIBDW : PTUNWIND_LIBUNWIND, opts->maps, &u,
+			 err, errlen);
 	if (r < 0)
 		goto out_free;
+	d->setup_ns = tracer_now_ns() - t0;
 
 	/* A signal that would end us mid-dump is held until every thread is
 	 * detached; SIGKILL cannot be held, and is why we SEIZE. */

@@ -35,6 +35,9 @@ struct threads_opts {
 	size_t max_frames;		/* 0: 256 */
 	bool one_at_a_time;		/* stop one thread at a time */
 	enum threads_unwinder unwinder;
+	/* The target's mappings if the caller has them (symbolizer_maps()),
+	 * else NULL: read again. */
+	const struct procfs_maps *maps;
 };
 
 struct threads_thread {
@@ -58,6 +61,11 @@ struct threads_dump {
 	size_t n;
 	uint64_t longest_stop_ns;	/* longest time a thread was stopped */
 	uint64_t total_ns;		/* wall time of the capture */
+	/* Where the capture's time went (shown by cprof threads -v):
+	 * unwinder set-up, stopping (seize, interrupt, wait), unwinding and
+	 * detaching. */
+	uint64_t setup_ns, stop_ns, unwind_ns, detach_ns;
+	unsigned tracers;		/* tracer threads used (snapshot) */
 };
 
 /* Captures every thread of opts->pid. Returns 0 or -errno with a one-line

@@ -2,7 +2,9 @@
  * churn.c - creates and joins threads without pause, so a thread dump meets
  * threads that appear and exit while it runs.
  *
- * Usage: churn [SECONDS]  (default 60 s, then SIGALRM ends it). Prints
+ * Usage: churn [SECONDS [PARKED]]  (default 60 s, then SIGALRM ends it).
+ * PARKED long-lived threads wait in parked() the whole time, so that a dump
+ * of a process with hundreds of threads meets the churn too. Prints
  * "ready PID" on stdout once the first threads run.
  */
 #ifndef _GNU_SOURCE
@@ -31,12 +33,28 @@ NOINLINE static void *short_life(void *arg)
 	return NULL;
 }
 
+NOINLINE static void *parked(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t th[8];
+	pthread_attr_t attr;
 	unsigned long round = 0;
+	int nparked = argc > 2 ? atoi(argv[2]) : 0;
 
 	alarm(argc > 1 ? (unsigned)atoi(argv[1]) : 60);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
+	for (int i = 0; i < nparked; i++)
+		if (pthread_create(&th[0], &attr, parked, NULL) != 0)
+			return 1;
+	pthread_attr_destroy(&attr);
 	for (;;) {
 		for (int i = 0; i < 8; i++)
 			if (pthread_create(&th[i], NULL, short_life,
