@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <elfutils/libdwfl.h>
+
 #include "check.h"
 #include "workload.h"
 #include "procfs.h"
@@ -379,6 +381,113 @@ out:
 	symbolizer_free(s);
 }
 
+/* --- symbolize_report_maps against dwfl_linux_proc_report ---------------- */
+
+struct mod_list {
+	char text[64][320];
+	int n;
+};
+
+static int list_module(Dwfl_Module *mod, void **ud, const char *name,
+		       Dwarf_Addr start, void *arg)
+{
+	struct mod_list *l = arg;
+	Dwarf_Addr lo, hi;
+
+	(void)ud;
+	(void)start;
+	dwfl_module_info(mod, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
+	if (l->n < 64)
+		snprintf(l->text[l->n++], sizeof(l->text[0]), "%s %" PRIx64 "-%" PRIx64,
+			 name, (uint64_t)lo, (uint64_t)hi);
+	return DWARF_CB_OK;
+}
+
+static int no_elf(Dwfl_Module *mod, void **ud, const char *name,
+		  Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	(void)mod; (void)ud; (void)name; (void)base; (void)file_name; (void)elfp;
+	return -1;
+}
+
+static char *no_path;
+static const Dwfl_Callbacks no_elf_callbacks = {
+	.find_elf = no_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &no_path,
+};
+
+static void report_into(struct mod_list *l, pid_t pid,
+			const struct procfs_maps *m)
+{
+	Dwfl *dwfl = dwfl_begin(&no_elf_callbacks);
+
+	memset(l, 0, sizeof(*l));
+	CHECK(dwfl != NULL);
+	if (!dwfl)
+		return;
+	dwfl_report_begin(dwfl);
+	if (m)
+		CHECK_INT(symbolize_report_maps(dwfl, pid, m), 0);
+	else
+		CHECK_INT(dwfl_linux_proc_report(dwfl, pid), 0);
+	CHECK_INT(dwfl_report_end(dwfl, NULL, NULL), 0);
+	dwfl_getmodules(dwfl, list_module, l, 0);
+	dwfl_end(dwfl);
+}
+
+static void test_report_maps(void)
+{
+	struct mod_list ours, theirs;
+	struct procfs_maps m;
+
+	/* This process, with a library dlopen'ed and its maps as the kernel
+	 * prints them: the same modules, names and ranges as libdwfl's own
+	 * reading of the file. */
+	void *h = dlopen("libz.so.1", RTLD_NOW);
+	CHECK(h != NULL);
+	CHECK_INT(procfs_read_maps(getpid(), &m), 0);
+	report_into(&ours, getpid(), &m);
+	report_into(&theirs, getpid(), NULL);
+	procfs_maps_release(&m);
+	CHECK(ours.n >= 4);
+	CHECK_INT(ours.n, theirs.n);
+	for (int i = 0; i < ours.n && i < theirs.n; i++)
+		CHECK_STR(ours.text[i], theirs.text[i]);
+	bool vdso = false;
+	for (int i = 0; i < ours.n; i++)
+		vdso |= strncmp(ours.text[i], "[vdso: ", 7) == 0;
+	CHECK(vdso);
+	if (h)
+		dlclose(h);
+
+	/* Made-up maps: one file in three pieces around its anonymous .bss
+	 * (one module), a deleted file, a device file (a module to libdwfl
+	 * too: only device 0:0 with inode 0 means anonymous), pseudo-files
+	 * (no modules), the vDSO between two files. */
+	const char *text =
+		"1000-2000 r--p 00000000 08:01 100 /usr/lib/liba.so\n"
+		"2000-3000 r-xp 00001000 08:01 100 /usr/lib/liba.so\n"
+		"3000-4000 rw-p 00000000 00:00 0 \n"
+		"4000-5000 rw-p 00003000 08:01 100 /usr/lib/liba.so\n"
+		"5000-6000 r-xp 00000000 00:00 0 [vdso]\n"
+		"6000-7000 r-xp 00000000 08:01 200 /tmp/gone (deleted)\n"
+		"7000-8000 rw-s 00000000 00:05 0 /dev/zero\n"
+		"8000-9000 rw-p 00000000 00:00 0 [stack]\n"
+		"9000-a000 r-xp 00000000 08:01 300 /opt/b b/libb.so\n";
+	CHECK_INT(procfs_parse_maps(text, &m), 0);
+	report_into(&ours, 4242, &m);
+	procfs_maps_release(&m);
+	CHECK_INT(ours.n, 5);
+	if (ours.n == 5) {
+		CHECK_STR(ours.text[0], "/usr/lib/liba.so 1000-5000");
+		CHECK_STR(ours.text[1], "[vdso: 4242] 5000-6000");
+		CHECK_STR(ours.text[2], "/tmp/gone (deleted) 6000-7000");
+		CHECK_STR(ours.text[3], "/dev/zero 7000-8000");
+		CHECK_STR(ours.text[4], "/opt/b b/libb.so 9000-a000");
+	}
+}
+
 int main(void)
 {
 	alarm(100);
@@ -388,5 +497,6 @@ int main(void)
 	test_kernel();
 	test_errors_and_demangle();
 	test_refresh_dlopen();
+	test_report_maps();
 	return check_done();
 }
