@@ -4,19 +4,24 @@
  * ~100 us and records the longest gap between ticks: how long the process
  * was paused by whoever looked at it.
  *
- * Usage: manythreads N [SECONDS [GAP_FILE]]  (default 100 threads, 60 s).
- * SIGUSR2 writes the longest gap in ns to GAP_FILE and starts a new
- * measurement. Prints "ready PID" on stdout when every thread runs.
+ * Usage: manythreads N [SECONDS [GAP_FILE [rt]]]  (default 100 threads,
+ * 60 s). SIGUSR2 writes the longest gap in ns to GAP_FILE and starts a new
+ * measurement. With "rt" the heartbeat runs SCHED_FIFO (needs root), so
+ * that its gaps are the times it was stopped, not the times the busy
+ * threads and the observer kept it off both CPUs. Prints "ready PID" on
+ * stdout when every thread runs.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,6 +140,13 @@ int main(int argc, char **argv)
 	}
 	pthread_attr_destroy(&attr);
 	pthread_create(&th, NULL, heartbeat, NULL);
+	if (argc > 4 && strcmp(argv[4], "rt") == 0) {
+		struct sched_param sp = { .sched_priority = 1 };
+		int e = pthread_setschedparam(th, SCHED_FIFO, &sp);
+		if (e)
+			fprintf(stderr, "manythreads: SCHED_FIFO heartbeat: %s\n",
+				strerror(e));
+	}
 	printf("ready %d\n", (int)getpid());
 	fflush(stdout);
 	for (;;)
