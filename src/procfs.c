@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -228,6 +229,40 @@ const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
 	if (addr < m->maps[lo - 1].end)
 		return &m->maps[lo - 1];
 	return NULL;
+}
+
+int procfs_open_root_file(pid_t pid, const char *path, char **opened)
+{
+	struct stat st;
+	char *p;
+	int fd, e;
+
+	*opened = NULL;
+	if (path[0] != '/')
+		return -EINVAL;
+	if (asprintf(&p, "/proc/%d/root%s", (int)pid, path) < 0)
+		return -ENOMEM;
+	/* Only regular files: a mapped character device may block on open
+	 * (libdwfl/linux-proc-maps.c makes the same check). */
+	if (stat(p, &st) < 0) {
+		e = -errno;
+		goto out_free;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		e = -EINVAL;
+		goto out_free;
+	}
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = -errno;
+		goto out_free;
+	}
+	*opened = p;
+	return fd;
+
+out_free:
+	free(p);
+	return e;
 }
 
 /* ---- tasks, comm, stat, cmdline, status ---------------------------------- */

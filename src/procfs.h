@@ -39,6 +39,12 @@ void procfs_maps_release(struct procfs_maps *m);
 const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
 					  uint64_t addr);
 
+/* Opens path, a file as the process names it in its maps, through
+ * /proc/PID/root: a process in another mount namespace (a container) gets
+ * its own file, not ours. Regular files only. Returns a read-only fd and the
+ * path actually opened in *opened (malloc'd), or -errno (*opened NULL). */
+int procfs_open_root_file(pid_t pid, const char *path, char **opened);
+
 /* Thread ids in /proc/PID/task, sorted ascending. *tids malloc'd. */
 int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
 

@@ -9,14 +9,12 @@
  * DW_AT_call_file/DW_AT_call_line.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <dwarf.h>
@@ -207,28 +205,18 @@ static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
 			      char **file_name, Elf **elfp)
 {
 	struct sym_mod_priv *priv = *userdata;
-	struct stat st;
 	char *path;
 	int fd;
 
 	if (!priv || (void *)priv == &symbolize_not_code || name[0] != '/')
 		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
 						file_name, elfp);
-	if (asprintf(&path, "/proc/%d/root%s", (int)priv->s->pid, name) < 0)
+	fd = procfs_open_root_file(priv->s->pid, name, &path);
+	if (fd == -ENOMEM)
 		return -1;
-	/* Only regular files: a mapped character device may block on open
-	 * (libdwfl/linux-proc-maps.c does the same check). */
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-		free(path);
+	if (fd < 0)
 		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
 						file_name, elfp);
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		free(path);
-		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
-						file_name, elfp);
-	}
 	*file_name = path;
 	return fd;
 }

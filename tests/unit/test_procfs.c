@@ -1,6 +1,7 @@
 /* test_procfs.c - /proc parsers on hand-written text, then on our own files. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -214,6 +215,30 @@ static void test_read_file(void)
 	CHECK_INT(procfs_read_file("/nonexistent/file", &buf, &len), -ENOENT);
 }
 
+static void test_open_root_file(void)
+{
+	char want[64], *opened = (char *)"x";
+	int fd;
+
+	/* A regular file, through our own root. */
+	snprintf(want, sizeof(want), "/proc/%d/root/proc/self/exe", (int)getpid());
+	fd = procfs_open_root_file(getpid(), "/proc/self/exe", &opened);
+	CHECK(fd >= 0);
+	CHECK(opened != NULL);
+	if (opened)
+		CHECK_STR(opened, want);
+	if (fd >= 0)
+		close(fd);
+	free(opened);
+	/* Never a device (open may block), a relative or a missing path. */
+	CHECK_INT(procfs_open_root_file(getpid(), "/dev/null", &opened), -EINVAL);
+	CHECK(opened == NULL);
+	CHECK_INT(procfs_open_root_file(getpid(), "dev/null", &opened), -EINVAL);
+	CHECK_INT(procfs_open_root_file(getpid(), "/nonexistent/file", &opened),
+		  -ENOENT);
+	CHECK(opened == NULL);
+}
+
 static void test_kallsyms(void)
 {
 	static const char text[] =
@@ -274,6 +299,7 @@ int main(void)
 	test_syscall();
 	test_tasks_comm_cmdline();
 	test_read_file();
+	test_open_root_file();
 	test_kallsyms();
 	return check_done();
 }
