@@ -122,14 +122,19 @@ static void on_comm(struct recorder *r, const struct perf_event_header *hdr)
 
 /* Re-reads the target's mappings when an address falls outside every known
  * module: a library was loaded after we started (dlopen, or a command that
- * had not exec'd yet). Rate-limited, since JIT code is never in a module. */
+ * had not exec'd yet). Rate-limited, since JIT code is never in a module.
+ * The unwinder has a Dwfl of its own: both learn the new modules at once,
+ * and a sample is worth unwinding again only when both did. */
 static bool maybe_refresh(struct recorder *r)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	if (now - r->last_refresh_ns < REFRESH_INTERVAL_NS)
 		return false;
 	r->last_refresh_ns = now;
-	return symbolizer_refresh(r->sym) == 0;
+	bool ok = symbolizer_refresh(r->sym) == 0;
+	if (r->unwinder && unwinder_refresh(r->unwinder) < 0)
+		ok = false;
+	return ok;
 }
 
 static bool user_pc_unmapped(struct recorder *r, uint64_t pc, bool act)
@@ -303,8 +308,9 @@ static void recorder_release(struct recorder *r)
 	free(r->act);
 }
 
-/* The symbolizer reads the target's modules, so in command mode it can
- * only be built once the child has exec'd (after the ready callback). */
+/* The symbolizer and the unwinder read the target's modules, so in command
+ * mode they can only be built once the child has exec'd (after the ready
+ * callback). */
 static int ensure_symbolizer(struct recorder *r)
 {
 	if (r->sym)
@@ -321,8 +327,10 @@ static int ensure_symbolizer(struct recorder *r)
 	 * come from the debug file's symbol table without it. */
 	symbolizer_set_lines(r->sym, r->opts->system_lines ? SYM_LINES_ALL
 							    : SYM_LINES_OWN);
+	/* Unwinding needs no debug file: the unwinder's own Dwfl never
+	 * opens one (unwind.h). */
 	if (r->opts->callgraph == SAMPLER_CG_DWARF) {
-		ret = unwinder_new(r->opts->pid, r->sym, &r->unwinder, r->err,
+		ret = unwinder_new(r->opts->pid, &r->unwinder, r->err,
 				   r->errlen);
 		if (ret < 0)
 			return ret;
@@ -331,11 +339,19 @@ static int ensure_symbolizer(struct recorder *r)
 	return r->sp ? 0 : -ENOMEM;
 }
 
-/* The target has exited: no /proc/PID, or only a zombie left. */
+/* PF_EXITING (include/linux/sched.h): set as do_exit begins, before the
+ * task's memory and mappings are released. */
+#define RECORD_PF_EXITING 0x00000004UL
+
+/* The target has exited or is exiting: no /proc/PID, only a zombie left, or
+ * an exit under way. A process in do_exit still reads as running ('R') for a
+ * while after its maps have emptied; a set-up step that failed because they
+ * did always finds PF_EXITING set. */
 static bool target_gone(pid_t pid)
 {
 	struct procfs_stat st;
-	return procfs_read_stat(pid, 0, &st) < 0 || st.state == 'Z' || st.state == 'X';
+	return procfs_read_stat(pid, 0, &st) < 0 || st.state == 'Z' ||
+	       st.state == 'X' || (st.flags & RECORD_PF_EXITING);
 }
 
 static int drain(struct recorder *r, int timeout_ms)
@@ -419,7 +435,9 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		ret = ensure_symbolizer(&r);
 		/* The error depends on how far the command's exit got: no
 		 * /proc/PID (ESRCH), or maps already emptied, which libdw
-		 * reports as no ELF at all. Judge by the process, not by it. */
+		 * reports as no ELF at all; and the symbolizer and the
+		 * unwinder read the maps one after the other, so either may
+		 * be the one to meet it. Judge by the process, not by it. */
 		if (ret < 0 && target_gone(opts->pid)) {
 			r.st.target_exited = true;
 			if (err && errlen)

@@ -112,9 +112,9 @@ int symbolizer_prefetch(struct symbolizer *s, const uint64_t *addrs, size_t n);
 size_t symbolizer_modules(struct symbolizer *s,
 			  const struct sym_module *const **mods);
 
-/* The Dwfl the symbolizer reported into, for the DWARF unwinder (unwind.h),
- * which attaches its own thread state to it. Returned as void* so callers
- * need not include libdwfl.h. */
+/* The Dwfl the symbolizer reported into, for tests that check what libdw
+ * loaded into it (the DWARF unwinder has a Dwfl of its own, unwind.h).
+ * Returned as void* so callers need not include libdwfl.h. */
 void *symbolizer_dwfl(struct symbolizer *s);
 
 /* /proc/PID/maps as parsed for the last report (symbolizer_new or a

@@ -2,9 +2,9 @@
  * unwind.c - DWARF unwinding of sampled user stacks with libdw.
  *
  * perf's util/unwind-libdw.c builds a Dwfl for every sample (~200 us each,
- * DESIGN.md 2). Here the symbolizer's Dwfl is attached once with our own
- * Dwfl_Thread_Callbacks, and each unwinder_unwind() only swaps the sample
- * the callbacks read from.
+ * DESIGN.md 2). Here one Dwfl of our own is reported and attached once with
+ * our Dwfl_Thread_Callbacks, and each unwinder_unwind() only swaps the
+ * sample the callbacks read from.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +14,8 @@
 
 #include <elfutils/libdwfl.h>
 
+#include "hash.h"
+#include "procfs.h"
 #include "unwind.h"
 
 /* How far above the sampled sp an address still counts as "on this stack"
@@ -25,6 +27,8 @@
 struct unwinder {
 	pid_t pid;
 	Dwfl *dwfl;
+	uint64_t maps_hash;		/* /proc/PID/maps at the last report */
+	size_t maps_len;
 
 	/* The current sample, valid during one unwinder_unwind(). */
 	pid_t tid;
@@ -113,27 +117,173 @@ static const Dwfl_Thread_Callbacks unwind_callbacks = {
 	.set_initial_registers = unwind_set_initial_registers,
 };
 
-int unwinder_new(pid_t pid, struct symbolizer *sym, struct unwinder **out,
-		 char *err, size_t errlen)
+/* Dwfl_Callbacks.find_debuginfo: libdw's unwinder falls back to
+ * dwfl_module_dwarf_cfi for a pc that .eh_frame does not cover, and that
+ * asks for the module's DWARF. With the standard callback a separate debug
+ * file would be found (libc6-dbg's for libc) and all of its compressed DWARF
+ * decompressed, ~11 MiB and ~100 ms of zlib on the CPUs the target runs on,
+ * only to look for a .debug_frame (Debian 12's libc debug file has none).
+ * Never finding one leaves the module's own .debug_frame, if any, as the
+ * fallback. */
+static int unwind_no_debuginfo(Dwfl_Module *mod, void **userdata,
+			       const char *modname, Dwarf_Addr base,
+			       const char *file_name, const char *debuglink_file,
+			       GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	return -1;
+}
+
+/* Dwfl_Callbacks.find_elf: the same files as the symbolizer reads, through
+ * /proc/PID/root for a process in a container (symbolize_find_elf). A
+ * module's userdata is its unwinder once reported (unwind_claim_module);
+ * [vdso: PID] and deleted files stay with libdwfl's own callback. */
+static int unwind_find_elf(Dwfl_Module *mod, void **userdata,
+			   const char *name, Dwarf_Addr base,
+			   char **file_name, Elf **elfp)
+{
+	struct unwinder *u = *userdata;
+	char *path;
+	int fd;
+
+	if (!u || name[0] != '/')
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+	fd = procfs_open_root_file(u->pid, name, &path);
+	if (fd == -ENOMEM)
+		return -1;
+	if (fd < 0)
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+	*file_name = path;
+	return fd;
+}
+
+static const Dwfl_Callbacks unwind_dwfl_callbacks = {
+	.find_elf = unwind_find_elf,
+	.find_debuginfo = unwind_no_debuginfo,
+};
+
+/* Gives modules just reported their unwinder, before anything opens their
+ * ELF file: find_elf needs the pid. */
+static int unwind_claim_module(Dwfl_Module *mod, void **userdata,
+			       const char *name, Dwarf_Addr start, void *arg)
+{
+	if (!*userdata)
+		*userdata = arg;
+	return DWARF_CB_OK;
+}
+
+static int unwind_maps_state(pid_t pid, uint64_t *hash, size_t *len)
+{
+	char path[64], *text;
+	int e;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	e = procfs_read_file(path, &text, len);
+	if (e)
+		return e == -ENOENT ? -ESRCH : e;
+	*hash = hash_fnv1a(text, *len);
+	free(text);
+	return 0;
+}
+
+/* Reports the modules of /proc/PID/maps; add: keeps those already
+ * reported (dwfl_report_module returns the same module for an unchanged
+ * name and range), as symbolizer_refresh does. The attached thread state
+ * is not affected. */
+static int unwind_report(struct unwinder *u, bool add, char *err,
+			 size_t errlen)
+{
+	int r;
+
+	if (add)
+		dwfl_report_begin_add(u->dwfl);
+	else
+		dwfl_report_begin(u->dwfl);
+	r = dwfl_linux_proc_report(u->dwfl, u->pid);
+	if (r != 0) {
+		/* 0, an errno code, or -1 with dwfl_errno. */
+		if (err && errlen)
+			snprintf(err, errlen, "dwfl_linux_proc_report: %s",
+				 r > 0 ? strerror(r) : dwfl_errmsg(-1));
+		dwfl_report_end(u->dwfl, NULL, NULL);
+		return r > 0 ? -r : -EINVAL;
+	}
+	if (dwfl_report_end(u->dwfl, NULL, NULL) != 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "dwfl_report_end: %s",
+				 dwfl_errmsg(-1));
+		return -EINVAL;
+	}
+	dwfl_getmodules(u->dwfl, unwind_claim_module, u, 0);
+	return 0;
+}
+
+int unwinder_new(pid_t pid, struct unwinder **out, char *err, size_t errlen)
 {
 	struct unwinder *u;
+	int e;
 
 	*out = NULL;
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
 	u->pid = pid;
-	u->dwfl = symbolizer_dwfl(sym);
+	u->dwfl = dwfl_begin(&unwind_dwfl_callbacks);
+	if (!u->dwfl) {
+		e = -ENOMEM;
+		if (err && errlen)
+			snprintf(err, errlen, "dwfl_begin: %s", dwfl_errmsg(-1));
+		goto out_free;
+	}
+	e = unwind_maps_state(pid, &u->maps_hash, &u->maps_len);
+	if (e) {
+		if (err && errlen)
+			snprintf(err, errlen, "cannot read /proc/%d/maps: %s",
+				 (int)pid, strerror(-e));
+		goto out_free;
+	}
+	e = unwind_report(u, false, err, errlen);
+	if (e)
+		goto out_free;
 	/* elf NULL: libdwfl takes the architecture from a reported module. */
 	if (!dwfl_attach_state(u->dwfl, NULL, pid, &unwind_callbacks, u)) {
+		e = -EINVAL;
 		if (err && errlen)
 			snprintf(err, errlen, "dwfl_attach_state: %s",
 				 dwfl_errmsg(-1));
-		free(u);
-		return -EINVAL;
+		goto out_free;
 	}
 	*out = u;
 	return 0;
+
+out_free:
+	unwinder_free(u);
+	return e;
+}
+
+int unwinder_refresh(struct unwinder *u)
+{
+	uint64_t hash;
+	size_t len;
+	int e;
+
+	e = unwind_maps_state(u->pid, &hash, &len);
+	if (e)
+		return e;
+	if (hash == u->maps_hash && len == u->maps_len)
+		return 0;
+	e = unwind_report(u, true, NULL, 0);
+	if (e)
+		return e;
+	u->maps_hash = hash;
+	u->maps_len = len;
+	return 0;
+}
+
+void *unwinder_dwfl(struct unwinder *u)
+{
+	return u->dwfl;
 }
 
 static int unwind_frame_cb(Dwfl_Frame *state, void *arg)
@@ -200,8 +350,11 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 
 void unwinder_free(struct unwinder *u)
 {
-	/* The Dwfl keeps our callbacks (libdwfl has no way to detach a
-	 * state); they are not called again unless someone unwinds through
-	 * it, and dwfl_end() does not call them (detach is NULL). */
+	if (!u)
+		return;
+	/* The Dwfl is ours alone: dwfl_end frees the thread state with it
+	 * (detach is NULL, so no callback runs). */
+	if (u->dwfl)
+		dwfl_end(u->dwfl);
 	free(u);
 }

@@ -4,11 +4,15 @@
  * but with one Dwfl for the whole recording (DESIGN.md 2: 11-14 us per sample
  * instead of ~200 us for a Dwfl per sample).
  *
- * The unwinder attaches a Dwfl_Thread_Callbacks state to the symbolizer's
- * Dwfl once; each call swaps the "current sample" behind the callbacks'
- * argument. memory_read serves [sp, sp + stack_size) from the copy and other
- * addresses (read-only segments of mapped files) from the live process with
- * process_vm_readv.
+ * The unwinder reports the target's modules into a Dwfl of its own, whose
+ * callbacks never look for separate debug files: unwinding needs CFI only
+ * (.eh_frame, or a module's own .debug_frame), and a Dwfl shared with the
+ * symbolizer would make libdw read a -dbg package's whole DWARF (~11 MiB,
+ * ~100 ms of zlib for libc) whenever .eh_frame lacks a pc. A
+ * Dwfl_Thread_Callbacks state is attached to that Dwfl once; each call swaps
+ * the "current sample" behind the callbacks' argument. memory_read serves
+ * [sp, sp + stack_size) from the copy and other addresses (read-only
+ * segments of mapped files) from the live process with process_vm_readv.
  */
 #ifndef CPROF_UNWIND_H
 #define CPROF_UNWIND_H
@@ -18,15 +22,21 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "ringbuf.h"
-#include "symbolize.h"
 
 struct unwinder;
 
-/* pid: the target. sym: provides the Dwfl (must outlive the unwinder).
- * libdwfl accepts one thread state per Dwfl and cannot detach it: one
- * unwinder per symbolizer, ever (a second unwinder_new gives -EINVAL). */
-int unwinder_new(pid_t pid, struct symbolizer *sym, struct unwinder **out,
-		 char *err, size_t errlen);
+/* Opens an unwinder for pid: reads /proc/PID/maps and reports its modules
+ * (files opened through /proc/PID/root, as the symbolizer does). In command
+ * mode call it once the command has exec'd. Returns 0 or -errno (-ESRCH: no
+ * such process) with a reason in err. Unwinders are independent of each
+ * other and of any symbolizer. */
+int unwinder_new(pid_t pid, struct unwinder **out, char *err, size_t errlen);
+
+/* Re-reads /proc/PID/maps and reports modules that appeared since the last
+ * report (dlopen), keeping those already known. Call it whenever the
+ * symbolizer is refreshed, so that both know the same modules. Cheap when
+ * the maps did not change. Returns 0 or -errno. */
+int unwinder_refresh(struct unwinder *u);
 
 enum unwind_status {
 	UNWIND_OK,		/* reached the outermost frame */
@@ -46,6 +56,10 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 				   const uint64_t *regs, const uint8_t *stack,
 				   size_t stack_dyn_size, uint64_t *pcs,
 				   bool *is_activation, size_t max, size_t *n);
+
+/* The unwinder's Dwfl, for tests that check what libdw loaded into it.
+ * Returned as void* so callers need not include libdwfl.h. */
+void *unwinder_dwfl(struct unwinder *u);
 
 void unwinder_free(struct unwinder *u);
 

@@ -5,21 +5,27 @@
  * PTRACE_INTERRUPT (it resumes even if this test dies), its registers and
  * 32 KiB of stack are copied as perf would, it is detached, and the copy is
  * unwound: main -> outer -> middle -> hot (-> inl_mix) must come out in
- * order, with and without frame pointers. Then real perf samples from the
- * sampler are unwound (inline and qsort_memcpy workloads): >= 95% must reach
- * main.
+ * order, with and without frame pointers. A pc in libc that .eh_frame does
+ * not cover must not make the unwinder's Dwfl load libc's separate debug
+ * file (libc6-dbg), and unwinder_refresh must report a library dlopen'ed
+ * since. Then real perf samples from the sampler are unwound (inline and
+ * qsort_memcpy workloads): >= 95% must reach main.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <elfutils/libdwfl.h>
 
 #include "check.h"
 #include "workload.h"
@@ -165,15 +171,17 @@ static void test_ptrace_capture(const char *workload)
 		fprintf(stderr, "symbolizer_new: %s\n", err);
 		return;
 	}
-	CHECK_INT(unwinder_new(child, s, &u, err, sizeof(err)), 0);
+	CHECK_INT(unwinder_new(child, &u, err, sizeof(err)), 0);
 	if (!u) {
 		fprintf(stderr, "unwinder_new: %s\n", err);
 		symbolizer_free(s);
 		return;
 	}
-	/* libdwfl refuses a second state on the same Dwfl. */
-	CHECK(unwinder_new(child, s, &u2, err, sizeof(err)) < 0);
-	CHECK(u2 == NULL);
+	/* Each unwinder has a Dwfl of its own (libdwfl takes one thread
+	 * state per Dwfl): a second one for the same process works. */
+	CHECK_INT(unwinder_new(child, &u2, err, sizeof(err)), 0);
+	CHECK(u2 != NULL);
+	CHECK(u2 == NULL || unwinder_dwfl(u2) != unwinder_dwfl(u));
 
 	bool captured = capture_in_hot(child, s, &c);
 	CHECK(captured);
@@ -220,6 +228,19 @@ static void test_ptrace_capture(const char *workload)
 				     c.size, pcs, act, MAX_FRAMES, &n_small);
 		CHECK_INT(st, UNWIND_OK);
 		CHECK_INT(n_small, n);
+		/* The second unwinder, and the first after a refresh, give
+		 * the same stack. */
+		if (u2) {
+			st = unwinder_unwind(u2, child, c.regs, c.stack, c.size,
+					     pcs, act, MAX_FRAMES, &n_small);
+			CHECK_INT(st, UNWIND_OK);
+			CHECK_INT(n_small, n);
+		}
+		CHECK_INT(unwinder_refresh(u), 0);
+		st = unwinder_unwind(u, child, c.regs, c.stack, c.size, pcs,
+				     act, MAX_FRAMES, &n_small);
+		CHECK_INT(st, UNWIND_OK);
+		CHECK_INT(n_small, n);
 
 		/* Cost per sample with one Dwfl kept (DESIGN.md 2), in CPU
 		 * time so that a busy machine does not inflate it. */
@@ -233,9 +254,235 @@ static void test_ptrace_capture(const char *workload)
 		       ((t1.tv_sec - t0.tv_sec) * 1e9 +
 			(t1.tv_nsec - t0.tv_nsec)) / 2000 / 1e3);
 	}
+	unwinder_free(u2);
 	unwinder_free(u);
 	symbolizer_free(s);
 	kill_child();
+}
+
+struct find_module {
+	const char *suffix;
+	Dwfl_Module *mod;
+};
+
+static int find_module_cb(Dwfl_Module *mod, void **userdata, const char *name,
+			  Dwarf_Addr start, void *arg)
+{
+	struct find_module *fm = arg;
+	size_t n = strlen(name), k = strlen(fm->suffix);
+
+	if (n >= k && strcmp(name + n - k, fm->suffix) == 0) {
+		fm->mod = mod;
+		return DWARF_CB_ABORT;
+	}
+	return DWARF_CB_OK;
+}
+
+/* The module of dwfl whose file name ends with suffix, or NULL. */
+static Dwfl_Module *find_module(Dwfl *dwfl, const char *suffix)
+{
+	struct find_module fm = { suffix, NULL };
+
+	dwfl_getmodules(dwfl, find_module_cb, &fm, 0);
+	return fm.mod;
+}
+
+/* The name of mod's separate debug file, NULL when none was opened. */
+static const char *debug_file_of(Dwfl_Module *mod)
+{
+	const char *mainfile = NULL, *debugfile = NULL;
+
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, &mainfile,
+			 &debugfile);
+	return debugfile;
+}
+
+/* The first address of mod's .text that its .eh_frame has no FDE for
+ * (padding between functions), as an address in the process; 0 if none. */
+static uint64_t eh_frame_gap(Dwfl_Module *mod)
+{
+	Dwarf_Addr bias, ebias;
+	Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+	Elf *elf = dwfl_module_getelf(mod, &ebias);
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+
+	if (!cfi || !elf || bias != ebias || elf_getshdrstrndx(elf, &shstrndx))
+		return 0;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || strcmp(name, ".text") != 0)
+			continue;
+		for (GElf_Addr a = sh.sh_addr; a < sh.sh_addr + sh.sh_size; a++) {
+			Dwarf_Frame *frame;
+
+			if (dwarf_cfi_addrframe(cfi, a, &frame) != 0)
+				return a + bias;
+			free(frame);
+		}
+	}
+	return 0;
+}
+
+/* libdw's unwinder falls back to dwfl_module_dwarf_cfi for a pc that
+ * .eh_frame does not cover, which asks for the module's DWARF: the
+ * unwinder's Dwfl must not answer with a separate debug file (libc6-dbg's
+ * for libc: all of its DWARF decompressed, ~11 MiB), even when the
+ * symbolizer of the same process has found and opened that file. */
+static void test_no_debug_file(void)
+{
+	static struct capture c;
+	struct symbolizer *s = NULL;
+	struct unwinder *u = NULL;
+	Dwfl_Module *libc, *sym_libc;
+	uint64_t regs[RINGBUF_NR_REGS], pcs[MAX_FRAMES], gap;
+	bool act[MAX_FRAMES];
+	size_t n = 0;
+	char err[256] = "";
+
+	fprintf(stderr, "no debug file\n");
+	child = start_workload(WORKLOAD_DIR "/inline_nofp", "20");
+	CHECK_INT(symbolizer_new(child, false, &s, err, sizeof(err)), 0);
+	if (s)
+		CHECK_INT(unwinder_new(child, &u, err, sizeof(err)), 0);
+	if (!s || !u) {
+		fprintf(stderr, "set-up: %s\n", err);
+		goto out;
+	}
+	bool captured = capture_in_hot(child, s, &c);
+	CHECK(captured);
+	libc = find_module(unwinder_dwfl(u), "/libc.so.6");
+	CHECK(libc != NULL);
+	if (!captured || !libc)
+		goto out;
+	gap = eh_frame_gap(libc);
+	CHECK(gap != 0);
+	if (!gap)
+		goto out;
+
+	/* Whether this machine has a debug file for libc at all: the
+	 * symbolizer looks for one (its .symtab names functions). Without
+	 * it the check below would pass whatever the unwinder does. */
+	symbolizer_lookup(s, gap, false);
+	sym_libc = find_module(symbolizer_dwfl(s), "/libc.so.6");
+	if (!sym_libc || !debug_file_of(sym_libc))
+		fprintf(stderr, "  libc has no separate debug file here: "
+			"the check below proves little\n");
+	else
+		fprintf(stderr, "  libc's debug file: %s\n",
+			debug_file_of(sym_libc));
+
+	/* The sample stopped in hot(), but with its pc moved to the gap:
+	 * the first frame is then unwound with the fallback. */
+	memcpy(regs, c.regs, sizeof(regs));
+	regs[RB_IP] = gap;
+	unwinder_unwind(u, child, regs, c.stack, c.size, pcs, act, MAX_FRAMES,
+			&n);
+	CHECK(n >= 1);
+	CHECK_INT(pcs[0], gap);
+	CHECK(debug_file_of(libc) == NULL);
+	if (debug_file_of(libc))
+		fprintf(stderr, "  the unwinder opened %s\n",
+			debug_file_of(libc));
+	/* The normal stack still unwinds. */
+	CHECK_INT(unwinder_unwind(u, child, c.regs, c.stack, c.size, pcs, act,
+				  MAX_FRAMES, &n), UNWIND_OK);
+out:
+	unwinder_free(u);
+	symbolizer_free(s);
+	kill_child();
+}
+
+/* The child of test_refresh: waits for a byte on in, dlopens a library
+ * this test is not linked with, writes one of its functions' address to
+ * out and waits to be killed. */
+static void dlopen_child(int in, int out)
+{
+	void *h, *fn = NULL;
+	char c;
+
+	alarm(60);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (read(in, &c, 1) != 1)
+		_exit(1);
+	h = dlopen("libprotobuf-c.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (h)
+		fn = dlsym(h, "protobuf_c_version");
+	if (write(out, &fn, sizeof(fn)) != sizeof(fn))
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* unwinder_refresh reports a library mapped after unwinder_new and keeps
+ * the modules it had. The target is a fork of this test, not the test
+ * itself: libelf's maps of the files the unwinder opens would change the
+ * test's own modules. */
+static void test_refresh(void)
+{
+	struct unwinder *u = NULL;
+	char err[256] = "";
+	int go[2], back[2];
+	Dwfl *dwfl;
+	Dwfl_Module *m0, *m;
+	void *fn = NULL;
+
+	fprintf(stderr, "refresh\n");
+	if (pipe(go) || pipe(back)) {
+		CHECK(!"pipe");
+		return;
+	}
+	child = fork();
+	if (child == 0)
+		dlopen_child(go[0], back[1]);
+	close(go[0]);
+	close(back[1]);
+	CHECK(child > 0);
+	if (child < 0)
+		goto out;
+	CHECK_INT(unwinder_new(child, &u, err, sizeof(err)), 0);
+	if (!u) {
+		fprintf(stderr, "unwinder_new: %s\n", err);
+		goto out;
+	}
+	dwfl = unwinder_dwfl(u);
+	/* A fork: the same addresses as ours. */
+	m0 = dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)&test_refresh);
+	CHECK(m0 != NULL);
+	CHECK(write(go[1], "x", 1) == 1);
+	CHECK(read(back[0], &fn, sizeof(fn)) == sizeof(fn));
+	CHECK(fn != NULL);
+	if (!fn)
+		goto out;
+	CHECK(dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn) == NULL);
+	CHECK_INT(unwinder_refresh(u), 0);
+	m = dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn);
+	CHECK(m != NULL);
+	CHECK(m && strstr(dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL,
+					   NULL, NULL), "libprotobuf-c"));
+	CHECK(dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)&test_refresh) == m0);
+	/* Nothing changed since: nothing to do. */
+	CHECK_INT(unwinder_refresh(u), 0);
+	CHECK(dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn) == m);
+out:
+	close(go[1]);
+	close(back[0]);
+	unwinder_free(u);
+	u = NULL;
+	kill_child();
+
+	/* A process that is gone: -ESRCH, as symbolizer_new says. */
+	pid_t gone = fork();
+	if (gone == 0)
+		_exit(0);
+	waitpid(gone, NULL, 0);
+	CHECK_INT(unwinder_new(gone, &u, err, sizeof(err)), -ESRCH);
+	CHECK(u == NULL);
 }
 
 struct sampled {
@@ -290,7 +537,7 @@ static void test_sampler(const char *workload)
 	o.pid = child;
 	CHECK_INT(symbolizer_new(child, false, &sd.s, err, sizeof(err)), 0);
 	if (sd.s)
-		CHECK_INT(unwinder_new(child, sd.s, &sd.u, err, sizeof(err)), 0);
+		CHECK_INT(unwinder_new(child, &sd.u, err, sizeof(err)), 0);
 	r = sampler_open(&o, &smp, err, sizeof(err));
 	CHECK_INT(r, 0);
 	if (r || !sd.u) {
@@ -327,6 +574,8 @@ int main(void)
 	alarm(100);
 	test_ptrace_capture(WORKLOAD_DIR "/inline_nofp");
 	test_ptrace_capture(WORKLOAD_DIR "/inline_fp");
+	test_no_debug_file();
+	test_refresh();
 	test_sampler(WORKLOAD_DIR "/inline_nofp");
 	/* libc's qsort and frameless memcpy: where frame pointers fail. */
 	test_sampler(WORKLOAD_DIR "/qsort_memcpy_nofp");
