@@ -132,7 +132,8 @@ static bool maybe_refresh(struct recorder *r)
 		return false;
 	r->last_refresh_ns = now;
 	bool ok = symbolizer_refresh(r->sym) == 0;
-	if (r->unwinder && unwinder_refresh(r->unwinder) < 0)
+	if (r->unwinder &&
+	    unwinder_refresh(r->unwinder, symbolizer_maps(r->sym)) < 0)
 		ok = false;
 	return ok;
 }
@@ -328,10 +329,13 @@ static int ensure_symbolizer(struct recorder *r)
 	symbolizer_set_lines(r->sym, r->opts->system_lines ? SYM_LINES_ALL
 							    : SYM_LINES_OWN);
 	/* Unwinding needs no debug file: the unwinder's own Dwfl never
-	 * opens one (unwind.h). */
+	 * opens one (unwind.h). It reports the modules of the maps the
+	 * symbolizer has just read rather than read them again: both know
+	 * the same modules, and a command exiting meanwhile cannot fail
+	 * the second read. */
 	if (r->opts->callgraph == SAMPLER_CG_DWARF) {
-		ret = unwinder_new(r->opts->pid, &r->unwinder, r->err,
-				   r->errlen);
+		ret = unwinder_new(r->opts->pid, symbolizer_maps(r->sym),
+				   &r->unwinder, r->err, r->errlen);
 		if (ret < 0)
 			return ret;
 	}
@@ -435,9 +439,9 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		ret = ensure_symbolizer(&r);
 		/* The error depends on how far the command's exit got: no
 		 * /proc/PID (ESRCH), or maps already emptied, which libdw
-		 * reports as no ELF at all; and the symbolizer and the
-		 * unwinder read the maps one after the other, so either may
-		 * be the one to meet it. Judge by the process, not by it. */
+		 * reports as no ELF at all (the unwinder's attach, when the
+		 * symbolizer found the maps empty). Judge by the process, not
+		 * by it. */
 		if (ret < 0 && target_gone(opts->pid)) {
 			r.st.target_exited = true;
 			if (err && errlen)

@@ -16,6 +16,7 @@
 
 #include "hash.h"
 #include "procfs.h"
+#include "symbolize.h"
 #include "unwind.h"
 
 /* How far above the sampled sp an address still counts as "on this stack"
@@ -27,8 +28,7 @@
 struct unwinder {
 	pid_t pid;
 	Dwfl *dwfl;
-	uint64_t maps_hash;		/* /proc/PID/maps at the last report */
-	size_t maps_len;
+	uint64_t maps_hash;		/* unwind_maps_hash of the last report */
 
 	/* The current sample, valid during one unwinder_unwind(). */
 	pid_t tid;
@@ -173,53 +173,77 @@ static int unwind_claim_module(Dwfl_Module *mod, void **userdata,
 	return DWARF_CB_OK;
 }
 
-static int unwind_maps_state(pid_t pid, uint64_t *hash, size_t *len)
+/* What a refresh compares: the lines that make modules (files and the
+ * vDSO, symbolize_report_maps), not thread stacks or the heap coming and
+ * going. */
+static uint64_t unwind_maps_hash(const struct procfs_maps *m)
 {
-	char path[64], *text;
-	int e;
+	uint64_t h = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	e = procfs_read_file(path, &text, len);
-	if (e)
-		return e == -ENOENT ? -ESRCH : e;
-	*hash = hash_fnv1a(text, *len);
-	free(text);
-	return 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct procfs_map *x = &m->maps[i];
+
+		if (x->path[0] != '/' && strcmp(x->path, "[vdso]") != 0)
+			continue;
+		h = hash_mix64(h ^ x->start);
+		h = hash_mix64(h ^ x->end);
+		h = hash_mix64(h ^ x->inode ^ ((uint64_t)x->deleted << 63));
+		h = hash_mix64(h ^ hash_fnv1a(x->path, strlen(x->path)));
+	}
+	return h;
 }
 
-/* Reports the modules of /proc/PID/maps; add: keeps those already
- * reported (dwfl_report_module returns the same module for an unchanged
- * name and range), as symbolizer_refresh does. The attached thread state
- * is not affected. */
-static int unwind_report(struct unwinder *u, bool add, char *err,
-			 size_t errlen)
+/* Reports the modules of maps, or of /proc/PID/maps when maps is NULL;
+ * add: keeps those already reported (dwfl_report_module returns the same
+ * module for an unchanged name and range), as symbolizer_refresh does.
+ * Nothing is done when the mappings are those of the last report. The
+ * attached thread state is not affected. */
+static int unwind_report(struct unwinder *u, const struct procfs_maps *maps,
+			 bool add, char *err, size_t errlen)
 {
-	int r;
+	struct procfs_maps own = { 0 };
+	uint64_t hash;
+	int e;
 
+	if (!maps) {
+		e = procfs_read_maps(u->pid, &own);
+		if (e) {
+			/* No /proc/PID at all: the process does not exist. */
+			if (e == -ENOENT)
+				e = -ESRCH;
+			if (err && errlen)
+				snprintf(err, errlen, "cannot read /proc/%d/maps: %s",
+					 (int)u->pid, strerror(-e));
+			return e;
+		}
+		maps = &own;
+	}
+	hash = unwind_maps_hash(maps);
+	if (add && hash == u->maps_hash) {
+		procfs_maps_release(&own);
+		return 0;
+	}
 	if (add)
 		dwfl_report_begin_add(u->dwfl);
 	else
 		dwfl_report_begin(u->dwfl);
-	r = dwfl_linux_proc_report(u->dwfl, u->pid);
-	if (r != 0) {
-		/* 0, an errno code, or -1 with dwfl_errno. */
+	e = symbolize_report_maps(u->dwfl, u->pid, maps);
+	if (dwfl_report_end(u->dwfl, NULL, NULL) != 0 && e == 0)
+		e = -EINVAL;
+	procfs_maps_release(&own);
+	if (e) {
 		if (err && errlen)
-			snprintf(err, errlen, "dwfl_linux_proc_report: %s",
-				 r > 0 ? strerror(r) : dwfl_errmsg(-1));
-		dwfl_report_end(u->dwfl, NULL, NULL);
-		return r > 0 ? -r : -EINVAL;
-	}
-	if (dwfl_report_end(u->dwfl, NULL, NULL) != 0) {
-		if (err && errlen)
-			snprintf(err, errlen, "dwfl_report_end: %s",
-				 dwfl_errmsg(-1));
-		return -EINVAL;
+			snprintf(err, errlen, "reporting modules: %s",
+				 e == -EINVAL ? dwfl_errmsg(-1) : strerror(-e));
+		return e;
 	}
 	dwfl_getmodules(u->dwfl, unwind_claim_module, u, 0);
+	u->maps_hash = hash;
 	return 0;
 }
 
-int unwinder_new(pid_t pid, struct unwinder **out, char *err, size_t errlen)
+int unwinder_new(pid_t pid, const struct procfs_maps *maps,
+		 struct unwinder **out, char *err, size_t errlen)
 {
 	struct unwinder *u;
 	int e;
@@ -236,14 +260,7 @@ int unwinder_new(pid_t pid, struct unwinder **out, char *err, size_t errlen)
 			snprintf(err, errlen, "dwfl_begin: %s", dwfl_errmsg(-1));
 		goto out_free;
 	}
-	e = unwind_maps_state(pid, &u->maps_hash, &u->maps_len);
-	if (e) {
-		if (err && errlen)
-			snprintf(err, errlen, "cannot read /proc/%d/maps: %s",
-				 (int)pid, strerror(-e));
-		goto out_free;
-	}
-	e = unwind_report(u, false, err, errlen);
+	e = unwind_report(u, maps, false, err, errlen);
 	if (e)
 		goto out_free;
 	/* elf NULL: libdwfl takes the architecture from a reported module. */
@@ -262,23 +279,9 @@ out_free:
 	return e;
 }
 
-int unwinder_refresh(struct unwinder *u)
+int unwinder_refresh(struct unwinder *u, const struct procfs_maps *maps)
 {
-	uint64_t hash;
-	size_t len;
-	int e;
-
-	e = unwind_maps_state(u->pid, &hash, &len);
-	if (e)
-		return e;
-	if (hash == u->maps_hash && len == u->maps_len)
-		return 0;
-	e = unwind_report(u, true, NULL, 0);
-	if (e)
-		return e;
-	u->maps_hash = hash;
-	u->maps_len = len;
-	return 0;
+	return unwind_report(u, maps, true, NULL, 0);
 }
 
 void *unwinder_dwfl(struct unwinder *u)

@@ -24,19 +24,24 @@
 #include "ringbuf.h"
 
 struct unwinder;
+struct procfs_maps;
 
-/* Opens an unwinder for pid: reads /proc/PID/maps and reports its modules
- * (files opened through /proc/PID/root, as the symbolizer does). In command
- * mode call it once the command has exec'd. Returns 0 or -errno (-ESRCH: no
- * such process) with a reason in err. Unwinders are independent of each
- * other and of any symbolizer. */
-int unwinder_new(pid_t pid, struct unwinder **out, char *err, size_t errlen);
+/* Opens an unwinder for pid and reports its modules: those of maps, the
+ * target's mappings when the caller already has them (symbolizer_maps(),
+ * so that both see the same modules from one read), or of /proc/PID/maps
+ * when maps is NULL; maps is only read during the call. Files are opened
+ * through /proc/PID/root, as the symbolizer does. In command mode call it
+ * once the command has exec'd.
+ * Returns 0 or -errno (-ESRCH: no such process) with a reason in err.
+ * Unwinders are independent of each other and of any symbolizer. */
+int unwinder_new(pid_t pid, const struct procfs_maps *maps,
+		 struct unwinder **out, char *err, size_t errlen);
 
-/* Re-reads /proc/PID/maps and reports modules that appeared since the last
- * report (dlopen), keeping those already known. Call it whenever the
- * symbolizer is refreshed, so that both know the same modules. Cheap when
- * the maps did not change. Returns 0 or -errno. */
-int unwinder_refresh(struct unwinder *u);
+/* Reports the modules of maps (NULL: /proc/PID/maps) that appeared since
+ * the last report (dlopen), keeping those already known. Call it whenever
+ * the symbolizer is refreshed, with symbolizer_maps(). Nothing to do, and
+ * cheap, when the mappings did not change. Returns 0 or -errno. */
+int unwinder_refresh(struct unwinder *u, const struct procfs_maps *maps);
 
 enum unwind_status {
 	UNWIND_OK,		/* reached the outermost frame */

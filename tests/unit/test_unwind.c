@@ -171,15 +171,17 @@ static void test_ptrace_capture(const char *workload)
 		fprintf(stderr, "symbolizer_new: %s\n", err);
 		return;
 	}
-	CHECK_INT(unwinder_new(child, &u, err, sizeof(err)), 0);
+	CHECK_INT(unwinder_new(child, symbolizer_maps(s), &u, err,
+			       sizeof(err)), 0);
 	if (!u) {
 		fprintf(stderr, "unwinder_new: %s\n", err);
 		symbolizer_free(s);
 		return;
 	}
 	/* Each unwinder has a Dwfl of its own (libdwfl takes one thread
-	 * state per Dwfl): a second one for the same process works. */
-	CHECK_INT(unwinder_new(child, &u2, err, sizeof(err)), 0);
+	 * state per Dwfl): a second one for the same process works, this
+	 * one reading /proc/PID/maps itself. */
+	CHECK_INT(unwinder_new(child, NULL, &u2, err, sizeof(err)), 0);
 	CHECK(u2 != NULL);
 	CHECK(u2 == NULL || unwinder_dwfl(u2) != unwinder_dwfl(u));
 
@@ -236,7 +238,7 @@ static void test_ptrace_capture(const char *workload)
 			CHECK_INT(st, UNWIND_OK);
 			CHECK_INT(n_small, n);
 		}
-		CHECK_INT(unwinder_refresh(u), 0);
+		CHECK_INT(unwinder_refresh(u, symbolizer_maps(s)), 0);
 		st = unwinder_unwind(u, child, c.regs, c.stack, c.size, pcs,
 				     act, MAX_FRAMES, &n_small);
 		CHECK_INT(st, UNWIND_OK);
@@ -349,7 +351,8 @@ static void test_no_debug_file(void)
 	child = start_workload(WORKLOAD_DIR "/inline_nofp", "20");
 	CHECK_INT(symbolizer_new(child, false, &s, err, sizeof(err)), 0);
 	if (s)
-		CHECK_INT(unwinder_new(child, &u, err, sizeof(err)), 0);
+		CHECK_INT(unwinder_new(child, symbolizer_maps(s), &u, err,
+				       sizeof(err)), 0);
 	if (!s || !u) {
 		fprintf(stderr, "set-up: %s\n", err);
 		goto out;
@@ -420,16 +423,17 @@ static void dlopen_child(int in, int out)
 }
 
 /* unwinder_refresh reports a library mapped after unwinder_new and keeps
- * the modules it had. The target is a fork of this test, not the test
- * itself: libelf's maps of the files the unwinder opens would change the
- * test's own modules. */
+ * the modules it had: u[0] reading /proc/PID/maps itself, u[1] given the
+ * symbolizer's maps after symbolizer_refresh, as record.c does. The target
+ * is a fork of this test, not the test itself: libelf's maps of the files
+ * the unwinder opens would change the test's own modules. */
 static void test_refresh(void)
 {
-	struct unwinder *u = NULL;
+	struct symbolizer *s = NULL;
+	struct unwinder *u[2] = { NULL, NULL };
 	char err[256] = "";
 	int go[2], back[2];
-	Dwfl *dwfl;
-	Dwfl_Module *m0, *m;
+	Dwfl_Module *m0[2], *m;
 	void *fn = NULL;
 
 	fprintf(stderr, "refresh\n");
@@ -445,44 +449,60 @@ static void test_refresh(void)
 	CHECK(child > 0);
 	if (child < 0)
 		goto out;
-	CHECK_INT(unwinder_new(child, &u, err, sizeof(err)), 0);
-	if (!u) {
-		fprintf(stderr, "unwinder_new: %s\n", err);
+	CHECK_INT(symbolizer_new(child, false, &s, err, sizeof(err)), 0);
+	CHECK_INT(unwinder_new(child, NULL, &u[0], err, sizeof(err)), 0);
+	if (s)
+		CHECK_INT(unwinder_new(child, symbolizer_maps(s), &u[1], err,
+				       sizeof(err)), 0);
+	if (!s || !u[0] || !u[1]) {
+		fprintf(stderr, "set-up: %s\n", err);
 		goto out;
 	}
-	dwfl = unwinder_dwfl(u);
 	/* A fork: the same addresses as ours. */
-	m0 = dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)&test_refresh);
-	CHECK(m0 != NULL);
+	for (int k = 0; k < 2; k++) {
+		m0[k] = dwfl_addrmodule(unwinder_dwfl(u[k]),
+					(Dwarf_Addr)(uintptr_t)&test_refresh);
+		CHECK(m0[k] != NULL);
+	}
 	CHECK(write(go[1], "x", 1) == 1);
 	CHECK(read(back[0], &fn, sizeof(fn)) == sizeof(fn));
 	CHECK(fn != NULL);
 	if (!fn)
 		goto out;
-	CHECK(dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn) == NULL);
-	CHECK_INT(unwinder_refresh(u), 0);
-	m = dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn);
-	CHECK(m != NULL);
-	CHECK(m && strstr(dwfl_module_info(m, NULL, NULL, NULL, NULL, NULL,
-					   NULL, NULL), "libprotobuf-c"));
-	CHECK(dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)&test_refresh) == m0);
-	/* Nothing changed since: nothing to do. */
-	CHECK_INT(unwinder_refresh(u), 0);
-	CHECK(dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn) == m);
+	CHECK_INT(symbolizer_refresh(s), 0);
+	for (int k = 0; k < 2; k++) {
+		Dwfl *dwfl = unwinder_dwfl(u[k]);
+		const struct procfs_maps *maps = k ? symbolizer_maps(s) : NULL;
+
+		CHECK(dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn) == NULL);
+		CHECK_INT(unwinder_refresh(u[k], maps), 0);
+		m = dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn);
+		CHECK(m != NULL);
+		CHECK(m && strstr(dwfl_module_info(m, NULL, NULL, NULL, NULL,
+						   NULL, NULL, NULL),
+				  "libprotobuf-c"));
+		CHECK(dwfl_addrmodule(dwfl,
+			(Dwarf_Addr)(uintptr_t)&test_refresh) == m0[k]);
+		/* Nothing changed since: nothing to do. */
+		CHECK_INT(unwinder_refresh(u[k], maps), 0);
+		CHECK(dwfl_addrmodule(dwfl, (Dwarf_Addr)(uintptr_t)fn) == m);
+	}
 out:
 	close(go[1]);
 	close(back[0]);
-	unwinder_free(u);
-	u = NULL;
+	unwinder_free(u[0]);
+	unwinder_free(u[1]);
+	symbolizer_free(s);
 	kill_child();
 
 	/* A process that is gone: -ESRCH, as symbolizer_new says. */
+	struct unwinder *g = NULL;
 	pid_t gone = fork();
 	if (gone == 0)
 		_exit(0);
 	waitpid(gone, NULL, 0);
-	CHECK_INT(unwinder_new(gone, &u, err, sizeof(err)), -ESRCH);
-	CHECK(u == NULL);
+	CHECK_INT(unwinder_new(gone, NULL, &g, err, sizeof(err)), -ESRCH);
+	CHECK(g == NULL);
 }
 
 struct sampled {
@@ -537,7 +557,8 @@ static void test_sampler(const char *workload)
 	o.pid = child;
 	CHECK_INT(symbolizer_new(child, false, &sd.s, err, sizeof(err)), 0);
 	if (sd.s)
-		CHECK_INT(unwinder_new(child, &sd.u, err, sizeof(err)), 0);
+		CHECK_INT(unwinder_new(child, symbolizer_maps(sd.s), &sd.u, err,
+				       sizeof(err)), 0);
 	r = sampler_open(&o, &smp, err, sizeof(err));
 	CHECK_INT(r, 0);
 	if (r || !sd.u) {
