@@ -269,8 +269,33 @@ static int ptunwind_no_debuginfo(Dwfl_Module *mod, void **userdata,
 	return -1;
 }
 
+/* The files the process maps, through /proc/PID/root (a process in a
+ * container has its own); the vDSO and deleted files stay with libdwfl's
+ * callback, which reads them from memory. A module's userdata is its
+ * ptunwind, set by ptunwind_warm_module before anything opens the ELF. */
+static int ptunwind_find_elf(Dwfl_Module *mod, void **userdata,
+			     const char *name, Dwarf_Addr base,
+			     char **file_name, Elf **elfp)
+{
+	struct ptunwind *u = *userdata;
+	char *path;
+	int fd;
+
+	if (!u || name[0] != '/')
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+	fd = procfs_open_root_file(u->pid, name, &path);
+	if (fd == -ENOMEM)
+		return -1;
+	if (fd < 0)
+		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
+						file_name, elfp);
+	*file_name = path;
+	return fd;
+}
+
 static const Dwfl_Callbacks ptunwind_dwfl_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
+	.find_elf = ptunwind_find_elf,
 	.find_debuginfo = ptunwind_no_debuginfo,
 };
 
@@ -278,6 +303,9 @@ static int ptunwind_warm_module(Dwfl_Module *mod, void **ud, const char *name,
 				Dwarf_Addr start, void *arg)
 {
 	Dwarf_Addr bias;
+
+	if (!*ud)
+		*ud = arg;
 	/* Load each module's CFI now rather than while the threads are
 	 * stopped. */
 	dwfl_module_eh_cfi(mod, &bias);
@@ -394,7 +422,7 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 					 r == -EINVAL ? dwfl_errmsg(-1) : strerror(-r));
 			goto out_free;
 		}
-		dwfl_getmodules(u->dwfl, ptunwind_warm_module, NULL, 0);
+		dwfl_getmodules(u->dwfl, ptunwind_warm_module, u, 0);
 		if (!dwfl_attach_state(u->dwfl, NULL, pid,
 				       &ptunwind_dw_thread_callbacks, u)) {
 			r = -EINVAL;
