@@ -3,10 +3,11 @@
 # condition variable, two busy half the time): wall time of cprof threads
 # (both modes, both unwinders), eu-stack -p and gdb 'thread apply all bt',
 # and the longest pause of the target, measured by its own heartbeat thread
-# (the longest gap between ticks of a ~100 us nanosleep loop). The
-# heartbeat runs SCHED_FIFO, so a gap is a stop, not the two busy threads
-# and the tool keeping it off both CPUs (HEARTBEAT_MODE=normal: an ordinary
-# thread, whose gaps include that scheduling jitter).
+# (the longest gap between ticks of a ~100 us nanosleep loop). Pauses are
+# measured on a second target whose heartbeat runs SCHED_FIFO, so a gap is
+# a stop, not the two busy threads and the tool keeping it off both CPUs
+# (HEARTBEAT_MODE=normal: an ordinary thread there too, whose gaps include
+# that scheduling jitter); wall times on a target with an ordinary one.
 #
 # Usage: bench/threads.sh [BUILD_DIR] [REPS]   (default build, 3)
 # Prints one table; each figure is the median of REPS runs.
@@ -50,40 +51,57 @@ declare -A NAME=(
 )
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-printf '%-7s %-34s %9s %9s %9s %12s\n' threads tool "wall s" "eu/this" "gdb/this" "pause ms"
-for n in 10 100 1000; do
-	"$W" "$n" 600 "$T/gap" $HEARTBEAT > "$T/ready" &
+start_target() {	# N [rt]
+	: > "$T/ready"
+	"$W" "$1" 600 "$T/gap" ${2:-} > "$T/ready" &
 	WPID=$!
 	for _ in $(seq 200); do grep -q ready "$T/ready" && break; sleep 0.05; done
 	sleep 0.5
 	gap_ms > /dev/null
 	sleep 0.5
-	idle=$(gap_ms)
-	declare -A WALL=() PAUSE=()
-	for k in $(printf '%s\n' "${!TOOLS[@]}" | sort); do
-		cmd=${TOOLS[$k]//PID/$WPID}
-		walls=() pauses=()
+}
+stop_target() { kill -9 "$WPID"; wait "$WPID" 2>/dev/null; WPID=; }
+keys=$(printf '%s\n' "${!TOOLS[@]}" | sort)
+
+printf '%-7s %-34s %9s %9s %9s %12s\n' threads tool "wall s" "eu/this" "gdb/this" "pause ms"
+for n in 10 100 1000; do
+	declare -A WALLS=() PAUSES=() WALL=() PAUSE=()
+	# Two targets: wall times with an ordinary heartbeat, whose 10,000
+	# wake-ups a second at real-time priority would preempt the tools
+	# themselves; pauses with the real-time one. Tools alternate within
+	# each round so that drifts of the machine hit them alike.
+	for pass in wall pause; do
+		if [ "$pass" = pause ]; then start_target "$n" $HEARTBEAT; else start_target "$n"; fi
+		[ "$pass" = pause ] && idle=$(gap_ms)
 		for _ in $(seq "$REPS"); do
-			gap_ms > /dev/null
-			s=$(date +%s%N)
-			# eval, not bash -c: no shell start-up (~3 ms) in the figure.
-			eval "timeout 120 $cmd" > /dev/null 2>&1
-			e=$(date +%s%N)
-			pauses+=("$(gap_ms)")
-			walls+=("$(awk -v d=$((e - s)) 'BEGIN {printf "%.3f", d / 1e9}')")
-			sleep 0.2
+			for k in $keys; do
+				cmd=${TOOLS[$k]//PID/$WPID}
+				gap_ms > /dev/null
+				s=$(date +%s%N)
+				# eval, not bash -c: no shell start-up (~3 ms) in the figure.
+				eval "timeout 120 $cmd" > /dev/null 2>&1
+				e=$(date +%s%N)
+				if [ "$pass" = wall ]; then
+					WALLS[$k]+=" $(awk -v d=$((e - s)) 'BEGIN {printf "%.3f", d / 1e9}')"
+				else
+					PAUSES[$k]+=" $(gap_ms)"
+				fi
+				sleep 0.2
+			done
 		done
-		WALL[$k]=$(printf '%s\n' "${walls[@]}" | median)
-		PAUSE[$k]=$(printf '%s\n' "${pauses[@]}" | median)
+		stop_target
 	done
-	for k in $(printf '%s\n' "${!TOOLS[@]}" | sort); do
+	for k in $keys; do
+		WALL[$k]=$(printf '%s\n' ${WALLS[$k]} | median)
+		PAUSE[$k]=$(printf '%s\n' ${PAUSES[$k]} | median)
+	done
+	for k in $keys; do
 		printf '%-7s %-34s %9s %9s %9s %12s\n' "$n" "${NAME[$k]}" "${WALL[$k]}" \
 			"$(awk -v a="${WALL[e_eu-stack]}" -v b="${WALL[$k]}" 'BEGIN {printf "%.1fx", a / b}')" \
 			"$(awk -v a="${WALL[f_gdb]}" -v b="${WALL[$k]}" 'BEGIN {printf "%.1fx", a / b}')" \
 			"${PAUSE[$k]}"
 	done
 	printf '%-7s %-34s %9s %9s %9s %12s\n' "$n" "(no tool: heartbeat jitter)" - - - "$idle"
-	kill -9 "$WPID"; wait "$WPID" 2>/dev/null; WPID=
-	unset WALL PAUSE
+	unset WALLS PAUSES WALL PAUSE
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2

@@ -229,22 +229,21 @@ static void threads_prefetch(struct symbolizer *sym, pid_t pid)
 	enum { SAMPLES = 8 };
 	const struct sym_module *const *mods;
 	uint64_t addrs[SAMPLES + 1];
-	pid_t *tids = NULL;
+	pid_t tids[SAMPLES];
 	size_t n = 0, ntids = 0;
 
 	if (symbolizer_modules(sym, &mods) > 0)
 		addrs[n++] = mods[0]->start;
-	if (procfs_list_tasks(pid, &tids, &ntids) < 0)
+	/* The main thread and the next few: listing all of a 1,000-thread
+	 * process costs a millisecond, for a guess. */
+	if (procfs_list_some_tasks(pid, tids, SAMPLES, &ntids) < 0)
 		ntids = 0;
-	for (size_t k = 0; k < SAMPLES && k < ntids; k++) {
+	for (size_t k = 0; k < ntids; k++) {
 		struct procfs_syscall sc;
-		/* The main thread, then threads spread over the list. */
-		pid_t tid = k == 0 ? pid : tids[k * ntids / SAMPLES];
-		if (procfs_read_syscall(pid, tid, &sc) == 0 && sc.nr != -2 &&
+		if (procfs_read_syscall(pid, tids[k], &sc) == 0 && sc.nr != -2 &&
 		    sc.pc)
 			addrs[n++] = sc.pc;
 	}
-	free(tids);
 	symbolizer_prefetch(sym, addrs, n);
 }
 

@@ -27,6 +27,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <dlfcn.h>
 #include <microhttpd.h>
 
 #include "http.h"
@@ -34,6 +35,55 @@
 #include "pprof.h"
 #include "procfs.h"
 #include "symbolize.h"
+
+/* libmicrohttpd is opened by the first server, not linked into cprof: its
+ * constructor initialises GnuTLS (configuration files, p11-kit, ~2 ms),
+ * which every `cprof threads` and `cprof record` would pay at start-up for
+ * nothing. CPROF_MHD_SONAME is the soname of the library we were built
+ * against (CMakeLists.txt). */
+static struct {
+	__typeof__(MHD_start_daemon) *start_daemon;
+	__typeof__(MHD_stop_daemon) *stop_daemon;
+	__typeof__(MHD_queue_response) *queue_response;
+	__typeof__(MHD_create_response_from_buffer) *create_response_from_buffer;
+	__typeof__(MHD_destroy_response) *destroy_response;
+	__typeof__(MHD_add_response_header) *add_response_header;
+	__typeof__(MHD_lookup_connection_value) *lookup_connection_value;
+	__typeof__(MHD_get_connection_info) *get_connection_info;
+} mhd;
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+static char mhd_error[256];
+
+static void http_load_mhd(void)
+{
+	void *h = dlopen(CPROF_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+	const char *missing = NULL;
+
+	if (!h) {
+		snprintf(mhd_error, sizeof(mhd_error), "%s", dlerror());
+		return;
+	}
+#define HTTP_MHD_SYM(f) \
+	if (!missing && !(*(void **)&mhd.f = dlsym(h, "MHD_" #f))) \
+		missing = "MHD_" #f;
+	HTTP_MHD_SYM(start_daemon)
+	HTTP_MHD_SYM(stop_daemon)
+	HTTP_MHD_SYM(queue_response)
+	HTTP_MHD_SYM(create_response_from_buffer)
+	HTTP_MHD_SYM(destroy_response)
+	HTTP_MHD_SYM(add_response_header)
+	HTTP_MHD_SYM(lookup_connection_value)
+	HTTP_MHD_SYM(get_connection_info)
+#undef HTTP_MHD_SYM
+	if (missing) {
+		snprintf(mhd_error, sizeof(mhd_error), "%s has no %s",
+			 CPROF_MHD_SONAME, missing);
+		memset(&mhd, 0, sizeof(mhd));
+		dlclose(h);
+	}
+	/* Never closed: the library's threads run its code until the last
+	 * server stops, and a second server reuses it. */
+}
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define TEXT_HTML "text/html; charset=utf-8"
@@ -1225,7 +1275,7 @@ static void serve_profile(struct server *s, struct MHD_Connection *c,
 		return;
 	}
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		mhd.get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct tick_ctx t = { .s = s, .fd = ci ? ci->connect_fd : -1 };
 	struct record_callbacks cb = { .tick = profile_tick, .arg = &t };
 	struct record_opts ro = s->o->record;
@@ -1346,31 +1396,31 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct request *rq,
 	char disp[128];
 
 	if (r->body) {
-		resp = MHD_create_response_from_buffer(r->len, r->body,
+		resp = mhd.create_response_from_buffer(r->len, r->body,
 						       MHD_RESPMEM_MUST_FREE);
 		if (resp)
 			r->body = NULL;	/* libmicrohttpd frees it */
 	} else {
-		resp = MHD_create_response_from_buffer(0, (void *)"",
+		resp = mhd.create_response_from_buffer(0, (void *)"",
 						       MHD_RESPMEM_PERSISTENT);
 	}
 	if (!resp)
 		return MHD_NO;
-	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	mhd.add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (r->content_type)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
 	if (r->disposition[0]) {
 		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", r->disposition);
-		MHD_add_response_header(resp, "Content-Disposition", disp);
+		mhd.add_response_header(resp, "Content-Disposition", disp);
 	}
 	if (r->go_error)
-		MHD_add_response_header(resp, "X-Go-Pprof", "1");
+		mhd.add_response_header(resp, "X-Go-Pprof", "1");
 	if (r->location)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
 	if (r->allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
-	MHD_destroy_response(resp);
+		mhd.add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	enum MHD_Result ret = mhd.queue_response(c, (unsigned)r->status, resp);
+	mhd.destroy_response(resp);
 	rq->status = r->status;
 	rq->bytes = r->len;
 	return ret;
@@ -1385,7 +1435,7 @@ static bool body_wanted(struct MHD_Connection *c, const char *url,
 	const char *name;
 	if (http_route_path(url, &name) != HTTP_ROUTE_SYMBOL)
 		return false;
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	const char *cl = mhd.lookup_connection_value(c, MHD_HEADER_KIND,
 						     MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		char *end;
@@ -1473,7 +1523,7 @@ static const char *termination_reason(enum MHD_RequestTerminationCode toe)
 static void peer_name(struct MHD_Connection *c, char *buf, size_t len)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		mhd.get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	snprintf(buf, len, "-");
 	if (!ci || !ci->client_addr)
 		return;
@@ -1606,6 +1656,12 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	char why[256] = "";
 	int fd = -1, e;
 
+	pthread_once(&mhd_once, http_load_mhd);
+	if (!mhd.start_daemon) {
+		errmsg_set(err, errlen, "cannot load libmicrohttpd: %s (apt-get install %s)",
+			   mhd_error, CPROF_MHD_PACKAGE);
+		return -ENOENT;
+	}
 	memset(&s, 0, sizeof(s));
 	s.o = o;
 	s.pid = o->pid;
@@ -1660,7 +1716,7 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 			 MHD_USE_POLL;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	struct MHD_Daemon *d = MHD_start_daemon(
+	struct MHD_Daemon *d = mhd.start_daemon(
 		flags, 0, NULL, NULL, on_request, &s,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, &s,
@@ -1701,7 +1757,7 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	 * replies reach the clients before the sockets are shut. */
 	for (int waited = 0; atomic_load(&s.active) > 0 && waited < DRAIN_MS; waited += 20)
 		sleep_ms(20);
-	MHD_stop_daemon(d);	/* joins every connection thread, closes fd */
+	mhd.stop_daemon(d);	/* joins every connection thread, closes fd */
 	e = 0;
 	if (reason == STOP_TARGET_EXITED) {
 		e = -ESRCH;

@@ -47,6 +47,10 @@ int procfs_open_root_file(pid_t pid, const char *path, char **opened);
 
 /* Thread ids in /proc/PID/task, sorted ascending. *tids malloc'd. */
 int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
+/* Up to max of them (at least the first few dozen), in directory order,
+ * the main thread first, at a cost that does not grow with the number of
+ * threads. */
+int procfs_list_some_tasks(pid_t pid, pid_t *tids, size_t max, size_t *n);
 
 /* /proc/PID/task/TID/comm without the newline (at most 15 chars + NUL). */
 int procfs_read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
@@ -57,6 +61,7 @@ struct procfs_stat {
 	unsigned long flags;	/* PF_* ; PF_KTHREAD = 0x00200000 */
 	uint64_t utime, stime;	/* clock ticks */
 	uint64_t starttime;	/* clock ticks since boot */
+	unsigned num_threads;	/* of the whole process, also in a task's */
 	char comm[64];
 };
 

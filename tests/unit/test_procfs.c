@@ -97,11 +97,14 @@ static void test_stat(void)
 	CHECK_INT(st.utime, 250);
 	CHECK_INT(st.stime, 31);
 	CHECK_INT(st.starttime, 987654);
+	CHECK_INT(st.num_threads, 3);
 	CHECK_INT(procfs_parse_stat("1234 (x R 1 2", &st), -EINVAL);
+	CHECK_INT(procfs_parse_stat("1234 (x) R 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 x", &st), -EINVAL);
 	CHECK_INT(procfs_parse_stat("1234 (x) R 1 2", &st), -EINVAL);
 
 	CHECK_INT(procfs_read_stat(getpid(), 0, &st), 0);
 	CHECK_INT(st.state, 'R');
+	CHECK(st.num_threads >= 1);
 	CHECK_INT(st.ppid, getppid());
 	CHECK_STR(st.comm, "test_procfs");
 	CHECK_INT(procfs_read_stat(getpid(), (pid_t)syscall(SYS_gettid), &st), 0);
@@ -198,6 +201,51 @@ static void test_tasks_comm_cmdline(void)
 	CHECK(v >= 301);
 	CHECK_INT(procfs_read_long("/proc/self/cmdline", &v), -EINVAL);
 	CHECK_INT(procfs_list_tasks(1 << 23, &tids, &n), -ENOENT);
+	pid_t some[4];
+	CHECK_INT(procfs_list_some_tasks(1 << 23, some, 4, &n), -ENOENT);
+}
+
+static void *parked(void *arg)
+{
+	pthread_barrier_wait(arg);	/* started */
+	pthread_barrier_wait(arg);	/* may end */
+	return NULL;
+}
+
+/* The first few of 40 threads: the main thread first, each a real thread,
+ * none twice. */
+static void test_some_tasks(void)
+{
+	enum { N = 40 };
+	pthread_barrier_t b;
+	pthread_t th[N];
+	pid_t some[8], *all = NULL;
+	size_t n = 0, nall = 0;
+
+	pthread_barrier_init(&b, NULL, N + 1);
+	for (int i = 0; i < N; i++)
+		pthread_create(&th[i], NULL, parked, &b);
+	pthread_barrier_wait(&b);
+	CHECK_INT(procfs_list_some_tasks(getpid(), some, 8, &n), 0);
+	CHECK_INT(procfs_list_tasks(getpid(), &all, &nall), 0);
+	CHECK_INT(nall, N + 1);
+	CHECK_INT(n, 8);
+	CHECK(n > 0 && some[0] == getpid());
+	for (size_t i = 0; i < n; i++) {
+		bool found = false;
+		for (size_t j = 0; j < nall; j++)
+			found |= all[j] == some[i];
+		CHECK(found);
+		for (size_t j = 0; j < i; j++)
+			CHECK(some[j] != some[i]);
+	}
+	free(all);
+	CHECK_INT(procfs_list_some_tasks(getpid(), some, 1, &n), 0);
+	CHECK_INT(n, 1);
+	pthread_barrier_wait(&b);
+	for (int i = 0; i < N; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&b);
 }
 
 static void test_read_file(void)
@@ -298,6 +346,7 @@ int main(void)
 	test_stat();
 	test_syscall();
 	test_tasks_comm_cmdline();
+	test_some_tasks();
 	test_read_file();
 	test_open_root_file();
 	test_kallsyms();
