@@ -117,8 +117,17 @@ for f in $FREQS; do
 done
 
 declare -A WORK POST RSS
+# Even rounds run perf before cprof at each setting, so that neither tool
+# always comes right after the unprofiled run.
+SWAPPED=(base)
+for f in $FREQS; do
+	SWAPPED+=("perf $f fp" "cprof $f fp" "perf $f dwarf" "cprof $f dwarf")
+done
+
 for r in $(seq 1 "$RUNS"); do
-	for c in "${CONFIGS[@]}"; do
+	order=("${CONFIGS[@]}")
+	[ $((r % 2)) = 0 ] && order=("${SWAPPED[@]}")
+	for c in "${order[@]}"; do
 		read -r kind freq cg <<<"$c"
 		quiet_wait
 		res=$(run_one "$kind" "${freq:-0}" "${cg:-none}")
