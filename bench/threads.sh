@@ -86,7 +86,9 @@ for n in 10 100 1000; do
 				else
 					PAUSES[$k]+=" $(gap_ms)"
 				fi
-				sleep 0.2
+				# gdb and eu-stack burn a second of CPU: let the
+				# machine settle before the next tool.
+				sleep 0.5
 			done
 		done
 		stop_target
