@@ -18,6 +18,7 @@
 #include "procfs.h"
 #include "ptunwind.h"
 #include "symbolize.h"
+#include "symbolize_dwfl.h"
 
 /* Exported by libunwind but not declared in its public headers; it is what
  * _UPT_find_proc_info itself calls for a remote .eh_frame_hdr table. */
@@ -259,44 +260,22 @@ static unw_accessors_t ptunwind_accessors = {
 };
 
 /* Unwinding needs .eh_frame only, which is in the main ELF file: no
- * separate debug file lookup (and so never debuginfod). */
-static int ptunwind_no_debuginfo(Dwfl_Module *mod, void **userdata,
-				 const char *modname, Dwarf_Addr base,
-				 const char *file_name,
-				 const char *debuglink_file,
-				 GElf_Word debuglink_crc, char **debuginfo_file_name)
-{
-	return -1;
-}
-
-/* The files the process maps, through /proc/PID/root (a process in a
- * container has its own); the vDSO and deleted files stay with libdwfl's
- * callback, which reads them from memory. A module's userdata is its
- * ptunwind, set by ptunwind_warm_module before anything opens the ELF. */
+ * separate debug file lookup (and so never debuginfod). Files are opened
+ * through /proc/PID/root; a module's userdata is its ptunwind, set by
+ * ptunwind_warm_module before anything opens the ELF. */
 static int ptunwind_find_elf(Dwfl_Module *mod, void **userdata,
 			     const char *name, Dwarf_Addr base,
 			     char **file_name, Elf **elfp)
 {
 	struct ptunwind *u = *userdata;
-	char *path;
-	int fd;
 
-	if (!u || name[0] != '/')
-		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
-						file_name, elfp);
-	fd = procfs_open_root_file(u->pid, name, &path);
-	if (fd == -ENOMEM)
-		return -1;
-	if (fd < 0)
-		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
-						file_name, elfp);
-	*file_name = path;
-	return fd;
+	return symbolize_dwfl_find_elf(u ? u->pid : 0, mod, userdata, name,
+				       base, file_name, elfp);
 }
 
 static const Dwfl_Callbacks ptunwind_dwfl_callbacks = {
 	.find_elf = ptunwind_find_elf,
-	.find_debuginfo = ptunwind_no_debuginfo,
+	.find_debuginfo = symbolize_dwfl_no_debuginfo,
 };
 
 static int ptunwind_warm_module(Dwfl_Module *mod, void **ud, const char *name,

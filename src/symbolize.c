@@ -23,6 +23,7 @@
 
 #include "procfs.h"
 #include "symbolize.h"
+#include "symbolize_dwfl.h"
 #include "hash.h"
 
 /* libstdc++'s abi::__cxa_demangle has C linkage (cxxabi.h). */
@@ -196,22 +197,17 @@ char *symbolize_demangle(const char *name)
 
 /* --- modules ------------------------------------------------------------ */
 
-/* Dwfl_Callbacks.find_elf: a module's file is opened through
- * /proc/PID/root so that a process in another mount namespace (container)
- * gets its own files, not ours. Special cases ([vdso: PID], deleted files
- * read from memory) stay with libdwfl's own callback. */
-static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
-			      const char *name, Dwarf_Addr base,
-			      char **file_name, Elf **elfp)
+int symbolize_dwfl_find_elf(pid_t pid, Dwfl_Module *mod, void **userdata,
+			    const char *name, Dwarf_Addr base,
+			    char **file_name, Elf **elfp)
 {
-	struct sym_mod_priv *priv = *userdata;
 	char *path;
 	int fd;
 
-	if (!priv || (void *)priv == &symbolize_not_code || name[0] != '/')
+	if (pid <= 0 || name[0] != '/')
 		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
 						file_name, elfp);
-	fd = procfs_open_root_file(priv->s->pid, name, &path);
+	fd = procfs_open_root_file(pid, name, &path);
 	if (fd == -ENOMEM)
 		return -1;
 	if (fd < 0)
@@ -219,6 +215,27 @@ static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
 						file_name, elfp);
 	*file_name = path;
 	return fd;
+}
+
+int symbolize_dwfl_no_debuginfo(Dwfl_Module *mod, void **userdata,
+				const char *modname, Dwarf_Addr base,
+				const char *file_name, const char *debuglink_file,
+				GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	return -1;
+}
+
+/* A module's userdata is its sym_mod_priv, set before anything opens the
+ * ELF (symbolize_sync_modules). */
+static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
+			      const char *name, Dwarf_Addr base,
+			      char **file_name, Elf **elfp)
+{
+	struct sym_mod_priv *priv = *userdata;
+	pid_t pid = priv && (void *)priv != &symbolize_not_code ? priv->s->pid : 0;
+
+	return symbolize_dwfl_find_elf(pid, mod, userdata, name, base,
+				       file_name, elfp);
 }
 
 struct symbolize_newmod {

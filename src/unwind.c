@@ -17,6 +17,7 @@
 #include "hash.h"
 #include "procfs.h"
 #include "symbolize.h"
+#include "symbolize_dwfl.h"
 #include "unwind.h"
 
 /* How far above the sampled sp an address still counts as "on this stack"
@@ -117,50 +118,26 @@ static const Dwfl_Thread_Callbacks unwind_callbacks = {
 	.set_initial_registers = unwind_set_initial_registers,
 };
 
-/* Dwfl_Callbacks.find_debuginfo: libdw's unwinder falls back to
- * dwfl_module_dwarf_cfi for a pc that .eh_frame does not cover, and that
- * asks for the module's DWARF. With the standard callback a separate debug
- * file would be found (libc6-dbg's for libc) and all of its compressed DWARF
- * decompressed, ~11 MiB and ~100 ms of zlib on the CPUs the target runs on,
- * only to look for a .debug_frame (Debian 12's libc debug file has none).
- * Never finding one leaves the module's own .debug_frame, if any, as the
- * fallback. */
-static int unwind_no_debuginfo(Dwfl_Module *mod, void **userdata,
-			       const char *modname, Dwarf_Addr base,
-			       const char *file_name, const char *debuglink_file,
-			       GElf_Word debuglink_crc, char **debuginfo_file_name)
-{
-	return -1;
-}
-
-/* Dwfl_Callbacks.find_elf: the same files as the symbolizer reads, through
- * /proc/PID/root for a process in a container (symbolize_find_elf). A
- * module's userdata is its unwinder once reported (unwind_claim_module);
- * [vdso: PID] and deleted files stay with libdwfl's own callback. */
+/* Dwfl_Callbacks: libdw's unwinder falls back to dwfl_module_dwarf_cfi for
+ * a pc that .eh_frame does not cover, which asks for the module's DWARF:
+ * with the standard find_debuginfo, libc6-dbg's file would be found and all
+ * of its DWARF decompressed (~11 MiB, ~100 ms of zlib on the CPUs the target
+ * runs on) to look for a .debug_frame it does not have. Files are opened
+ * through /proc/PID/root, as the symbolizer does; a module's userdata is its
+ * unwinder once reported (unwind_claim_module). */
 static int unwind_find_elf(Dwfl_Module *mod, void **userdata,
 			   const char *name, Dwarf_Addr base,
 			   char **file_name, Elf **elfp)
 {
 	struct unwinder *u = *userdata;
-	char *path;
-	int fd;
 
-	if (!u || name[0] != '/')
-		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
-						file_name, elfp);
-	fd = procfs_open_root_file(u->pid, name, &path);
-	if (fd == -ENOMEM)
-		return -1;
-	if (fd < 0)
-		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
-						file_name, elfp);
-	*file_name = path;
-	return fd;
+	return symbolize_dwfl_find_elf(u ? u->pid : 0, mod, userdata, name,
+				       base, file_name, elfp);
 }
 
 static const Dwfl_Callbacks unwind_dwfl_callbacks = {
 	.find_elf = unwind_find_elf,
-	.find_debuginfo = unwind_no_debuginfo,
+	.find_debuginfo = symbolize_dwfl_no_debuginfo,
 };
 
 /* Gives modules just reported their unwinder, before anything opens their
