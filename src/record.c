@@ -1,14 +1,11 @@
 /*
  * record.c - one CPU recording: perf events in, a finished profile out.
  *
- * Samples are unwound as they are read (the stack copies are too big to
- * keep), and their stacks of addresses are counted per thread; symbolizing
- * them waits until sampling stops (raw_flush), so that reading symbol tables
- * and DWARF does not take CPU from the target while it is measured. Memory
- * grows with distinct stacks, not with samples, and the profile is ready
- * tens of ms after sampling stops, where perf report takes a second. A slow
- * first unwind in a module (its CFI read) still delays draining the ring;
- * the rings are sized for that (see sampler_opts.ring_pages).
+ * Samples are unwound and symbolized as they are read, not stored raw and
+ * processed afterwards as perf does: the profile is ready when sampling
+ * stops, and memory grows with distinct stacks, not with samples. The cost
+ * is that a slow first lookup of a module (cold caches) delays draining the
+ * ring; the rings are sized for that (see sampler_opts.ring_pages).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +15,6 @@
 #include <unistd.h>
 #include <linux/perf_event.h>
 
-#include "hash.h"
 #include "record.h"
 #include "procfs.h"
 #include "sampler.h"
@@ -41,18 +37,6 @@ struct thread_name {
 	bool sampled;		/* counted in record_stats.threads */
 };
 
-/* One distinct stack seen while recording, with its thread: kept as
- * addresses until the recording ends (see raw_add). */
-struct raw_stack {
-	uint64_t hash;
-	size_t off;			/* into raw_pcs / raw_act */
-	uint32_t n;
-	uint32_t next;			/* same bucket: index + 1, 0 ends */
-	pid_t tid;
-	char name[16];
-	int64_t values[2];		/* samples, cpu ns */
-};
-
 struct recorder {
 	const struct record_opts *opts;
 	struct sampler *sampler;
@@ -66,13 +50,6 @@ struct recorder {
 	uint64_t last_refresh_ns;
 	struct thread_name *names;	/* sorted by tid */
 	size_t nnames, capnames;
-	struct raw_stack *raw;		/* in order of first sight */
-	size_t nraw, capraw;
-	uint32_t *buckets;		/* raw index + 1, 0 empty */
-	size_t nbuckets;
-	uint64_t *raw_pcs;
-	bool *raw_act;
-	size_t npcs_raw, cappcs_raw;
 	struct record_stats st;
 	struct procfs_ksyms ksyms;	/* read ahead in command mode */
 	bool have_ksyms;
@@ -161,18 +138,10 @@ static bool maybe_refresh(struct recorder *r)
 	return ok;
 }
 
-/* Whether pc lies outside every module known: a range check, not a
- * lookup, so that nothing is symbolized while the target runs. */
 static bool user_pc_unmapped(struct recorder *r, uint64_t pc, bool act)
 {
-	const struct sym_module *const *mods;
-	size_t n = symbolizer_modules(r->sym, &mods);
-
-	(void)act;
-	for (size_t i = 0; i < n; i++)
-		if (!mods[i]->is_kernel && mods[i]->start <= pc && pc < mods[i]->end)
-			return false;
-	return true;
+	const struct sym_frame *f = symbolizer_lookup(r->sym, pc, !act);
+	return f && !f->module;
 }
 
 /* Appends the part of a callchain between the context marker (the kernel's
@@ -236,122 +205,6 @@ static size_t add_dwarf_user_frames(struct recorder *r, const struct perf_sample
 	return n + got;
 }
 
-/* Stacks are symbolized when the recording ends, not as samples arrive:
- * the first sample in a library reads its symbol table (libc6-dbg's: ~9 ms)
- * and the program's DWARF is read piece by piece, all on the CPUs the
- * target runs on, where perf leaves that work to perf report. Identical
- * stacks of one thread are counted once, so the memory kept grows with the
- * distinct stacks, not with the samples. */
-static uint64_t raw_hash(pid_t tid, const char *name, const uint64_t *pcs,
-			 const bool *act, size_t n)
-{
-	uint64_t h = hash_mix64((uint64_t)(uint32_t)tid ^ ((uint64_t)n << 32));
-
-	h ^= hash_fnv1a(name, strnlen(name, 16));
-	for (size_t i = 0; i < n; i++)
-		h = hash_mix64(h ^ pcs[i] ^ ((uint64_t)act[i] << 63));
-	return h;
-}
-
-static int raw_rehash(struct recorder *r, size_t nb)
-{
-	uint32_t *b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return -ENOMEM;
-	for (size_t i = 0; i < r->nraw; i++) {
-		size_t k = r->raw[i].hash & (nb - 1);
-		r->raw[i].next = b[k];
-		b[k] = (uint32_t)(i + 1);
-	}
-	free(r->buckets);
-	r->buckets = b;
-	r->nbuckets = nb;
-	return 0;
-}
-
-static int raw_add(struct recorder *r, pid_t tid, const char *name,
-		   const uint64_t *pcs, const bool *act, size_t n,
-		   const int64_t values[2])
-{
-	uint64_t h = raw_hash(tid, name, pcs, act, n);
-
-	if (r->nbuckets) {
-		for (uint32_t i = r->buckets[h & (r->nbuckets - 1)]; i;
-		     i = r->raw[i - 1].next) {
-			struct raw_stack *e = &r->raw[i - 1];
-			if (e->hash == h && e->tid == tid && e->n == n &&
-			    strncmp(e->name, name, sizeof(e->name)) == 0 &&
-			    memcmp(r->raw_pcs + e->off, pcs, n * sizeof(*pcs)) == 0 &&
-			    memcmp(r->raw_act + e->off, act, n * sizeof(*act)) == 0) {
-				e->values[0] += values[0];
-				e->values[1] += values[1];
-				return 0;
-			}
-		}
-	}
-	if (r->nraw == r->capraw) {
-		size_t cap = r->capraw ? r->capraw * 2 : 256;
-		struct raw_stack *v = realloc(r->raw, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		r->raw = v;
-		r->capraw = cap;
-	}
-	if (r->npcs_raw + n > r->cappcs_raw) {
-		size_t cap = r->cappcs_raw ? r->cappcs_raw : 4096;
-		while (cap < r->npcs_raw + n)
-			cap *= 2;
-		uint64_t *p = realloc(r->raw_pcs, cap * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		r->raw_pcs = p;
-		bool *a = realloc(r->raw_act, cap * sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		r->raw_act = a;
-		r->cappcs_raw = cap;
-	}
-	struct raw_stack *e = &r->raw[r->nraw];
-	memset(e, 0, sizeof(*e));
-	e->hash = h;
-	e->off = r->npcs_raw;
-	e->n = (uint32_t)n;
-	e->tid = tid;
-	snprintf(e->name, sizeof(e->name), "%s", name);
-	e->values[0] = values[0];
-	e->values[1] = values[1];
-	memcpy(r->raw_pcs + e->off, pcs, n * sizeof(*pcs));
-	memcpy(r->raw_act + e->off, act, n * sizeof(*act));
-	r->npcs_raw += n;
-	r->nraw++;
-	if (r->nraw * 2 > r->nbuckets)
-		return raw_rehash(r, r->nbuckets ? r->nbuckets * 2 : 1024);
-	size_t k = h & (r->nbuckets - 1);
-	e->next = r->buckets[k];
-	r->buckets[k] = (uint32_t)r->nraw;
-	return 0;
-}
-
-/* Symbolizes every stack kept and adds it to the profile, in order of first
- * sight. */
-static int raw_flush(struct recorder *r)
-{
-	for (size_t i = 0; i < r->nraw; i++) {
-		struct raw_stack *e = &r->raw[i];
-		struct profile_label_in labels[2] = {
-			{ .key = "thread_id", .num = (int64_t)e->tid },
-			{ .key = "thread_name", .str = e->name },
-		};
-		int ret = stackprof_add(r->sp, r->raw_pcs + e->off,
-					r->raw_act + e->off, e->n, e->values,
-					labels, 2);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
-}
-
 static int on_sample(struct recorder *r, const struct perf_sample *s)
 {
 	size_t n = 0;
@@ -375,8 +228,11 @@ static int on_sample(struct recorder *r, const struct perf_sample *s)
 		r->st.threads++;
 	}
 	int64_t values[2] = { 1, (int64_t)s->period };
-	int ret = raw_add(r, (pid_t)s->tid, tn ? tn->name : "?", r->pcs,
-			  r->act, n, values);
+	struct profile_label_in labels[2] = {
+		{ .key = "thread_id", .num = (int64_t)s->tid },
+		{ .key = "thread_name", .str = tn ? tn->name : "?" },
+	};
+	int ret = stackprof_add(r->sp, r->pcs, r->act, n, values, labels, 2);
 	if (ret < 0)
 		return ret;
 	r->st.samples++;
@@ -451,10 +307,6 @@ static void recorder_release(struct recorder *r)
 	free(r->names);
 	free(r->pcs);
 	free(r->act);
-	free(r->raw);
-	free(r->buckets);
-	free(r->raw_pcs);
-	free(r->raw_act);
 }
 
 /* The symbolizer and the unwinder read the target's modules, so in command
@@ -641,16 +493,8 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	r.st.elapsed = (double)(end - start) / 1e9;
 	r.profile->time_nanos = wall_start;
 	r.profile->duration_nanos = (int64_t)(end - start);
-	if (r.sp) {
-		ret = raw_flush(&r);
-		if (ret < 0) {
-			if (err && errlen)
-				snprintf(err, errlen, "cannot add a sample: %s",
-					 strerror(-ret));
-			goto out_release;
-		}
+	if (r.sp)
 		stackprof_finish(r.sp);
-	}
 	ret = add_footer(&r);
 	if (ret < 0)
 		goto out_release;
