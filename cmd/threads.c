@@ -306,6 +306,8 @@ int cmd_threads(int argc, char **argv)
 		.pid = cli.pid,
 		.max_frames = cli.max_frames,
 		.one_at_a_time = cli.one_at_a_time,
+		/* summary prints no state or CPU time, and 8 names a group */
+		.no_info = cli.format == OUT_SUMMARY,
 		.unwinder = cli.unwinder,
 		.maps = sym ? symbolizer_maps(sym) : NULL,
 	};

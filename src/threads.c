@@ -326,7 +326,7 @@ static unsigned threads_nparts(size_t nthreads)
  * the kernel, maybe not yet in /proc when the list was read) join d. */
 static int threads_stop_list(struct threads_dump *d, size_t *cap,
 			     struct tracer *tr, const pid_t *tids, size_t n,
-			     char *err, size_t errlen)
+			     bool info, char *err, size_t errlen)
 {
 	size_t first = d->n;
 	int r = 0;
@@ -337,8 +337,8 @@ static int threads_stop_list(struct threads_dump *d, size_t *cap,
 		return r;
 	/* /proc first for every new thread, then the stops: reading a file
 	 * per thread must not lengthen the pause. */
-	int taskfd = first < d->n ? threads_open_taskdir(d->pid) : -1;
-	for (size_t i = first; i < d->n; i++)
+	int taskfd = info && first < d->n ? threads_open_taskdir(d->pid) : -1;
+	for (size_t i = first; i < d->n && info; i++)
 		threads_read_info(taskfd, &d->threads[i]);
 	for (size_t i = first; i < d->n && r == 0; i++) {
 		struct threads_thread *t = &d->threads[i];
@@ -357,7 +357,7 @@ static int threads_stop_list(struct threads_dump *d, size_t *cap,
 		if (threads_get(d, tr->t[i].tid))
 			continue;
 		r = threads_add(d, cap, tr->t[i].tid);
-		if (r == 0)
+		if (r == 0 && info)
 			threads_read_info(taskfd, &d->threads[d->n - 1]);
 	}
 	if (taskfd >= 0)
@@ -416,7 +416,8 @@ static int threads_rescan(struct threads_snap *s)
 		free(known);
 		if (nnew)
 			r = threads_stop_list(&p0->d, &p0->cap, &p0->tr, tids,
-					      nnew, p0->err, sizeof(p0->err));
+					      nnew, !s->o->no_info, p0->err,
+					      sizeof(p0->err));
 		free(tids);
 		if (r < 0)
 			return r;
@@ -470,7 +471,8 @@ static void threads_run_part(struct threads_snap *s, struct threads_part *p)
 
 	if (p->r == 0)
 		p->r = threads_stop_list(&p->d, &p->cap, &p->tr, p->tids,
-					 p->ntids, p->err, sizeof(p->err));
+					 p->ntids, !s->o->no_info, p->err,
+					 sizeof(p->err));
 	pthread_mutex_lock(&s->lock);
 	s->stopped++;
 	pthread_cond_broadcast(&s->cond);
@@ -1010,7 +1012,15 @@ static void threads_write_summary(FILE *out, const struct threads_dump *d,
 		fprintf(out, "%zu thread%s:", g[i].count, g[i].count == 1 ? "" : "s");
 		for (size_t m = 0; m < g[i].count && m < 8; m++) {
 			const struct threads_thread *t = &d->threads[g[i].members[m]];
-			fprintf(out, " %d (%s)", (int)t->tid, t->name);
+			char name[16] = "?";
+			/* Captured without names (threads_opts.no_info): the
+			 * eight shown are read now, not the thousand. */
+			if (t->name[0])
+				snprintf(name, sizeof(name), "%s", t->name);
+			else if (procfs_read_comm(d->pid, t->tid, name,
+						  sizeof(name)) < 0)
+				snprintf(name, sizeof(name), "?");
+			fprintf(out, " %d (%s)", (int)t->tid, name);
 		}
 		if (g[i].count > 8)
 			fprintf(out, " ... %zu more", g[i].count - 8);

@@ -38,6 +38,11 @@ struct threads_opts {
 	/* The target's mappings if the caller has them (symbolizer_maps()),
 	 * else NULL: read again. */
 	const struct procfs_maps *maps;
+	/* Snapshot mode: do not read each thread's name, state and CPU time
+	 * (/proc/PID/task/TID/stat, ~10 us a thread) before stopping it;
+	 * for output that shows none of them but a few names, which
+	 * THREADS_FMT_SUMMARY then reads itself (name[0] is '\0' until). */
+	bool no_info;
 };
 
 struct threads_thread {

@@ -74,6 +74,9 @@ taskset -c 0 "$CPROF" threads -v -p "$WPID" -f summary > "$T/one.txt" 2> "$T/one
 "$CPROF" threads -p "$WPID" -f summary > "$T/par.txt" || fail "parallel summary"
 largest() { sed -n 's/^\([0-9]*\) threads\{0,1\}: .*/\1/p' "$1" | sort -n | tail -1; }
 grep -q 'idle_wait' "$T/par.txt" || fail "summary lacks idle_wait"
+# summary reads the names it shows after the dump (no stat per thread before)
+n_named=$(grep -m1 -E '^[0-9]+ threads: ' "$T/par.txt" | grep -o '([^)]*)' | grep -c '(manythreads_nof)')
+[ "$n_named" = 8 ] || { head -3 "$T/par.txt"; fail "summary shows $n_named names of manythreads_nof, expected 8"; }
 [ "$(largest "$T/par.txt")" = $((n - 4)) ] && [ "$(largest "$T/one.txt")" = $((n - 4)) ] ||
 	{ head -3 "$T/par.txt" "$T/one.txt"; fail "largest group is not the $((n - 4)) idle threads in both dumps"; }
 untouched "one-tracer dump"
