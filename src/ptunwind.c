@@ -263,32 +263,11 @@ static unw_accessors_t ptunwind_accessors = {
 	.get_proc_name = ptunwind_get_proc_name,
 };
 
-/* Unwinding needs .eh_frame only, which is in the main ELF file: no
- * separate debug file lookup (and so never debuginfod). Files are opened
- * through /proc/PID/root; a module's userdata is its ptunwind, set by
- * ptunwind_warm_module before anything opens the ELF. */
-static int ptunwind_find_elf(Dwfl_Module *mod, void **userdata,
-			     const char *name, Dwarf_Addr base,
-			     char **file_name, Elf **elfp)
-{
-	struct ptunwind *u = *userdata;
-
-	return symbolize_dwfl_find_elf(u ? u->pid : 0, mod, userdata, name,
-				       base, file_name, elfp);
-}
-
-static const Dwfl_Callbacks ptunwind_dwfl_callbacks = {
-	.find_elf = ptunwind_find_elf,
-	.find_debuginfo = symbolize_dwfl_no_debuginfo,
-};
-
 static int ptunwind_warm_module(Dwfl_Module *mod, void **ud, const char *name,
 				Dwarf_Addr start, void *arg)
 {
 	Dwarf_Addr bias;
 
-	if (!*ud)
-		*ud = arg;
 	/* Load each module's CFI now rather than while the threads are
 	 * stopped. */
 	dwfl_module_eh_cfi(mod, &bias);
@@ -392,21 +371,21 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 			r = -ENOMEM;
 			goto out_free;
 		}
-		u->dwfl = dwfl_begin(&ptunwind_dwfl_callbacks);
+		/* .eh_frame only, never a separate debug file (and so
+		 * never debuginfod); files through /proc/PID/root. */
+		u->dwfl = dwfl_begin(&symbolize_dwfl_unwind_callbacks);
 		if (!u->dwfl) {
 			r = -ENOMEM;
 			goto out_free;
 		}
-		dwfl_report_begin(u->dwfl);
-		r = symbolize_report_maps(u->dwfl, pid, maps);
-		dwfl_report_end(u->dwfl, NULL, NULL);
+		r = symbolize_dwfl_report(u->dwfl, &u->pid, maps, false);
 		if (r != 0) {
 			if (err)
 				snprintf(err, errlen, "reporting modules: %s",
 					 r == -EINVAL ? dwfl_errmsg(-1) : strerror(-r));
 			goto out_free;
 		}
-		dwfl_getmodules(u->dwfl, ptunwind_warm_module, u, 0);
+		dwfl_getmodules(u->dwfl, ptunwind_warm_module, NULL, 0);
 		if (!dwfl_attach_state(u->dwfl, NULL, pid,
 				       &ptunwind_dw_thread_callbacks, u)) {
 			r = -EINVAL;

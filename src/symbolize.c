@@ -197,9 +197,12 @@ char *symbolize_demangle(const char *name)
 
 /* --- modules ------------------------------------------------------------ */
 
-int symbolize_dwfl_find_elf(pid_t pid, Dwfl_Module *mod, void **userdata,
-			    const char *name, Dwarf_Addr base,
-			    char **file_name, Elf **elfp)
+/* find_elf for a module of process pid (<= 0: not known): through
+ * /proc/PID/root, or libdwfl's own callback for what it reads from memory
+ * ([vdso: PID], deleted files) and what /proc/PID/root cannot open. */
+static int symbolize_dwfl_find_elf(pid_t pid, Dwfl_Module *mod, void **userdata,
+				   const char *name, Dwarf_Addr base,
+				   char **file_name, Elf **elfp)
 {
 	char *path;
 	int fd;
@@ -217,12 +220,54 @@ int symbolize_dwfl_find_elf(pid_t pid, Dwfl_Module *mod, void **userdata,
 	return fd;
 }
 
-int symbolize_dwfl_no_debuginfo(Dwfl_Module *mod, void **userdata,
-				const char *modname, Dwarf_Addr base,
-				const char *file_name, const char *debuglink_file,
-				GElf_Word debuglink_crc, char **debuginfo_file_name)
+static int symbolize_dwfl_no_debuginfo(Dwfl_Module *mod, void **userdata,
+				       const char *modname, Dwarf_Addr base,
+				       const char *file_name,
+				       const char *debuglink_file,
+				       GElf_Word debuglink_crc,
+				       char **debuginfo_file_name)
 {
 	return -1;
+}
+
+static int symbolize_dwfl_pid_find_elf(Dwfl_Module *mod, void **userdata,
+				       const char *name, Dwarf_Addr base,
+				       char **file_name, Elf **elfp)
+{
+	const pid_t *pid = *userdata;
+
+	return symbolize_dwfl_find_elf(pid ? *pid : 0, mod, userdata, name,
+				       base, file_name, elfp);
+}
+
+const Dwfl_Callbacks symbolize_dwfl_unwind_callbacks = {
+	.find_elf = symbolize_dwfl_pid_find_elf,
+	.find_debuginfo = symbolize_dwfl_no_debuginfo,
+};
+
+static int symbolize_dwfl_claim(Dwfl_Module *mod, void **userdata,
+				const char *name, Dwarf_Addr start, void *arg)
+{
+	if (!*userdata)
+		*userdata = arg;
+	return DWARF_CB_OK;
+}
+
+int symbolize_dwfl_report(Dwfl *dwfl, const pid_t *pid,
+			  const struct procfs_maps *maps, bool add)
+{
+	int e;
+
+	if (add)
+		dwfl_report_begin_add(dwfl);
+	else
+		dwfl_report_begin(dwfl);
+	e = symbolize_report_maps(dwfl, *pid, maps);
+	if (dwfl_report_end(dwfl, NULL, NULL) != 0 && e == 0)
+		e = -EINVAL;
+	if (e == 0)
+		dwfl_getmodules(dwfl, symbolize_dwfl_claim, (void *)pid, 0);
+	return e;
 }
 
 /* A module's userdata is its sym_mod_priv, set before anything opens the

@@ -231,6 +231,19 @@ static int threads_check_target(pid_t pid, char *err, size_t errlen)
 	return 0;
 }
 
+/* Name, state and CPU time of d->threads[from..n), through one open of
+ * /proc/PID/task. */
+static void threads_read_infos(struct threads_dump *d, size_t from)
+{
+	if (from >= d->n)
+		return;
+	int taskfd = threads_open_taskdir(d->pid);
+	for (size_t i = from; i < d->n; i++)
+		threads_read_info(taskfd, &d->threads[i]);
+	if (taskfd >= 0)
+		close(taskfd);
+}
+
 /* Adds every thread listed in /proc/PID/task that d does not know yet,
  * with its name, state and CPU time, without stopping anything. Returns
  * the number added or -errno. */
@@ -252,11 +265,7 @@ static long threads_list_new(struct threads_dump *d, size_t *cap, char *err,
 	free(tids);
 	if (r < 0)
 		return r;
-	int taskfd = first < d->n ? threads_open_taskdir(d->pid) : -1;
-	for (size_t i = first; i < d->n; i++)
-		threads_read_info(taskfd, &d->threads[i]);
-	if (taskfd >= 0)
-		close(taskfd);
+	threads_read_infos(d, first);
 	return (long)(d->n - first);
 }
 
@@ -337,9 +346,8 @@ static int threads_stop_list(struct threads_dump *d, size_t *cap,
 		return r;
 	/* /proc first for every new thread, then the stops: reading a file
 	 * per thread must not lengthen the pause. */
-	int taskfd = info && first < d->n ? threads_open_taskdir(d->pid) : -1;
-	for (size_t i = first; i < d->n && info; i++)
-		threads_read_info(taskfd, &d->threads[i]);
+	if (info)
+		threads_read_infos(d, first);
 	for (size_t i = first; i < d->n && r == 0; i++) {
 		struct threads_thread *t = &d->threads[i];
 		size_t idx;
@@ -353,15 +361,14 @@ static int threads_stop_list(struct threads_dump *d, size_t *cap,
 	}
 	if (r == 0)
 		tracer_wait_stopped(tr, THREADS_STOP_TIMEOUT_NS);
-	for (size_t i = 0; i < tr->n && r == 0; i++) {
-		if (threads_get(d, tr->t[i].tid))
-			continue;
-		r = threads_add(d, cap, tr->t[i].tid);
-		if (r == 0 && info)
-			threads_read_info(taskfd, &d->threads[d->n - 1]);
-	}
-	if (taskfd >= 0)
-		close(taskfd);
+	/* Clones the kernel attached, maybe not in /proc when tids were
+	 * listed: only they can be missing from d. */
+	size_t before = d->n;
+	for (size_t i = 0; i < tr->n && r == 0; i++)
+		if (tr->t[i].cloned && !threads_get(d, tr->t[i].tid))
+			r = threads_add(d, cap, tr->t[i].tid);
+	if (info)
+		threads_read_infos(d, before);
 	return r;
 }
 

@@ -118,38 +118,6 @@ static const Dwfl_Thread_Callbacks unwind_callbacks = {
 	.set_initial_registers = unwind_set_initial_registers,
 };
 
-/* Dwfl_Callbacks: libdw's unwinder falls back to dwfl_module_dwarf_cfi for
- * a pc that .eh_frame does not cover, which asks for the module's DWARF:
- * with the standard find_debuginfo, libc6-dbg's file would be found and all
- * of its DWARF decompressed (~11 MiB, ~100 ms of zlib on the CPUs the target
- * runs on) to look for a .debug_frame it does not have. Files are opened
- * through /proc/PID/root, as the symbolizer does; a module's userdata is its
- * unwinder once reported (unwind_claim_module). */
-static int unwind_find_elf(Dwfl_Module *mod, void **userdata,
-			   const char *name, Dwarf_Addr base,
-			   char **file_name, Elf **elfp)
-{
-	struct unwinder *u = *userdata;
-
-	return symbolize_dwfl_find_elf(u ? u->pid : 0, mod, userdata, name,
-				       base, file_name, elfp);
-}
-
-static const Dwfl_Callbacks unwind_dwfl_callbacks = {
-	.find_elf = unwind_find_elf,
-	.find_debuginfo = symbolize_dwfl_no_debuginfo,
-};
-
-/* Gives modules just reported their unwinder, before anything opens their
- * ELF file: find_elf needs the pid. */
-static int unwind_claim_module(Dwfl_Module *mod, void **userdata,
-			       const char *name, Dwarf_Addr start, void *arg)
-{
-	if (!*userdata)
-		*userdata = arg;
-	return DWARF_CB_OK;
-}
-
 /* What a refresh compares: the lines that make modules (files and the
  * vDSO, symbolize_report_maps), not thread stacks or the heap coming and
  * going. */
@@ -200,13 +168,7 @@ static int unwind_report(struct unwinder *u, const struct procfs_maps *maps,
 		procfs_maps_release(&own);
 		return 0;
 	}
-	if (add)
-		dwfl_report_begin_add(u->dwfl);
-	else
-		dwfl_report_begin(u->dwfl);
-	e = symbolize_report_maps(u->dwfl, u->pid, maps);
-	if (dwfl_report_end(u->dwfl, NULL, NULL) != 0 && e == 0)
-		e = -EINVAL;
+	e = symbolize_dwfl_report(u->dwfl, &u->pid, maps, add);
 	procfs_maps_release(&own);
 	if (e) {
 		if (err && errlen)
@@ -214,7 +176,6 @@ static int unwind_report(struct unwinder *u, const struct procfs_maps *maps,
 				 e == -EINVAL ? dwfl_errmsg(-1) : strerror(-e));
 		return e;
 	}
-	dwfl_getmodules(u->dwfl, unwind_claim_module, u, 0);
 	u->maps_hash = hash;
 	return 0;
 }
@@ -230,7 +191,11 @@ int unwinder_new(pid_t pid, const struct procfs_maps *maps,
 	if (!u)
 		return -ENOMEM;
 	u->pid = pid;
-	u->dwfl = dwfl_begin(&unwind_dwfl_callbacks);
+	/* libdw's unwinder falls back to dwfl_module_dwarf_cfi for a pc that
+	 * .eh_frame does not cover, which asks for the module's DWARF: these
+	 * callbacks never find a separate debug file (libc6-dbg's would be
+	 * decompressed whole, ~100 ms of zlib beside the target). */
+	u->dwfl = dwfl_begin(&symbolize_dwfl_unwind_callbacks);
 	if (!u->dwfl) {
 		e = -ENOMEM;
 		if (err && errlen)
