@@ -9,12 +9,18 @@
 # (HEARTBEAT_MODE=normal: an ordinary thread there too, whose gaps include
 # that scheduling jitter); wall times on a target with an ordinary one.
 #
-# Usage: bench/threads.sh [BUILD_DIR] [REPS]   (default build, 3)
-# Prints one table; each figure is the median of REPS runs.
+# Usage: bench/threads.sh [BUILD_DIR] [REPS]   (default build, 5)
+# Prints one table; a wall time is the median of REPS runs, a pause the
+# median of PAUSE_REPS (default 9): a longest gap is a maximum over the
+# run, so one hiccup of the VM (process start-up and exit alone make gaps
+# of 1-5 ms here now and then) moves a single figure, not the median.
+# SIZES="10 100 1000" (default) picks the targets.
 set -u
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-$SRC/build}
-REPS=${2:-3}
+REPS=${2:-5}
+PAUSE_REPS=${PAUSE_REPS:-9}
+SIZES=${SIZES:-10 100 1000}
 HEARTBEAT=rt
 [ "${HEARTBEAT_MODE:-rt}" = normal ] && HEARTBEAT=
 CPROF=$B/cprof
@@ -64,7 +70,7 @@ stop_target() { kill -9 "$WPID"; wait "$WPID" 2>/dev/null; WPID=; }
 keys=$(printf '%s\n' "${!TOOLS[@]}" | sort)
 
 printf '%-7s %-34s %9s %9s %9s %12s\n' threads tool "wall s" "eu/this" "gdb/this" "pause ms"
-for n in 10 100 1000; do
+for n in $SIZES; do
 	declare -A WALLS=() PAUSES=() WALL=() PAUSE=()
 	# Two targets: wall times with an ordinary heartbeat, whose 10,000
 	# wake-ups a second at real-time priority would preempt the tools
@@ -72,8 +78,9 @@ for n in 10 100 1000; do
 	# each round so that drifts of the machine hit them alike.
 	for pass in wall pause; do
 		if [ "$pass" = pause ]; then start_target "$n" $HEARTBEAT; else start_target "$n"; fi
-		[ "$pass" = pause ] && idle=$(gap_ms)
-		for _ in $(seq "$REPS"); do
+		reps=$REPS
+		[ "$pass" = pause ] && idle=$(gap_ms) && reps=$PAUSE_REPS
+		for _ in $(seq "$reps"); do
 			for k in $keys; do
 				cmd=${TOOLS[$k]//PID/$WPID}
 				gap_ms > /dev/null

@@ -29,7 +29,7 @@ extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
 					      int need_unwind_info, void *arg);
 
 #define PTUNWIND_PAGE 4096u
-#define PTUNWIND_CACHE 256u
+#define PTUNWIND_CACHE 32u
 
 struct ptunwind_page {
 	uint64_t addr;		/* page address; 0: empty */
@@ -46,7 +46,7 @@ struct ptunwind {
 	void *upt;			/* _UPT_create(pid): maps and ELF images */
 	struct user_regs_struct regs;	/* of the thread being unwound */
 	pid_t tid;
-	struct ptunwind_page *cache;	/* 1 MiB, calloc'd: pages untouched
+	struct ptunwind_page *cache;	/* 128 KiB, calloc'd: pages untouched
 					 * until used */
 	uint64_t gen;			/* ptunwind_invalidate() bumps it */
 	uint64_t reads;

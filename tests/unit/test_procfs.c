@@ -58,6 +58,39 @@ static void test_maps(void)
 	procfs_maps_release(&m);
 
 	CHECK_INT(procfs_parse_maps("not a maps line\n", &m), -EINVAL);
+	/* Each field of a line checked: a missing or malformed one, or a
+	 * number too big for 64 bits, rejects the text. */
+	static const char *const bad[] = {
+		"00400000 r-xp 00000000 08:02 1 /x\n",
+		"00400000-00452000 r-xp 00000000 08:02\n",
+		"00400000-00452000 r-xp 00000000 0802 1 /x\n",
+		"00400000-00452000 r-xp zz 08:02 1 /x\n",
+		"00400000-00452000  00000000 08:02 1 /x\n",
+		"00400000-00452000 r-xp-long 00000000 08:02 1 /x\n",
+		"00400000-00452000 r-xp 00000000 08:02 12x /x\n",
+		"10000000000000000-1 r-xp 00000000 08:02 1 /x\n",
+		"00400000-00452000 r-xp 00000000 08:02 99999999999999999999 /x\n",
+		"00400000-00452000 r-xp 00000000 08:02 1 /x\ngarbage\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_INT(procfs_parse_maps(bad[i], &m), -EINVAL);
+	/* Upper-case hex, tabs before the path, and a line without one. */
+	CHECK_INT(procfs_parse_maps("7F00-7FFF r--s 0A 0F:1a 7\t\t/dev/shm/x\n"
+				    "8000-9000 ---p 0 00:00 0", &m), 0);
+	CHECK_INT(m.n, 2);
+	if (m.n == 2) {
+		CHECK_INT(m.maps[0].start, 0x7f00);
+		CHECK_INT(m.maps[0].end, 0x7fff);
+		CHECK_INT(m.maps[0].offset, 0xa);
+		CHECK_INT(m.maps[0].dev_major, 0xf);
+		CHECK_INT(m.maps[0].dev_minor, 0x1a);
+		CHECK_INT(m.maps[0].inode, 7);
+		CHECK_STR(m.maps[0].perms, "r--s");
+		CHECK_STR(m.maps[0].path, "/dev/shm/x");
+		CHECK_STR(m.maps[1].path, "");
+		CHECK_STR(m.maps[1].perms, "---p");
+	}
+	procfs_maps_release(&m);
 	CHECK_INT(procfs_parse_maps("", &m), 0);
 	CHECK_INT(m.n, 0);
 	procfs_maps_release(&m);
@@ -205,30 +238,54 @@ static void test_tasks_comm_cmdline(void)
 	CHECK_INT(procfs_list_some_tasks(1 << 23, some, 4, &n), -ENOENT);
 }
 
+struct parked_arg {
+	pthread_barrier_t *b;
+	pid_t *tid;
+};
+
 static void *parked(void *arg)
 {
-	pthread_barrier_wait(arg);	/* started */
-	pthread_barrier_wait(arg);	/* may end */
+	struct parked_arg *a = arg;
+
+	*a->tid = (pid_t)syscall(SYS_gettid);
+	pthread_barrier_wait(a->b);	/* started */
+	pthread_barrier_wait(a->b);	/* may end */
 	return NULL;
 }
 
-/* The first few of 40 threads: the main thread first, each a real thread,
- * none twice. */
+static int pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* 200 threads, more than one getdents64 call of procfs_list_tasks holds
+ * (about 64): the full list is exactly the threads, sorted; the first few
+ * start with the main thread, each a real thread, none twice. */
 static void test_some_tasks(void)
 {
-	enum { N = 40 };
+	enum { N = 200 };
 	pthread_barrier_t b;
 	pthread_t th[N];
-	pid_t some[8], *all = NULL;
+	struct parked_arg args[N];
+	pid_t some[8], *all = NULL, want[N + 1];
 	size_t n = 0, nall = 0;
 
 	pthread_barrier_init(&b, NULL, N + 1);
-	for (int i = 0; i < N; i++)
-		pthread_create(&th[i], NULL, parked, &b);
+	for (int i = 0; i < N; i++) {
+		args[i].b = &b;
+		args[i].tid = &want[i];
+		pthread_create(&th[i], NULL, parked, &args[i]);
+	}
 	pthread_barrier_wait(&b);
+	want[N] = getpid();
+	qsort(want, N + 1, sizeof(want[0]), pid_cmp);
 	CHECK_INT(procfs_list_some_tasks(getpid(), some, 8, &n), 0);
 	CHECK_INT(procfs_list_tasks(getpid(), &all, &nall), 0);
 	CHECK_INT(nall, N + 1);
+	if (nall == N + 1)
+		CHECK(memcmp(all, want, sizeof(want)) == 0);
 	CHECK_INT(n, 8);
 	CHECK(n > 0 && some[0] == getpid());
 	for (size_t i = 0; i < n; i++) {
