@@ -79,7 +79,10 @@ for n in $SIZES; do
 	for pass in wall pause; do
 		if [ "$pass" = pause ]; then start_target "$n" $HEARTBEAT; else start_target "$n"; fi
 		reps=$REPS
-		[ "$pass" = pause ] && idle=$(gap_ms) && reps=$PAUSE_REPS
+		if [ "$pass" = pause ]; then
+			idle=$(gap_ms)
+			reps=$PAUSE_REPS
+		fi
 		for _ in $(seq "$reps"); do
 			for k in $keys; do
 				cmd=${TOOLS[$k]//PID/$WPID}

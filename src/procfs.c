@@ -113,9 +113,9 @@ void procfs_maps_release(struct procfs_maps *m)
 	m->n = 0;
 }
 
-/* Parses an unsigned number in base 16 or 10 at *p, at most len - (*p -
- * start) characters; advances *p. Returns false when there is no digit or
- * the value overflows. */
+/* Parses an unsigned number in base 16 or 10 from *p, not past end, and
+ * advances *p. Returns false when there is no digit or the value
+ * overflows. */
 static bool procfs_parse_num(const char **p, const char *end, unsigned base,
 			     uint64_t *out)
 {
@@ -350,7 +350,7 @@ static int procfs_open_tasks(pid_t pid)
 
 int procfs_list_some_tasks(pid_t pid, pid_t *tids, size_t max, size_t *n)
 {
-	char buf[1024];
+	_Alignas(struct dirent64) char buf[1024];
 	ssize_t got;
 	int fd;
 
@@ -380,7 +380,7 @@ int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n)
 	 * delays whatever wakes there, the target's own threads included
 	 * (measured by bench/threads.sh's heartbeat: 0.7-1.2 ms gaps with
 	 * 32 KiB calls, none above 0.25 ms with 2 KiB ones). */
-	char buf[2048];
+	_Alignas(struct dirent64) char buf[2048];
 	pid_t *v = NULL, *nv;
 	size_t cap = 0, cnt = 0;
 	ssize_t got;

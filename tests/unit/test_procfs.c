@@ -272,12 +272,22 @@ static void test_some_tasks(void)
 	pid_t some[8], *all = NULL, want[N + 1];
 	size_t n = 0, nall = 0;
 
+	pthread_attr_t attr;
+
+	/* Small stacks, and every creation checked: a failure fails the test
+	 * here rather than leaving the barrier waiting for ever. */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 64 * 1024);
 	pthread_barrier_init(&b, NULL, N + 1);
 	for (int i = 0; i < N; i++) {
 		args[i].b = &b;
 		args[i].tid = &want[i];
-		pthread_create(&th[i], NULL, parked, &args[i]);
+		if (pthread_create(&th[i], &attr, parked, &args[i]) != 0) {
+			fprintf(stderr, "test_some_tasks: pthread_create %d failed\n", i);
+			exit(1);
+		}
 	}
+	pthread_attr_destroy(&attr);
 	pthread_barrier_wait(&b);
 	want[N] = getpid();
 	qsort(want, N + 1, sizeof(want[0]), pid_cmp);
