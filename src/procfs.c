@@ -378,8 +378,9 @@ int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n)
 	 * /proc builds a dentry per thread that fits, without a preemption
 	 * point, so listing 1,000 threads in one call holds a CPU ~1 ms and
 	 * delays whatever wakes there, the target's own threads included
-	 * (measured by bench/threads.sh's heartbeat: 0.7-1.2 ms gaps with
-	 * 32 KiB calls, none above 0.25 ms with 2 KiB ones). */
+	 * (manythreads' real-time heartbeat, 1,000 threads listed 20 times:
+	 * longest gaps up to 2.7 ms with 32 KiB calls, 0.7 ms with 2 KiB
+	 * ones; bench/README.md). */
 	_Alignas(struct dirent64) char buf[2048];
 	pid_t *v = NULL, *nv;
 	size_t cap = 0, cnt = 0;
