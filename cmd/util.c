@@ -154,7 +154,7 @@ int cli_check_target(pid_t pid)
 		cli_error("cannot read /proc/%d/stat: %s", (int)pid, strerror(-r));
 		return -1;
 	}
-	if (st.flags & 0x00200000UL) {	/* PF_KTHREAD */
+	if (st.flags & PROCFS_PF_KTHREAD) {
 		cli_error("pid %d (%s) is a kernel thread: it has no user space to profile",
 			  (int)pid, st.comm);
 		cli_hint("profile a user process; for kernel time use 'perf record -a'");

@@ -315,7 +315,7 @@ out_free:
 
 /* ---- tasks, comm, stat, cmdline, status ---------------------------------- */
 
-static int procfs_pid_cmp(const void *a, const void *b)
+int procfs_pid_cmp(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
 

@@ -45,6 +45,9 @@ const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
  * path actually opened in *opened (malloc'd), or -errno (*opened NULL). */
 int procfs_open_root_file(pid_t pid, const char *path, char **opened);
 
+/* qsort/bsearch order of pid_t values, ascending. */
+int procfs_pid_cmp(const void *a, const void *b);
+
 /* Thread ids in /proc/PID/task, sorted ascending. *tids malloc'd. */
 int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
 /* Up to max of them (at least the first few dozen), in directory order,
@@ -55,10 +58,15 @@ int procfs_list_some_tasks(pid_t pid, pid_t *tids, size_t max, size_t *n);
 /* /proc/PID/task/TID/comm without the newline (at most 15 chars + NUL). */
 int procfs_read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 
+/* Bits of procfs_stat.flags (the kernel's PF_*, include/linux/sched.h). */
+#define PROCFS_PF_EXITING 0x00000004UL	/* do_exit has begun: still 'R'
+					 * for a while, mappings going */
+#define PROCFS_PF_KTHREAD 0x00200000UL	/* kernel thread: no user stack */
+
 struct procfs_stat {
 	char state;		/* R S D T t Z X I ... */
 	pid_t ppid;
-	unsigned long flags;	/* PF_* ; PF_KTHREAD = 0x00200000 */
+	unsigned long flags;	/* PROCFS_PF_* */
 	uint64_t utime, stime;	/* clock ticks */
 	uint64_t starttime;	/* clock ticks since boot */
 	unsigned num_threads;	/* of the whole process, also in a task's */

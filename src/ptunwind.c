@@ -378,13 +378,10 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 			r = -ENOMEM;
 			goto out_free;
 		}
-		r = symbolize_dwfl_report(u->dwfl, &u->pid, maps, false);
-		if (r != 0) {
-			if (err)
-				snprintf(err, errlen, "reporting modules: %s",
-					 r == -EINVAL ? dwfl_errmsg(-1) : strerror(-r));
+		r = symbolize_dwfl_report(u->dwfl, &u->pid, maps, false, err,
+					  errlen);
+		if (r != 0)
 			goto out_free;
-		}
 		dwfl_getmodules(u->dwfl, ptunwind_warm_module, NULL, 0);
 		if (!dwfl_attach_state(u->dwfl, NULL, pid,
 				       &ptunwind_dw_thread_callbacks, u)) {

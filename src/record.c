@@ -343,10 +343,6 @@ static int ensure_symbolizer(struct recorder *r)
 	return r->sp ? 0 : -ENOMEM;
 }
 
-/* PF_EXITING (include/linux/sched.h): set as do_exit begins, before the
- * task's memory and mappings are released. */
-#define RECORD_PF_EXITING 0x00000004UL
-
 /* The target has exited or is exiting: no /proc/PID, only a zombie left, or
  * an exit under way. A process in do_exit still reads as running ('R') for a
  * while after its maps have emptied; a set-up step that failed because they
@@ -355,7 +351,7 @@ static bool target_gone(pid_t pid)
 {
 	struct procfs_stat st;
 	return procfs_read_stat(pid, 0, &st) < 0 || st.state == 'Z' ||
-	       st.state == 'X' || (st.flags & RECORD_PF_EXITING);
+	       st.state == 'X' || (st.flags & PROCFS_PF_EXITING);
 }
 
 static int drain(struct recorder *r, int timeout_ms)

@@ -253,8 +253,17 @@ static int symbolize_dwfl_claim(Dwfl_Module *mod, void **userdata,
 	return DWARF_CB_OK;
 }
 
+/* The reason a report of modules failed: libdwfl's for -EINVAL. */
+static void symbolize_report_error(char *err, size_t errlen, int e)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "reporting modules: %s",
+			 e == -EINVAL ? dwfl_errmsg(-1) : strerror(-e));
+}
+
 int symbolize_dwfl_report(Dwfl *dwfl, const pid_t *pid,
-			  const struct procfs_maps *maps, bool add)
+			  const struct procfs_maps *maps, bool add, char *err,
+			  size_t errlen)
 {
 	int e;
 
@@ -267,6 +276,8 @@ int symbolize_dwfl_report(Dwfl *dwfl, const pid_t *pid,
 		e = -EINVAL;
 	if (e == 0)
 		dwfl_getmodules(dwfl, symbolize_dwfl_claim, (void *)pid, 0);
+	else
+		symbolize_report_error(err, errlen, e);
 	return e;
 }
 
@@ -661,9 +672,7 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 	dwfl_report_begin(s->dwfl);
 	e = symbolize_report(s, &maps);
 	if (e) {
-		if (err && errlen)
-			snprintf(err, errlen, "reporting modules: %s",
-				 e == -EINVAL ? dwfl_errmsg(-1) : strerror(-e));
+		symbolize_report_error(err, errlen, e);
 		goto out_free;
 	}
 	if (ksyms) {

@@ -26,8 +26,10 @@ extern const Dwfl_Callbacks symbolize_dwfl_unwind_callbacks;
 /* Reports the modules of maps into dwfl (after dwfl_report_begin, or
  * _begin_add when add: modules already there are kept), ends the report,
  * and points the userdata of each new module at *pid, which must live as
- * long as dwfl. Returns 0, -ENOMEM, or -EINVAL with dwfl_errmsg(-1). */
+ * long as dwfl. Returns 0, -ENOMEM or -EINVAL, with the reason in err
+ * (may be NULL). */
 int symbolize_dwfl_report(Dwfl *dwfl, const pid_t *pid,
-			  const struct procfs_maps *maps, bool add);
+			  const struct procfs_maps *maps, bool add, char *err,
+			  size_t errlen);
 
 #endif

@@ -240,7 +240,7 @@ static int threads_check_target(pid_t pid, char *err, size_t errlen)
 				strerror(-r));
 		return r;
 	}
-	if (st.flags & 0x00200000UL) {	/* PF_KTHREAD */
+	if (st.flags & PROCFS_PF_KTHREAD) {
 		errmsg_set(err, errlen,
 				"pid %d (%s) is a kernel thread: it has no user stack",
 				(int)pid, st.comm);
@@ -276,6 +276,19 @@ static void threads_read_infos(struct threads_dump *d, size_t from)
 		close(taskfd);
 }
 
+/* procfs_list_tasks, with the reason in err; -ESRCH when the process is
+ * gone. */
+static int threads_list_tasks(pid_t pid, pid_t **tids, size_t *n, char *err,
+			      size_t errlen)
+{
+	int r = procfs_list_tasks(pid, tids, n);
+
+	if (r < 0)
+		errmsg_set(err, errlen, "read /proc/%d/task: %s", (int)pid,
+			   strerror(-r));
+	return r == -ENOENT ? -ESRCH : r;
+}
+
 /* Adds every thread listed in /proc/PID/task that d does not know yet,
  * with its name, state and CPU time, without stopping anything. Returns
  * the number added or -errno. */
@@ -284,13 +297,10 @@ static long threads_list_new(struct threads_dump *d, size_t *cap, char *err,
 {
 	pid_t *tids = NULL;
 	size_t n = 0, first = d->n;
-	int r = procfs_list_tasks(d->pid, &tids, &n);
+	int r = threads_list_tasks(d->pid, &tids, &n, err, errlen);
 
-	if (r < 0) {
-		errmsg_set(err, errlen, "read /proc/%d/task: %s", (int)d->pid,
-			   strerror(-r));
-		return r == -ENOENT ? -ESRCH : r;
-	}
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < n && r == 0; i++)
 		if (!threads_get(d, tids[i]))
 			r = threads_add(d, cap, tids[i]);
@@ -404,12 +414,6 @@ static int threads_stop_list(struct threads_dump *d, size_t *cap,
 	return r;
 }
 
-static int threads_tid_cmp(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-	return (x > y) - (x < y);
-}
-
 /* Part 0, once every part has stopped its share: stops the threads that
  * are in /proc/PID/task now but in no part, until a scan finds none. */
 static int threads_rescan(struct threads_snap *s)
@@ -447,10 +451,10 @@ static int threads_rescan(struct threads_snap *s)
 		for (unsigned k = 0; k < s->nparts; k++)
 			for (size_t i = 0; i < s->part[k].d.n; i++)
 				known[nknown++] = s->part[k].d.threads[i].tid;
-		qsort(known, nknown, sizeof(*known), threads_tid_cmp);
+		qsort(known, nknown, sizeof(*known), procfs_pid_cmp);
 		for (size_t i = 0; i < n; i++)
 			if (!bsearch(&tids[i], known, nknown, sizeof(*known),
-				     threads_tid_cmp))
+				     procfs_pid_cmp))
 				tids[nnew++] = tids[i];
 		free(known);
 		if (nnew)
@@ -575,12 +579,9 @@ static int threads_capture_snapshot(const struct threads_opts *o,
 	unsigned want, k;
 	int r;
 
-	r = procfs_list_tasks(o->pid, &tids, &n);
-	if (r < 0) {
-		errmsg_set(err, errlen, "read /proc/%d/task: %s", (int)o->pid,
-			   strerror(-r));
-		return r == -ENOENT ? -ESRCH : r;
-	}
+	r = threads_list_tasks(o->pid, &tids, &n, err, errlen);
+	if (r < 0)
+		return r;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		free(tids);

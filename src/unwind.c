@@ -168,14 +168,10 @@ static int unwind_report(struct unwinder *u, const struct procfs_maps *maps,
 		procfs_maps_release(&own);
 		return 0;
 	}
-	e = symbolize_dwfl_report(u->dwfl, &u->pid, maps, add);
+	e = symbolize_dwfl_report(u->dwfl, &u->pid, maps, add, err, errlen);
 	procfs_maps_release(&own);
-	if (e) {
-		if (err && errlen)
-			snprintf(err, errlen, "reporting modules: %s",
-				 e == -EINVAL ? dwfl_errmsg(-1) : strerror(-e));
+	if (e)
 		return e;
-	}
 	u->maps_hash = hash;
 	return 0;
 }

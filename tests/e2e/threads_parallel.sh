@@ -6,21 +6,16 @@
 # stopped or traced; and with threads appearing and exiting meanwhile
 # (churn with 500 parked threads), every dump succeeds; SIGKILL or SIGINT
 # of cprof mid-dump leaves the target running.
-set -u
-: "${CPROF:?}" "${WORKLOAD_DIR:?}" "${TEST_TMP:?}"
-mkdir -p "$TEST_TMP"
-T=$(mktemp -d "$TEST_TMP/threads_parallel.XXXXXX")
+set -u	# not -e: kill and wait on a cprof that may be gone already fail
+source "$(dirname "$0")/lib.sh"
+t_init
 WPID=
-cleanup() { [ -n "$WPID" ] && kill -9 "$WPID" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
 
 start() {	# start WORKLOAD ARGS..., wait for its "ready" line
 	: > "$T/ready"
-	"$@" > "$T/ready" &
-	WPID=$!
-	for _ in $(seq 200); do grep -q ready "$T/ready" && break; sleep 0.05; done
-	grep -q ready "$T/ready" || fail "$1 did not start"
+	start_bg "$@" > "$T/ready"
+	WPID=$BG_PID
+	wait_for 10 "$1 to start" grep -q ready "$T/ready"
 }
 untouched() {	# no thread stopped or traced
 	local tracer stopped
@@ -91,7 +86,7 @@ for i in $(seq 10); do
 	wait "$c" 2>/dev/null
 	untouched "SIG$sig during dump $i"
 done
-kill -9 "$WPID"; wait "$WPID" 2>/dev/null; WPID=
+stop_bg "$WPID"
 
 # --- churn around 500 parked threads ---------------------------------------
 start "$WORKLOAD_DIR/churn_nofp" 60 500
@@ -113,4 +108,4 @@ EOF
 	untouched "churn dump $i"
 done
 echo "ok: 10 churn dumps with $(tracers "$T/c.err") tracer threads; $exited threads exited during a dump"
-echo PASS
+pass

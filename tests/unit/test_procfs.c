@@ -253,13 +253,6 @@ static void *parked(void *arg)
 	return NULL;
 }
 
-static int pid_cmp(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* 200 threads, more than one getdents64 call of procfs_list_tasks holds
  * (about 64): the full list is exactly the threads, sorted; the first few
  * start with the main thread, each a real thread, none twice. */
@@ -290,7 +283,7 @@ static void test_some_tasks(void)
 	pthread_attr_destroy(&attr);
 	pthread_barrier_wait(&b);
 	want[N] = getpid();
-	qsort(want, N + 1, sizeof(want[0]), pid_cmp);
+	qsort(want, N + 1, sizeof(want[0]), procfs_pid_cmp);
 	CHECK_INT(procfs_list_some_tasks(getpid(), some, 8, &n), 0);
 	CHECK_INT(procfs_list_tasks(getpid(), &all, &nall), 0);
 	CHECK_INT(nall, N + 1);
