@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -58,8 +59,28 @@ static int finish_stdout(int status)
 	return status;
 }
 
+/* Process-wide settings the library leaves to its program. */
+static void setup_process(void)
+{
+	struct rlimit rl;
+
+	/* libdwfl asks the debuginfod servers listed in DEBUGINFOD_URLS for
+	 * every module without local debug information, and can block on
+	 * network time-outs (elfutils libdwfl/debuginfod-client.c): cprof reads
+	 * local files only. libdebuginfod reads the variable when it queries,
+	 * so removing it before any symbolizer exists is enough. */
+	unsetenv("DEBUGINFOD_URLS");
+	/* Sampling takes one fd per thread and CPU: the usual soft limit of
+	 * 1024 is reached at ~500 threads on 2 CPUs (EMFILE). */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
+	setup_process();
 	if (argc < 2) {
 		usage(stderr);
 		return CPROF_EXIT_USAGE;

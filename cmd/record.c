@@ -22,6 +22,7 @@
 #include "record_cli.h"
 #include "pprof.h"
 #include "procfs.h"
+#include "explain.h"
 #include "record.h"
 
 #define MAX_SAMPLE_RATE_FILE "/proc/sys/kernel/perf_event_max_sample_rate"
@@ -397,7 +398,7 @@ static void report_error(int ret, pid_t pid, const char *err)
 	switch (-ret) {
 	case EACCES: case EPERM: case ESRCH: case EMFILE: case ENOENT:
 	case EOVERFLOW: case EBUSY:
-		cli_explain(record_explain(ret, pid, buf, sizeof(buf)));
+		cli_explain(explain_sampling(ret, pid, buf, sizeof(buf)));
 		break;
 	default:
 		if (err && *err)

@@ -31,7 +31,7 @@ static const struct {
 
 /* Kernel time is kept, as by `cprof record`, where perf allows it:
  * exclude_kernel=0 needs perf_event_paranoid <= 1 or privilege
- * (DESIGN.md 1). */
+ * (docs/design.md §1). */
 static bool kernel_allowed(void)
 {
 	long paranoid = 2;

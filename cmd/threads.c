@@ -15,7 +15,8 @@
 #include "pprof.h"
 #include "procfs.h"
 #include "symbolize.h"
-#include "threads.h"
+#include "explain.h"
+#include "threads_write.h"
 
 #define THREADS_DEFAULT_MAX_FRAMES 256
 
@@ -282,7 +283,7 @@ int cmd_threads(int argc, char **argv)
 	double t1 = threads_now();
 	if (r == -EACCES || r == -EPERM) {
 		/* The maps of another user's process: ptrace would fail too. */
-		cli_explain(threads_explain(-EPERM, cli.pid, err, buf, sizeof(buf)));
+		cli_explain(explain_ptrace(-EPERM, cli.pid, err, buf, sizeof(buf)));
 		return CPROF_EXIT_FATAL;
 	}
 	if (r < 0) {
@@ -314,7 +315,7 @@ int cmd_threads(int argc, char **argv)
 	err[0] = '\0';
 	r = threads_capture(&opts, &d, err, sizeof(err));
 	if (r < 0) {
-		cli_explain(threads_explain(r, cli.pid, err, buf, sizeof(buf)));
+		cli_explain(explain_ptrace(r, cli.pid, err, buf, sizeof(buf)));
 		goto out_sym;
 	}
 	double t2 = threads_now();

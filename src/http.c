@@ -338,7 +338,7 @@ int http_check_profile_seconds(const char *value, unsigned def, unsigned max,
 	}
 	if (e == -ERANGE || v > (long long)max) {
 		http_reply_error(r, 400,
-				 "profile duration exceeds the server's limit of %u seconds (cprof serve --max-seconds)",
+				 "profile duration exceeds the server's limit of %u seconds",
 				 max);
 		return -EINVAL;
 	}
@@ -733,7 +733,7 @@ static void reply_target_error(struct server *s, int e, const char *what,
 /* pprof sends location addresses, most of them return addresses. After a
  * call that never returns (exit, an endless loop) the return address is
  * past the end of the caller, where no function is: name it by addr - 1
- * then (DESIGN.md 4). An address inside a function keeps its own name. */
+ * then (docs/design.md §4). An address inside a function keeps its own name. */
 static const char *sym_name(uint64_t addr, void *arg)
 {
 	const char *name = symbolizer_name(arg, addr);

@@ -1,6 +1,6 @@
 /*
  * http.h - Go's /debug/pprof/ endpoints for a foreign process, served with
- * libmicrohttpd (DESIGN.md 6-7 lists the Go behaviour matched here).
+ * libmicrohttpd (docs/design.md §6-7 lists the Go behaviour matched here).
  *
  * Threads: libmicrohttpd runs one thread per connection, so a 30 s CPU
  * profile blocks only its own connection. What is shared between requests
@@ -24,7 +24,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "record.h"
-#include "threads.h"
+#include "threads_write.h"
 
 #define HTTP_DEFAULT_SECONDS		30	/* profile?seconds, as Go */
 #define HTTP_DEFAULT_MAX_SECONDS	300

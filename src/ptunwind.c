@@ -17,8 +17,7 @@
 
 #include "procfs.h"
 #include "ptunwind.h"
-#include "symbolize.h"
-#include "symbolize_dwfl.h"
+#include "modules.h"
 
 /* Exported by libunwind but not declared in its public headers; it is what
  * _UPT_find_proc_info itself calls for a remote .eh_frame_hdr table. */
@@ -168,7 +167,7 @@ static int ptunwind_get_proc_name(unw_addr_space_t as, unw_word_t ip,
 				  void *arg)
 {
 	/* _UPT_get_proc_name re-parses maps and mmaps the ELF file on every
-	 * call and names by the nearest exported symbol (DESIGN.md 3). */
+	 * call and names by the nearest exported symbol (docs/design.md §3). */
 	return -UNW_ENOINFO;
 }
 
@@ -373,12 +372,12 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 		}
 		/* .eh_frame only, never a separate debug file (and so
 		 * never debuginfod); files through /proc/PID/root. */
-		u->dwfl = dwfl_begin(&symbolize_dwfl_unwind_callbacks);
+		u->dwfl = dwfl_begin(&modules_unwind_callbacks);
 		if (!u->dwfl) {
 			r = -ENOMEM;
 			goto out_free;
 		}
-		r = symbolize_dwfl_report(u->dwfl, &u->pid, maps, false, err,
+		r = modules_report(u->dwfl, &u->pid, maps, false, err,
 					  errlen);
 		if (r != 0)
 			goto out_free;

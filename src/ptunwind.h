@@ -2,7 +2,7 @@
  * ptunwind.h - return addresses of a ptrace-stopped thread.
  *
  * Two unwinders behind one interface:
- *  - libunwind-ptrace, wrapped (DESIGN.md 3): our own unw_accessors_t around
+ *  - libunwind-ptrace, wrapped (docs/design.md §3): our own unw_accessors_t around
  *    _UPT_find_proc_info; memory through process_vm_readv with a page cache
  *    instead of one PTRACE_PEEKDATA per word; registers from one
  *    PTRACE_GETREGS; no get_proc_name (names come from the symbolizer, after

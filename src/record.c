@@ -506,8 +506,3 @@ out_release:
 	recorder_release(&r);
 	return ret;
 }
-
-const char *record_explain(int err, pid_t pid, char *buf, size_t len)
-{
-	return sampler_explain_error(err, pid, buf, len);
-}

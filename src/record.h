@@ -57,8 +57,4 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	       struct profile **out, struct record_stats *st, char *err,
 	       size_t errlen);
 
-/* A one-line explanation plus a hint line for an error of record_run or of
- * checking the target, suitable for the user; returns buf. */
-const char *record_explain(int err, pid_t pid, char *buf, size_t len);
-
 #endif

@@ -1,14 +1,13 @@
 /*
  * sampler.c - cpu-clock sampling of every thread of a process.
  *
- * See sampler.h and DESIGN.md 1 for the scheme: one event per (thread x
+ * See sampler.h and docs/design.md §1 for the scheme: one event per (thread x
  * online CPU) with inherit, all events of one CPU writing into the ring of
  * the first one (PERF_EVENT_IOC_SET_OUTPUT requires the same CPU).
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +16,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "procfs.h"
@@ -281,7 +279,7 @@ static int sampler_map_ring(struct sampler *s, struct sampler_ring *ring,
 		 * per CPU, then RLIMIT_MEMLOCK, shared by all of the user's
 		 * perf buffers). A smaller ring beats no ring, as long as it
 		 * still holds the largest record (a record larger than the
-		 * ring is dropped silently, DESIGN.md 1). */
+		 * ring is dropped silently, docs/design.md §1). */
 		if (base != MAP_FAILED || errno != EPERM ||
 		    s->data_size / 2 < sampler_min_ring(s))
 			break;
@@ -477,18 +475,6 @@ static bool sampler_pow2(size_t v)
 	return v && !(v & (v - 1));
 }
 
-static void sampler_raise_nofile(void)
-{
-	struct rlimit rl;
-
-	/* Each thread costs one fd per CPU (DESIGN.md 1: EMFILE at ~500
-	 * threads with the usual soft limit of 1024). */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 		 char *err, size_t errlen)
 {
@@ -536,7 +522,7 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	pages = opts->ring_pages;
 	if (!pages) {
 		/* A record larger than the ring is dropped without a LOST
-		 * record (DESIGN.md 1): 512 KiB holds dozens of 64 KiB stack
+		 * record (docs/design.md §1): 512 KiB holds dozens of 64 KiB stack
 		 * copies and fits the default perf_event_mlock_kb (516) per
 		 * CPU for unprivileged users. */
 		size_t want = opts->callgraph == SAMPLER_CG_DWARF ? 512 << 10 : 64 << 10;
@@ -570,7 +556,7 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	a->type = PERF_TYPE_SOFTWARE;
 	a->config = PERF_COUNT_SW_CPU_CLOCK;
 	/* For hrtimer events the kernel turns a frequency into this fixed
-	 * period anyway (DESIGN.md 1); a period keeps period = ns exact. */
+	 * period anyway (docs/design.md §1); a period keeps period = ns exact. */
 	a->sample_period = 1000000000ULL / opts->freq;
 	if (!a->sample_period)
 		a->sample_period = 1;
@@ -605,7 +591,6 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	a->watermark = 1;
 	a->wakeup_watermark = (uint32_t)(s->data_size / 4);
 
-	sampler_raise_nofile();
 	r = sampler_scan_until_stable(s, err, errlen);
 	if (r < 0)
 		goto out_free;
@@ -844,180 +829,4 @@ void sampler_free(struct sampler *s)
 	free(s->threads);
 	free(s->ids);
 	free(s);
-}
-
-/* ---- explaining failures ------------------------------------------------- */
-
-static void sampler_append(char **p, size_t *left, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void sampler_append(char **p, size_t *left, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*left == 0)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(*p, *left, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= *left)
-		n = (int)*left - 1;
-	*p += n;
-	*left -= (size_t)n;
-}
-
-const char *sampler_explain_error(int err, pid_t pid, char *buf, size_t len)
-{
-	long paranoid = 2, v;
-	char *p = buf;
-	size_t left = len;
-	int e = err < 0 ? -err : err;
-	bool have_paranoid;
-	char path[32];
-	struct stat pst;
-
-	if (!buf || !len)
-		return buf;
-	buf[0] = '\0';
-	have_paranoid = procfs_read_long("/proc/sys/kernel/perf_event_paranoid",
-					 &paranoid) == 0;
-
-	switch (e) {
-	case EACCES:
-	case EPERM:
-		/* The owner of /proc/PID is the process's effective uid
-		 * (proc(5)): another user's process is refused whatever
-		 * perf_event_paranoid says, so say that first. */
-		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
-		if (geteuid() != 0 && stat(path, &pst) == 0 &&
-		    pst.st_uid != geteuid()) {
-			sampler_append(&p, &left,
-				       "no permission to sample pid %d: it belongs to "
-				       "another user (uid %u; perf_event_paranoid is %ld)\n"
-				       "hint: run cprof as that user or as root, or grant it "
-				       "CAP_SYS_PTRACE and CAP_PERFMON (setcap "
-				       "cap_perfmon,cap_sys_ptrace+ep cprof); lowering "
-				       "perf_event_paranoid does not help here\n",
-				       (int)pid, (unsigned)pst.st_uid, paranoid);
-			break;
-		}
-		if (e == EACCES || !have_paranoid || paranoid >= 3)
-			sampler_append(&p, &left,
-				       "no permission to sample pid %d "
-				       "(perf_event_paranoid is %s%ld)\n",
-				       (int)pid, have_paranoid ? "" : "unknown, assumed ",
-				       paranoid);
-		else
-			sampler_append(&p, &left,
-				       "not permitted to sample pid %d: the perf ring "
-				       "buffers exceed the locked-memory budget, or perf "
-				       "events are restricted (perf_event_paranoid is %ld)\n",
-				       (int)pid, paranoid);
-		sampler_append(&p, &left,
-			       "hint: run cprof as root, or grant it the capabilities: "
-			       "setcap cap_perfmon,cap_sys_ptrace+ep cprof\n");
-		if (paranoid >= 3)
-			sampler_append(&p, &left,
-				       "hint: paranoid level %ld (a Debian setting) allows "
-				       "perf events only with CAP_SYS_ADMIN; lower it with "
-				       "sysctl kernel.perf_event_paranoid=2 (user space) or 1\n",
-				       paranoid);
-		else
-			sampler_append(&p, &left,
-				       "hint: or lower the setting: "
-				       "sysctl kernel.perf_event_paranoid=1\n");
-		sampler_append(&p, &left,
-			       "hint: perf_event_paranoid: -1 allows everything, "
-			       "0 also CPU-wide events, 1 user and kernel sampling of "
-			       "your own processes, 2 user space only (use --no-kernel), "
-			       "3 (Debian) nothing without CAP_SYS_ADMIN\n");
-		sampler_append(&p, &left,
-			       "hint: another user's process needs root or "
-			       "CAP_SYS_PTRACE whatever the setting\n");
-		if (e == EPERM && procfs_read_long("/proc/sys/kernel/perf_event_mlock_kb",
-						   &v) == 0)
-			sampler_append(&p, &left,
-				       "hint: if mmap failed, the ring buffers need more than "
-				       "perf_event_mlock_kb (%ld KiB per CPU): raise it with "
-				       "sysctl kernel.perf_event_mlock_kb=%ld\n", v, v * 4);
-		break;
-	case ESRCH:
-		sampler_append(&p, &left, "no process with pid %d (or it exited)\n"
-			       "hint: check the PID with 'ps -p %d'\n", (int)pid, (int)pid);
-		break;
-	case ENOENT:
-		sampler_append(&p, &left,
-			       "the kernel has no such perf event: cpu-clock (a software "
-			       "event) is not available\n"
-			       "hint: check that the kernel has CONFIG_PERF_EVENTS and that "
-			       "/sys/bus/event_source/devices/software exists\n");
-		break;
-	case ENOSYS:
-		sampler_append(&p, &left,
-			       "perf_event_open is not available: the kernel lacks "
-			       "CONFIG_PERF_EVENTS or a seccomp filter blocks it\n"
-			       "hint: in a container, allow perf_event_open in the "
-			       "seccomp profile (docker: --security-opt seccomp=...)\n");
-		break;
-	case EMFILE:
-	case ENFILE: {
-		struct rlimit rl = { 0, 0 };
-
-		getrlimit(RLIMIT_NOFILE, &rl);
-		sampler_append(&p, &left,
-			       "too many open files sampling pid %d: one event per "
-			       "thread and CPU exceeds the file-descriptor limit "
-			       "(RLIMIT_NOFILE %llu, hard limit %llu)\n"
-			       "hint: raise the hard limit before running cprof, "
-			       "e.g. 'ulimit -n 65536' as root (LimitNOFILE= in a "
-			       "systemd unit)\n", (int)pid,
-			       (unsigned long long)rl.rlim_cur,
-			       (unsigned long long)rl.rlim_max);
-		if (e == ENFILE)
-			sampler_append(&p, &left,
-				       "hint: the system-wide limit is fs.file-max\n");
-		break;
-	}
-	case EINVAL:
-		if (procfs_read_long("/proc/sys/kernel/perf_event_max_sample_rate",
-				     &v) == 0)
-			sampler_append(&p, &left,
-				       "invalid perf event settings for pid %d: the "
-				       "frequency may be above perf_event_max_sample_rate "
-				       "(%ld Hz), or the stack size is not a multiple of 8 "
-				       "below 65536\n"
-				       "hint: use -F %ld or lower, or raise the limit: "
-				       "sysctl kernel.perf_event_max_sample_rate=N (the "
-				       "kernel lowers it itself when sampling interrupts "
-				       "take too long)\n", (int)pid, v, v);
-		else
-			sampler_append(&p, &left,
-				       "invalid perf event settings for pid %d\n",
-				       (int)pid);
-		break;
-	case EOVERFLOW:
-		v = 127;
-		procfs_read_long("/proc/sys/kernel/perf_event_max_stack", &v);
-		sampler_append(&p, &left,
-			       "the requested callchain depth is above "
-			       "perf_event_max_stack (%ld)\n"
-			       "hint: raise it with sysctl kernel.perf_event_max_stack=N\n",
-			       v);
-		break;
-	case EBUSY:
-		sampler_append(&p, &left,
-			       "the perf event is busy: another tool holds it exclusively\n"
-			       "hint: stop the other profiler and retry\n");
-		break;
-	default:
-		sampler_append(&p, &left, "cannot sample pid %d: %s\n", (int)pid,
-			       strerror(e));
-		break;
-	}
-	/* No trailing newline: the caller prints lines as it likes. */
-	if (p > buf && p[-1] == '\n')
-		p[-1] = '\0';
-	return buf;
 }

@@ -1,13 +1,15 @@
 /*
  * sampler.h - CPU sampling of every thread of a process with perf_event_open.
  *
- * Scheme (DESIGN.md 1, as `perf record -p` does): one cpu-clock event per
+ * Scheme (docs/design.md §1, as `perf record -p` does): one cpu-clock event per
  * (thread x online CPU) with inherit=1 (so threads created later by those
  * threads are followed by the kernel) and inherit_thread=1 (so forked child
  * processes are not); every event of one CPU is redirected with
  * PERF_EVENT_IOC_SET_OUTPUT into one ring per CPU. /proc/PID/task is
  * re-scanned until a pass finds no new thread, so a thread born during set-up
- * is not missed. RLIMIT_NOFILE's soft limit is raised to the hard one.
+ * is not missed. Each thread costs one fd per CPU: the caller raises
+ * RLIMIT_NOFILE's soft limit if it needs more than ~500 threads (cprof does
+ * at start).
  *
  * The sampler never prints. Errors: negative errno, with a one-line reason
  * naming the failing call in err (may be NULL).
@@ -63,8 +65,8 @@ struct sampler_record {
 typedef int (*sampler_record_fn)(const struct sampler_record *rec, void *arg);
 
 /* Opens (disabled) events on every thread of opts->pid. Returns 0 or -errno:
- * -ESRCH no such process, -EACCES/-EPERM not permitted (see
- * sampler_explain_error), -EMFILE too many threads for the fd limit. */
+ * -ESRCH no such process, -EACCES/-EPERM not permitted (cmd/explain.h
+ * explains them), -EMFILE too many threads for the fd limit. */
 int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 		 char *err, size_t errlen);
 
@@ -102,10 +104,5 @@ uint64_t sampler_sample_type(const struct sampler *s);
 
 /* Closes every fd and unmaps every ring. NULL is fine. */
 void sampler_free(struct sampler *s);
-
-/* A one-line explanation and a hint for an open failure with this errno,
- * naming the current perf_event_paranoid value and what to do (as perf's
- * evsel__open_strerror does). Writes into buf; returns buf. */
-const char *sampler_explain_error(int err, pid_t pid, char *buf, size_t len);
 
 #endif

@@ -23,12 +23,10 @@
 
 #include "procfs.h"
 #include "symbolize.h"
-#include "symbolize_dwfl.h"
+#include "demangle.h"
+#include "modules.h"
 #include "hash.h"
 
-/* libstdc++'s abi::__cxa_demangle has C linkage (cxxabi.h). */
-extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
-			    int *status);
 
 /* x86_64: user space ends at 0x00007fffffffffff; the kernel half starts at
  * 0xffff800000000000 (Documentation/arch/x86/x86_64/mm.rst). */
@@ -50,7 +48,7 @@ struct sym_mod_priv {
 	char *path;
 	char *build_id;
 	/* dwfl_module_addrinfo scans the whole symbol table on every call
-	 * (~160 us in libc with libc6-dbg, DESIGN.md 4): the function
+	 * (~160 us in libc with libc6-dbg, docs/design.md §4): the function
 	 * symbols are sorted once per module instead. */
 	struct sym_fsym *fsyms;
 	size_t nfsyms;
@@ -110,7 +108,7 @@ struct symbolizer {
 
 /* Every entry point but symbolizer_new and symbolize_demangle starts with
  * this: while a prefetch runs, the thread doing it is the only user of s
- * (and of its Dwfl, which is not thread-safe, DESIGN.md 4). */
+ * (and of its Dwfl, which is not thread-safe, docs/design.md §4). */
 static void symbolize_prefetch_join(struct symbolizer *s)
 {
 	if (!s->prefetching)
@@ -179,107 +177,7 @@ static const char *symbolize_intern(struct symbolizer *s, const char *str,
 	return s->strs[i];
 }
 
-char *symbolize_demangle(const char *name)
-{
-	int status = -1;
-	char *d;
-
-	/* Itanium C++ ABI names and Rust's legacy mangling start with _Z. */
-	if (!name || name[0] != '_' || name[1] != 'Z')
-		return NULL;
-	d = __cxa_demangle(name, NULL, NULL, &status);
-	if (status != 0) {
-		free(d);
-		return NULL;
-	}
-	return d;
-}
-
 /* --- modules ------------------------------------------------------------ */
-
-/* find_elf for a module of process pid (<= 0: not known): through
- * /proc/PID/root, or libdwfl's own callback for what it reads from memory
- * ([vdso: PID], deleted files) and what /proc/PID/root cannot open. */
-static int symbolize_dwfl_find_elf(pid_t pid, Dwfl_Module *mod, void **userdata,
-				   const char *name, Dwarf_Addr base,
-				   char **file_name, Elf **elfp)
-{
-	char *path;
-	int fd;
-
-	if (pid <= 0 || name[0] != '/')
-		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
-						file_name, elfp);
-	fd = procfs_open_root_file(pid, name, &path);
-	if (fd == -ENOMEM)
-		return -1;
-	if (fd < 0)
-		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
-						file_name, elfp);
-	*file_name = path;
-	return fd;
-}
-
-static int symbolize_dwfl_no_debuginfo(Dwfl_Module *mod, void **userdata,
-				       const char *modname, Dwarf_Addr base,
-				       const char *file_name,
-				       const char *debuglink_file,
-				       GElf_Word debuglink_crc,
-				       char **debuginfo_file_name)
-{
-	return -1;
-}
-
-static int symbolize_dwfl_pid_find_elf(Dwfl_Module *mod, void **userdata,
-				       const char *name, Dwarf_Addr base,
-				       char **file_name, Elf **elfp)
-{
-	const pid_t *pid = *userdata;
-
-	return symbolize_dwfl_find_elf(pid ? *pid : 0, mod, userdata, name,
-				       base, file_name, elfp);
-}
-
-const Dwfl_Callbacks symbolize_dwfl_unwind_callbacks = {
-	.find_elf = symbolize_dwfl_pid_find_elf,
-	.find_debuginfo = symbolize_dwfl_no_debuginfo,
-};
-
-static int symbolize_dwfl_claim(Dwfl_Module *mod, void **userdata,
-				const char *name, Dwarf_Addr start, void *arg)
-{
-	if (!*userdata)
-		*userdata = arg;
-	return DWARF_CB_OK;
-}
-
-/* The reason a report of modules failed: libdwfl's for -EINVAL. */
-static void symbolize_report_error(char *err, size_t errlen, int e)
-{
-	if (err && errlen)
-		snprintf(err, errlen, "reporting modules: %s",
-			 e == -EINVAL ? dwfl_errmsg(-1) : strerror(-e));
-}
-
-int symbolize_dwfl_report(Dwfl *dwfl, const pid_t *pid,
-			  const struct procfs_maps *maps, bool add, char *err,
-			  size_t errlen)
-{
-	int e;
-
-	if (add)
-		dwfl_report_begin_add(dwfl);
-	else
-		dwfl_report_begin(dwfl);
-	e = symbolize_report_maps(dwfl, *pid, maps);
-	if (dwfl_report_end(dwfl, NULL, NULL) != 0 && e == 0)
-		e = -EINVAL;
-	if (e == 0)
-		dwfl_getmodules(dwfl, symbolize_dwfl_claim, (void *)pid, 0);
-	else
-		symbolize_report_error(err, errlen, e);
-	return e;
-}
 
 /* A module's userdata is its sym_mod_priv, set before anything opens the
  * ELF (symbolize_sync_modules). */
@@ -290,8 +188,8 @@ static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
 	struct sym_mod_priv *priv = *userdata;
 	pid_t pid = priv && (void *)priv != &symbolize_not_code ? priv->s->pid : 0;
 
-	return symbolize_dwfl_find_elf(pid, mod, userdata, name, base,
-				       file_name, elfp);
+	return modules_find_elf(pid, mod, userdata, name, base, file_name,
+				elfp);
 }
 
 struct symbolize_newmod {
@@ -503,7 +401,7 @@ static int symbolize_read_maps(pid_t pid, uint64_t *hash, size_t *len,
  * owns maps. */
 static int symbolize_report(struct symbolizer *s, struct procfs_maps *maps)
 {
-	int e = symbolize_report_maps(s->dwfl, s->pid, maps);
+	int e = modules_report_maps(s->dwfl, s->pid, maps);
 
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 && e == 0)
 		e = -EINVAL;
@@ -517,60 +415,6 @@ static int symbolize_report(struct symbolizer *s, struct procfs_maps *maps)
 	return symbolize_sync_modules(s);
 }
 
-int symbolize_report_maps(void *dwflp, pid_t pid, const struct procfs_maps *m)
-{
-	Dwfl *dwfl = dwflp;
-	const struct procfs_map *cur = NULL;
-	uint64_t low = 0, high = 0;
-	char vdso[32];
-
-	/* What dwfl_linux_proc_report does (elfutils libdwfl/
-	 * linux-proc-maps.c), from the parse we already hold instead of a
-	 * second read of the file (~3 ms at 2,000 lines: a process with 1,000
-	 * thread stacks): one module per mapped file, from its first mapping
-	 * to the end of its last one with the same device and inode, lines of
-	 * other kinds in between (.bss, heap) not ending it; a deleted file
-	 * keeps the " (deleted)" suffix and the vDSO the "[vdso: PID]" name,
-	 * by which dwfl_linux_proc_find_elf knows to read them from memory. */
-	for (size_t i = 0; i <= m->n; i++) {
-		const struct procfs_map *x = i < m->n ? &m->maps[i] : NULL;
-		bool vdso_line = x && strcmp(x->path, "[vdso]") == 0;
-
-		if (x && !vdso_line && (x->path[0] != '/' ||
-		    (x->inode == 0 && x->dev_major == 0 && x->dev_minor == 0)))
-			continue;
-		if (x && !vdso_line && cur && x->inode == cur->inode &&
-		    x->dev_major == cur->dev_major &&
-		    x->dev_minor == cur->dev_minor &&
-		    x->deleted == cur->deleted && strcmp(x->path, cur->path) == 0) {
-			high = x->end;
-			continue;
-		}
-		if (cur) {
-			char *name = NULL;
-			if (asprintf(&name, "%s%s", cur->path,
-				     cur->deleted ? " (deleted)" : "") < 0)
-				return -ENOMEM;
-			Dwfl_Module *mod = dwfl_report_module(dwfl, name, low, high);
-			free(name);
-			if (!mod)
-				return -EINVAL;
-			cur = NULL;
-		}
-		if (vdso_line) {
-			snprintf(vdso, sizeof(vdso), "[vdso: %d]", (int)pid);
-			if (!dwfl_report_module(dwfl, vdso, x->start, x->end))
-				return -EINVAL;
-			continue;
-		}
-		if (x) {
-			cur = x;
-			low = x->start;
-			high = x->end;
-		}
-	}
-	return 0;
-}
 
 const struct procfs_maps *symbolizer_maps(struct symbolizer *s)
 {
@@ -632,12 +476,6 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 	int e;
 
 	*out = NULL;
-	/* dwfl_standard_find_debuginfo asks the debuginfod servers listed in
-	 * DEBUGINFOD_URLS for every module without local debug info and may
-	 * block on network time-outs (elfutils libdwfl/debuginfod-client.c);
-	 * cprof reads local files only. libdebuginfod reads the variable at
-	 * query time, so removing it here is enough. */
-	unsetenv("DEBUGINFOD_URLS");
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -672,7 +510,7 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 	dwfl_report_begin(s->dwfl);
 	e = symbolize_report(s, &maps);
 	if (e) {
-		symbolize_report_error(err, errlen, e);
+		modules_report_error(err, errlen, e);
 		goto out_free;
 	}
 	if (ksyms) {
@@ -898,7 +736,7 @@ static int symbolize_set_name(struct symbolizer *s, struct sym_line *ln,
 			return -ENOMEM;
 		raw = bare;
 	}
-	d = symbolize_demangle(raw);
+	d = demangle_name(raw);
 	ln->system_name = symbolize_intern(s, raw, &oom);
 	ln->function = d ? symbolize_intern(s, d, &oom) : ln->system_name;
 	free(d);

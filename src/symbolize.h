@@ -5,9 +5,10 @@
  * One symbolizer per target process. It reports the modules of
  * /proc/PID/maps once (ELF files are opened through /proc/PID/root so a
  * container's files are the ones read; separate debug info is found under
- * /usr/lib/debug/.build-id by the standard callbacks; debuginfod is never
- * queried). Every lookup is cached by address: dwfl_module_addrinfo is a
- * linear scan (DESIGN.md 4), so each address is resolved once.
+ * /usr/lib/debug/.build-id by the standard callbacks; libdwfl also asks
+ * debuginfod when DEBUGINFOD_URLS is set, which cprof's main clears).
+ * Every lookup is cached by address: dwfl_module_addrinfo is a linear scan
+ * (docs/design.md §4), so each address is resolved once.
  *
  * elfutils 0.188 is not thread-safe: a symbolizer is used by one thread at a
  * time (callers serialize).
@@ -123,20 +124,9 @@ void *symbolizer_dwfl(struct symbolizer *s);
  * the next symbolizer_refresh() or symbolizer_free(). */
 const struct procfs_maps *symbolizer_maps(struct symbolizer *s);
 
-/* Reports one module per mapped file of m, and the vDSO, into a Dwfl
- * between dwfl_report_begin (or _begin_add) and dwfl_report_end, as
- * dwfl_linux_proc_report would from /proc/PID/maps: names and ranges are
- * the same, so dwfl_linux_proc_find_elf works on them. Returns 0, -ENOMEM,
- * or -EINVAL with dwfl_errmsg(-1) saying why. */
-int symbolize_report_maps(void *dwfl, pid_t pid, const struct procfs_maps *m);
-
 /* Name for addr for /debug/pprof/symbol: "func" or NULL. */
 const char *symbolizer_name(struct symbolizer *s, uint64_t addr);
 
 void symbolizer_free(struct symbolizer *s);
-
-/* Demangles a C++/Rust symbol into a malloc'd string, or NULL if not
- * mangled. */
-char *symbolize_demangle(const char *name);
 
 #endif

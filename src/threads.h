@@ -1,8 +1,7 @@
 /*
  * threads.h - a dump of every thread's stack of a live process, taken with
  * ptrace (PTRACE_SEIZE + PTRACE_INTERRUPT, never PTRACE_ATTACH: see
- * DESIGN.md 3) and remote unwinding, then written out as text, a grouped
- * summary, JSON, Go's goroutine?debug=1 layout, or a pprof profile.
+ * docs/design.md §3) and remote unwinding. threads_write.h writes it out.
  *
  * Capture and symbolization are separate steps on purpose: threads_capture
  * stops the threads, records registers and return addresses, and lets them
@@ -17,13 +16,10 @@
 #ifndef CPROF_THREADS_H
 #define CPROF_THREADS_H
 
-#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <sys/types.h>
-#include "profile.h"
-#include "symbolize.h"
 
 enum threads_unwinder {
 	THREADS_UNWIND_LIBUNWIND,	/* libunwind-ptrace, wrapped */
@@ -79,27 +75,5 @@ struct threads_dump {
 int threads_capture(const struct threads_opts *opts, struct threads_dump **out,
 		    char *err, size_t errlen);
 void threads_dump_free(struct threads_dump *d);
-
-enum threads_format {
-	THREADS_FMT_TEXT,	/* per thread header and frames (Go debug=2) */
-	THREADS_FMT_SUMMARY,	/* identical stacks grouped, most common first */
-	THREADS_FMT_JSON,	/* one JSON document */
-	THREADS_FMT_GO_DEBUG1,	/* Go's legacy goroutine?debug=1 text, with
-				 * "threads profile: total N" */
-};
-
-/* Writes the dump in a text format. Returns 0 or -errno (write error). */
-int threads_write(const struct threads_dump *d, struct symbolizer *sym,
-		  enum threads_format fmt, FILE *out);
-
-/* A pprof profile of the dump: sample type threads/count, one sample per
- * distinct stack with thread names as labels. Caller frees *out. */
-int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
-		       struct profile **out);
-
-/* A user-facing explanation (first line + "hint:" lines) of an error from
- * threads_capture; returns buf. */
-const char *threads_explain(int err, pid_t pid, const char *reason, char *buf,
-			    size_t len);
 
 #endif

@@ -2,7 +2,7 @@
  * tracer.h - ptrace of every thread of a process, the safe way: each thread
  * is taken with PTRACE_SEIZE and stopped with PTRACE_INTERRUPT, never with
  * PTRACE_ATTACH, whose SIGSTOP group-stops the whole target if we die before
- * waiting for it (DESIGN.md 3). With SEIZE, our death at any moment makes the
+ * waiting for it (docs/design.md §3). With SEIZE, our death at any moment makes the
  * kernel detach every tracee and drop the pending traps (exit_ptrace ->
  * __ptrace_unlink), so the target runs on.
  *

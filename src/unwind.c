@@ -2,7 +2,7 @@
  * unwind.c - DWARF unwinding of sampled user stacks with libdw.
  *
  * perf's util/unwind-libdw.c builds a Dwfl for every sample (~200 us each,
- * DESIGN.md 2). Here one Dwfl of our own is reported and attached once with
+ * docs/design.md §2). Here one Dwfl of our own is reported and attached once with
  * our Dwfl_Thread_Callbacks, and each unwinder_unwind() only swaps the
  * sample the callbacks read from.
  */
@@ -16,8 +16,7 @@
 
 #include "hash.h"
 #include "procfs.h"
-#include "symbolize.h"
-#include "symbolize_dwfl.h"
+#include "modules.h"
 #include "unwind.h"
 
 /* How far above the sampled sp an address still counts as "on this stack"
@@ -119,7 +118,7 @@ static const Dwfl_Thread_Callbacks unwind_callbacks = {
 };
 
 /* What a refresh compares: the lines that make modules (files and the
- * vDSO, symbolize_report_maps), not thread stacks or the heap coming and
+ * vDSO, modules_report_maps), not thread stacks or the heap coming and
  * going. */
 static uint64_t unwind_maps_hash(const struct procfs_maps *m)
 {
@@ -168,7 +167,7 @@ static int unwind_report(struct unwinder *u, const struct procfs_maps *maps,
 		procfs_maps_release(&own);
 		return 0;
 	}
-	e = symbolize_dwfl_report(u->dwfl, &u->pid, maps, add, err, errlen);
+	e = modules_report(u->dwfl, &u->pid, maps, add, err, errlen);
 	procfs_maps_release(&own);
 	if (e)
 		return e;
@@ -191,7 +190,7 @@ int unwinder_new(pid_t pid, const struct procfs_maps *maps,
 	 * .eh_frame does not cover, which asks for the module's DWARF: these
 	 * callbacks never find a separate debug file (libc6-dbg's would be
 	 * decompressed whole, ~100 ms of zlib beside the target). */
-	u->dwfl = dwfl_begin(&symbolize_dwfl_unwind_callbacks);
+	u->dwfl = dwfl_begin(&modules_unwind_callbacks);
 	if (!u->dwfl) {
 		e = -ENOMEM;
 		if (err && errlen)

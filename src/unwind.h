@@ -1,7 +1,7 @@
 /*
  * unwind.h - DWARF unwinding of a sampled user stack (PERF_SAMPLE_REGS_USER
  * + PERF_SAMPLE_STACK_USER) with libdw, as perf's util/unwind-libdw.c does,
- * but with one Dwfl for the whole recording (DESIGN.md 2: 11-14 us per sample
+ * but with one Dwfl for the whole recording (docs/design.md §2: 11-14 us per sample
  * instead of ~200 us for a Dwfl per sample).
  *
  * The unwinder reports the target's modules into a Dwfl of its own, whose

@@ -271,7 +271,7 @@ record_p() {
 
 # check_accounting LABEL PROF CPU_MS: the samples plus the samples the
 # kernel dropped (the "N lost" comment) times the period account for the CPU
-# time the target used, as DESIGN.md 1 measured (469 vs 474). Independent
+# time the target used, as docs/design.md §1 measured (469 vs 474). Independent
 # of how busy the machine is, unlike a fixed sample count. The slack covers
 # the 10 ms ticks of /proc and the moments between reading them and the
 # events' start and stop.

@@ -1,7 +1,7 @@
 #!/bin/bash
 # record_inline: the always-inlined inl_mix shows as an inline frame of hot,
 # in the same Location, with its own file:line, and hot's line is the call
-# site (DW_AT_call_line), as eu-stack -i shows them (DESIGN.md 4).
+# site (DW_AT_call_line), as eu-stack -i shows them (docs/design.md §4).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t_init

@@ -1,7 +1,7 @@
 #!/bin/bash
 # record_kernel: as root, time in system calls is kept and its kernel frames
 # sit under a "[kernel]" mapping, above the user frames that made the call;
-# --no-kernel drops them (and, as DESIGN.md 1 measured, the time in system
+# --no-kernel drops them (and, as docs/design.md §1 measured, the time in system
 # calls with them).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

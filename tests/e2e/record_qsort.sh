@@ -2,7 +2,7 @@
 # record_qsort: samples in a qsort callback (called from Debian's libc, which
 # has no frame pointers) and in libc's memcpy (a frameless leaf) keep their
 # callers up to main in >= 95% of cases with the default DWARF unwinding.
-# Frame-pointer callchains reach main in ~2% of such samples (DESIGN.md 2).
+# Frame-pointer callchains reach main in ~2% of such samples (docs/design.md §2).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t_init

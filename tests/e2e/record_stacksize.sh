@@ -1,7 +1,7 @@
 #!/bin/bash
 # record_stacksize: a user-stack copy too small to reach main is counted as
 # truncated, in the profile's comments and in the summary, with a warning;
-# the default size reaches main with none truncated (DESIGN.md 2).
+# the default size reaches main with none truncated (docs/design.md §2).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t_init

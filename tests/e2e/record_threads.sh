@@ -1,6 +1,6 @@
 #!/bin/bash
 # record_threads: threads created after the recording began are sampled
-# (DESIGN.md 1: inherit does not reach them unless the events follow new
+# (docs/design.md §1: inherit does not reach them unless the events follow new
 # threads), and every sample carries a numeric thread_id and the right
 # thread_name. Also checked with pprof's own -tags view.
 set -euo pipefail

@@ -3,7 +3,7 @@
 # (perf_event_paranoid <= 2 allows user-space sampling of one's own
 # processes). cprof must fall back from kernel sampling (EACCES) and stay
 # within the user's perf_event_mlock_kb budget for ring buffers (EPERM
-# beyond it, DESIGN.md 1), and still unwind with DWARF.
+# beyond it, docs/design.md §1), and still unwind with DWARF.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t_init

@@ -23,7 +23,7 @@ for v in 0 -5 abc 5s 1.5; do
 done
 fetch "$BASE/profile?seconds=21"
 expect_go_error "profile?seconds=21" 400 \
-	"profile duration exceeds the server's limit of 20 seconds (cprof serve --max-seconds)"
+	"profile duration exceeds the server's limit of 20 seconds"
 fetch "$BASE/goroutine?debug=x"
 expect_go_error "debug=x" 400 'invalid value for "debug" - must be 0, 1 or 2'
 fetch "$BASE/goroutine?debug=-1"

@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "procfs.h"
+#include "explain.h"
 #include "sampler.h"
 
 /* CPU seconds each spinner burns (bounded by SPIN_WALL_MAX of wall time),
@@ -229,7 +230,7 @@ static void test_child(enum sampler_callgraph cg)
 {
 	struct sampler_opts o = {
 		.freq = 999, .callgraph = cg, .stack_size = 8192,
-		/* Kernel frames need root at paranoid 2 (DESIGN.md 1). */
+		/* Kernel frames need root at paranoid 2 (docs/design.md §1). */
 		.kernel = cg == SAMPLER_CG_FP && geteuid() == 0,
 	};
 	struct acc acc = { .cg = cg, .stack_size = o.stack_size };
@@ -509,7 +510,7 @@ static void test_unprivileged(void)
 			fprintf(stderr, "pid 1 as uid %d: %d %s\n", (int)getuid(), r, err);
 			_exit(1);
 		}
-		sampler_explain_error(r, 1, buf, sizeof(buf));
+		explain_sampling(r, 1, buf, sizeof(buf));
 		if (!strstr(buf, "no permission to sample pid 1"))
 			_exit(1);
 		if (paranoid >= 3)	/* nothing is allowed: done */
@@ -564,31 +565,31 @@ static void test_errors(void)
 		CHECK_INT(sampler_open(&o, &s, err, sizeof(err)), -EINVAL);
 		snprintf(want, sizeof(want), "(%ld)", max_rate);
 		CHECK(strstr(err, want) != NULL);
-		sampler_explain_error(-EINVAL, getpid(), buf, sizeof(buf));
+		explain_sampling(-EINVAL, getpid(), buf, sizeof(buf));
 		snprintf(want, sizeof(want), "%ld Hz", max_rate);
 		CHECK(strstr(buf, want) != NULL);
 		CHECK(strstr(buf, "hint: ") != NULL);
 	}
 	CHECK_INT(count_fds(), fds_before);
 
-	sampler_explain_error(-EACCES, 1234, buf, sizeof(buf));
+	explain_sampling(-EACCES, 1234, buf, sizeof(buf));
 	CHECK(strncmp(buf, "no permission to sample pid 1234 (perf_event_paranoid is ", 57) == 0);
 	CHECK(strstr(buf, "\nhint: ") != NULL);
 	CHECK(strstr(buf, "setcap cap_perfmon,cap_sys_ptrace") != NULL);
 	CHECK(strstr(buf, "sysctl kernel.perf_event_paranoid=") != NULL);
 	CHECK(buf[strlen(buf) - 1] != '\n');
-	sampler_explain_error(-EMFILE, 1234, buf, sizeof(buf));
+	explain_sampling(-EMFILE, 1234, buf, sizeof(buf));
 	CHECK(strstr(buf, "ulimit -n") != NULL);
-	sampler_explain_error(ESRCH, 77, buf, sizeof(buf));
+	explain_sampling(ESRCH, 77, buf, sizeof(buf));
 	CHECK(strstr(buf, "no process with pid 77") != NULL);
-	sampler_explain_error(-EPERM, 1, buf, sizeof(buf));
+	explain_sampling(-EPERM, 1, buf, sizeof(buf));
 	CHECK(strstr(buf, "perf_event_mlock_kb") != NULL);
-	sampler_explain_error(-EOVERFLOW, 1, buf, sizeof(buf));
+	explain_sampling(-EOVERFLOW, 1, buf, sizeof(buf));
 	CHECK(strstr(buf, "perf_event_max_stack") != NULL);
-	sampler_explain_error(-ENOENT, 1, buf, sizeof(buf));
+	explain_sampling(-ENOENT, 1, buf, sizeof(buf));
 	CHECK(strstr(buf, "hint: ") != NULL);
 	/* A small buffer is truncated, not overrun. */
-	CHECK(strlen(sampler_explain_error(-EACCES, 1, buf, 10)) == 9);
+	CHECK(strlen(explain_sampling(-EACCES, 1, buf, 10)) == 9);
 	sampler_free(NULL);
 }
 

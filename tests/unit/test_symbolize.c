@@ -18,6 +18,8 @@
 #include "check.h"
 #include "workload.h"
 #include "procfs.h"
+#include "demangle.h"
+#include "modules.h"
 #include "symbolize.h"
 
 #define WORKLOAD WORKLOAD_DIR "/inline_nofp"
@@ -312,11 +314,11 @@ static void test_errors_and_demangle(void)
 	CHECK(s == NULL);
 	CHECK(err[0] != '\0');
 
-	d = symbolize_demangle("_ZN3foo3barEi");
+	d = demangle_name("_ZN3foo3barEi");
 	CHECK_STR(d, "foo::bar(int)");
 	free(d);
-	CHECK(symbolize_demangle("main") == NULL);
-	CHECK(symbolize_demangle("_Znotvalid!") == NULL);
+	CHECK(demangle_name("main") == NULL);
+	CHECK(demangle_name("_Znotvalid!") == NULL);
 }
 
 /* A library loaded after the symbolizer was made appears on refresh, and
@@ -381,7 +383,7 @@ out:
 	symbolizer_free(s);
 }
 
-/* --- symbolize_report_maps against dwfl_linux_proc_report ---------------- */
+/* --- modules_report_maps against dwfl_linux_proc_report ---------------- */
 
 struct mod_list {
 	char text[64][320];
@@ -428,7 +430,7 @@ static void report_into(struct mod_list *l, pid_t pid,
 		return;
 	dwfl_report_begin(dwfl);
 	if (m)
-		CHECK_INT(symbolize_report_maps(dwfl, pid, m), 0);
+		CHECK_INT(modules_report_maps(dwfl, pid, m), 0);
 	else
 		CHECK_INT(dwfl_linux_proc_report(dwfl, pid), 0);
 	CHECK_INT(dwfl_report_end(dwfl, NULL, NULL), 0);

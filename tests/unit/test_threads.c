@@ -17,7 +17,8 @@
 
 #include "check.h"
 #include "procfs.h"
-#include "threads.h"
+#include "explain.h"
+#include "threads_write.h"
 
 static pid_t start_parked(void)
 {
@@ -269,7 +270,7 @@ static void check_traced_target(pid_t pid)
 	snprintf(want, sizeof(want), "traced by pid %d", (int)holder);
 	CHECK(strstr(err, want) != NULL);
 	char buf[512];
-	threads_explain(-EPERM, pid, err, buf, sizeof(buf));
+	explain_ptrace(-EPERM, pid, err, buf, sizeof(buf));
 	CHECK(strstr(buf, "hint:") != NULL);
 	close(done[1]);
 	close(go[0]);
@@ -288,7 +289,7 @@ static void check_errors(void)
 	o.pid = 2;	/* kthreadd */
 	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), -EINVAL);
 	CHECK(strstr(err, "kernel thread") != NULL);
-	threads_explain(-EINVAL, 2, err, buf, sizeof(buf));
+	explain_ptrace(-EINVAL, 2, err, buf, sizeof(buf));
 	CHECK(strstr(buf, "\nhint: ") != NULL);
 
 	pid_t z = fork();
@@ -303,7 +304,7 @@ static void check_errors(void)
 	waitpid(z, NULL, 0);
 	o.pid = z;
 	CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), -ESRCH);
-	threads_explain(-EPERM, 1, "ptrace(PTRACE_SEIZE, 1): Operation not permitted",
+	explain_ptrace(-EPERM, 1, "ptrace(PTRACE_SEIZE, 1): Operation not permitted",
 			buf, sizeof(buf));
 	CHECK(strstr(buf, "CAP_SYS_PTRACE") != NULL);
 	CHECK(strstr(buf, "ptrace_scope") != NULL);

@@ -244,7 +244,7 @@ static void test_ptrace_capture(const char *workload)
 		CHECK_INT(st, UNWIND_OK);
 		CHECK_INT(n_small, n);
 
-		/* Cost per sample with one Dwfl kept (DESIGN.md 2), in CPU
+		/* Cost per sample with one Dwfl kept (docs/design.md §2), in CPU
 		 * time so that a busy machine does not inflate it. */
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		for (int i = 0; i < 2000; i++)

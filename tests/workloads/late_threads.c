@@ -5,7 +5,7 @@
  * starts two named threads, "worker-a" and "worker-b", that spin in
  * worker_a_loop and worker_b_loop until SECONDS have passed since start.
  * A profiler that only looks at the threads alive when it attached sees
- * nothing of them (DESIGN.md section 1).
+ * nothing of them (docs/design.md §1).
  *
  * usage: late_threads SECONDS [DELAY_MS]
  */

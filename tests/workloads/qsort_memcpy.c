@@ -1,6 +1,6 @@
 /*
  * qsort_memcpy - time inside libc, reached two ways that frame-pointer
- * callchains get wrong on Debian (DESIGN.md section 2):
+ * callchains get wrong on Debian (docs/design.md §2):
  *
  *   main -> sort_phase -> qsort (libc, no frame pointers) -> cmp_ints
  *   main -> copy_phase -> memcpy (libc's frameless __memmove_avx_* leaf)

@@ -1,0 +1,241 @@
+/*
+ * explain.c - what a failure to sample or to trace a process means, and
+ * what to do about it: the current kernel settings (perf_event_paranoid,
+ * Yama's ptrace_scope, the fd limit) named in hint lines, as perf's
+ * evsel__open_strerror does. The library returns -errno and a reason; the
+ * command line turns them into this.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "explain.h"
+#include "procfs.h"
+
+static void explain_append(char **p, size_t *left, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void explain_append(char **p, size_t *left, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*left == 0)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(*p, *left, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= *left)
+		n = (int)*left - 1;
+	*p += n;
+	*left -= (size_t)n;
+}
+
+const char *explain_sampling(int err, pid_t pid, char *buf, size_t len)
+{
+	long paranoid = 2, v;
+	char *p = buf;
+	size_t left = len;
+	int e = err < 0 ? -err : err;
+	bool have_paranoid;
+	char path[32];
+	struct stat pst;
+
+	if (!buf || !len)
+		return buf;
+	buf[0] = '\0';
+	have_paranoid = procfs_read_long("/proc/sys/kernel/perf_event_paranoid",
+					 &paranoid) == 0;
+
+	switch (e) {
+	case EACCES:
+	case EPERM:
+		/* The owner of /proc/PID is the process's effective uid
+		 * (proc(5)): another user's process is refused whatever
+		 * perf_event_paranoid says, so say that first. */
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (geteuid() != 0 && stat(path, &pst) == 0 &&
+		    pst.st_uid != geteuid()) {
+			explain_append(&p, &left,
+				       "no permission to sample pid %d: it belongs to "
+				       "another user (uid %u; perf_event_paranoid is %ld)\n"
+				       "hint: run cprof as that user or as root, or grant it "
+				       "CAP_SYS_PTRACE and CAP_PERFMON (setcap "
+				       "cap_perfmon,cap_sys_ptrace+ep cprof); lowering "
+				       "perf_event_paranoid does not help here\n",
+				       (int)pid, (unsigned)pst.st_uid, paranoid);
+			break;
+		}
+		if (e == EACCES || !have_paranoid || paranoid >= 3)
+			explain_append(&p, &left,
+				       "no permission to sample pid %d "
+				       "(perf_event_paranoid is %s%ld)\n",
+				       (int)pid, have_paranoid ? "" : "unknown, assumed ",
+				       paranoid);
+		else
+			explain_append(&p, &left,
+				       "not permitted to sample pid %d: the perf ring "
+				       "buffers exceed the locked-memory budget, or perf "
+				       "events are restricted (perf_event_paranoid is %ld)\n",
+				       (int)pid, paranoid);
+		explain_append(&p, &left,
+			       "hint: run cprof as root, or grant it the capabilities: "
+			       "setcap cap_perfmon,cap_sys_ptrace+ep cprof\n");
+		if (paranoid >= 3)
+			explain_append(&p, &left,
+				       "hint: paranoid level %ld (a Debian setting) allows "
+				       "perf events only with CAP_SYS_ADMIN; lower it with "
+				       "sysctl kernel.perf_event_paranoid=2 (user space) or 1\n",
+				       paranoid);
+		else
+			explain_append(&p, &left,
+				       "hint: or lower the setting: "
+				       "sysctl kernel.perf_event_paranoid=1\n");
+		explain_append(&p, &left,
+			       "hint: perf_event_paranoid: -1 allows everything, "
+			       "0 also CPU-wide events, 1 user and kernel sampling of "
+			       "your own processes, 2 user space only (use --no-kernel), "
+			       "3 (Debian) nothing without CAP_SYS_ADMIN\n");
+		explain_append(&p, &left,
+			       "hint: another user's process needs root or "
+			       "CAP_SYS_PTRACE whatever the setting\n");
+		if (e == EPERM && procfs_read_long("/proc/sys/kernel/perf_event_mlock_kb",
+						   &v) == 0)
+			explain_append(&p, &left,
+				       "hint: if mmap failed, the ring buffers need more than "
+				       "perf_event_mlock_kb (%ld KiB per CPU): raise it with "
+				       "sysctl kernel.perf_event_mlock_kb=%ld\n", v, v * 4);
+		break;
+	case ESRCH:
+		explain_append(&p, &left, "no process with pid %d (or it exited)\n"
+			       "hint: check the PID with 'ps -p %d'\n", (int)pid, (int)pid);
+		break;
+	case ENOENT:
+		explain_append(&p, &left,
+			       "the kernel has no such perf event: cpu-clock (a software "
+			       "event) is not available\n"
+			       "hint: check that the kernel has CONFIG_PERF_EVENTS and that "
+			       "/sys/bus/event_source/devices/software exists\n");
+		break;
+	case ENOSYS:
+		explain_append(&p, &left,
+			       "perf_event_open is not available: the kernel lacks "
+			       "CONFIG_PERF_EVENTS or a seccomp filter blocks it\n"
+			       "hint: in a container, allow perf_event_open in the "
+			       "seccomp profile (docker: --security-opt seccomp=...)\n");
+		break;
+	case EMFILE:
+	case ENFILE: {
+		struct rlimit rl = { 0, 0 };
+
+		getrlimit(RLIMIT_NOFILE, &rl);
+		explain_append(&p, &left,
+			       "too many open files sampling pid %d: one event per "
+			       "thread and CPU exceeds the file-descriptor limit "
+			       "(RLIMIT_NOFILE %llu, hard limit %llu)\n"
+			       "hint: raise the hard limit before running cprof, "
+			       "e.g. 'ulimit -n 65536' as root (LimitNOFILE= in a "
+			       "systemd unit)\n", (int)pid,
+			       (unsigned long long)rl.rlim_cur,
+			       (unsigned long long)rl.rlim_max);
+		if (e == ENFILE)
+			explain_append(&p, &left,
+				       "hint: the system-wide limit is fs.file-max\n");
+		break;
+	}
+	case EINVAL:
+		if (procfs_read_long("/proc/sys/kernel/perf_event_max_sample_rate",
+				     &v) == 0)
+			explain_append(&p, &left,
+				       "invalid perf event settings for pid %d: the "
+				       "frequency may be above perf_event_max_sample_rate "
+				       "(%ld Hz), or the stack size is not a multiple of 8 "
+				       "below 65536\n"
+				       "hint: use -F %ld or lower, or raise the limit: "
+				       "sysctl kernel.perf_event_max_sample_rate=N (the "
+				       "kernel lowers it itself when sampling interrupts "
+				       "take too long)\n", (int)pid, v, v);
+		else
+			explain_append(&p, &left,
+				       "invalid perf event settings for pid %d\n",
+				       (int)pid);
+		break;
+	case EOVERFLOW:
+		v = 127;
+		procfs_read_long("/proc/sys/kernel/perf_event_max_stack", &v);
+		explain_append(&p, &left,
+			       "the requested callchain depth is above "
+			       "perf_event_max_stack (%ld)\n"
+			       "hint: raise it with sysctl kernel.perf_event_max_stack=N\n",
+			       v);
+		break;
+	case EBUSY:
+		explain_append(&p, &left,
+			       "the perf event is busy: another tool holds it exclusively\n"
+			       "hint: stop the other profiler and retry\n");
+		break;
+	default:
+		explain_append(&p, &left, "cannot sample pid %d: %s\n", (int)pid,
+			       strerror(e));
+		break;
+	}
+	/* No trailing newline: the caller prints lines as it likes. */
+	if (p > buf && p[-1] == '\n')
+		p[-1] = '\0';
+	return buf;
+}
+
+const char *explain_ptrace(int err, pid_t pid, const char *reason, char *buf,
+			   size_t len)
+{
+	const char *why = reason && *reason ? reason : strerror(-err);
+	long scope;
+
+	if (err == -EPERM && reason && strstr(reason, "already traced")) {
+		snprintf(buf, len, "%s\nhint: a process has one tracer at a time: "
+			 "detach the debugger or strace first", why);
+	} else if (err == -EPERM || err == -EACCES) {
+		char yama[160];
+		if (procfs_read_long("/proc/sys/kernel/yama/ptrace_scope", &scope) == 0)
+			snprintf(yama, sizeof(yama),
+				 "\nhint: Yama ptrace_scope is %ld "
+				 "(/proc/sys/kernel/yama/ptrace_scope; 0 lets a user "
+				 "trace its own processes)", scope);
+		else
+			snprintf(yama, sizeof(yama),
+				 "\nhint: Yama is not active on this kernel "
+				 "(no /proc/sys/kernel/yama/ptrace_scope)");
+		char owner[96] = "";
+		struct stat st;
+		char path[32];
+		snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+		if (stat(path, &st) == 0 && st.st_uid != geteuid())
+			snprintf(owner, sizeof(owner), " (pid %d belongs to uid %u, "
+				 "cprof runs as uid %u)", (int)pid,
+				 (unsigned)st.st_uid, (unsigned)geteuid());
+		snprintf(buf, len, "cannot attach to pid %d: %s\nhint: run as the "
+			 "user that owns the process%s, or as root (CAP_SYS_PTRACE)%s",
+			 (int)pid, why, owner, yama);
+	} else if (err == -ESRCH) {
+		snprintf(buf, len, "%s\nhint: check the PID with 'ps -p %d' or "
+			 "'pgrep NAME'", why, (int)pid);
+	} else if (err == -EINVAL && reason && strstr(reason, "kernel thread")) {
+		snprintf(buf, len, "%s\nhint: dump a user process; for kernel "
+			 "stacks read /proc/%d/stack as root", why, (int)pid);
+	} else if (err == -EINVAL && reason && strstr(reason, "zombie")) {
+		snprintf(buf, len, "%s\nhint: its parent has not reaped it yet; "
+			 "there is nothing left to dump", why);
+	} else if (err == -EINVAL && reason && strstr(reason, "itself")) {
+		snprintf(buf, len, "%s\nhint: give the PID of another process", why);
+	} else {
+		snprintf(buf, len, "cannot dump the threads of pid %d: %s", (int)pid,
+			 why);
+	}
+	return buf;
+}
