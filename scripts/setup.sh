@@ -14,7 +14,7 @@ packages=(
 	build-essential cmake pkg-config
 	libdw-dev libelf-dev elfutils libunwind-dev
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libmicrohttpd-dev
-	mandoc golang-go gdb linux-perf strace curl iproute2 procps time
+	mandoc golang-go gdb linux-perf strace curl iproute2 procps time clang
 	libc6-dbg python3
 )
 missing=()

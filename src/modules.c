@@ -151,3 +151,67 @@ int modules_report_maps(Dwfl *dwfl, pid_t pid, const struct procfs_maps *m)
 	}
 	return 0;
 }
+
+/* The CFI of mod covering pc (module-relative through *bias): .eh_frame
+ * first, then the module's own .debug_frame, in libdw's order
+ * (libdwfl/frame_unwind.c). */
+static bool modules_pc_frame(Dwfl_Module *mod, Dwarf_Addr pc,
+			     Dwarf_Frame **frame)
+{
+	Dwarf_Addr bias;
+	Dwarf_CFI *cfi = dwfl_module_eh_cfi(mod, &bias);
+
+	if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, frame) == 0)
+		return true;
+	cfi = dwfl_module_dwarf_cfi(mod, &bias);
+	return cfi && dwarf_cfi_addrframe(cfi, pc - bias, frame) == 0;
+}
+
+/* Functions at the bottom of Go's stacks, whose CFI does not say so:
+ * every goroutine returns into runtime.goexit, and threads the runtime
+ * starts begin in runtime.mstart (from runtime.clone) or, for the first
+ * one, runtime.rt0_go. The ".abi0" variants are the assembly bodies. */
+static bool modules_go_bottom(const char *name)
+{
+	static const char *const bottoms[] = {
+		"runtime.goexit", "runtime.mstart", "runtime.rt0_go",
+		"runtime.clone",
+	};
+
+	if (!name || strncmp(name, "runtime.", 8) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(bottoms) / sizeof(bottoms[0]); i++) {
+		size_t n = strlen(bottoms[i]);
+
+		if (strncmp(name, bottoms[i], n) == 0 &&
+		    (name[n] == '\0' || strcmp(name + n, ".abi0") == 0))
+			return true;
+	}
+	return false;
+}
+
+bool modules_stack_bottom(Dwfl *dwfl, Dwarf_Addr pc)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
+	Dwarf_Frame *frame = NULL;
+	Dwarf_Op ops_mem[3], *ops = NULL;
+	size_t nops = 0;
+	bool undefined = false;
+	int ra;
+
+	if (!mod)
+		return false;
+	if (modules_pc_frame(mod, pc, &frame)) {
+		ra = dwarf_frame_info(frame, NULL, NULL, NULL);
+		/* libdw's convention (libdw.h): no operation and *ops ==
+		 * ops_mem is DW_CFA_undefined (*ops == NULL would be
+		 * DW_CFA_same_value). */
+		if (ra >= 0 &&
+		    dwarf_frame_register(frame, ra, ops_mem, &ops, &nops) == 0)
+			undefined = nops == 0 && ops == ops_mem;
+		free(frame);
+		if (undefined)
+			return true;
+	}
+	return modules_go_bottom(dwfl_module_addrname(mod, pc));
+}

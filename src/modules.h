@@ -51,4 +51,14 @@ int modules_report(Dwfl *dwfl, const pid_t *pid, const struct procfs_maps *maps,
 /* The reason a report failed, for err: libdwfl's message for -EINVAL. */
 void modules_report_error(char *err, size_t errlen, int e);
 
+/* Whether the code at pc is where a stack starts: the CFI covering it
+ * (.eh_frame, or the module's own .debug_frame) leaves the return address
+ * undefined, as glibc's _start and the new thread's side of clone and
+ * clone3 do, or it is one of the Go runtime's stack bottoms (goexit,
+ * mstart, rt0_go, clone), whose CFI does not say so. pc is the address to
+ * look up (a return address less 1). A walk that stops anywhere else
+ * stopped early (docs/design.md §2). The symbol table is read only when
+ * the CFI does not answer: cache the verdict per pc. */
+bool modules_stack_bottom(Dwfl *dwfl, Dwarf_Addr pc);
+
 #endif

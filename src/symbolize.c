@@ -25,6 +25,7 @@
 #include "symbolize.h"
 #include "demangle.h"
 #include "modules.h"
+#include "pltsyms.h"
 #include "hash.h"
 
 
@@ -625,17 +626,31 @@ static bool symbolize_own_dwarf(struct sym_mod_priv *p)
 	return p->own_dwarf;
 }
 
+/* Loads and sorts p's function symbols (.symtab from the debug file when
+ * there is one, else .dynsym), and names its PLT stubs. Returns 0 or
+ * -ENOMEM. */
 static int symbolize_load_fsyms(struct sym_mod_priv *p)
 {
 	int nsyms = dwfl_module_getsymtab(p->mod);
-	size_t n = 0, w = 0;
+	struct pltsym *plt = NULL;
+	size_t nplt = 0, n = 0, w = 0;
+	GElf_Addr bias = 0;
+	bool oom = false;
+	int e;
 
 	p->fsyms_loaded = true;
-	if (nsyms <= 1)
+	if (nsyms < 0)
+		nsyms = 0;
+	e = pltsyms_read(dwfl_module_getelf(p->mod, &bias), &plt, &nplt);
+	if (e)
+		return e;
+	if ((size_t)nsyms + nplt == 0)
 		return 0;
-	p->fsyms = malloc((size_t)nsyms * sizeof(*p->fsyms));
-	if (!p->fsyms)
+	p->fsyms = malloc(((size_t)nsyms + nplt) * sizeof(*p->fsyms));
+	if (!p->fsyms) {
+		pltsyms_free(plt, nplt);
 		return -ENOMEM;
+	}
 	for (int i = 1; i < nsyms; i++) {
 		GElf_Sym sym;
 		GElf_Addr addr;
@@ -653,6 +668,19 @@ static int symbolize_load_fsyms(struct sym_mod_priv *p)
 			bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2,
 		};
 	}
+	/* Ranked below every real symbol: a function symbol at a stub's
+	 * address (none in practice) keeps its name. */
+	for (size_t i = 0; i < nplt; i++) {
+		const char *name = symbolize_intern(p->s, plt[i].name, &oom);
+
+		if (name)
+			p->fsyms[n++] = (struct sym_fsym){
+				plt[i].addr + bias, plt[i].size, name, 3,
+			};
+	}
+	pltsyms_free(plt, nplt);
+	if (oom)
+		return -ENOMEM;
 	qsort(p->fsyms, n, sizeof(*p->fsyms), symbolize_fsym_cmp);
 	/* One symbol per address: the best-ranked name, the largest size. */
 	for (size_t i = 0; i < n; i++) {
@@ -725,15 +753,28 @@ static int symbolize_set_name(struct symbolizer *s, struct sym_line *ln,
 {
 	bool oom = false;
 	const char *at = strchr(raw, '@');
-	char *bare = NULL, *d;
+	char *bare = NULL, *d, *plt = NULL;
 
 	/* .symtab of glibc's debug file names versioned symbols
 	 * "__libc_start_main@@GLIBC_2.34": the version is not part of the
-	 * function's name (mangled names never contain '@'). */
+	 * function's name (mangled names never contain '@'). A PLT stub's
+	 * "@plt" (pltsyms.h) is: the stub is not the function. */
 	if (at && at != raw) {
 		bare = strndup(raw, (size_t)(at - raw));
 		if (!bare)
 			return -ENOMEM;
+		if (strcmp(at, "@plt") == 0) {
+			ln->system_name = symbolize_intern(s, raw, &oom);
+			d = demangle_name(bare);
+			if (d && asprintf(&plt, "%s@plt", d) < 0)
+				oom = true;
+			ln->function = plt ? symbolize_intern(s, plt, &oom) :
+					     ln->system_name;
+			free(plt);
+			free(d);
+			free(bare);
+			return oom ? -ENOMEM : 0;
+		}
 		raw = bare;
 	}
 	d = demangle_name(raw);

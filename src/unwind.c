@@ -24,11 +24,20 @@
  * any thread stack glibc allocates by default. A read there means the copy
  * was too small (TRUNCATED), not that unwinding went astray. */
 #define UNWIND_STACK_SPAN (8ULL << 20)
+/* Verdicts of modules_stack_bottom, by the last pc of a walk: a program's
+ * stacks end in a handful of places (_start, the thread start of clone). */
+#define UNWIND_ENDS 64
+
+struct unwind_end {
+	uint64_t pc;		/* looked-up address; 0: empty */
+	bool outermost;
+};
 
 struct unwinder {
 	pid_t pid;
 	Dwfl *dwfl;
 	uint64_t maps_hash;		/* unwind_maps_hash of the last report */
+	struct unwind_end ends[UNWIND_ENDS];
 
 	/* The current sample, valid during one unwinder_unwind(). */
 	pid_t tid;
@@ -40,6 +49,11 @@ struct unwinder {
 	uint64_t *pcs;
 	bool *is_activation;
 	size_t max, n;
+	bool last_act;			/* the last pc is not a return address */
+	/* The last memory read libdw asked for since the last frame was
+	 * reported: when a walk ends, the read of the return address. */
+	bool read_ok;
+	uint64_t read_val;
 	bool truncated, full, pc_failed;
 };
 
@@ -71,9 +85,12 @@ static bool unwind_memory_read(Dwfl *dwfl, Dwarf_Addr addr,
 	struct unwinder *u = arg;
 	struct iovec local, remote;
 
+	u->read_ok = false;
 	if (addr >= u->sp && addr - u->sp <= u->stack_size &&
 	    u->stack_size - (addr - u->sp) >= sizeof(*result)) {
 		memcpy(result, u->stack + (addr - u->sp), sizeof(*result));
+		u->read_ok = true;
+		u->read_val = *result;
 		return true;
 	}
 	if (addr >= u->sp && addr - u->sp < UNWIND_STACK_SPAN) {
@@ -88,26 +105,33 @@ static bool unwind_memory_read(Dwfl *dwfl, Dwarf_Addr addr,
 	local.iov_len = sizeof(*result);
 	remote.iov_base = (void *)(uintptr_t)addr;
 	remote.iov_len = sizeof(*result);
-	return process_vm_readv(u->pid, &local, 1, &remote, 1, 0) ==
-	       (ssize_t)sizeof(*result);
+	if (process_vm_readv(u->pid, &local, 1, &remote, 1, 0) !=
+	    (ssize_t)sizeof(*result))
+		return false;
+	u->read_ok = true;
+	u->read_val = *result;
+	return true;
 }
 
 static bool unwind_set_initial_registers(Dwfl_Thread *thread, void *arg)
 {
 	struct unwinder *u = arg;
 	const uint64_t *r = u->regs;
-	/* x86_64 DWARF register numbers 0-15 (System V psABI, fig. 3.36). */
-	Dwarf_Word dw[16] = {
+	/* x86_64 DWARF register numbers 0-16 (System V psABI, fig. 3.36):
+	 * 16 is the return address column, the pc of the first frame. It
+	 * must be a register too, not only the pc: the CFI of a PLT stub
+	 * computes the CFA from it (DW_CFA_def_cfa_expression with
+	 * DW_OP_breg16, docs/design.md §2), and libdw fails an expression
+	 * that reads a register never set. */
+	Dwarf_Word dw[17] = {
 		r[RB_AX], r[RB_DX], r[RB_CX], r[RB_BX],
 		r[RB_SI], r[RB_DI], r[RB_BP], r[RB_SP],
 		r[RB_R8], r[RB_R9], r[RB_R10], r[RB_R11],
 		r[RB_R12], r[RB_R13], r[RB_R14], r[RB_R15],
+		r[RB_IP],
 	};
 
-	if (!dwfl_thread_state_registers(thread, 0, 16, dw))
-		return false;
-	dwfl_thread_state_register_pc(thread, r[RB_IP]);
-	return true;
+	return dwfl_thread_state_registers(thread, 0, 17, dw);
 }
 
 static const Dwfl_Thread_Callbacks unwind_callbacks = {
@@ -172,6 +196,8 @@ static int unwind_report(struct unwinder *u, const struct procfs_maps *maps,
 	if (e)
 		return e;
 	u->maps_hash = hash;
+	/* A pc outside every module may be in one now. */
+	memset(u->ends, 0, sizeof(u->ends));
 	return 0;
 }
 
@@ -237,13 +263,26 @@ static int unwind_frame_cb(Dwfl_Frame *state, void *arg)
 		return DWARF_CB_ABORT;
 	}
 	u->pcs[u->n] = pc;
+	u->last_act = u->n == 0 || act;
+	u->read_ok = false;
 	if (u->is_activation)
-		u->is_activation[u->n] = u->n == 0 || act;
+		u->is_activation[u->n] = u->last_act;
 	if (++u->n == u->max) {
 		u->full = true;
 		return DWARF_CB_ABORT;
 	}
 	return DWARF_CB_OK;
+}
+
+static bool unwind_outermost(struct unwinder *u, uint64_t pc)
+{
+	struct unwind_end *e = &u->ends[hash_mix64(pc) % UNWIND_ENDS];
+
+	if (e->pc != pc || pc == 0) {
+		e->pc = pc;
+		e->outermost = modules_stack_bottom(u->dwfl, pc);
+	}
+	return e->outermost;
 }
 
 enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
@@ -283,9 +322,21 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 	}
 	if (u->full || u->truncated)
 		return UNWIND_TRUNCATED;
-	/* 0: libdw reached a frame whose CFI leaves the return address
-	 * undefined (_start, clone's thread start): the outermost one. */
-	return r == 0 && !u->pc_failed ? UNWIND_OK : UNWIND_FAILED;
+	if (r != 0 || u->pc_failed)
+		return UNWIND_FAILED;
+	/* libdw ends a walk without an error in three cases
+	 * (libdwfl/frame_unwind.c, handle_cfi): the CFI says the return
+	 * address is undefined (glibc's _start, the thread side of clone);
+	 * it was read as 0 (Go's goexit and thread starts); or it could not
+	 * be computed at all (a CFA expression reading a register it lacks,
+	 * as a PLT stub's did): only the first two are the end of a stack.
+	 * The return address is the last register libdw evaluates, so its
+	 * read, when it has one, is the last read of the walk. */
+	if (u->read_ok && u->read_val == 0)
+		return UNWIND_OK;
+	return unwind_outermost(u, u->last_act ? pcs[u->n - 1]
+					       : pcs[u->n - 1] - 1) ?
+	       UNWIND_OK : UNWIND_FAILED;
 }
 
 void unwinder_free(struct unwinder *u)

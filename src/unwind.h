@@ -44,10 +44,13 @@ int unwinder_new(pid_t pid, const struct procfs_maps *maps,
 int unwinder_refresh(struct unwinder *u, const struct procfs_maps *maps);
 
 enum unwind_status {
-	UNWIND_OK,		/* reached the outermost frame */
+	UNWIND_OK,		/* reached a frame whose CFI says it has no
+				 * caller (_start, a thread start) */
 	UNWIND_TRUNCATED,	/* stopped at the end of the stack copy, or
 				 * max frames reached */
-	UNWIND_FAILED,		/* stopped for another reason (no CFI ...) */
+	UNWIND_FAILED,		/* stopped anywhere else: no CFI, an address
+				 * outside every module, a CFA libdw could
+				 * not compute, a return address of 0 */
 };
 
 /* Unwinds one sample (regs in RINGBUF_REGS_MASK order, stack copy of
