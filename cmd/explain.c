@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -37,6 +38,54 @@ static void explain_append(char **p, size_t *left, const char *fmt, ...)
 	*left -= (size_t)n;
 }
 
+/* Capability numbers (linux/capability.h). */
+#define EXPLAIN_CAP_SYS_PTRACE 19
+#define EXPLAIN_CAP_SYS_ADMIN 21
+#define EXPLAIN_CAP_PERFMON 38
+
+/* Whether cprof's effective set holds capability cap. */
+static bool explain_has_cap(int cap)
+{
+	char *status = NULL;
+	const char *p;
+	bool has = false;
+
+	if (procfs_read_file("/proc/self/status", &status, NULL) == 0 &&
+	    (p = strstr(status, "\nCapEff:")))
+		has = (strtoull(p + 8, NULL, 16) >> cap) & 1;
+	free(status);
+	return has;
+}
+
+/* Hint lines for a refusal that neither the target's owner nor cprof's
+ * capabilities explain: what else the kernel consults before letting one
+ * process look into another (kernel/ptrace.c, __ptrace_may_access and the
+ * security modules' ptrace_access_check hooks). */
+static void explain_beyond_caps(char **p, size_t *left, pid_t pid)
+{
+	pid_t tracer = 0;
+	long scope;
+	char *lsm = NULL;
+
+	if (procfs_tracer_pid(pid, &tracer) == 0 && tracer > 0)
+		explain_append(p, left, "hint: pid %d is traced by pid %d: a process "
+			       "has one tracer at a time; detach the debugger or "
+			       "strace first\n", (int)pid, (int)tracer);
+	if (procfs_read_long("/proc/sys/kernel/yama/ptrace_scope", &scope) == 0 &&
+	    scope >= 3)
+		explain_append(p, left, "hint: Yama ptrace_scope is %ld: no process "
+			       "may be traced until the next boot\n", scope);
+	if (procfs_read_file("/sys/kernel/security/lsm", &lsm, NULL) == 0)
+		lsm[strcspn(lsm, "\n")] = '\0';
+	explain_append(p, left, "hint: a security module may refuse it%s%s%s: "
+		       "cprof may run in a sandbox (a Landlock domain, an AppArmor "
+		       "or SELinux profile, a BPF LSM policy) that may not look into "
+		       "processes outside it; run cprof outside the sandbox, or in "
+		       "the target's\n", lsm ? " (active here: " : "",
+		       lsm ? lsm : "", lsm ? ")" : "");
+	free(lsm);
+}
+
 const char *explain_sampling(int err, pid_t pid, char *buf, size_t len)
 {
 	long paranoid = 2, v;
@@ -56,6 +105,18 @@ const char *explain_sampling(int err, pid_t pid, char *buf, size_t len)
 	switch (e) {
 	case EACCES:
 	case EPERM:
+		/* With CAP_SYS_PTRACE and CAP_PERFMON (root has both) neither
+		 * the target's owner nor perf_event_paranoid is the reason. */
+		if (explain_has_cap(EXPLAIN_CAP_SYS_PTRACE) &&
+		    (explain_has_cap(EXPLAIN_CAP_PERFMON) ||
+		     explain_has_cap(EXPLAIN_CAP_SYS_ADMIN))) {
+			explain_append(&p, &left,
+				       "no permission to sample pid %d, though cprof "
+				       "has CAP_PERFMON and CAP_SYS_PTRACE%s\n",
+				       (int)pid, geteuid() == 0 ? " (it runs as root)" : "");
+			explain_beyond_caps(&p, &left, pid);
+			break;
+		}
 		/* The owner of /proc/PID is the process's effective uid
 		 * (proc(5)): another user's process is refused whatever
 		 * perf_event_paranoid says, so say that first. */
@@ -200,6 +261,18 @@ const char *explain_ptrace(int err, pid_t pid, const char *reason, char *buf,
 	if (err == -EPERM && reason && strstr(reason, "already traced")) {
 		snprintf(buf, len, "%s\nhint: a process has one tracer at a time: "
 			 "detach the debugger or strace first", why);
+	} else if ((err == -EPERM || err == -EACCES) &&
+		   explain_has_cap(EXPLAIN_CAP_SYS_PTRACE)) {
+		char *p = buf;
+		size_t left = len;
+
+		explain_append(&p, &left, "cannot attach to pid %d: %s\n"
+			       "hint: cprof has CAP_SYS_PTRACE%s, so the process's "
+			       "owner is not the reason\n", (int)pid, why,
+			       geteuid() == 0 ? " (it runs as root)" : "");
+		explain_beyond_caps(&p, &left, pid);
+		if (p > buf && p[-1] == '\n')
+			p[-1] = '\0';
 	} else if (err == -EPERM || err == -EACCES) {
 		char yama[160];
 		if (procfs_read_long("/proc/sys/kernel/yama/ptrace_scope", &scope) == 0)

@@ -193,11 +193,13 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 			}
 			break;
 		case 'S':
-			if (cli_parse_ulong("--stack-size", optarg, 8, 65528, &v) < 0)
+			if (cli_parse_ulong("--stack-size", optarg, 8,
+					    RECORD_MAX_STACK_SIZE, &v) < 0)
 				return -1;
 			if (v % 8) {
 				cli_error("invalid --stack-size %lu: must be a multiple of 8", v);
-				cli_hint("try --stack-size %lu", (v + 7) / 8 * 8 > 65528 ? 65528 : (v + 7) / 8 * 8);
+				cli_hint("try --stack-size %lu", (v + 7) / 8 * 8 > RECORD_MAX_STACK_SIZE ?
+					 (unsigned long)RECORD_MAX_STACK_SIZE : (v + 7) / 8 * 8);
 				return -1;
 			}
 			cli->stack_size = (uint32_t)v;
@@ -551,10 +553,18 @@ int cmd_record(int argc, char **argv)
 		if (st.lost)
 			cli_warn("the kernel dropped %llu samples: try a lower -F or a smaller --stack-size",
 				 (unsigned long long)st.lost);
-		if (st.samples && st.truncated * 10 > st.samples)
+		if (st.samples && st.truncated * 10 > st.samples &&
+		    cli.stack_size < RECORD_MAX_STACK_SIZE)
 			cli_warn("%.0f%% of stacks were cut short: try --stack-size %u",
 				 100.0 * st.truncated / st.samples,
-				 cli.stack_size * 2 > 65528 ? 65528 : cli.stack_size * 2);
+				 cli.stack_size * 2 > RECORD_MAX_STACK_SIZE ?
+				 RECORD_MAX_STACK_SIZE : cli.stack_size * 2);
+		else if (st.samples && st.truncated * 10 > st.samples)
+			cli_warn("%.0f%% of stacks were cut short even with the largest "
+				 "stack copy the kernel takes (%u bytes): unwind them with "
+				 "frame pointers instead (--call-graph fp, the program "
+				 "built with -fno-omit-frame-pointer)",
+				 100.0 * st.truncated / st.samples, RECORD_MAX_STACK_SIZE);
 		if (st.samples == 0)
 			cli_warn("no samples: pid %d used no CPU while it was recorded", (int)pid);
 		fprintf(stderr, "cprof: wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'\n",

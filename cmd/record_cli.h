@@ -19,6 +19,9 @@
 /* perf's default. Every sample carries the whole copy whatever the stack's
  * depth, so this sets the data rate: 8 KiB at 999 Hz is 8 MB/s per CPU. */
 #define RECORD_DEFAULT_STACK_SIZE 8192u
+/* sample_stack_user is a u32 that the kernel wants below 65536 and a
+ * multiple of 8 (perf_event_open(2)). */
+#define RECORD_MAX_STACK_SIZE 65528u
 
 struct record_cli {
 	pid_t pid;

@@ -13,6 +13,8 @@
 #include "http.h"
 #include "procfs.h"
 #include "record_cli.h"
+#include "serve_cli.h"
+#include "threads.h"
 
 /* Defaults in one place, shown by --help and explained in cprof-serve(1).
  * CPU profiles are made as `cprof record` makes them: same rate, same
@@ -97,7 +99,7 @@ static void on_log(const char *line, void *arg)
 	fprintf(stderr, "%s\n", line);
 }
 
-int cmd_serve(int argc, char **argv)
+int serve_cli_parse(int argc, char **argv, struct serve_cli *cli)
 {
 	static const struct option longopts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -110,92 +112,111 @@ int cmd_serve(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct serve_env env = { 0 };
-	struct http_opts o;
-	char host[256] = "", why[256] = "";
+	struct http_opts *o = &cli->http;
 	const char *listen = NULL;
+	char why[256] = "";
 	unsigned long v;
 	int c;
 
-	memset(&o, 0, sizeof(o));
-	o.max_seconds = defaults.max_seconds;
-	o.client_timeout = defaults.client_timeout;
-	o.record.freq = defaults.freq;
-	o.record.callgraph = SAMPLER_CG_DWARF;
-	o.record.stack_size = defaults.stack_size;
-	o.record.kernel = kernel_allowed();
+	memset(cli, 0, sizeof(*cli));
+	o->max_seconds = defaults.max_seconds;
+	o->client_timeout = defaults.client_timeout;
+	o->record.freq = defaults.freq;
+	o->record.callgraph = SAMPLER_CG_DWARF;
+	o->record.stack_size = defaults.stack_size;
+	o->record.kernel = kernel_allowed();
+	/* Dumps as `cprof threads` makes them. */
+	o->threads = threads_defaults;
 
-	optind = 1;
+	optind = 0;	/* reset getopt, also its GNU internal state */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:F:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (cli_parse_pid("--pid", optarg, &env.pid) < 0)
-				return CPROF_EXIT_USAGE;
+			if (cli_parse_pid("--pid", optarg, &cli->pid) < 0)
+				return -1;
 			break;
 		case 'H':
 			listen = optarg;
 			break;
 		case 'M':
 			if (cli_parse_ulong("--max-seconds", optarg, 1, 86400, &v) < 0)
-				return CPROF_EXIT_USAGE;
-			o.max_seconds = (unsigned)v;
+				return -1;
+			o->max_seconds = (unsigned)v;
 			break;
 		case 'F':
 			if (cli_parse_ulong("--freq", optarg, 1, 100000, &v) < 0)
-				return CPROF_EXIT_USAGE;
-			o.record.freq = (unsigned)v;
+				return -1;
+			o->record.freq = (unsigned)v;
 			break;
 		case 'T':
 			if (cli_parse_ulong("--client-timeout", optarg, 1, 3600, &v) < 0)
-				return CPROF_EXIT_USAGE;
-			o.client_timeout = (unsigned)v;
+				return -1;
+			o->client_timeout = (unsigned)v;
 			break;
 		case 'R':
-			o.remote_symbols = true;
+			o->remote_symbols = true;
 			break;
 		case 'q':
-			env.quiet = true;
+			cli->quiet = true;
 			break;
 		case 'h':
-			usage(stdout);
-			return CPROF_EXIT_OK;
+			cli->help = true;
+			return 0;
 		default:
-			cli_bad_option("serve", c, argv);
-			return CPROF_EXIT_USAGE;
+			return cli_bad_option("serve", c, argv);
 		}
 	}
 	if (optind < argc) {
 		cli_error("unexpected argument '%s'", argv[optind]);
 		cli_hint("serve takes a running process: cprof serve -p PID --http :8080");
-		return CPROF_EXIT_USAGE;
+		return -1;
 	}
-	if (!env.pid) {
+	if (!cli->pid) {
 		cli_error("no process given");
 		cli_hint("cprof serve -p PID --http :8080 (find the PID with 'pgrep NAME')");
-		return CPROF_EXIT_USAGE;
+		return -1;
 	}
 	if (!listen) {
 		cli_error("no address given");
 		cli_hint("add --http :8080 (loopback only) or --http HOST:PORT");
-		return CPROF_EXIT_USAGE;
+		return -1;
 	}
-	if (http_parse_listen(listen, host, sizeof(host), &o.port, why, sizeof(why)) < 0) {
+	if (http_parse_listen(listen, cli->host, sizeof(cli->host), &o->port, why,
+			      sizeof(why)) < 0) {
 		cli_error("invalid --http '%s': %s", listen, why);
-		return CPROF_EXIT_USAGE;
+		return -1;
 	}
+	o->pid = cli->pid;
+	o->host = cli->host;
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve_cli cli;
+	struct serve_env env = { 0 };
+	char why[256] = "";
+
+	if (serve_cli_parse(argc, argv, &cli) < 0)
+		return CPROF_EXIT_USAGE;
+	if (cli.help) {
+		usage(stdout);
+		return CPROF_EXIT_OK;
+	}
+	env.pid = cli.pid;
+	env.quiet = cli.quiet;
 	if (cli_check_target(env.pid) < 0)
 		return CPROF_EXIT_FATAL;
 	if (procfs_read_comm(env.pid, env.pid, env.comm, sizeof(env.comm)) < 0)
 		snprintf(env.comm, sizeof(env.comm), "?");
 
-	o.pid = env.pid;
-	o.host = host;
-	o.on_listen = on_listen;
-	o.on_log = env.quiet ? NULL : on_log;
-	o.arg = &env;
+	struct http_opts *o = &cli.http;
+	o->on_listen = on_listen;
+	o->on_log = env.quiet ? NULL : on_log;
+	o->arg = &env;
 	cli_catch_signals();
-	int e = http_serve(&o, &cli_stop_signal, why, sizeof(why));
+	int e = http_serve(o, &cli_stop_signal, why, sizeof(why));
 	if (e == -ESRCH) {
 		fprintf(stderr, "cprof: pid %d exited: stopping the server\n", (int)env.pid);
 		return CPROF_EXIT_OK;

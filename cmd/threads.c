@@ -18,8 +18,6 @@
 #include "explain.h"
 #include "threads_write.h"
 
-#define THREADS_DEFAULT_MAX_FRAMES 256
-
 static double threads_now(void)
 {
 	struct timespec ts;
@@ -61,7 +59,7 @@ static void threads_usage(FILE *f)
 		"                          pprof: a threads/count profile (needs -o, or\n"
 		"                          standard output not a terminal)\n"
 		"  -o, --output FILE       write to FILE (atomically) instead of stdout\n"
-		"      --max-frames N      frames per thread, 1 to 65536 (default: %d);\n"
+		"      --max-frames N      frames per thread, 1 to 65536 (default: %zu);\n"
 		"                          longer stacks are marked as cut\n"
 		"      --one-at-a-time     stop one thread at a time: shortest pauses,\n"
 		"                          but not one consistent snapshot\n"
@@ -84,7 +82,7 @@ static void threads_usage(FILE *f)
 		"Needs ptrace permission: the same user as the target (with Yama\n"
 		"ptrace_scope 0, where Yama exists) or root / CAP_SYS_PTRACE.\n"
 		"See cprof-threads(1).\n",
-		THREADS_DEFAULT_MAX_FRAMES);
+		threads_defaults.max_frames);
 }
 
 static int threads_cli_parse(int argc, char **argv, struct threads_cli *cli)
@@ -105,10 +103,8 @@ static int threads_cli_parse(int argc, char **argv, struct threads_cli *cli)
 	int c;
 
 	memset(cli, 0, sizeof(*cli));
-	cli->max_frames = THREADS_DEFAULT_MAX_FRAMES;
-	/* libdw stopped 1,000 threads for about half as long as our wrapped
-	 * libunwind-ptrace (bench/threads.sh): the default, as the issue asks. */
-	cli->unwinder = THREADS_UNWIND_LIBDW;
+	cli->max_frames = threads_defaults.max_frames;
+	cli->unwinder = threads_defaults.unwinder;
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:f:o:vh", longopts, NULL)) != -1) {

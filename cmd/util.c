@@ -171,7 +171,7 @@ int cli_check_target(pid_t pid)
 			 (int)tgid);
 		return -1;
 	}
-	if (st.state == 'Z' || st.state == 'X') {
+	if (procfs_stat_gone(&st)) {
 		cli_error("pid %d (%s) is a zombie: it has exited and has no threads left",
 			  (int)pid, st.comm);
 		cli_hint("its parent (pid %d) has not reaped it yet; profile a live process",

@@ -766,7 +766,7 @@ static void serve_cmdline(struct server *s, struct http_reply *r)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int e = procfs_read_cmdline(s->pid, &buf, &len);
+	int e = procfs_read_cmdline(procfs_proc_tid(s->pid), &buf, &len);
 	if (e < 0) {
 		reply_target_error(s, e, "reading the command line", NULL, r);
 		return;

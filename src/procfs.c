@@ -500,6 +500,34 @@ int procfs_parse_stat(const char *text, struct procfs_stat *st)
 	return 0;
 }
 
+bool procfs_stat_gone(const struct procfs_stat *st)
+{
+	/* num_threads is the whole thread group's, the exited leader
+	 * included (fs/proc/array.c: get_nr_threads). */
+	return (st->state == 'Z' || st->state == 'X') && st->num_threads <= 1;
+}
+
+pid_t procfs_proc_tid(pid_t pid)
+{
+	struct procfs_stat st;
+	pid_t *tids = NULL, found = pid;
+	size_t n = 0;
+
+	if (procfs_read_stat(pid, 0, &st) < 0 ||
+	    (st.state != 'Z' && st.state != 'X') || st.num_threads <= 1 ||
+	    procfs_list_tasks(pid, &tids, &n) < 0)
+		return pid;
+	for (size_t i = 0; i < n && found == pid; i++) {
+		struct procfs_stat ts;
+
+		if (tids[i] != pid && procfs_read_stat(pid, tids[i], &ts) == 0 &&
+		    ts.state != 'Z' && ts.state != 'X')
+			found = tids[i];
+	}
+	free(tids);
+	return found;
+}
+
 int procfs_read_stat(pid_t pid, pid_t tid, struct procfs_stat *st)
 {
 	char path[96], *text;

@@ -76,6 +76,18 @@ struct procfs_stat {
 /* Parses /proc/.../stat text; the comm may hold ')' and spaces, so the
  * fields are read after the last ')'. */
 int procfs_parse_stat(const char *text, struct procfs_stat *st);
+/* Whether the process whose /proc/PID/stat st is has no thread left to
+ * examine: a zombie (or dead) leader alone. A leader that called
+ * pthread_exit is a zombie too, while its other threads run. */
+bool procfs_stat_gone(const struct procfs_stat *st);
+
+/* The id under which /proc shows the memory of process pid: pid itself,
+ * or, when its leader has exited (pthread_exit) while other threads run, a
+ * live thread of it - a zombie leader's maps, root, mem and cmdline are
+ * empty, while /proc/TID/... of any live thread shows the process's. pid
+ * when it cannot tell. */
+pid_t procfs_proc_tid(pid_t pid);
+
 /* tid <= 0 reads /proc/PID/stat, else /proc/PID/task/TID/stat. */
 int procfs_read_stat(pid_t pid, pid_t tid, struct procfs_stat *st);
 

@@ -350,6 +350,8 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 
 	if (!u)
 		return -ENOMEM;
+	/* A leader that called pthread_exit shows no memory in /proc. */
+	pid = procfs_proc_tid(pid);
 	u->pid = pid;
 	u->kind = kind;
 	u->gen = 1;

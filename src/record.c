@@ -270,7 +270,8 @@ static int add_header(struct recorder *r, uint64_t period_ns)
 		return -ENOMEM;
 	char *cmdline = NULL;
 	size_t len = 0;
-	if (procfs_read_cmdline(r->opts->pid, &cmdline, &len) == 0 && len > 0) {
+	if (procfs_read_cmdline(procfs_proc_tid(r->opts->pid), &cmdline, &len) == 0 &&
+	    len > 0) {
 		for (size_t i = 0; i + 1 < len; i++)
 			if (cmdline[i] == '\0')
 				cmdline[i] = ' ';

@@ -76,7 +76,8 @@ struct sym_slot {
 static char symbolize_not_code;
 
 struct symbolizer {
-	pid_t pid;
+	pid_t target;			/* the process */
+	pid_t pid;			/* its /proc id: procfs_proc_tid */
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks;
 	char *debuginfo_path;
@@ -481,7 +482,8 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->pid = pid;
+	s->target = pid;
+	s->pid = procfs_proc_tid(pid);
 	s->callbacks.find_elf = symbolize_find_elf;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
@@ -492,7 +494,7 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 			snprintf(err, errlen, "dwfl_begin: %s", dwfl_errmsg(-1));
 		goto out_free;
 	}
-	e = symbolize_read_maps(pid, &s->maps_hash, &s->maps_len, &text);
+	e = symbolize_read_maps(s->pid, &s->maps_hash, &s->maps_len, &text);
 	if (e) {
 		/* No /proc/PID at all: the process does not exist. */
 		if (e == -ENOENT)
@@ -540,6 +542,9 @@ int symbolizer_refresh(struct symbolizer *s)
 	int e;
 
 	symbolize_prefetch_join(s);
+	/* The thread /proc is read through may have exited since, if the
+	 * leader had (procfs_proc_tid), or the leader may have exited. */
+	s->pid = procfs_proc_tid(s->target);
 	e = symbolize_read_maps(s->pid, &hash, &len, &text);
 	if (e)
 		return e;

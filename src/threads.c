@@ -21,7 +21,11 @@
 #include "errmsg.h"
 #include "tracer.h"
 
-#define THREADS_MAX_FRAMES_DEFAULT 256
+const struct threads_opts threads_defaults = {
+	.max_frames = 256,
+	.unwinder = THREADS_UNWIND_LIBDW,
+};
+
 /* Rescans of /proc/PID/task: a process creating threads as fast as we seize
  * them must not keep us (and the threads already stopped) forever. */
 #define THREADS_MAX_SCANS 16
@@ -244,19 +248,10 @@ static int threads_check_target(pid_t pid, char *err, size_t errlen)
 				(int)pid, st.comm);
 		return -EINVAL;
 	}
-	if (st.state == 'Z' || st.state == 'X') {
-		pid_t *tids = NULL;
-		size_t n = 0;
-		bool alone = procfs_list_tasks(pid, &tids, &n) < 0 || n <= 1;
-		free(tids);
-		/* A leader that called pthread_exit is 'Z' while its other
-		 * threads run: only a process with nothing else is a zombie. */
-		if (alone) {
-			errmsg_set(err, errlen,
-					"pid %d (%s) is a zombie: it has exited",
-					(int)pid, st.comm);
-			return -EINVAL;
-		}
+	if (procfs_stat_gone(&st)) {
+		errmsg_set(err, errlen, "pid %d (%s) is a zombie: it has exited",
+			   (int)pid, st.comm);
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -728,7 +723,7 @@ int threads_capture(const struct threads_opts *opts, struct threads_dump **out,
 	struct threads_dump *d;
 	struct ptunwind *u = NULL;
 	size_t cap = 0, max = opts->max_frames ? opts->max_frames :
-					 THREADS_MAX_FRAMES_DEFAULT;
+					 threads_defaults.max_frames;
 	sigset_t block, old;
 	uint64_t t0 = tracer_now_ns();
 	int r;

@@ -28,7 +28,7 @@ enum threads_unwinder {
 
 struct threads_opts {
 	pid_t pid;
-	size_t max_frames;		/* 0: 256 */
+	size_t max_frames;		/* 0: threads_defaults' */
 	bool one_at_a_time;		/* stop one thread at a time */
 	enum threads_unwinder unwinder;
 	/* The target's mappings if the caller has them (symbolizer_maps()),
@@ -68,6 +68,11 @@ struct threads_dump {
 	uint64_t setup_ns, stop_ns, unwind_ns, detach_ns;
 	unsigned tracers;		/* tracer threads used (snapshot) */
 };
+
+/* What `cprof threads` and serve's dumps use unless told otherwise: libdw
+ * (it stopped 1,000 threads for about half as long as our wrapped
+ * libunwind-ptrace, bench/threads.sh), 256 frames. pid is 0. */
+extern const struct threads_opts threads_defaults;
 
 /* Captures every thread of opts->pid. Returns 0 or -errno with a one-line
  * reason in err: -ESRCH no such process, -EPERM not permitted or already

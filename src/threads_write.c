@@ -97,6 +97,11 @@ static void threads_write_header(FILE *out, const struct threads_thread *t)
 	char sc[48];
 
 	fprintf(out, "thread %d (%s) [", (int)t->tid, t->name);
+	if (t->exited && t->state == 'Z') {
+		/* A main thread that called pthread_exit: the others run on. */
+		fputs("zombie: exited before the dump]:\n", out);
+		return;
+	}
 	if (t->exited) {
 		fputs("exited during the dump]:\n", out);
 		return;

@@ -34,7 +34,8 @@ struct unwind_end {
 };
 
 struct unwinder {
-	pid_t pid;
+	pid_t target;			/* the process */
+	pid_t pid;			/* its /proc id: procfs_proc_tid */
 	Dwfl *dwfl;
 	uint64_t maps_hash;		/* unwind_maps_hash of the last report */
 	struct unwind_end ends[UNWIND_ENDS];
@@ -211,7 +212,8 @@ int unwinder_new(pid_t pid, const struct procfs_maps *maps,
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;
-	u->pid = pid;
+	u->target = pid;
+	u->pid = procfs_proc_tid(pid);
 	/* libdw's unwinder falls back to dwfl_module_dwarf_cfi for a pc that
 	 * .eh_frame does not cover, which asks for the module's DWARF: these
 	 * callbacks never find a separate debug file (libc6-dbg's would be
@@ -244,6 +246,8 @@ out_free:
 
 int unwinder_refresh(struct unwinder *u, const struct procfs_maps *maps)
 {
+	/* As symbolizer_refresh: the thread we read through may be gone. */
+	u->pid = procfs_proc_tid(u->target);
 	return unwind_report(u, maps, true, NULL, 0);
 }
 

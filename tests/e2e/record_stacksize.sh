@@ -1,7 +1,9 @@
 #!/bin/bash
 # record_stacksize: a user-stack copy too small to reach main is counted as
 # truncated, in the profile's comments and in the summary, with a warning;
-# the default size reaches main with none truncated (docs/design.md §2).
+# the default size reaches main with none truncated (docs/design.md §2); a
+# stack deeper than the largest copy (65528 bytes) is not answered with
+# "try --stack-size 65528".
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t_init
@@ -39,5 +41,18 @@ note "default stack size: ${t:-?} truncated"
 pp_stacks "$T/dflt.pprof" >"$T/dflt.stacks"
 m=$(pp_share "$T/dflt.stacks" __libc_start_call_main)
 within "$m" 100 5 || fail "default stack size: __libc_start_call_main reached in only $m%"
+stop_bg "$pid"
+
+wl="$WORKLOAD_DIR/deepstack_nofp"
+start_bg "$wl" 20
+pid=$BG_PID
+wait_exec "$pid" "$wl"
+"$CPROF" record -p "$pid" --seconds 1 -F 499 --stack-size 65528 -o "$T/deep.pprof" 2>"$T/err" ||
+	fail "cprof record --stack-size 65528 exited $?"
+t=$(truncated "$T/deep.pprof")
+note "--stack-size 65528 on a ~100 KiB stack: ${t:-?} truncated; cprof said: $(tr '\n' ' ' <"$T/err")"
+[ -n "$t" ] && [ "$t" -gt 0 ] || fail "a 100 KiB stack was not truncated by a 64 KiB copy"
+grep -q 'try --stack-size' "$T/err" && fail "cprof suggests a --stack-size it is already at: $(cat "$T/err")"
+grep -q 'frame pointers' "$T/err" || fail "no advice for stacks deeper than the largest copy: $(cat "$T/err")"
 stop_bg "$pid"
 pass

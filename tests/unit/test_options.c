@@ -1,13 +1,15 @@
 /*
- * test_options.c - `cprof record` command-line parsing: defaults, every
- * option, and each rejected input (the parser prints its message to stderr,
- * which ctest shows on failure).
+ * test_options.c - `cprof record` and `cprof serve` command-line parsing:
+ * defaults, every option, and each rejected input (the parser prints its
+ * message to stderr, which ctest shows on failure).
  */
 #include <stdio.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "record_cli.h"
+#include "serve_cli.h"
+#include "threads.h"
 
 static int parse(struct record_cli *cli, int argc, char **argv)
 {
@@ -102,6 +104,27 @@ static void test_help(void)
 	CHECK(cli.help);
 }
 
+/* serve's thread dumps are made as `cprof threads` makes them: the same
+ * unwinder (it used libunwind while threads defaulted to libdw) and depth. */
+static void test_serve(void)
+{
+	char *args[] = { "serve", "-p", "4321", "--http", ":0", "-F", "49", NULL };
+	char *bad[] = { "serve", "--http", ":0", NULL };
+	struct serve_cli cli;
+
+	CHECK_INT(serve_cli_parse(7, args, &cli), 0);
+	CHECK_INT(cli.pid, 4321);
+	CHECK_INT(cli.http.pid, 4321);
+	CHECK_STR(cli.http.host, "");
+	CHECK_INT(cli.http.port, 0);
+	CHECK_INT(cli.http.record.freq, 49);
+	CHECK_INT(cli.http.record.stack_size, RECORD_DEFAULT_STACK_SIZE);
+	CHECK_INT(cli.http.threads.unwinder, THREADS_UNWIND_LIBDW);
+	CHECK_INT(cli.http.threads.unwinder, threads_defaults.unwinder);
+	CHECK_INT(cli.http.threads.max_frames, threads_defaults.max_frames);
+	CHECK_INT(serve_cli_parse(3, bad, &cli), -1);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -109,5 +132,6 @@ int main(void)
 	test_command();
 	test_rejected();
 	test_help();
+	test_serve();
 	return check_done();
 }
