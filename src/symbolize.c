@@ -719,7 +719,7 @@ static bool symbolize_is_function(Dwarf_Die *die)
 }
 
 /* Sets ln's function and system_name from a raw name: demangled when it is
- * mangled. */
+ * mangled, toolchain suffixes dropped (demangle.h). */
 static int symbolize_set_name(struct symbolizer *s, struct sym_line *ln,
 			      const char *raw)
 {
@@ -736,7 +736,7 @@ static int symbolize_set_name(struct symbolizer *s, struct sym_line *ln,
 			return -ENOMEM;
 		raw = bare;
 	}
-	d = demangle_name(raw);
+	d = demangle_name(raw, &ln->has_params);
 	ln->system_name = symbolize_intern(s, raw, &oom);
 	ln->function = d ? symbolize_intern(s, d, &oom) : ln->system_name;
 	free(d);
