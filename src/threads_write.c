@@ -17,6 +17,7 @@
 
 /* Thread names, function, file and module names come from the target:
  * every one is written through escape_fputs (escape.h). */
+
 static const char *threads_state_name(char s)
 {
 	switch (s) {
@@ -67,15 +68,16 @@ static void threads_write_frames(FILE *out, struct symbolizer *sym,
 		if (!f || f->nlines == 0) {
 			/* The frame under an interrupted (activation) frame is
 			 * the signal trampoline, __restore_rt: often nameless. */
-			if (i + 1 < t->npcs && t->is_activation[i + 1])
+			if (i + 1 < t->npcs && t->is_activation[i + 1]) {
 				fputs("  <signal handler called>\n", out);
-			else if (f && f->module) {
+			} else if (f && f->module) {
 				fprintf(out, "  0x%" PRIx64 " (", t->pcs[i]);
 				escape_fputs(mod, out);
 				fprintf(out, "+0x%" PRIx64 ")\n",
 					t->pcs[i] - f->module->start + f->module->offset);
-			} else
+			} else {
 				fprintf(out, "  0x%" PRIx64 " (?)\n", t->pcs[i]);
+			}
 			continue;
 		}
 		for (size_t j = 0; j < f->nlines; j++) {

@@ -10,16 +10,19 @@ source "$(dirname "$0")/lib.sh"
 t_init
 
 wl="$WORKLOAD_DIR/names_nofp"
-start_bg "$wl" 12
+# Runs until stopped (60 s at most): a loaded machine may take long to
+# start cprof and perf.
+start_bg "$wl" 60
 pid=$BG_PID
 wait_exec "$pid" "$wl"
-record_p "$pid" "$T/names.pprof" --seconds 3 -F 999 || fail "cprof record exited $?"
-perf record -q -e cpu-clock -F 499 -o "$T/perf.data" -p "$pid" -- sleep 2 \
-	>"$T/perf.out" 2>&1 || fail "perf record failed: $(cat "$T/perf.out")"
+record_p "$pid" "$T/names.pprof" --seconds 4 -F 999 || fail "cprof record exited $?"
+kill -0 "$pid" 2>/dev/null || fail "the workload ended before perf record"
+perf record -e cpu-clock -F 499 -o "$T/perf.data" -p "$pid" -- sleep 2 \
+	>"$T/perf.out" 2>&1 || fail "perf record exited $?: $(cat "$T/perf.out")"
 stop_bg "$pid"
 check_profile "$T/names.pprof"
 pp_stacks "$T/names.pprof" >"$T/stacks"
-enough_samples names "$T/stacks" 200
+enough_samples names "$T/stacks" 150
 
 # Full names (with blanks) as go tool pprof prints them, one per line.
 gopprof -symbolize=none -top -nodecount=100 "$T/names.pprof" 2>/dev/null |
