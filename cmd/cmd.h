@@ -28,6 +28,11 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "cprof: warning: <message>" on stderr. */
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "cprof: <message>" on stderr, for what is neither an error nor a
+ * warning. These four escape the whole message (escape.h). */
+void cli_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line as it is but escaped, on stderr (the server's access log). */
+void cli_print(const char *line);
 /* Prints a multi-line explanation from src/ (first line after "cprof: ",
  * lines starting "hint:" as they are). */
 void cli_explain(const char *text);

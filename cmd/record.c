@@ -416,10 +416,10 @@ static void report_error(int ret, pid_t pid, const char *err)
 static void describe_status(const struct child *ch)
 {
 	if (WIFEXITED(ch->status))
-		fprintf(stderr, "cprof: %s exited with status %d\n", ch->name,
+		cli_info("%s exited with status %d", ch->name,
 			WEXITSTATUS(ch->status));
 	else if (WIFSIGNALED(ch->status))
-		fprintf(stderr, "cprof: %s was killed by signal %d (%s)\n", ch->name,
+		cli_info("%s was killed by signal %d (%s)", ch->name,
 			WTERMSIG(ch->status), strsignal(WTERMSIG(ch->status)));
 }
 
@@ -501,10 +501,10 @@ int cmd_record(int argc, char **argv)
 	};
 	if (!cli.quiet && !pg.tty) {
 		if (cli.seconds > 0)
-			fprintf(stderr, "cprof: recording pid %d for %g s at %u Hz\n",
+			cli_info("recording pid %d for %g s at %u Hz",
 				(int)pid, cli.seconds, cli.freq);
 		else
-			fprintf(stderr, "cprof: recording pid %d at %u Hz\n", (int)pid, cli.freq);
+			cli_info("recording pid %d at %u Hz", (int)pid, cli.freq);
 	}
 
 	struct profile *profile = NULL;
@@ -523,10 +523,10 @@ int cmd_record(int argc, char **argv)
 	}
 	if (!cli.quiet) {
 		if (cli_stop_signal)
-			fprintf(stderr, "cprof: stopped by %s after %.1f s\n",
+			cli_info("stopped by %s after %.1f s",
 				strsignal(cli_stop_signal), st.elapsed);
 		else if (!cli.command && st.target_exited)
-			fprintf(stderr, "cprof: pid %d exited after %.1f s; writing what was collected\n",
+			cli_info("pid %d exited after %.1f s; writing what was collected",
 				(int)pid, st.elapsed);
 	}
 
@@ -546,8 +546,7 @@ int cmd_record(int argc, char **argv)
 	if (!cli.quiet) {
 		char size[32];
 		format_size(len, size, sizeof(size));
-		fprintf(stderr,
-			"cprof: %llu samples (%llu lost, %llu truncated stacks) from %zu threads in %.1f s\n",
+		cli_info("%llu samples (%llu lost, %llu truncated stacks) from %zu threads in %.1f s",
 			(unsigned long long)st.samples, (unsigned long long)st.lost,
 			(unsigned long long)st.truncated, st.threads, st.elapsed);
 		if (st.lost)
@@ -567,7 +566,7 @@ int cmd_record(int argc, char **argv)
 				 100.0 * st.truncated / st.samples, RECORD_MAX_STACK_SIZE);
 		if (st.samples == 0)
 			cli_warn("no samples: pid %d used no CPU while it was recorded", (int)pid);
-		fprintf(stderr, "cprof: wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'\n",
+		cli_info("wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'",
 			cli.output, size, cli.output, cli.output);
 	}
 out_child:

@@ -28,6 +28,8 @@ static void report_usage(FILE *f)
 		"samples, as 'go tool pprof -top' does: flat (in the function itself),\n"
 		"cum (in it and what it calls), and their shares of the total.\n"
 		"FILE is any profile.proto file, gzipped or not: cprof's or Go's own.\n"
+		"Its strings (names, comments) are printed with control characters\n"
+		"escaped ('\\x1b').\n"
 		"\n"
 		"options:\n"
 		"  --top N              rows to print, 0 for all (default %lu)\n"

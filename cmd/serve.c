@@ -87,7 +87,7 @@ static void on_listen(const char *host, unsigned port, bool loopback, void *arg)
 {
 	const struct serve_env *env = arg;
 	bool v6 = strchr(host, ':') != NULL;
-	fprintf(stderr, "cprof: listening on http://%s%s%s:%u/debug/pprof/ for pid %d (%s)\n",
+	cli_info("listening on http://%s%s%s:%u/debug/pprof/ for pid %d (%s)",
 		v6 ? "[" : "", host, v6 ? "]" : "", port, (int)env->pid, env->comm);
 	if (!loopback)
 		cli_warn("%s is not a loopback address: anyone who can reach it can read the "
@@ -96,7 +96,7 @@ static void on_listen(const char *host, unsigned port, bool loopback, void *arg)
 
 static void on_log(const char *line, void *arg)
 {
-	fprintf(stderr, "%s\n", line);
+	cli_print(line);
 }
 
 int serve_cli_parse(int argc, char **argv, struct serve_cli *cli)
@@ -218,7 +218,7 @@ int cmd_serve(int argc, char **argv)
 	cli_catch_signals();
 	int e = http_serve(o, &cli_stop_signal, why, sizeof(why));
 	if (e == -ESRCH) {
-		fprintf(stderr, "cprof: pid %d exited: stopping the server\n", (int)env.pid);
+		cli_info("pid %d exited: stopping the server", (int)env.pid);
 		return CPROF_EXIT_OK;
 	}
 	if (e < 0) {
@@ -233,6 +233,6 @@ int cmd_serve(int argc, char **argv)
 		return CPROF_EXIT_FATAL;
 	}
 	if (!env.quiet)
-		fprintf(stderr, "cprof: stopped by %s\n", strsignal(cli_stop_signal));
+		cli_info("stopped by %s", strsignal(cli_stop_signal));
 	return CPROF_EXIT_OK;
 }

@@ -48,7 +48,9 @@ static void threads_usage(FILE *f)
 		"goroutine dump. Threads are stopped with PTRACE_SEIZE and\n"
 		"PTRACE_INTERRUPT for the few milliseconds the unwinding takes, then\n"
 		"let go before symbols are looked up; if cprof is killed the process\n"
-		"runs on, and a stopped process stays stopped.\n"
+		"runs on, and a stopped process stays stopped. Frames read 'f(...)',\n"
+		"but a C++ name shows its own parameters; thread, function and file\n"
+		"names are printed with control characters escaped ('\\x1b').\n"
 		"\n"
 		"options:\n"
 		"  -p, --pid PID           the process to dump\n"
@@ -317,11 +319,11 @@ int cmd_threads(int argc, char **argv)
 	double t2 = threads_now();
 	r = threads_output(&cli, d, sym, &data, &len);
 	if (cli.verbose)
-		fprintf(stderr, "cprof: %zu threads of pid %d: modules %.1f ms, "
+		cli_info("%zu threads of pid %d: modules %.1f ms, "
 			"capture %.1f ms (unwinder set-up %.1f, stop %.1f, "
 			"unwind %.1f, detach %.1f; longest stop %.3f ms; %s, %s, "
 			"%u tracer thread%s), "
-			"symbols and output %.1f ms\n", d->n, (int)cli.pid,
+			"symbols and output %.1f ms", d->n, (int)cli.pid,
 			(t1 - t0) * 1e3, (t2 - t1) * 1e3, d->setup_ns / 1e6,
 			d->stop_ns / 1e6, d->unwind_ns / 1e6, d->detach_ns / 1e6,
 			d->longest_stop_ns / 1e6,

@@ -14,15 +14,36 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "escape.h"
 #include "procfs.h"
 
 volatile int cli_stop_signal;
 
+/* Every message is one line, escaped as a whole (escape.h): what it quotes
+ * (an argument, a path, a thread or command name, a reason from src/) can
+ * hold any byte, and none may act on the terminal or start a line. */
 static void vmessage(const char *prefix, const char *fmt, va_list ap)
 {
+	char buf[512], *big = NULL;
+	const char *msg = buf;
+	va_list aq;
+	int n;
+
+	va_copy(aq, ap);
+	n = vsnprintf(buf, sizeof(buf), fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		msg = "?";
+	else if ((size_t)n >= sizeof(buf)) {
+		if (vasprintf(&big, fmt, ap) >= 0)
+			msg = big;	/* else the cut message in buf */
+		else
+			big = NULL;
+	}
 	fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
+	escape_fputs(msg, stderr);
 	fputc('\n', stderr);
+	free(big);
 }
 
 int cli_error(const char *fmt, ...)
@@ -50,6 +71,20 @@ void cli_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+void cli_info(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("cprof: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_print(const char *line)
+{
+	escape_fputs(line, stderr);
+	fputc('\n', stderr);
+}
+
 void cli_explain(const char *text)
 {
 	const char *line = text;
@@ -58,7 +93,8 @@ void cli_explain(const char *text)
 		int len = nl ? (int)(nl - line) : (int)strlen(line);
 		if (strncmp(line, "hint:", 5) != 0)
 			fputs("cprof: ", stderr);
-		fprintf(stderr, "%.*s\n", len, line);
+		escape_fwrite(line, (size_t)len, stderr);
+		fputc('\n', stderr);
 		line = nl ? nl + 1 : NULL;
 	}
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "report.h"
 
 #define REPORT_NODE_FRACTION 0.005
@@ -190,6 +191,15 @@ static int report_cmp_named(const void *a, const void *b)
 {
 	return strcmp(((const struct report_named *)a)->name,
 		      ((const struct report_named *)b)->name);
+}
+
+/* label and a string of the profile, escaped: every string of a profile
+ * file is untrusted (a comment may hold a command line with any byte). */
+static void report_line(FILE *out, const char *label, const char *s)
+{
+	fputs(label, out);
+	escape_fputs(s, out);
+	fputc('\n', out);
 }
 
 static const char *report_basename(const char *path)
@@ -428,16 +438,16 @@ int report_top(const struct profile *p, const struct report_opts *opts, FILE *ou
 		const char *file = profile_str(p, p->mappings[0].filename);
 		const char *bid = profile_str(p, p->mappings[0].build_id);
 		if (file && *file)
-			fprintf(out, "File: %s\n", report_basename(file));
+			report_line(out, "File: ", report_basename(file));
 		if (bid && *bid)
-			fprintf(out, "Build ID: %s\n", bid);
+			report_line(out, "Build ID: ", bid);
 	}
 	for (size_t i = 0; i < p->ncomments; i++) {
 		const char *cm = profile_str(p, p->comments[i]);
 		if (cm && cm[0] != '#')
-			fprintf(out, "%s\n", cm);
+			report_line(out, "", cm);
 	}
-	fprintf(out, "Type: %s\n", tname ? tname : "");
+	report_line(out, "Type: ", tname ? tname : "");
 	if (p->time_nanos) {
 		char tb[96];
 		report_time(p->time_nanos, tb, sizeof(tb));
@@ -484,7 +494,9 @@ int report_top(const struct profile *p, const struct report_opts *opts, FILE *ou
 		report_value(&fmt, n->cum, d, sizeof(d));
 		report_pct(n->cum, total, e, sizeof(e));
 		const char *inl = n->inlined ? (n->called ? " (partial-inline)" : " (inline)") : "";
-		fprintf(out, "%10s %s %s %10s %s  %s%s\n", a, b, c, d, e, n->name, inl);
+		fprintf(out, "%10s %s %s %10s %s  ", a, b, c, d, e);
+		escape_fputs(n->name, out);
+		fprintf(out, "%s\n", inl);
 	}
 	ret = ferror(out) ? -EIO : 0;
 out:

@@ -752,13 +752,13 @@ static bool symbolize_is_function(Dwarf_Die *die)
 }
 
 /* Sets ln's function and system_name from a raw name: demangled when it is
- * mangled. */
+ * mangled, toolchain suffixes dropped (demangle.h). */
 static int symbolize_set_name(struct symbolizer *s, struct sym_line *ln,
 			      const char *raw)
 {
-	bool oom = false;
-	const char *at = strchr(raw, '@');
-	char *bare = NULL, *d, *plt = NULL;
+	bool oom = false, plt = false;
+	const char *at = strchr(raw, '@'), *name = raw;
+	char *bare = NULL, *d, *stub = NULL;
 
 	/* .symtab of glibc's debug file names versioned symbols
 	 * "__libc_start_main@@GLIBC_2.34": the version is not part of the
@@ -768,23 +768,16 @@ static int symbolize_set_name(struct symbolizer *s, struct sym_line *ln,
 		bare = strndup(raw, (size_t)(at - raw));
 		if (!bare)
 			return -ENOMEM;
-		if (strcmp(at, "@plt") == 0) {
-			ln->system_name = symbolize_intern(s, raw, &oom);
-			d = demangle_name(bare);
-			if (d && asprintf(&plt, "%s@plt", d) < 0)
-				oom = true;
-			ln->function = plt ? symbolize_intern(s, plt, &oom) :
-					     ln->system_name;
-			free(plt);
-			free(d);
-			free(bare);
-			return oom ? -ENOMEM : 0;
-		}
-		raw = bare;
+		plt = strcmp(at, "@plt") == 0;
+		name = bare;
 	}
-	d = demangle_name(raw);
-	ln->system_name = symbolize_intern(s, raw, &oom);
-	ln->function = d ? symbolize_intern(s, d, &oom) : ln->system_name;
+	d = demangle_name(name, &ln->has_params);
+	ln->system_name = symbolize_intern(s, plt ? raw : name, &oom);
+	if (plt && asprintf(&stub, "%s@plt", d ? d : name) < 0)
+		oom = true;
+	ln->function = stub ? symbolize_intern(s, stub, &oom) :
+		       d ? symbolize_intern(s, d, &oom) : ln->system_name;
+	free(stub);
 	free(d);
 	free(bare);
 	return oom ? -ENOMEM : 0;

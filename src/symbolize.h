@@ -38,6 +38,8 @@ struct sym_module {
 struct sym_line {
 	const char *function;		/* demangled; NULL when unknown */
 	const char *system_name;	/* raw (mangled) name; NULL when unknown */
+	bool has_params;		/* function holds its parameter list
+					 * (a demangled C++ name) */
 	const char *file;		/* NULL when unknown */
 	int line;			/* 0 when unknown */
 	uint64_t offset;		/* addr - function start (outermost

@@ -10,9 +10,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "escape.h"
 #include "procfs.h"
 #include "stackprof.h"
 #include "threads_write.h"
+
+/* Thread names, function, file and module names come from the target:
+ * every one is written through escape_fputs (escape.h). */
+
 static const char *threads_state_name(char s)
 {
 	switch (s) {
@@ -63,29 +68,40 @@ static void threads_write_frames(FILE *out, struct symbolizer *sym,
 		if (!f || f->nlines == 0) {
 			/* The frame under an interrupted (activation) frame is
 			 * the signal trampoline, __restore_rt: often nameless. */
-			if (i + 1 < t->npcs && t->is_activation[i + 1])
+			if (i + 1 < t->npcs && t->is_activation[i + 1]) {
 				fputs("  <signal handler called>\n", out);
-			else if (f && f->module)
-				fprintf(out, "  0x%" PRIx64 " (%s+0x%" PRIx64 ")\n",
-					t->pcs[i], mod,
+			} else if (f && f->module) {
+				fprintf(out, "  0x%" PRIx64 " (", t->pcs[i]);
+				escape_fputs(mod, out);
+				fprintf(out, "+0x%" PRIx64 ")\n",
 					t->pcs[i] - f->module->start + f->module->offset);
-			else
+			} else {
 				fprintf(out, "  0x%" PRIx64 " (?)\n", t->pcs[i]);
+			}
 			continue;
 		}
 		for (size_t j = 0; j < f->nlines; j++) {
 			const struct sym_line *l = &f->lines[j];
 			bool inl = j + 1 < f->nlines;
-			fprintf(out, "  %s(...)%s\n", l->function ? l->function : "??",
+			/* Go's goroutine dump style "f(...)", but a C++ name
+			 * that carries its parameter list keeps only that. */
+			fputs("  ", out);
+			escape_fputs(l->function ? l->function : "??", out);
+			fprintf(out, "%s%s\n",
+				l->function && l->has_params ? "" : "(...)",
 				inl ? " [inlined]" : "");
 			fputs("      ", out);
-			if (l->file)
-				fprintf(out, "%s:%d", l->file, l->line);
-			else
+			if (l->file) {
+				escape_fputs(l->file, out);
+				fprintf(out, ":%d", l->line);
+			} else {
 				fputs("?", out);
+			}
 			if (!inl)
 				fprintf(out, " +0x%" PRIx64, l->offset);
-			fprintf(out, "  %s\n", mod ? mod : "?");
+			fputs("  ", out);
+			escape_fputs(mod ? mod : "?", out);
+			fputc('\n', out);
 		}
 	}
 	if (t->truncated)
@@ -96,7 +112,9 @@ static void threads_write_header(FILE *out, const struct threads_thread *t)
 {
 	char sc[48];
 
-	fprintf(out, "thread %d (%s) [", (int)t->tid, t->name);
+	fprintf(out, "thread %d (", (int)t->tid);
+	escape_fputs(t->name, out);
+	fputs(") [", out);
 	if (t->exited && t->state == 'Z') {
 		/* A main thread that called pthread_exit: the others run on. */
 		fputs("zombie: exited before the dump]:\n", out);
@@ -268,9 +286,11 @@ static void threads_write_debug1(FILE *out, const struct threads_dump *d,
 			}
 			for (size_t j = 0; j < f->nlines; j++) {
 				const struct sym_line *l = &f->lines[j];
-				fprintf(out, "#\t0x%" PRIx64 "\t%s+0x%" PRIx64 "\t%s:%d\n",
-					t->pcs[k], l->function ? l->function : "??",
-					l->offset, l->file ? l->file : "?", l->line);
+				fprintf(out, "#\t0x%" PRIx64 "\t", t->pcs[k]);
+				escape_fputs(l->function ? l->function : "??", out);
+				fprintf(out, "+0x%" PRIx64 "\t", l->offset);
+				escape_fputs(l->file ? l->file : "?", out);
+				fprintf(out, ":%d\n", l->line);
 			}
 		}
 		fputc('\n', out);
@@ -301,7 +321,9 @@ static void threads_write_summary(FILE *out, const struct threads_dump *d,
 			else if (procfs_read_comm(d->pid, t->tid, name,
 						  sizeof(name)) < 0)
 				snprintf(name, sizeof(name), "?");
-			fprintf(out, " %d (%s)", (int)t->tid, name);
+			fprintf(out, " %d (", (int)t->tid);
+			escape_fputs(name, out);
+			fputc(')', out);
 		}
 		if (g[i].count > 8)
 			fprintf(out, " ... %zu more", g[i].count - 8);

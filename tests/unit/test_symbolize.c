@@ -18,7 +18,6 @@
 #include "check.h"
 #include "workload.h"
 #include "procfs.h"
-#include "demangle.h"
 #include "modules.h"
 #include "symbolize.h"
 
@@ -303,22 +302,15 @@ out:
 	kill_child();
 }
 
-static void test_errors_and_demangle(void)
+static void test_errors(void)
 {
 	struct symbolizer *s = (void *)1;
 	char err[256] = "";
-	char *d;
 
 	/* A pid that cannot exist (above pid_max's maximum 2^22). */
 	CHECK_INT(symbolizer_new(99999999, false, &s, err, sizeof(err)), -ESRCH);
 	CHECK(s == NULL);
 	CHECK(err[0] != '\0');
-
-	d = demangle_name("_ZN3foo3barEi");
-	CHECK_STR(d, "foo::bar(int)");
-	free(d);
-	CHECK(demangle_name("main") == NULL);
-	CHECK(demangle_name("_Znotvalid!") == NULL);
 }
 
 /* A library loaded after the symbolizer was made appears on refresh, and
@@ -497,7 +489,7 @@ int main(void)
 	test_lines_policy();
 	kill_child();
 	test_kernel();
-	test_errors_and_demangle();
+	test_errors();
 	test_refresh_dlopen();
 	test_report_maps();
 	return check_done();
