@@ -46,7 +46,10 @@ static void output_hint(int r, const char *path, const char *example)
 		break;
 	case ENOSPC:
 	case EDQUOT:
-		cli_hint("free some space (see 'df %s') or choose another path with -o", path);
+		if (strcmp(path, "-"))
+			cli_hint("free some space (see 'df %s') or choose another path with -o", path);
+		else
+			cli_hint("free some space where standard output goes, or give a file with -o");
 		break;
 	default:
 		cli_hint("choose a writable location with -o");

@@ -16,7 +16,7 @@ t_init
 command -v script >/dev/null || fail "script(1) from util-linux is needed to give cprof a terminal"
 
 wl="$WORKLOAD_DIR/spin_nofp"
-start_bg "$wl" 120 2
+start_bg "$wl" 300 1
 pid=$BG_PID
 wait_exec "$pid" "$wl"
 
