@@ -55,6 +55,19 @@ int cli_bad_option(const char *cmd, int c, char **argv);
  * and returns -1 otherwise. */
 int cli_check_target(pid_t pid);
 
+/* What -o names (cmd/output.c; "-" is standard output), opened and checked
+ * before the work: prints the error and hint and returns the exit status
+ * when it cannot be written or, for binary data, is a terminal; waits,
+ * saying so, for a FIFO's reader. 0 with *out set otherwise. example is a
+ * file name for the hints ("cpu.pprof"). */
+struct outfile;
+int cli_output_open(const char *path, bool binary, const char *example,
+		    struct outfile **out);
+/* Writes data to it; prints the error and hint (not for a closed pipe on
+ * standard output) and returns -1 on failure. */
+int cli_output_write(struct outfile *of, const char *path, const void *data,
+		     size_t len);
+
 /* True when fd 2 is a terminal (progress lines are drawn). */
 bool cli_stderr_is_tty(void);
 

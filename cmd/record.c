@@ -20,6 +20,7 @@
 
 #include "cmd.h"
 #include "record_cli.h"
+#include "outfile.h"
 #include "pprof.h"
 #include "procfs.h"
 #include "explain.h"
@@ -41,7 +42,11 @@ static void record_usage(FILE *f)
 		"  -s, --seconds N         stop after N seconds (default: %g with -p;\n"
 		"                          with a command, when it exits); Ctrl-C stops early\n"
 		"  -F, --freq HZ           samples per second per thread (default: %u)\n"
-		"  -o, --output FILE       where to write the profile (default: %s)\n"
+		"  -o, --output FILE       where to write the profile (default: %s);\n"
+		"                          '-' for standard output (not a terminal). A\n"
+		"                          regular file is replaced atomically (through\n"
+		"                          symbolic links, keeping its mode and owner), a\n"
+		"                          device or FIFO written in place\n"
 		"  -g, --call-graph MODE   dwarf: unwind copied user stacks with the CFI,\n"
 		"                          right through code without frame pointers\n"
 		"                          (default); fp: the kernel's frame-pointer\n"
@@ -60,6 +65,7 @@ static void record_usage(FILE *f)
 		"  cprof record -p 1234                      30 s of pid 1234 into cpu.pprof\n"
 		"  cprof record -p 1234 -s 10 -F 999 -o x.pprof\n"
 		"  cprof record -o make.pprof -- make -j2    a command, until it exits\n"
+		"  ssh host cprof record -p 1234 -o - > cpu.pprof\n"
 		"  cprof report cpu.pprof                    its top functions\n"
 		"  go tool pprof -http=:8081 cpu.pprof       flame graph in a browser\n"
 		"\n"
@@ -246,6 +252,7 @@ struct child {
 	int go_fd;	/* write end: one byte lets the child exec */
 	int exec_fd;	/* read end: EOF when exec succeeded, else errno */
 	const char *name;
+	bool stdout_to_stderr;	/* our stdout carries the profile */
 	int status;
 	bool reaped;
 	bool execd;	/* the command ran (its status means something) */
@@ -276,6 +283,11 @@ static int child_start(struct child *ch, char **argv)
 		close(go[1]);
 		close(ex[0]);
 		signal(SIGPIPE, SIG_DFL);
+		/* With the profile on our stdout, the command's output would
+		 * corrupt it: it goes to stderr instead, as with perf record
+		 * -o -. */
+		if (ch->stdout_to_stderr)
+			dup2(STDERR_FILENO, STDOUT_FILENO);
 		if (read(go[0], &b, 1) != 1)
 			_exit(127);	/* cprof gave up before starting us */
 		execvp(argv[0], argv);
@@ -443,17 +455,12 @@ int cmd_record(int argc, char **argv)
 			 cli.command[0]);
 		return CPROF_EXIT_FATAL;
 	}
-	int r = pprof_check_writable(cli.output);
-	if (r < 0) {
-		cli_error("cannot write '%s': %s", cli.output, strerror(-r));
-		if (r == -ENOENT)
-			cli_hint("create its directory first, or choose another path with -o");
-		else if (r == -EISDIR)
-			cli_hint("give a file name, e.g. -o %s/cpu.pprof", cli.output);
-		else
-			cli_hint("choose a writable location with -o");
-		return CPROF_EXIT_FATAL;
-	}
+	/* Opened now: a FIFO's reader is waited for before recording, as
+	 * a shell's '>' would, and a device is never replaced. */
+	struct outfile *out = NULL;
+	int r = cli_output_open(cli.output, true, RECORD_DEFAULT_OUTPUT, &out);
+	if (r)
+		return r;
 	if (cli.kernel && !have_kernel_access()) {
 		/* Unprivileged users may still sample their own processes in
 		 * user space: do that rather than fail. */
@@ -465,11 +472,12 @@ int cmd_record(int argc, char **argv)
 
 	cli_catch_signals();
 	if (cli.command) {
+		child.stdout_to_stderr = outfile_is_stdout(out);
 		r = child_start(&child, cli.command);
 		if (r < 0) {
 			cli_error("cannot start '%s': %s", cli.command[0], strerror(-r));
 			cli_hint("check the limits on processes and open files (ulimit -u, ulimit -n)");
-			return CPROF_EXIT_FATAL;
+			goto out_child;
 		}
 	}
 	/* SCHED_BATCH: the same share of CPU, but our wake-ups (a ring's
@@ -533,15 +541,16 @@ int cmd_record(int argc, char **argv)
 	uint8_t *data = NULL;
 	size_t len = 0;
 	r = pprof_encode(profile, &data, &len);
-	if (r == 0)
-		r = pprof_write_atomic(cli.output, data, len);
-	free(data);
-	profile_free(profile);
 	if (r < 0) {
-		cli_error("cannot write '%s': %s", cli.output, strerror(-r));
-		cli_hint("nothing was written; check the space left with 'df %s'", cli.output);
+		cli_error("cannot encode the profile: %s", strerror(-r));
+		profile_free(profile);
 		goto out_child;
 	}
+	r = cli_output_write(out, cli.output, data, len);
+	free(data);
+	profile_free(profile);
+	if (r < 0)
+		goto out_child;
 	status = CPROF_EXIT_OK;
 	if (!cli.quiet) {
 		char size[32];
@@ -566,8 +575,13 @@ int cmd_record(int argc, char **argv)
 				 100.0 * st.truncated / st.samples, RECORD_MAX_STACK_SIZE);
 		if (st.samples == 0)
 			cli_warn("no samples: pid %d used no CPU while it was recorded", (int)pid);
-		cli_info("wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'",
-			cli.output, size, cli.output, cli.output);
+		if (outfile_is_file(out))
+			cli_info("wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'",
+				 cli.output, size, cli.output, cli.output);
+		else if (!strcmp(cli.output, "-"))
+			cli_info("wrote the profile (%s) to standard output", size);
+		else
+			cli_info("wrote the profile (%s) to %s", size, cli.output);
 	}
 out_child:
 	if (cli.command && child.pid > 0) {
@@ -584,5 +598,6 @@ out_child:
 		if (!cli.quiet && child.execd)
 			describe_status(&child);
 	}
+	outfile_close(out);
 	return status;
 }

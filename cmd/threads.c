@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "outfile.h"
 #include "pprof.h"
 #include "procfs.h"
 #include "symbolize.h"
@@ -30,7 +31,7 @@ enum { OUT_TEXT, OUT_SUMMARY, OUT_JSON, OUT_DEBUG1, OUT_PPROF };
 struct threads_cli {
 	pid_t pid;
 	int format;
-	const char *output;		/* NULL: stdout */
+	const char *output;		/* "-": standard output */
 	unsigned long max_frames;
 	bool one_at_a_time;
 	enum threads_unwinder unwinder;
@@ -58,9 +59,12 @@ static void threads_usage(FILE *f)
 		"                          summary: identical stacks grouped, most common\n"
 		"                          first; json: one document for tools;\n"
 		"                          debug1: Go's goroutine?debug=1 layout;\n"
-		"                          pprof: a threads/count profile (needs -o, or\n"
-		"                          standard output not a terminal)\n"
-		"  -o, --output FILE       write to FILE (atomically) instead of stdout\n"
+		"                          pprof: a threads/count profile (never to a\n"
+		"                          terminal: give -o or redirect the output)\n"
+		"  -o, --output FILE       write to FILE instead of standard output ('-');\n"
+		"                          a regular file is replaced atomically (through\n"
+		"                          symbolic links, keeping its mode and owner), a\n"
+		"                          device or FIFO written in place\n"
 		"      --max-frames N      frames per thread, 1 to 65536 (default: %zu);\n"
 		"                          longer stacks are marked as cut\n"
 		"      --one-at-a-time     stop one thread at a time: shortest pauses,\n"
@@ -105,6 +109,7 @@ static int threads_cli_parse(int argc, char **argv, struct threads_cli *cli)
 	int c;
 
 	memset(cli, 0, sizeof(*cli));
+	cli->output = "-";
 	cli->max_frames = threads_defaults.max_frames;
 	cli->unwinder = threads_defaults.unwinder;
 	optind = 0;
@@ -131,6 +136,7 @@ static int threads_cli_parse(int argc, char **argv, struct threads_cli *cli)
 		case 'o':
 			if (!*optarg) {
 				cli_error("invalid --output '': empty file name");
+				cli_hint("give a file name, e.g. -o threads.txt, or '-' for standard output");
 				return -1;
 			}
 			cli->output = optarg;
@@ -174,12 +180,6 @@ static int threads_cli_parse(int argc, char **argv, struct threads_cli *cli)
 	if (!cli->pid) {
 		cli_error("no process given");
 		cli_hint("'cprof threads -p PID'; find the PID with 'pgrep NAME'");
-		return -1;
-	}
-	if (cli->format == OUT_PPROF && !cli->output && isatty(STDOUT_FILENO)) {
-		cli_error("will not write a binary pprof profile to a terminal");
-		cli_hint("add -o FILE, or pipe the output: 'cprof threads -p %d -f pprof > t.pprof'",
-			 (int)cli->pid);
 		return -1;
 	}
 	return 0;
@@ -254,6 +254,7 @@ int cmd_threads(int argc, char **argv)
 	char err[512] = "", buf[2048];
 	uint8_t *data = NULL;
 	size_t len = 0;
+	struct outfile *out = NULL;
 	int status = CPROF_EXIT_FATAL, r;
 
 	if (threads_cli_parse(argc, argv, &cli) < 0)
@@ -264,11 +265,13 @@ int cmd_threads(int argc, char **argv)
 	}
 	if (cli_check_target(cli.pid) < 0)
 		return CPROF_EXIT_FATAL;
-	if (cli.output && (r = pprof_check_writable(cli.output)) < 0) {
-		cli_error("cannot write '%s': %s", cli.output, strerror(-r));
-		cli_hint("choose a writable location with -o");
-		return CPROF_EXIT_FATAL;
-	}
+	/* What -o names is opened before any thread stops: a FIFO's reader
+	 * is waited for now, not while the target is stopped. A binary
+	 * profile never goes to a terminal. */
+	r = cli_output_open(cli.output, cli.format == OUT_PPROF,
+			    cli.format == OUT_PPROF ? "threads.pprof" : "threads.txt", &out);
+	if (r)
+		return r;
 	/* A closed pipe must give EPIPE on write, not kill us silently. The
 	 * other stop signals keep their default action: src/threads.c holds
 	 * them until every thread is detached. */
@@ -282,12 +285,12 @@ int cmd_threads(int argc, char **argv)
 	if (r == -EACCES || r == -EPERM) {
 		/* The maps of another user's process: ptrace would fail too. */
 		cli_explain(explain_ptrace(-EPERM, cli.pid, err, buf, sizeof(buf)));
-		return CPROF_EXIT_FATAL;
+		goto out_sym;
 	}
 	if (r < 0) {
 		if (cli.format == OUT_PPROF) {
 			cli_error("cannot read the modules of pid %d: %s", (int)cli.pid, err);
-			return CPROF_EXIT_FATAL;
+			goto out_sym;
 		}
 		cli_warn("no symbols for pid %d (%s): printing addresses", (int)cli.pid, err);
 		sym = NULL;
@@ -335,15 +338,8 @@ int cmd_threads(int argc, char **argv)
 		cli_error("cannot format the dump: %s", strerror(-r));
 		goto out_dump;
 	}
-	if (cli.output) {
-		r = pprof_write_atomic(cli.output, data, len);
-		if (r < 0) {
-			cli_error("cannot write '%s': %s", cli.output, strerror(-r));
-			goto out_dump;
-		}
-	} else if (len && fwrite(data, 1, len, stdout) != len) {
-		goto out_dump;	/* main reports the stdout error */
-	}
+	if (cli_output_write(out, cli.output, data, len) < 0)
+		goto out_dump;
 	status = CPROF_EXIT_OK;
 	for (size_t i = 0; i < d->n; i++)
 		if (d->threads[i].error && !d->threads[i].exited) {
@@ -356,5 +352,6 @@ out_dump:
 	threads_dump_free(d);
 out_sym:
 	symbolizer_free(sym);
+	outfile_close(out);
 	return status;
 }

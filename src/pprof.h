@@ -1,5 +1,5 @@
 /*
- * pprof.h - profile.proto encoding and decoding, gzip, atomic file writes.
+ * pprof.h - profile.proto encoding and decoding, gzip.
  *
  * This is the only module that includes the protoc-c generated header.
  * Errors are negative errno values; EBADMSG means "not a pprof profile".
@@ -27,15 +27,5 @@ int pprof_decode(const uint8_t *buf, size_t len, struct profile **out,
 /* Reads and decodes a file. -errno from open/read, or as pprof_decode. */
 int pprof_read_file(const char *path, struct profile **out, char *errmsg,
 		    size_t errlen);
-
-/* Writes data to path atomically: a temporary file in the same directory
- * (".NAME.XXXXXX"), fsync, rename. On any failure the temporary is removed
- * and path is untouched. Returns 0 or -errno. */
-int pprof_write_atomic(const char *path, const uint8_t *data, size_t len);
-
-/* Checks that a file could be created at path (directory exists and is
- * writable, path is not a directory) without leaving anything behind.
- * Returns 0 or -errno (ENOENT: no such directory, EACCES, EISDIR...). */
-int pprof_check_writable(const char *path);
 
 #endif

@@ -1,9 +1,8 @@
 /*
  * test_pprof.c - profile.proto encoding and decoding, checked against our
  * own decoder and against an independent reader (go tool pprof), plus the
- * corrupt-input paths and the atomic file writes.
+ * corrupt-input paths and reading files (writing them is test_outfile's).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "outfile.h"
 #include "pprof.h"
 
 /* Two functions inlined into a third, a mapping, labels, comments: every
@@ -303,32 +303,7 @@ static void test_fuzz(void)
 	profile_free(p);
 }
 
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	int n = 0;
-	struct dirent *e;
-	while (d && (e = readdir(d)))
-		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			n++;
-	if (d)
-		closedir(d);
-	return n;
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = malloc(1 << 20);
-	*len = fread(buf, 1, (1 << 20) - 1, f);
-	buf[*len] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static void test_files(const char *tmp)
+static void test_read_file(const char *tmp)
 {
 	char path[512], sub[512], missing[512];
 	snprintf(path, sizeof(path), "%s/out.pprof", tmp);
@@ -336,54 +311,13 @@ static void test_files(const char *tmp)
 	snprintf(missing, sizeof(missing), "%s/nodir/out.pprof", tmp);
 	CHECK_INT(mkdir(sub, 0755), 0);
 
-	CHECK_INT(pprof_check_writable(path), 0);
-	CHECK_INT(count_entries(tmp), 1);	/* nothing left behind */
-	CHECK_INT(pprof_check_writable(missing), -ENOENT);
-	CHECK_INT(pprof_check_writable(sub), -EISDIR);
-	CHECK_INT(pprof_check_writable("/etc/passwd/x.pprof"), -ENOTDIR);
-	if (geteuid() == 0) {
-		/* root passes permission bits; sysfs refuses new files anyway */
-		int r = pprof_check_writable("/sys/cprof-test.pprof");
-		CHECK(r == -EACCES || r == -EROFS);
-	} else {
-		char ro[512], rof[600];
-		snprintf(ro, sizeof(ro), "%s/ro", tmp);
-		snprintf(rof, sizeof(rof), "%s/x.pprof", ro);
-		CHECK_INT(mkdir(ro, 0555), 0);
-		CHECK_INT(pprof_check_writable(rof), -EACCES);
-		rmdir(ro);
-	}
-
-	const uint8_t one[] = "first version, longer than the second";
-	const uint8_t two[] = "second";
-	CHECK_INT(pprof_write_atomic(path, one, sizeof(one)), 0);
-	CHECK_INT(pprof_write_atomic(path, two, sizeof(two)), 0);
-	size_t len;
-	char *got = read_all(path, &len);
-	CHECK(got && len == sizeof(two) && !memcmp(got, two, len));
-	free(got);
-	CHECK_INT(count_entries(tmp), 2);	/* out.pprof and sub: no temp */
-	/* The mode open(2) would give, not mkstemp's 0600. */
-	mode_t um = umask(027);
-	CHECK_INT(pprof_write_atomic(path, two, sizeof(two)), 0);
-	struct stat st;
-	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
-	umask(um);
-	CHECK_INT(pprof_write_atomic(missing, one, sizeof(one)), -ENOENT);
-	CHECK_INT(pprof_write_atomic(sub, one, sizeof(one)), -EISDIR);
-	CHECK_INT(count_entries(sub), 0);
-	CHECK_INT(count_entries(tmp), 2);
-	/* An unwritable destination fails and leaves no temporary. */
-	if (geteuid() == 0)
-		CHECK(pprof_write_atomic("/sys/cprof-test.pprof", one, 4) < 0);
-
 	/* pprof_read_file: round trip through the file system. */
 	struct profile *p = make_profile(), *q = NULL;
 	uint8_t *gz;
 	size_t gzlen;
 	char err[256];
 	CHECK_INT(pprof_encode(p, &gz, &gzlen), 0);
-	CHECK_INT(pprof_write_atomic(path, gz, gzlen), 0);
+	CHECK_INT(outfile_write_path(path, gz, gzlen, NULL, 0), 0);
 	CHECK_INT(pprof_read_file(path, &q, err, sizeof(err)), 0);
 	CHECK(q && profile_equal(p, q));
 	profile_free(q);
@@ -438,7 +372,7 @@ static void test_go_pprof(const char *tmp)
 	char path[512];
 	snprintf(path, sizeof(path), "%s/go.pprof", tmp);
 	CHECK_INT(pprof_encode(p, &gz, &gzlen), 0);
-	CHECK_INT(pprof_write_atomic(path, gz, gzlen), 0);
+	CHECK_INT(outfile_write_path(path, gz, gzlen, NULL, 0), 0);
 
 	char *raw = run_go_pprof(tmp, "-symbolize=none -raw", path);
 	CHECK(raw != NULL);
@@ -489,7 +423,7 @@ int main(void)
 	test_round_trip();
 	test_corrupt();
 	test_fuzz();
-	test_files(tmp);
+	test_read_file(tmp);
 	test_go_pprof(tmp);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "chmod -R u+w '%s'; rm -rf '%s'", tmp, tmp);

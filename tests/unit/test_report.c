@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "outfile.h"
 #include "pprof.h"
 #include "report.h"
 
@@ -215,7 +216,7 @@ static void test_against_go(void)
 		uint8_t *gz;
 		size_t gzlen;
 		CHECK_INT(pprof_encode(cases[i].p, &gz, &gzlen), 0);
-		CHECK_INT(pprof_write_atomic(path, gz, gzlen), 0);
+		CHECK_INT(outfile_write_path(path, gz, gzlen, NULL, 0), 0);
 		free(gz);
 		char cmd[1024];
 		snprintf(cmd, sizeof(cmd),
