@@ -110,11 +110,13 @@ forget_bg() {
 }
 
 wait_for() {
-	local secs=$1 desc=$2 i=0
+	local secs=$1 desc=$2 end
 	shift 2
+	# A deadline on the clock, not a count of turns: on a loaded machine
+	# each turn (the command, the sleep) takes far longer than 0.05 s.
+	end=$(($(date +%s%N) + secs * 1000000000))
 	while ! "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		if [ "$i" -gt $((secs * 20)) ]; then
+		if [ "$(date +%s%N)" -gt "$end" ]; then
 			fail "timed out after ${secs}s waiting for $desc"
 		fi
 		sleep 0.05
