@@ -3,9 +3,9 @@
 # sleep (tests/workloads/dstate.c: a vfork parent, state D): each goroutine
 # request holds the other threads far less than the 2 s it used to; the
 # thread is reported with its state, wait channel and no user stack; right
-# after each answer no thread is traced or stopped, although the server (and
-# every thread of it) lives on; and when its sleep ends the thread runs on:
-# the workload finishes by itself while the server still serves it.
+# after each answer no thread is traced or stopped, although the server
+# lives on; and when its sleep ends the thread runs on: the workload
+# finishes by itself (and the server, seeing it go, stops).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.bash"
@@ -46,10 +46,9 @@ expect_reply "goroutine?debug=1" 200 "text/plain; charset=utf-8"
 grep -A1 '^1 @$' "$T/body" | tail -1 | grep -qxF "#	$why" ||
 	fail "debug=1: no '1 @' entry for the vforker: $(cat "$T/body")"
 
-# The sleep ends; the vforker must run (not sit in a ptrace stop), return
-# from vfork and let the workload exit 0, with cprof serve still attached
-# to nothing and still running.
+# The sleep ends while cprof serve still runs: the vforker must run (not
+# sit in a ptrace stop), return from vfork and let the workload exit 0.
+kill -0 "$SERVE_PID" 2>/dev/null || fail "cprof serve ended early: $(cat "$SERVE_LOG")"
 dstate_finish
-kill -0 "$SERVE_PID" 2>/dev/null || fail "cprof serve ended: $(cat "$SERVE_LOG")"
 note "$(tail -1 "$T/dstate.out")"
 pass "requests held the process < $GAP_MAX_MS ms, the vforker ($WCHAN) was reported and ran on"
