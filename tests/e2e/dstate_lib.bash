@@ -15,9 +15,10 @@
 #                     itself
 #   dstate_reason     the words every format uses for the vforker
 
-# Every bound on the heartbeat's gap, and why: cprof waits 50 ms for a thread
-# in uninterruptible sleep once every other thread has stopped (THREADS_UNINT_WAIT_NS,
-# docs/design.md §3.1), and a dump of 6 threads stops them for ~1 ms more; an
+# The bound on the heartbeat's gap, and why: cprof waits 50 ms for a thread
+# in uninterruptible sleep once every other thread has stopped
+# (THREADS_UNINT_WAIT_NS, docs/design.md §3.1), and a dump of 6 threads
+# stops them for ~1 ms more; an
 # ordinary (SCHED_OTHER) heartbeat alone, with nothing dumping it, showed
 # longest gaps of 8-85 ms per second on this 2-core VM at load average 15.
 # 500 ms is three times their sum, and a quarter of the 2 s that one such
