@@ -49,9 +49,12 @@ static void threads_usage(FILE *f)
 		"goroutine dump. Threads are stopped with PTRACE_SEIZE and\n"
 		"PTRACE_INTERRUPT for the few milliseconds the unwinding takes, then\n"
 		"let go before symbols are looked up; if cprof is killed the process\n"
-		"runs on, and a stopped process stays stopped. Frames read 'f(...)',\n"
-		"but a C++ name shows its own parameters; thread, function and file\n"
-		"names are printed with control characters escaped ('\\x1b').\n"
+		"runs on, and a stopped process stays stopped. A thread in\n"
+		"uninterruptible sleep (state D) is waited for 50 ms once the others\n"
+		"have stopped, then reported without a user stack, with the kernel\n"
+		"function it sleeps in (exit status 1). Frames read 'f(...)', but a\n"
+		"C++ name shows its own parameters; thread, function and file names\n"
+		"are printed with control characters escaped ('\\x1b').\n"
 		"\n"
 		"options:\n"
 		"  -p, --pid PID           the process to dump\n"
@@ -340,11 +343,15 @@ int cmd_threads(int argc, char **argv)
 	}
 	if (cli_output_write(out, cli.output, data, len) < 0)
 		goto out_dump;
+	/* A thread without a stack (one in uninterruptible sleep, too) makes
+	 * the dump partial: exit status 1, as man/cprof-threads.1 says. */
 	status = CPROF_EXIT_OK;
 	for (size_t i = 0; i < d->n; i++)
-		if (d->threads[i].error && !d->threads[i].exited) {
-			cli_warn("thread %d: no stack (%s)", (int)d->threads[i].tid,
-				 strerror(-d->threads[i].error));
+		if ((d->threads[i].error || d->threads[i].uninterruptible) &&
+		    !d->threads[i].exited) {
+			char why[128];
+			cli_warn("thread %d: %s", (int)d->threads[i].tid,
+				 threads_no_stack_reason(&d->threads[i], why, sizeof(why)));
 			status = CPROF_EXIT_PARTIAL;
 		}
 out_dump:

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 
 #include "procfs.h"
 #include "ptunwind.h"
@@ -29,7 +30,14 @@ const struct threads_opts threads_defaults = {
 /* Rescans of /proc/PID/task: a process creating threads as fast as we seize
  * them must not keep us (and the threads already stopped) forever. */
 #define THREADS_MAX_SCANS 16
+/* How long a thread that can run is waited for: only a saturated machine
+ * keeps a runnable thread off every CPU this long. */
 #define THREADS_STOP_TIMEOUT_NS 2000000000u
+/* How long every other thread is held, once all have stopped, for threads
+ * in uninterruptible sleep to leave it (docs/design.md §3.1): a disk read
+ * usually ends well within it; a vfork parent, a hung NFS or FUSE server
+ * not in seconds. */
+#define THREADS_UNINT_WAIT_NS 50000000u
 
 static void threads_dump_free_threads(struct threads_dump *d)
 {
@@ -111,7 +119,7 @@ static void threads_read_info(int taskfd, struct threads_thread *t)
 }
 
 /* The system call of threads whose registers could not be read (not
- * stopped in time: uninterruptible sleep), from /proc after the dump. */
+ * stopped in time), from /proc after the dump. */
 static void threads_read_syscalls(struct threads_dump *d)
 {
 	int taskfd = -1;
@@ -163,6 +171,44 @@ static struct threads_thread *threads_get(struct threads_dump *d, pid_t tid)
 		if (d->threads[i].tid == tid)
 			return &d->threads[i];
 	return NULL;
+}
+
+/* What /proc says of the threads of tr given up in uninterruptible sleep:
+ * the kernel function each sleeps in and its system call, read now, while
+ * they sleep (later they may have moved on). Their state is the one seen
+ * while waiting: D, or I. */
+static void threads_note_unint(struct threads_dump *d, const struct tracer *tr)
+{
+	int taskfd = -1;
+	char buf[1024];
+
+	for (size_t i = 0; i < tr->n; i++) {
+		const struct tracer_thread *tt = &tr->t[i];
+		struct threads_thread *t;
+		struct procfs_syscall sc;
+		if (tt->state != TRACER_UNSTOPPED || !tt->sleep_state ||
+		    !(t = threads_get(d, tt->tid)) || t->uninterruptible)
+			continue;
+		t->uninterruptible = true;
+		t->state = tt->sleep_state;
+		if (taskfd < 0 && (taskfd = threads_open_taskdir(d->pid)) < 0)
+			return;
+		/* "0" when it is running again: no function to name. */
+		ssize_t n = threads_read_task_file(taskfd, t->tid, "wchan", buf,
+						   sizeof(buf));
+		buf[n > 0 ? strcspn(buf, " \n") : 0] = '\0';
+		if (buf[0] && strcmp(buf, "0") != 0) {
+			size_t wl = strnlen(buf, sizeof(t->wchan) - 1);
+			memcpy(t->wchan, buf, wl);
+			t->wchan[wl] = '\0';
+		}
+		if (threads_read_task_file(taskfd, t->tid, "syscall", buf,
+					   sizeof(buf)) > 0 &&
+		    procfs_parse_syscall(buf, &sc) == 0)
+			t->syscall = sc.nr;
+	}
+	if (taskfd >= 0)
+		close(taskfd);
 }
 
 /* Walks into scratch buffers of max frames (the caller's, reused across
@@ -304,6 +350,50 @@ static long threads_list_new(struct threads_dump *d, size_t *cap, char *err,
 	return (long)(d->n - first);
 }
 
+/* ---- tracing threads ----------------------------------------------------- *
+ *
+ * Every ptrace request of a capture comes from a thread created for it,
+ * which exits when the capture is over. The tracer is that thread, not the
+ * process: a thread in uninterruptible sleep never stops, so it cannot be
+ * PTRACE_DETACHed, and stays traced with the stop pending until its tracer
+ * exits, when the kernel unlinks it and drops the stop (exit_ptrace,
+ * __ptrace_unlink; docs/design.md §3.1). Traced from a long-lived thread
+ * (cprof serve's connection threads) it would enter the stop when its sleep
+ * ends and stay stopped. One pthread_create and join per capture costs
+ * ~0.1 ms (bench/README.md). */
+
+struct threads_tracer {
+	pthread_t thread;
+	bool started;
+	pid_t tid;			/* its kernel id, set by the thread */
+	size_t left_traced;		/* threads it could not detach */
+};
+
+static void threads_tracer_begin(struct threads_tracer *t)
+{
+	t->tid = (pid_t)syscall(SYS_gettid);
+}
+
+/* Joins t; if it left threads traced, also waits until the kernel has
+ * released them: pthread_join returns when the thread's exit clears its
+ * tid (exit_mm, early in do_exit), before exit_notify detaches its tracees
+ * and unhashes it, after which tgkill no longer finds it. */
+static void threads_tracer_join(struct threads_tracer *t)
+{
+	if (!t->started)
+		return;
+	pthread_join(t->thread, NULL);
+	t->started = false;
+	if (!t->left_traced || t->tid <= 0)
+		return;
+	for (int i = 0; i < 10000; i++) {
+		if (syscall(SYS_tgkill, getpid(), t->tid, 0) < 0 && errno == ESRCH)
+			return;
+		struct timespec ts = { 0, 10000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 /* ---- snapshot: every thread stopped at once ----------------------------- *
  *
  * At 1,000 threads a snapshot is ~30 us of kernel work per thread (reading
@@ -313,8 +403,8 @@ static long threads_list_new(struct threads_dump *d, size_t *cap, char *err,
  * threads, one per CPU we may run on, each with its own tracer and
  * unwinder (a Dwfl is not thread-safe). The snapshot stays one: no part
  * detaches anything before every part has stopped all of its threads.
- * Part 0 runs on the calling thread and also re-scans /proc/PID/task for
- * threads that appeared meanwhile. */
+ * Part 0 also re-scans /proc/PID/task for threads that appeared meanwhile.
+ * Every part is a tracing thread of its own (above); the caller waits. */
 
 #define THREADS_MAX_PARTS 4
 /* Below this many threads per part, a second tracer thread costs more (its
@@ -325,8 +415,7 @@ struct threads_snap;
 
 struct threads_part {
 	struct threads_snap *snap;
-	pthread_t thread;
-	bool started;
+	struct threads_tracer th;
 	const pid_t *tids;		/* this part's share of the first scan */
 	size_t ntids;
 	struct threads_dump d;		/* only threads and n are used */
@@ -395,7 +484,8 @@ static int threads_stop_list(struct threads_dump *d, size_t *cap,
 		}
 	}
 	if (r == 0)
-		tracer_wait_stopped(tr, THREADS_STOP_TIMEOUT_NS);
+		tracer_wait_stopped(tr, THREADS_STOP_TIMEOUT_NS,
+				    THREADS_UNINT_WAIT_NS);
 	/* Clones the kernel attached, maybe not in /proc when tids were
 	 * listed: only they can be missing from d. */
 	size_t before = d->n;
@@ -404,6 +494,8 @@ static int threads_stop_list(struct threads_dump *d, size_t *cap,
 			r = threads_add(d, cap, tr->t[i].tid);
 	if (info)
 		threads_read_infos(d, before);
+	if (r == 0)
+		threads_note_unint(d, tr);
 	return r;
 }
 
@@ -424,9 +516,11 @@ static int threads_rescan(struct threads_snap *s)
 		 * listing of 1,000 entries (~1 ms) can be skipped. A thread
 		 * gone but not yet released only makes the counts differ. */
 		for (unsigned k = 0; k < s->nparts; k++)
-			for (size_t i = 0; i < s->part[k].tr.n; i++)
-				alive += s->part[k].tr.t[i].state == TRACER_STOPPED ||
-					 s->part[k].tr.t[i].state == TRACER_SEIZED;
+			for (size_t i = 0; i < s->part[k].tr.n; i++) {
+				enum tracer_state ts = s->part[k].tr.t[i].state;
+				alive += ts == TRACER_STOPPED || ts == TRACER_SEIZED ||
+					 ts == TRACER_UNSTOPPED;
+			}
 		if (procfs_read_stat(p0->d.pid, 0, &st) == 0 &&
 		    st.num_threads == alive)
 			return 0;
@@ -496,14 +590,15 @@ static void threads_unwind_part(struct threads_part *p, size_t max)
 	threads_scratch_free(&sc);
 }
 
-/* One part's whole life: stop its threads, unwind them, and detach them
- * once every part has stopped. Part 0 (the caller's thread) re-scans in
- * between. */
+/* One part's whole life, on its own tracing thread: stop its threads,
+ * unwind them, and detach them once every part has stopped. Part 0
+ * re-scans in between. */
 static void threads_run_part(struct threads_snap *s, struct threads_part *p)
 {
 	bool first = p == &s->part[0];
 	uint64_t t0 = tracer_now_ns(), t1;
 
+	threads_tracer_begin(&p->th);
 	if (!p->u) {
 		p->own_u = true;
 		p->r = ptunwind_new(s->o->pid, s->o->unwinder == THREADS_UNWIND_LIBDW ?
@@ -550,7 +645,7 @@ static void threads_run_part(struct threads_snap *s, struct threads_part *p)
 		pthread_cond_wait(&s->cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
 	t1 = tracer_now_ns();
-	tracer_detach_all(&p->tr);
+	p->th.left_traced = tracer_detach_all(&p->tr, THREADS_UNINT_WAIT_NS);
 	p->detach_ns = tracer_now_ns() - t1;
 }
 
@@ -592,14 +687,22 @@ static int threads_capture_snapshot(const struct threads_opts *o,
 	}
 	s->part[0].u = u;
 	/* Helpers start building their unwinders while we count them; the
-	 * tids are dealt once we know how many really started. */
-	s->nparts = 1;
-	for (k = 1; k < want; k++) {
-		if (pthread_create(&s->part[k].thread, NULL, threads_part_thread,
-				   &s->part[k]) != 0)
+	 * tids are dealt once we know how many really started. Part 0 is
+	 * needed; the others only share the work. */
+	s->nparts = 0;
+	for (k = 0; k < want; k++) {
+		r = pthread_create(&s->part[k].th.thread, NULL,
+				   threads_part_thread, &s->part[k]);
+		if (r != 0)
 			break;
-		s->part[k].started = true;
+		s->part[k].th.started = true;
 		s->nparts++;
+	}
+	if (s->nparts == 0) {
+		errmsg_set(err, errlen, "cannot start a tracing thread: %s",
+			   strerror(r));
+		r = -r;
+		goto out;
 	}
 	pthread_mutex_lock(&s->lock);
 	for (k = 0; k < s->nparts; k++) {
@@ -610,9 +713,8 @@ static int threads_capture_snapshot(const struct threads_opts *o,
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 
-	threads_run_part(s, &s->part[0]);
-	for (k = 1; k < s->nparts; k++)
-		pthread_join(s->part[k].thread, NULL);
+	for (k = 0; k < s->nparts; k++)
+		threads_tracer_join(&s->part[k].th);
 
 	/* Gather the parts into d; the first error wins. */
 	size_t total = 0;
@@ -654,6 +756,7 @@ static int threads_capture_snapshot(const struct threads_opts *o,
 	d->unwind_ns = s->part[0].unwind_ns;
 	d->detach_ns = s->part[0].detach_ns;
 	d->tracers = s->nparts;
+out:
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 	free(s);
@@ -661,14 +764,33 @@ static int threads_capture_snapshot(const struct threads_opts *o,
 	return r;
 }
 
-static int threads_capture_each(const struct threads_opts *o,
-				struct threads_dump *d, size_t *cap,
-				struct ptunwind *u, size_t max, char *err,
-				size_t errlen)
+/* ---- one at a time ------------------------------------------------------ */
+
+struct threads_each {
+	struct threads_tracer th;
+	const struct threads_opts *o;
+	struct threads_dump *d;
+	size_t *cap;
+	struct ptunwind *u;
+	size_t max;
+	char *err;
+	size_t errlen;
+	int r;
+};
+
+/* Runs on a tracing thread of its own. A thread given up in uninterruptible
+ * sleep stays traced until that thread exits, at the end of the dump. */
+static int threads_each_run(struct threads_each *e)
 {
+	const struct threads_opts *o = e->o;
+	struct threads_dump *d = e->d;
+	size_t *cap = e->cap, max = e->max, errlen = e->errlen;
+	struct ptunwind *u = e->u;
+	char *err = e->err;
 	struct threads_scratch sc;
 	int r = threads_scratch_init(&sc, max);
 
+	threads_tracer_begin(&e->th);
 	for (int scan = 0; r == 0 && scan < THREADS_MAX_SCANS; scan++) {
 		size_t before = d->n;
 		long added = threads_list_new(d, cap, err, errlen);
@@ -688,7 +810,9 @@ static int threads_capture_each(const struct threads_opts *o,
 				t->exited = true;
 				r = 0;
 			} else if (r == 0) {
-				tracer_wait_stopped(&tr, THREADS_STOP_TIMEOUT_NS);
+				tracer_wait_stopped(&tr, THREADS_STOP_TIMEOUT_NS,
+						    THREADS_UNINT_WAIT_NS);
+				threads_note_unint(d, &tr);
 				struct tracer_thread *tt = &tr.t[idx];
 				if (tt->state == TRACER_GONE || tt->exiting)
 					t->exited = true;
@@ -699,7 +823,8 @@ static int threads_capture_each(const struct threads_opts *o,
 					r = threads_unwind_one(u, &sc, t, max);
 				}
 			}
-			tracer_detach_all(&tr);
+			e->th.left_traced += tracer_detach_all(&tr,
+							       THREADS_UNINT_WAIT_NS);
 			if (tr.longest_stop_ns > d->longest_stop_ns)
 				d->longest_stop_ns = tr.longest_stop_ns;
 			tracer_release(&tr);
@@ -715,6 +840,34 @@ static int threads_capture_each(const struct threads_opts *o,
 	}
 	threads_scratch_free(&sc);
 	return r;
+}
+
+static void *threads_each_thread(void *arg)
+{
+	struct threads_each *e = arg;
+	e->r = threads_each_run(e);
+	return NULL;
+}
+
+static int threads_capture_each(const struct threads_opts *o,
+				struct threads_dump *d, size_t *cap,
+				struct ptunwind *u, size_t max, char *err,
+				size_t errlen)
+{
+	struct threads_each e = {
+		.o = o, .d = d, .cap = cap, .u = u, .max = max, .err = err,
+		.errlen = errlen,
+	};
+	int r = pthread_create(&e.th.thread, NULL, threads_each_thread, &e);
+
+	if (r != 0) {
+		errmsg_set(err, errlen, "cannot start a tracing thread: %s",
+			   strerror(r));
+		return -r;
+	}
+	e.th.started = true;
+	threads_tracer_join(&e.th);
+	return e.r;
 }
 
 int threads_capture(const struct threads_opts *opts, struct threads_dump **out,

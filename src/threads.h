@@ -12,6 +12,14 @@
  * SIGTERM, SIGHUP and SIGPIPE are blocked for the duration of the capture
  * (tens of ms) and delivered after every thread is detached. A target that
  * was stopped (state T) before the dump is stopped after it.
+ *
+ * The ptrace work runs in threads created for the capture, which exit
+ * before threads_capture returns: a thread in uninterruptible sleep, which
+ * no PTRACE_INTERRUPT stops and which therefore cannot be detached, is let
+ * go by the kernel when they exit. So when threads_capture returns no
+ * thread is traced, even in a caller that lives on (cprof serve). Such a
+ * thread is waited for THREADS_UNINT_WAIT_NS (50 ms) once every other
+ * thread has stopped, then reported with no stack (docs/design.md §3.1).
  */
 #ifndef CPROF_THREADS_H
 #define CPROF_THREADS_H
@@ -53,7 +61,13 @@ struct threads_thread {
 	size_t npcs;
 	bool truncated;			/* max_frames reached */
 	bool exited;			/* vanished during the dump */
-	int error;			/* -errno when this thread failed */
+	int error;			/* -errno when this thread failed;
+					 * -EAGAIN: uninterruptible, below */
+	bool uninterruptible;		/* never stopped: in uninterruptible
+					 * sleep (state D) through the wait,
+					 * so no user stack */
+	char wchan[64];			/* for those: the kernel function it
+					 * sleeps in (/proc/.../wchan), or "" */
 };
 
 struct threads_dump {

@@ -34,6 +34,27 @@ static const char *threads_state_name(char s)
 	}
 }
 
+/* A thread to report without frames: never stopped, or not unwound. */
+static bool threads_no_stack(const struct threads_thread *t)
+{
+	return !t->exited && t->npcs == 0 && (t->error || t->uninterruptible);
+}
+
+const char *threads_no_stack_reason(const struct threads_thread *t, char *buf,
+				    size_t len)
+{
+	if (!threads_no_stack(t))
+		snprintf(buf, len, "%s", "");
+	else if (t->uninterruptible)
+		/* No PTRACE_INTERRUPT reaches it, so no registers: the kernel
+		 * function it waits in is what can be said. */
+		snprintf(buf, len, "no user stack: in uninterruptible sleep%s%s",
+			 t->wchan[0] ? " in " : "", t->wchan);
+	else
+		snprintf(buf, len, "no stack: %s", strerror(-t->error));
+	return buf;
+}
+
 static const char *threads_basename(const char *path)
 {
 	const char *s = path ? strrchr(path, '/') : NULL;
@@ -110,7 +131,7 @@ static void threads_write_frames(FILE *out, struct symbolizer *sym,
 
 static void threads_write_header(FILE *out, const struct threads_thread *t)
 {
-	char sc[48];
+	char sc[48], why[128];
 
 	fprintf(out, "thread %d (", (int)t->tid);
 	escape_fputs(t->name, out);
@@ -130,8 +151,8 @@ static void threads_write_header(FILE *out, const struct threads_thread *t)
 		fprintf(out, ", in %s", sc);
 	}
 	fprintf(out, ", cpu %.2fs]:\n", (double)t->cpu_ns / 1e9);
-	if (t->error && t->npcs == 0)
-		fprintf(out, "  (no stack: %s)\n", strerror(-t->error));
+	if (threads_no_stack(t))
+		fprintf(out, "  (%s)\n", threads_no_stack_reason(t, why, sizeof(why)));
 }
 
 static void threads_json_str(FILE *out, const char *s)
@@ -155,7 +176,7 @@ static void threads_json_str(FILE *out, const char *s)
 static void threads_write_json(FILE *out, const struct threads_dump *d,
 			       struct symbolizer *sym)
 {
-	char sc[48];
+	char sc[48], why[128];
 
 	fprintf(out, "{\"pid\":%d,\"threads\":[", (int)d->pid);
 	for (size_t k = 0; k < d->n; k++) {
@@ -174,7 +195,11 @@ static void threads_write_json(FILE *out, const struct threads_dump *d,
 		fprintf(out, ",\"cpu_ns\":%" PRIu64 ",\"exited\":%s,\"truncated\":%s,\"error\":",
 			t->cpu_ns, t->exited ? "true" : "false",
 			t->truncated ? "true" : "false");
-		threads_json_str(out, t->error ? strerror(-t->error) : NULL);
+		threads_json_str(out, threads_no_stack(t) ?
+				 threads_no_stack_reason(t, why, sizeof(why)) :
+				 t->error ? strerror(-t->error) : NULL);
+		fputs(",\"wchan\":", out);
+		threads_json_str(out, t->uninterruptible && t->wchan[0] ? t->wchan : NULL);
 		fputs(",\"frames\":[", out);
 		bool first = true;
 		for (size_t i = 0; i < t->npcs; i++) {
@@ -206,9 +231,14 @@ struct threads_group {
 	size_t *members;
 };
 
+/* Threads without a stack group by their reason, after every stack. */
 static bool threads_same_stack(const struct threads_thread *a,
 			       const struct threads_thread *b)
 {
+	bool an = threads_no_stack(a), bn = threads_no_stack(b);
+	if (an || bn)
+		return an && bn && a->uninterruptible == b->uninterruptible &&
+		       a->error == b->error && strcmp(a->wchan, b->wchan) == 0;
 	return a->npcs == b->npcs && a->truncated == b->truncated &&
 	       memcmp(a->pcs, b->pcs, a->npcs * sizeof(a->pcs[0])) == 0;
 }
@@ -216,6 +246,9 @@ static bool threads_same_stack(const struct threads_thread *a,
 static int threads_group_cmp(const void *a, const void *b)
 {
 	const struct threads_group *x = a, *y = b;
+	bool xn = threads_no_stack(x->first), yn = threads_no_stack(y->first);
+	if (xn != yn)
+		return xn ? 1 : -1;
 	if (x->count != y->count)
 		return x->count < y->count ? 1 : -1;
 	return (x->first->tid > y->first->tid) - (x->first->tid < y->first->tid);
@@ -232,7 +265,7 @@ static int threads_group(const struct threads_dump *d,
 	for (size_t k = 0; k < d->n; k++) {
 		const struct threads_thread *t = &d->threads[k];
 		size_t i;
-		if (t->exited || !t->pcs)
+		if (t->exited || (!t->pcs && !threads_no_stack(t)))
 			continue;
 		for (i = 0; i < ng; i++)
 			if (threads_same_stack(g[i].first, t))
@@ -274,6 +307,14 @@ static void threads_write_debug1(FILE *out, const struct threads_dump *d,
 	fprintf(out, "threads profile: total %zu\n", total);
 	for (size_t i = 0; i < ng; i++) {
 		const struct threads_thread *t = g[i].first;
+		char why[128];
+		if (threads_no_stack(t)) {
+			/* An empty stack, as Go's parsers read "N @", and the
+			 * reason as a comment line. */
+			fprintf(out, "%zu @\n#\t%s\n\n", g[i].count,
+				threads_no_stack_reason(t, why, sizeof(why)));
+			continue;
+		}
 		fprintf(out, "%zu @", g[i].count);
 		for (size_t k = 0; k < t->npcs; k++)
 			fprintf(out, " 0x%" PRIx64, t->pcs[k]);
@@ -301,11 +342,14 @@ static void threads_write_summary(FILE *out, const struct threads_dump *d,
 				  struct symbolizer *sym,
 				  const struct threads_group *g, size_t ng)
 {
-	size_t exited = 0;
+	size_t exited = 0, stacks = 0;
+	char why[128];
 	for (size_t k = 0; k < d->n; k++)
 		exited += d->threads[k].exited;
+	for (size_t i = 0; i < ng; i++)
+		stacks += !threads_no_stack(g[i].first);
 	fprintf(out, "pid %d: %zu threads, %zu distinct stacks", (int)d->pid,
-		d->n - exited, ng);
+		d->n - exited, stacks);
 	if (exited)
 		fprintf(out, ", %zu exited during the dump", exited);
 	fputs("\n\n", out);
@@ -328,6 +372,9 @@ static void threads_write_summary(FILE *out, const struct threads_dump *d,
 		if (g[i].count > 8)
 			fprintf(out, " ... %zu more", g[i].count - 8);
 		fputs("\n", out);
+		if (threads_no_stack(g[i].first))
+			fprintf(out, "  (%s)\n", threads_no_stack_reason(g[i].first, why,
+								   sizeof(why)));
 		threads_write_frames(out, sym, g[i].first);
 		fputc('\n', out);
 	}
@@ -395,11 +442,16 @@ int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
 	for (size_t k = 0; k < d->n; k++) {
 		const struct threads_thread *t = &d->threads[k];
 		int64_t one = 1;
-		struct profile_label_in label = { .key = "thread_name", .str = t->name };
+		/* A thread in uninterruptible sleep: an empty stack, and
+		 * where it sleeps in the kernel as a label. */
+		struct profile_label_in labels[2] = {
+			{ .key = "thread_name", .str = t->name },
+			{ .key = "wchan", .str = t->wchan },
+		};
 		if (t->exited)
 			continue;
 		if (stackprof_add(sp, t->pcs, t->is_activation, t->npcs, &one,
-				  &label, 1) < 0)
+				  labels, t->uninterruptible && t->wchan[0] ? 2 : 1) < 0)
 			goto out_free;
 	}
 	stackprof_finish(sp);

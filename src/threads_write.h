@@ -19,6 +19,12 @@ enum threads_format {
 				 * "threads profile: total N" */
 };
 
+/* Why thread t has no stack, in the words every format uses: "no user
+ * stack: in uninterruptible sleep in WCHAN" (threads_thread.uninterruptible)
+ * or "no stack: " and the error. "" when it has a stack or exited. */
+const char *threads_no_stack_reason(const struct threads_thread *t, char *buf,
+				    size_t len);
+
 /* Writes the dump in a text format. Returns 0 or -errno (write error). */
 int threads_write(const struct threads_dump *d, struct symbolizer *sym,
 		  enum threads_format fmt, FILE *out);

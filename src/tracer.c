@@ -31,7 +31,6 @@ void tracer_init(struct tracer *tr, pid_t pid, bool trace_clone)
 
 void tracer_release(struct tracer *tr)
 {
-	tracer_detach_all(tr);
 	free(tr->t);
 	memset(tr, 0, sizeof(*tr));
 }
@@ -161,9 +160,59 @@ static bool tracer_handle(struct tracer *tr, size_t idx, int status)
 	return true;
 }
 
-size_t tracer_wait_stopped(struct tracer *tr, uint64_t timeout_ns)
+/* After this long without a thread stopping, the wait looks in /proc at
+ * the threads still running; and again at this interval. An interrupted
+ * thread that can run stops within microseconds, so a millisecond of
+ * silence is worth one stat read per thread still running. */
+#define TRACER_PROBE_NS 1000000u
+/* tracer_detach_all's wait for threads seized but not yet waited for. */
+#define TRACER_DETACH_TIMEOUT_NS 500000000u
+
+static bool tracer_unint_state(char s)
 {
-	uint64_t deadline = tracer_now_ns() + timeout_ns;
+	/* TASK_UNINTERRUPTIBLE shows as D, TASK_IDLE (uninterruptible, not
+	 * counted in the load) as I: signal_wake_up, which PTRACE_INTERRUPT
+	 * uses, wakes neither (docs/design.md §3.1). */
+	return s == 'D' || s == 'I';
+}
+
+/* Whether every thread still running was seen in uninterruptible sleep at
+ * some probe. Reads /proc only for those not seen so far, and stops at the
+ * first one running or interruptible: the wait goes on for it anyway. */
+static bool tracer_all_unint(struct tracer *tr)
+{
+	for (size_t i = 0; i < tr->n; i++) {
+		struct tracer_thread *t = &tr->t[i];
+		struct procfs_stat st;
+		if (t->state != TRACER_SEIZED || t->sleep_state)
+			continue;
+		if (procfs_read_stat(tr->pid, t->tid, &st) < 0 ||
+		    !tracer_unint_state(st.state))
+			return false;
+		t->sleep_state = st.state;
+	}
+	return true;
+}
+
+/* Stops waiting for the threads still running: they stay traced, their
+ * stop pending (see tracer.h). */
+static void tracer_give_up(struct tracer *tr)
+{
+	for (size_t i = 0; i < tr->n; i++) {
+		struct tracer_thread *t = &tr->t[i];
+		if (t->state != TRACER_SEIZED)
+			continue;
+		t->state = TRACER_UNSTOPPED;
+		t->error = t->sleep_state ? -EAGAIN : -ETIMEDOUT;
+	}
+}
+
+size_t tracer_wait_stopped(struct tracer *tr, uint64_t timeout_ns,
+			   uint64_t unint_wait_ns)
+{
+	uint64_t start = tracer_now_ns(), deadline = start + timeout_ns;
+	uint64_t last_stop = start, next_probe = start + TRACER_PROBE_NS;
+	bool all_unint = false;
 	unsigned idle = 0;
 	size_t stopped = 0;
 
@@ -198,23 +247,31 @@ size_t tracer_wait_stopped(struct tracer *tr, uint64_t timeout_ns)
 		}
 		if (!pending)
 			break;
-		if (tracer_now_ns() > deadline) {
-			for (size_t i = 0; i < tr->n; i++)
-				if (tr->t[i].state == TRACER_SEIZED)
-					tr->t[i].error = -ETIMEDOUT;
-			break;
-		}
+		uint64_t now = tracer_now_ns();
 		if (progress) {
 			idle = 0;
+			last_stop = now;
+			next_probe = now + TRACER_PROBE_NS;
+			all_unint = false;
 			continue;
+		}
+		if (now >= next_probe) {
+			next_probe = now + TRACER_PROBE_NS;
+			all_unint = tracer_all_unint(tr);
+		}
+		if ((all_unint && now - last_stop >= unint_wait_ns) ||
+		    now > deadline) {
+			tracer_give_up(tr);
+			break;
 		}
 		/* Interrupted threads stop within microseconds; spin briefly
 		 * before sleeping so a snapshot pauses the target as little as
-		 * possible. */
+		 * possible. Threads in uninterruptible sleep take as long as
+		 * their sleep: polling them every half millisecond is enough. */
 		if (++idle < 50) {
 			sched_yield();
 		} else {
-			struct timespec ts = { 0, 20000 };
+			struct timespec ts = { 0, all_unint ? 500000 : 20000 };
 			nanosleep(&ts, NULL);
 		}
 	}
@@ -226,36 +283,30 @@ int tracer_detach(struct tracer *tr, size_t idx)
 	struct tracer_thread *t = &tr->t[idx];
 	int r = 0;
 
-	if (t->state == TRACER_SEIZED) {
-		/* PTRACE_DETACH needs a stopped tracee: wait for the stop the
-		 * INTERRUPT asked for (bounded), then detach. */
+	if (t->state == TRACER_SEIZED || t->state == TRACER_UNSTOPPED) {
+		/* PTRACE_DETACH needs a stopped tracee: it may have stopped
+		 * since (left its uninterruptible sleep); if not, it stays
+		 * traced until the tracing thread exits. */
 		int status;
-		uint64_t deadline = tracer_now_ns() + 500000000u;
-		while (t->state == TRACER_SEIZED) {
-			pid_t w = waitpid(t->tid, &status, __WALL | WNOHANG);
-			if (w < 0 && errno != EINTR) {
-				t->state = TRACER_GONE;
-				break;
-			}
-			if (w > 0) {
-				tracer_handle(tr, idx, status);
-				t = &tr->t[idx];
-				continue;
-			}
-			if (tracer_now_ns() > deadline)
-				/* Still running (uninterruptible sleep): it
-				 * stays traced until we exit, when the kernel
-				 * detaches it. */
-				return -ETIMEDOUT;
-			struct timespec ts = { 0, 50000 };
-			nanosleep(&ts, NULL);
+		pid_t w;
+		do
+			w = waitpid(t->tid, &status, __WALL | WNOHANG);
+		while (w < 0 && errno == EINTR);
+		if (w < 0) {
+			t->state = TRACER_GONE;
+			return 0;
 		}
+		if (w == 0 || !tracer_handle(tr, idx, status))
+			return -EBUSY;
+		t = &tr->t[idx];
 	}
 	if (t->state == TRACER_STOPPED) {
 		if (ptrace(PTRACE_DETACH, t->tid, 0L, (long)t->pending_sig) < 0)
 			r = -errno;
+		/* A thread given up and stopped only now was never held with
+		 * the others: it does not count as a stop of the dump. */
 		uint64_t held = tracer_now_ns() - t->interrupt_ns;
-		if (held > tr->longest_stop_ns)
+		if (!t->error && held > tr->longest_stop_ns)
 			tr->longest_stop_ns = held;
 		t->state = r == -ESRCH ? TRACER_GONE : TRACER_DETACHED;
 		if (r == -ESRCH)
@@ -264,9 +315,21 @@ int tracer_detach(struct tracer *tr, size_t idx)
 	return r;
 }
 
-void tracer_detach_all(struct tracer *tr)
+size_t tracer_detach_all(struct tracer *tr, uint64_t unint_wait_ns)
 {
+	size_t left = 0;
+
+	/* Threads seized but never waited for (the capture failed between
+	 * the seizes and the wait) get the wait now: most are about to stop. */
+	for (size_t i = 0; i < tr->n; i++)
+		if (tr->t[i].state == TRACER_SEIZED) {
+			tracer_wait_stopped(tr, TRACER_DETACH_TIMEOUT_NS,
+					    unint_wait_ns);
+			break;
+		}
 	/* Clones found while detaching are appended: loop on tr->n. */
 	for (size_t i = 0; i < tr->n; i++)
-		tracer_detach(tr, i);
+		if (tracer_detach(tr, i) == -EBUSY)
+			left++;
+	return left;
 }

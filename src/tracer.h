@@ -9,6 +9,14 @@
  * Threads are identified by index into tr->t; the array grows when a seized
  * thread clones (PTRACE_O_TRACECLONE auto-attaches the new thread), so
  * pointers into it are invalidated by tracer_seize and tracer_wait_stopped.
+ *
+ * The tracer is the calling thread, not the process: every call on one
+ * struct tracer must come from the same thread. A thread that never stops
+ * (uninterruptible sleep: no PTRACE_INTERRUPT can wake it) cannot be
+ * PTRACE_DETACHed, since detaching needs a stopped tracee; it stays traced,
+ * with the stop pending, until the tracing thread exits and the kernel lets
+ * it go (docs/design.md §3.1). Callers therefore trace from a thread that
+ * ends with the capture.
  */
 #ifndef CPROF_TRACER_H
 #define CPROF_TRACER_H
@@ -22,6 +30,10 @@ enum tracer_state {
 	TRACER_NONE,		/* known, not seized */
 	TRACER_SEIZED,		/* seized, running (a stop may be pending) */
 	TRACER_STOPPED,		/* in a ptrace stop: registers can be read */
+	TRACER_UNSTOPPED,	/* seized, but we gave up waiting for its stop
+				 * (error says why): still traced, the stop
+				 * pending, until it stops (then detachable)
+				 * or the tracing thread exits */
 	TRACER_DETACHED,
 	TRACER_GONE,		/* exited before or while we traced it */
 };
@@ -34,7 +46,11 @@ struct tracer_thread {
 	bool group_stop;	/* reported in a group-stop (target was T) */
 	bool exiting;		/* stopped at PTRACE_EVENT_EXIT */
 	bool cloned;		/* auto-attached by PTRACE_O_TRACECLONE */
-	int error;		/* -errno when this thread could not be stopped */
+	char sleep_state;	/* 'D' or 'I' when seen in uninterruptible
+				 * sleep while we waited for its stop, or 0 */
+	int error;		/* -errno when this thread could not be stopped:
+				 * -EAGAIN in uninterruptible sleep through the
+				 * whole wait, -ETIMEDOUT not stopped in time */
 	uint64_t interrupt_ns;	/* CLOCK_MONOTONIC when PTRACE_INTERRUPT was
 				 * sent */
 };
@@ -49,7 +65,8 @@ struct tracer {
 
 /* trace_clone: follow threads created by seized threads (snapshot mode). */
 void tracer_init(struct tracer *tr, pid_t pid, bool trace_clone);
-/* Detaches every thread still traced, then frees. */
+/* Frees. Detach first (tracer_detach_all, from the tracing thread): this
+ * makes no ptrace call, so any thread may release. */
 void tracer_release(struct tracer *tr);
 
 /* Index of tid in tr->t, or -1. */
@@ -62,15 +79,27 @@ long tracer_find(const struct tracer *tr, pid_t tid);
 int tracer_seize(struct tracer *tr, pid_t tid, size_t *idx, char *err,
 		 size_t errlen);
 
-/* Waits until every seized thread is stopped or gone, or until timeout_ns
- * passed (those threads get error -ETIMEDOUT). Clone events add threads
- * that are waited for as well. Returns the number of threads stopped now. */
-size_t tracer_wait_stopped(struct tracer *tr, uint64_t timeout_ns);
+/* Waits until every seized thread is stopped or gone. Threads still
+ * running are given up (TRACER_UNSTOPPED) when either
+ *  - every one of them was seen in uninterruptible sleep (state D or I in
+ *    /proc, which the INTERRUPT cannot end) and no thread has stopped for
+ *    unint_wait_ns: error -EAGAIN, sleep_state set; or
+ *  - timeout_ns passed since the call (a runnable thread the scheduler
+ *    never ran, on a saturated machine): error -ETIMEDOUT.
+ * Clone events add threads that are waited for as well. Returns the number
+ * of threads stopped now. */
+size_t tracer_wait_stopped(struct tracer *tr, uint64_t timeout_ns,
+			   uint64_t unint_wait_ns);
 
-/* Detaches one thread, re-injecting its pending signal. A group-stopped
- * thread stays stopped: the kernel re-enters the group stop on detach. */
+/* Detaches one stopped thread, re-injecting its pending signal; a thread
+ * given up or still stopping is detached if it has stopped by now, else
+ * left traced (-EBUSY). A group-stopped thread stays stopped: the kernel
+ * re-enters the group stop on detach. */
 int tracer_detach(struct tracer *tr, size_t idx);
-void tracer_detach_all(struct tracer *tr);
+/* Detaches every thread: those still stopping are waited for first as by
+ * tracer_wait_stopped (a bounded time, shorter in uninterruptible sleep).
+ * Returns the number of threads left traced (see tracer_detach). */
+size_t tracer_detach_all(struct tracer *tr, uint64_t unint_wait_ns);
 
 uint64_t tracer_now_ns(void);
 

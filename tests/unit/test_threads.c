@@ -3,7 +3,10 @@
  * pointers) with both unwinders and both modes: every thread found, the
  * right functions in the right order, blocking system calls named, the
  * target running and untraced afterwards, a stopped target still stopped,
- * a traced target refused with the tracer named, and the error cases.
+ * a traced target refused with the tracer named, and the error cases;
+ * and a thread in uninterruptible sleep: reported without a stack, with its
+ * wait channel, and no thread traced when threads_capture returns to a
+ * caller that lives on (as cprof serve does).
  */
 #include <errno.h>
 #include <signal.h>
@@ -277,6 +280,110 @@ static void check_traced_target(pid_t pid)
 	waitpid(holder, NULL, 0);
 }
 
+/* Reads TracerPid of every thread of pid: the number of threads traced. */
+static int count_traced(pid_t pid)
+{
+	pid_t *tids, tracer;
+	size_t n;
+	int k = 0;
+	char path[64], line[128];
+	if (procfs_list_tasks(pid, &tids, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid,
+			 (int)tids[i]);
+		FILE *f = fopen(path, "r");
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "TracerPid: %d", &tracer) == 1 && tracer)
+				k++;
+		if (f)
+			fclose(f);
+	}
+	free(tids);
+	return k;
+}
+
+/* tests/workloads/dstate.c: its vforker thread sleeps uninterruptibly in
+ * vfork for 3 s. Both modes dump it then; afterwards nothing of the target
+ * may be traced, although this process (the caller) lives on, and the
+ * vforker must run on when the child exits: the workload then ends 0 by
+ * itself. */
+static void check_uninterruptible(void)
+{
+	int fds[2];
+	char buf[128];
+	pid_t vforker = 0, wpid = 0;
+
+	if (pipe(fds) < 0)
+		return;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl(WORKLOAD_DIR "/dstate_nofp", "dstate_nofp", "3", "/dev/null",
+		      "30", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	/* The pipe stays open: the workload reports on it when vfork returns. */
+	FILE *out = fdopen(fds[0], "r");
+	CHECK(out && fgets(buf, sizeof(buf), out) &&
+	      sscanf(buf, "ready %d %d", &wpid, &vforker) == 2 && wpid == pid);
+	if (vforker <= 0) {
+		stop_workload(pid);
+		if (out)
+			fclose(out);
+		return;
+	}
+	struct procfs_stat st = { 0 };
+	for (int i = 0; i < 2000; i++) {
+		if (procfs_read_stat(pid, vforker, &st) == 0 && st.state == 'D')
+			break;
+		usleep(1000);
+	}
+	CHECK_INT(st.state, 'D');
+	for (int each = 0; each < 2; each++) {
+		struct threads_opts o = { .pid = pid, .one_at_a_time = each };
+		struct threads_dump *d = NULL;
+		char err[256] = "";
+		fprintf(stderr, "-- uninterruptible sleep, %s\n",
+			each ? "one at a time" : "snapshot");
+		CHECK_INT(threads_capture(&o, &d, err, sizeof(err)), 0);
+		/* At once: the tracing threads are gone, and so is the trace. */
+		CHECK_INT(count_traced(pid), 0);
+		if (!d)
+			continue;
+		CHECK_INT(d->n, 6);	/* main, 3 parked, heartbeat, vforker */
+		for (size_t i = 0; i < d->n; i++) {
+			const struct threads_thread *t = &d->threads[i];
+			if (t->tid != vforker) {
+				CHECK(t->npcs > 2 && !t->error && !t->uninterruptible);
+				continue;
+			}
+			CHECK(t->uninterruptible);
+			CHECK_INT(t->state, 'D');
+			CHECK_INT(t->npcs, 0);
+			CHECK_INT(t->error, -EAGAIN);
+			CHECK_INT(t->syscall, SYS_vfork);
+			/* wait_for_vfork_done is inlined into kernel_clone on
+			 * 6.x kernels: any named function will do. */
+			CHECK(t->wchan[0] != '\0' && strcmp(t->wchan, "0") != 0);
+			char why[128];
+			threads_no_stack_reason(t, why, sizeof(why));
+			CHECK(strncmp(why, "no user stack: in uninterruptible sleep in ",
+				      43) == 0);
+		}
+		threads_dump_free(d);
+	}
+	/* The child sleeps 3 s, then the vforker returns and main exits 0; a
+	 * vforker left in a ptrace stop would hold it until the alarm. */
+	CHECK(fgets(buf, sizeof(buf), out) && strncmp(buf, "vfork returned", 14) == 0);
+	fclose(out);
+	int status = 0;
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void check_errors(void)
 {
 	struct threads_opts o = { 0 };
@@ -331,6 +438,7 @@ int main(void)
 		check_traced_target(pid);
 		stop_workload(pid);
 	}
+	check_uninterruptible();
 	check_errors();
 	return check_done();
 }
