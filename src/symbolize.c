@@ -23,6 +23,7 @@
 
 #include "procfs.h"
 #include "symbolize.h"
+#include "cuindex.h"
 #include "demangle.h"
 #include "modules.h"
 #include "pltsyms.h"
@@ -56,6 +57,10 @@ struct sym_mod_priv {
 	bool fsyms_loaded;
 	int own_dwarf;		/* -1 unknown, else whether the module's
 				 * own ELF has .debug_info */
+	/* Compile units by address, for what .debug_aranges does not
+	 * cover (clang, Go: docs/design.md §4.2); built on first need. */
+	struct cuindex *cuindex;
+	bool cuindex_built;
 };
 
 /* One cached lookup; lines follow in the same allocation. */
@@ -259,6 +264,7 @@ static void symbolize_mod_free(struct sym_mod_priv *p)
 	free(p->path);
 	free(p->build_id);
 	free(p->fsyms);
+	cuindex_free(p->cuindex);
 	free(p);
 }
 
@@ -783,25 +789,74 @@ static int symbolize_set_name(struct symbolizer *s, struct sym_line *ln,
 	return oom ? -ENOMEM : 0;
 }
 
-/* The inline chain at a (already adjusted) from DWARF, innermost first, into
- * lines[]; returns the count (0: no DWARF scope), or -ENOMEM. *have_cu tells
- * whether DWARF covers a at all. */
-static int symbolize_inlines(struct symbolizer *s, Dwfl_Module *mod,
-			     Dwarf_Addr a, struct sym_line *lines,
-			     bool *have_cu)
+/* The compile unit DIE covering a (a module address, already adjusted) into
+ * *cudie, with the bias of the module's DWARF; *cudie NULL when no unit
+ * does. Returns 0 or -ENOMEM.
+ *
+ * libdwfl finds a unit through .debug_aranges only, and takes a gap between
+ * its ranges for part of the unit before it: its answer stands when that
+ * unit's own ranges hold a, which is the whole cost for a gcc build. A
+ * module without aranges (clang, Go), or an address they miss, goes to the
+ * index of the ranges of the units they leave out, built once per module on
+ * the first such lookup (docs/design.md §4.2). */
+static int symbolize_cudie(struct sym_mod_priv *p, Dwfl_Module *mod,
+			   Dwarf_Addr a, Dwarf_Addr *bias, Dwarf_Die *buf,
+			   Dwarf_Die **cudie)
 {
-	Dwarf_Die *scopes = NULL, *chain = NULL, *cudie, fn, *last;
+	Dwarf *dw = dwfl_module_getdwarf(mod, bias);
+	Dwarf_Addr b;
+	Dwarf_Die *die;
+
+	*cudie = NULL;
+	if (!dw)
+		return 0;
+	die = dwfl_module_addrdie(mod, a, &b);
+	if (die && dwarf_haspc(die, a - *bias) == 1) {
+		*cudie = die;
+		return 0;
+	}
+	if (p && !p->cuindex_built) {
+		int e = cuindex_build(dw, &p->cuindex);
+
+		if (e)
+			return e;
+		p->cuindex_built = true;
+	}
+	/* Neither: aranges' answer, as libdw would give it (a unit with no
+	 * range attribute of its own is known from aranges only). */
+	*cudie = p && p->cuindex ? cuindex_find(p->cuindex, a - *bias, buf)
+				 : NULL;
+	if (!*cudie)
+		*cudie = die;
+	return 0;
+}
+
+/* ln's file and line: the line table row of the unit at pc (a DWARF
+ * address). Sets *oom on ENOMEM. */
+static void symbolize_srcline(struct symbolizer *s, Dwarf_Die *cudie,
+			      Dwarf_Addr pc, struct sym_line *ln, bool *oom)
+{
+	Dwarf_Line *l = dwarf_getsrc_die(cudie, pc);
+	int lineno = 0;
+
+	if (!l)
+		return;
+	ln->file = symbolize_intern(s, dwarf_linesrc(l, NULL, NULL), oom);
+	if (dwarf_lineno(l, &lineno) == 0)
+		ln->line = lineno;
+}
+
+/* The inline chain at pc (a DWARF address in cudie) from DWARF, innermost
+ * first, into lines[]; returns the count (0: no DWARF scope), or -ENOMEM. */
+static int symbolize_inlines(struct symbolizer *s, Dwarf_Die *cudie,
+			     Dwarf_Addr pc, struct sym_line *lines)
+{
+	Dwarf_Die *scopes = NULL, *chain = NULL, fn, *last;
 	Dwarf_Files *files = NULL;
-	Dwarf_Addr bias;
 	int nscopes, nchain, n = 0, found = -1;
 	bool oom = false;
 
-	*have_cu = false;
-	cudie = dwfl_module_addrdie(mod, a, &bias);
-	if (!cudie)
-		return 0;
-	*have_cu = true;
-	nscopes = dwarf_getscopes(cudie, a - bias, &scopes);
+	nscopes = dwarf_getscopes(cudie, pc, &scopes);
 	for (int i = 0; i < nscopes; i++) {
 		if (symbolize_is_function(&scopes[i])) {
 			found = i;
@@ -847,16 +902,7 @@ static int symbolize_inlines(struct symbolizer *s, Dwfl_Module *mod,
 						       &attr), &v) == 0)
 				ln->line = (int)v;
 		} else {
-			Dwfl_Line *l = dwfl_module_getsrc(mod, a);
-			int lineno = 0;
-
-			if (l) {
-				const char *f = dwfl_lineinfo(l, NULL, &lineno,
-							      NULL, NULL, NULL);
-
-				ln->file = symbolize_intern(s, f, &oom);
-				ln->line = lineno;
-			}
+			symbolize_srcline(s, cudie, pc, ln, &oom);
 		}
 		if (name && symbolize_set_name(s, ln, name))
 			oom = true;
@@ -917,7 +963,8 @@ static struct sym_block *symbolize_resolve(struct symbolizer *s,
 		void **ud = NULL;
 		GElf_Off off = 0;
 		const char *name;
-		bool have_cu;
+		Dwarf_Die cubuf, *cudie = NULL;
+		Dwarf_Addr bias = 0;
 
 		dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
 		p = ud ? *ud : NULL;
@@ -939,22 +986,16 @@ static struct sym_block *symbolize_resolve(struct symbolizer *s,
 		}
 		bool dwarf = !p || s->lines == SYM_LINES_ALL ||
 			     symbolize_own_dwarf(p);
-		have_cu = false;
-		n = dwarf ? symbolize_inlines(s, mod, a, lines, &have_cu) : 0;
+		if (dwarf && symbolize_cudie(p, mod, a, &bias, &cubuf, &cudie))
+			return NULL;
+		n = cudie ? symbolize_inlines(s, cudie, a - bias, lines) : 0;
 		if (n < 0)
 			return NULL;
 		if (n == 0 && name) {
-			Dwfl_Line *l = dwarf ? dwfl_module_getsrc(mod, a) : NULL;
-
 			memset(&lines[0], 0, sizeof(lines[0]));
-			if (l) {
-				int lineno = 0;
-				const char *f = dwfl_lineinfo(l, NULL, &lineno,
-							      NULL, NULL, NULL);
-
-				lines[0].file = symbolize_intern(s, f, &oom);
-				lines[0].line = lineno;
-			}
+			if (cudie)
+				symbolize_srcline(s, cudie, a - bias, &lines[0],
+						  &oom);
 			n = 1;
 		}
 		if (n > 0) {
@@ -977,7 +1018,7 @@ static struct sym_block *symbolize_resolve(struct symbolizer *s,
 				if (!lines[i].line)
 					p->pub.has_line_numbers = false;
 			}
-			if (n > 0 && !have_cu)
+			if (n > 0 && !cudie)
 				p->pub.has_inline_frames = false;
 		}
 	}

@@ -16,6 +16,7 @@
 #   pp_stacks FILE       one line per sample, from pp_raw:
 #                          COUNT <TAB> THREAD_ID <TAB> THREAD_NAME <TAB> f1;f2;...
 #                        frames leaf first, inlined lines expanded innermost first
+#   pp_stacks FILE lines the same with each frame "NAME FILE:LINE"
 #   pp_share STACKS FUNC [FILTER_FUNC]  percentage (one decimal) of the samples
 #                        (weighted by COUNT) with FUNC in the stack; with
 #                        FILTER_FUNC, among the samples that contain it
@@ -161,7 +162,17 @@ pp_raw() {
 # label lines under them, then "Locations" with "ID: 0xADDR M=N NAME FILE:LINE
 # s=N" and one indented continuation line per further (outer) inline line.
 pp_stacks() {
-	pp_raw "$1" | awk '
+	pp_raw "$1" | awk -v lines="$([ "${2:-}" = lines ] && echo 1 || echo 0)" '
+	# with lines: the name (it may hold spaces) and FILE:LINE, that is
+	# fields n..NF-1 of a line ending in s=N
+	function frame(n,   i, f) {
+		if (!lines || n >= NF)
+			return $n
+		f = $n
+		for (i = n + 1; i < NF; i++)
+			f = f " " $i
+		return f
+	}
 	function flush() {
 		if (ns > 0 && cur != "") {
 			samp[ns] = cur; tid[ns] = ctid; tname[ns] = cname
@@ -191,13 +202,13 @@ pp_stacks() {
 		n = 3
 		if ($n ~ /^M=/) n++
 		if ($n == "[F]") n++
-		name = (n <= NF) ? $n : $2
+		name = (n <= NF) ? frame(n) : $2
 		loc[id] = name
 		last = id
 		next
 	}
 	sec == "l" && /^             [^ ]/ {
-		loc[last] = loc[last] ";" $1
+		loc[last] = loc[last] ";" frame(1)
 		next
 	}
 	END {

@@ -1,7 +1,8 @@
 /*
  * test_symbolize.c - symbolizes addresses of a running inline_nofp workload:
  * names, file:line, the inlined inl_mix() chain, a libc symbol, the vDSO,
- * build-ids, unmapped addresses, the cache, kernel symbols.
+ * build-ids, unmapped addresses, the cache, kernel symbols; the same chain
+ * in builds without .debug_aranges (clang, clang linked with gcc).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -220,6 +221,84 @@ static void test_workload(void)
 	CHECK(mods[0] == m0);
 	CHECK(symbolizer_dwfl(s) != NULL);
 
+	symbolizer_free(s);
+	kill_child();
+}
+
+/* Units that .debug_aranges leave out (docs/design.md §4.2): inline.c built
+ * by clang has no aranges at all; inline_mixed links the same clang object
+ * with a gcc-built unit (main, run) that has them, around the clang code.
+ * hot still has inl_mix inlined with inline.c's lines, middle its own line,
+ * and the gcc unit's run its line in inline_mixed.c. */
+static void test_no_aranges(const char *path, const char *gcc_fn)
+{
+	struct symbolizer *s = NULL;
+	const struct sym_frame *f;
+	const struct sym_module *const *mods;
+	char err[256] = "";
+	const char *name = strrchr(path, '/');
+	uint64_t base, hot, hot_size = 0, middle, outer;
+	int mix_line = source_line("INL_MIX_LINE");
+	int call_line = source_line("INL_CALL_LINE");
+	int middle_first = source_line("void middle(");
+	int outer_first = source_line("void outer(");
+	bool seen_inline = false;
+	int r;
+
+	child = start_workload(path);
+	CHECK(child > 0);
+	r = symbolizer_new(child, false, &s, err, sizeof(err));
+	CHECK_INT(r, 0);
+	if (r) {
+		fprintf(stderr, "symbolizer_new: %s\n", err);
+		kill_child();
+		return;
+	}
+	base = load_base(child, name);
+	hot = nm_symbol(path, "hot", &hot_size);
+	middle = nm_symbol(path, "middle", NULL);
+	outer = nm_symbol(path, "outer", NULL);
+	CHECK(base && hot && hot_size && middle && outer);
+
+	for (uint64_t a = base + hot; a < base + hot + hot_size; a++) {
+		f = symbolizer_lookup(s, a, false);
+		if (!f || f->nlines < 2)
+			continue;
+		seen_inline = true;
+		CHECK_STR(f->lines[0].function, "inl_mix");
+		CHECK(f->lines[0].line >= mix_line - 3 &&
+		      f->lines[0].line <= mix_line);
+		CHECK(ends_with(f->lines[0].file, "workloads/inline.c"));
+		CHECK_STR(f->lines[f->nlines - 1].function, "hot");
+		CHECK_INT(f->lines[f->nlines - 1].line, call_line);
+		CHECK(ends_with(f->lines[f->nlines - 1].file,
+				"workloads/inline.c"));
+		break;
+	}
+	CHECK(seen_inline);
+	f = symbolizer_lookup(s, base + middle, false);
+	CHECK(f && f->nlines == 1);
+	if (f && f->nlines == 1) {
+		CHECK_STR(f->lines[0].function, "middle");
+		CHECK(ends_with(f->lines[0].file, "workloads/inline.c"));
+		CHECK(f->lines[0].line >= middle_first &&
+		      f->lines[0].line < outer_first);
+	}
+	if (gcc_fn) {
+		uint64_t g = nm_symbol(path, gcc_fn, NULL);
+
+		CHECK(g != 0);
+		f = symbolizer_lookup(s, base + g, false);
+		CHECK(f && f->nlines == 1);
+		if (f && f->nlines == 1) {
+			CHECK_STR(f->lines[0].function, gcc_fn);
+			CHECK(ends_with(f->lines[0].file, "/inline_mixed.c"));
+			CHECK(f->lines[0].line > 0);
+		}
+	}
+	symbolizer_modules(s, &mods);
+	CHECK(ends_with(mods[0]->path, name));
+	CHECK(mods[0]->has_inline_frames);
 	symbolizer_free(s);
 	kill_child();
 }
@@ -488,6 +567,8 @@ int main(void)
 	test_workload();
 	test_lines_policy();
 	kill_child();
+	test_no_aranges(WORKLOAD_DIR "/inline_clang", NULL);
+	test_no_aranges(WORKLOAD_DIR "/inline_mixed", "run");
 	test_kernel();
 	test_errors();
 	test_refresh_dlopen();
