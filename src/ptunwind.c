@@ -54,6 +54,7 @@ struct ptunwind {
 	unw_dyn_info_t vdso_di;
 
 	/* libdw */
+	struct modules_proc *proc;	/* userdata of every module */
 	Dwfl *dwfl;
 
 	long last_syscall;		/* orig_rax of the last walk, or -3 */
@@ -371,14 +372,16 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 			goto out_free;
 		}
 		/* .eh_frame only, never a separate debug file (and so
-		 * never debuginfod); files through /proc/PID/root. */
+		 * never debuginfod); the files the process mapped. */
+		r = modules_proc_new(pid, &u->proc);
+		if (r < 0)
+			goto out_free;
 		u->dwfl = dwfl_begin(&modules_unwind_callbacks);
 		if (!u->dwfl) {
 			r = -ENOMEM;
 			goto out_free;
 		}
-		r = modules_report(u->dwfl, &u->pid, maps, false, err,
-					  errlen);
+		r = modules_report(u->dwfl, u->proc, maps, false, err, errlen);
 		if (r != 0)
 			goto out_free;
 		dwfl_getmodules(u->dwfl, ptunwind_warm_module, NULL, 0);
@@ -543,5 +546,6 @@ void ptunwind_free(struct ptunwind *u)
 	free(u->cache);
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
+	modules_proc_free(u->proc);
 	free(u);
 }

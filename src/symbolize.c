@@ -76,6 +76,8 @@ static char symbolize_not_code;
 
 struct symbolizer {
 	pid_t pid;
+	struct modules_proc *proc;	/* the files its modules were mapped
+					 * from (modules.h) */
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks;
 	char *debuginfo_path;
@@ -186,9 +188,10 @@ static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
 			      char **file_name, Elf **elfp)
 {
 	struct sym_mod_priv *priv = *userdata;
-	pid_t pid = priv && (void *)priv != &symbolize_not_code ? priv->s->pid : 0;
+	struct modules_proc *p = priv && (void *)priv != &symbolize_not_code ?
+				 priv->s->proc : NULL;
 
-	return modules_find_elf(pid, mod, userdata, name, base, file_name,
+	return modules_find_elf(p, mod, userdata, name, base, file_name,
 				elfp);
 }
 
@@ -401,7 +404,7 @@ static int symbolize_read_maps(pid_t pid, uint64_t *hash, size_t *len,
  * owns maps. */
 static int symbolize_report(struct symbolizer *s, struct procfs_maps *maps)
 {
-	int e = modules_report_maps(s->dwfl, s->pid, maps);
+	int e = modules_report_maps(s->dwfl, s->proc, maps);
 
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 && e == 0)
 		e = -EINVAL;
@@ -481,6 +484,10 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 	if (!s)
 		return -ENOMEM;
 	s->pid = pid;
+	if (modules_proc_new(pid, &s->proc) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->callbacks.find_elf = symbolize_find_elf;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
@@ -1107,6 +1114,7 @@ void symbolizer_free(struct symbolizer *s)
 	/* dwfl_end first: it may call back into find_elf-owned state. */
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
+	modules_proc_free(s->proc);
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].used)
 			free(s->slots[i].block);

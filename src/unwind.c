@@ -27,6 +27,7 @@
 
 struct unwinder {
 	pid_t pid;
+	struct modules_proc *proc;	/* userdata of every module */
 	Dwfl *dwfl;
 	uint64_t maps_hash;		/* unwind_maps_hash of the last report */
 
@@ -167,7 +168,7 @@ static int unwind_report(struct unwinder *u, const struct procfs_maps *maps,
 		procfs_maps_release(&own);
 		return 0;
 	}
-	e = modules_report(u->dwfl, &u->pid, maps, add, err, errlen);
+	e = modules_report(u->dwfl, u->proc, maps, add, err, errlen);
 	procfs_maps_release(&own);
 	if (e)
 		return e;
@@ -186,6 +187,9 @@ int unwinder_new(pid_t pid, const struct procfs_maps *maps,
 	if (!u)
 		return -ENOMEM;
 	u->pid = pid;
+	e = modules_proc_new(pid, &u->proc);
+	if (e)
+		goto out_free;
 	/* libdw's unwinder falls back to dwfl_module_dwarf_cfi for a pc that
 	 * .eh_frame does not cover, which asks for the module's DWARF: these
 	 * callbacks never find a separate debug file (libc6-dbg's would be
@@ -296,5 +300,6 @@ void unwinder_free(struct unwinder *u)
 	 * (detach is NULL, so no callback runs). */
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
+	modules_proc_free(u->proc);
 	free(u);
 }
