@@ -84,10 +84,13 @@ int threads_describe_stop(const struct threads_thread *t,
 		mod = f->module->path;
 	if (module)
 		*module = mod;
-	snprintf(buf, len, "%s 0x%" PRIx64 " (%s)",
+	/* Without a symbolizer the module is not known, not absent. */
+	snprintf(buf, len, "%s 0x%" PRIx64 "%s%s%s",
 		 t->stop == PTUNWIND_STOP_NO_INFO ?
-		 "no unwind information for" : "unwinding failed at",
-		 pc, mod ? threads_basename(mod) : "no mapped file");
+		 "no unwind information for" : "unwinding failed at", pc,
+		 sym ? " (" : "",
+		 sym ? (mod ? threads_basename(mod) : "no mapped file") : "",
+		 sym ? ")" : "");
 	return 1;
 }
 

@@ -36,7 +36,8 @@ size_t threads_incomplete(const struct threads_dump *d);
 /* Why and where t's stack stopped early, for people: "no unwind
  * information for 0xADDR (libx.so (deleted))" or "unwinding failed at
  * 0xADDR (MODULE)", the module as its basename ("no mapped file" when
- * none); *module (may be NULL) gets the module's full path or NULL.
+ * none; nothing without sym); *module (may be NULL) gets the module's
+ * full path or NULL.
  * Returns 1, or 0 (and "") when the stack is complete. Every format
  * writes it: text and summary as a line "  ...stack incomplete: WHY",
  * debug1 as a '#' line, JSON as "incomplete". */
