@@ -73,7 +73,8 @@ static void threads_usage(FILE *f)
 		"      --one-at-a-time     stop one thread at a time: shortest pauses,\n"
 		"                          but not one consistent snapshot\n"
 		"      --unwinder NAME     libdw (default: elfutils, as eu-stack) or\n"
-		"                          libunwind (libunwind-ptrace with our memory cache)\n"
+		"                          libunwind (our memory cache and unwind tables\n"
+		"                          read in the process; no .debug_frame)\n"
 		"      --system-lines      also read file:line and inlined functions from\n"
 		"                          separate debug files (e.g. libc6-dbg's); slower:\n"
 		"                          libc alone adds ~50-100 ms. By default those\n"
@@ -87,6 +88,11 @@ static void threads_usage(FILE *f)
 		"  cprof threads -p 1234 -f summary           grouped, for many threads\n"
 		"  cprof threads -p 1234 -f json | jq .threads[].name\n"
 		"  cprof threads -p 1234 -f pprof -o t.pprof  then: go tool pprof -top t.pprof\n"
+		"\n"
+		"A stack that stops before its outermost frame (no unwind information\n"
+		"for some code, e.g. a library deleted or replaced since it was loaded,\n"
+		"which only root can read) says so in every format and makes the exit\n"
+		"status 1, as with eu-stack.\n"
 		"\n"
 		"Needs ptrace permission: the same user as the target (with Yama\n"
 		"ptrace_scope 0, where Yama exists) or root / CAP_SYS_PTRACE.\n"
@@ -249,6 +255,38 @@ static void threads_prefetch(struct symbolizer *sym, pid_t pid)
 	symbolizer_prefetch(sym, addrs, n);
 }
 
+/* A stack that stops before the outermost frame makes the dump partial, as
+ * eu-stack exits 1 when dwfl_thread_getframes fails for a thread: one
+ * warning naming the first, and a hint when it stopped in a file deleted
+ * or replaced since it was mapped, which only root can read
+ * (docs/design.md §4.3). Returns the number of incomplete stacks. */
+static size_t threads_warn_incomplete(const struct threads_dump *d,
+				      struct symbolizer *sym)
+{
+	size_t n = threads_incomplete(d), live = 0;
+	const struct threads_thread *first = NULL;
+	const char *mod = NULL;
+	char why[256];
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < d->n; i++) {
+		live += !d->threads[i].exited;
+		if (!first && threads_describe_stop(&d->threads[i], sym, why,
+						    sizeof(why), &mod))
+			first = &d->threads[i];
+	}
+	cli_warn("%zu of %zu stacks incomplete, the first in thread %d: %s", n, live,
+		 (int)first->tid, why);
+	size_t ml = mod ? strlen(mod) : 0, dl = strlen(" (deleted)");
+	if (first->stop == PTUNWIND_STOP_NO_INFO && ml > dl &&
+	    strcmp(mod + ml - dl, " (deleted)") == 0 && geteuid() != 0)
+		cli_hint("the file was deleted or replaced since pid %d mapped it; "
+			 "as root, cprof reads it through /proc/%d/map_files",
+			 (int)d->pid, (int)d->pid);
+	return n;
+}
+
 int cmd_threads(int argc, char **argv)
 {
 	struct threads_cli cli;
@@ -354,6 +392,8 @@ int cmd_threads(int argc, char **argv)
 				 threads_no_stack_reason(&d->threads[i], why, sizeof(why)));
 			status = CPROF_EXIT_PARTIAL;
 		}
+	if (threads_warn_incomplete(d, sym) > 0)
+		status = CPROF_EXIT_PARTIAL;
 out_dump:
 	free(data);
 	threads_dump_free(d);

@@ -1,70 +1,310 @@
 /*
  * modules.c - a live process's modules in a Dwfl: which mapped files are
  * modules (as dwfl_linux_proc_report would say, from maps already parsed),
- * and how their ELF files are found (through /proc/PID/root, so that a
- * process in another mount namespace gets its own files). Shared by the
- * symbolizer and both unwinders.
+ * and how the very files the process mapped are found, whatever happened
+ * to their paths since (docs/design.md §4.3). Shared by the symbolizer and
+ * both unwinders.
  */
+#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include <elfutils/libdwfl.h>
 
 #include "modules.h"
 #include "procfs.h"
 
-/* find_elf for a module of process pid (<= 0: not known): through
- * /proc/PID/root, or libdwfl's own callback for what it reads from memory
- * ([vdso: PID], deleted files) and what /proc/PID/root cannot open. */
-int modules_find_elf(pid_t pid, Dwfl_Module *mod, void **userdata,
+/* What the maps said of a file module when it was reported. */
+struct modules_file {
+	uint64_t low;			/* the module's start: find_elf's base */
+	uint64_t map_start, map_end;	/* its first line: a map_files entry */
+	uint64_t map_offset;		/* file offset mapped at low */
+	uint64_t inode;
+	unsigned dev_major, dev_minor;
+	bool deleted;
+	char *name;			/* the module's name, " (deleted)" kept */
+	char *path;			/* the path the maps line shows */
+};
+
+struct modules_proc {
+	pid_t pid;
+	struct modules_file *files;	/* by low */
+	size_t n, cap;
+};
+
+int modules_proc_new(pid_t pid, struct modules_proc **out)
+{
+	struct modules_proc *p = calloc(1, sizeof(*p));
+
+	*out = p;
+	if (!p)
+		return -ENOMEM;
+	p->pid = pid;
+	return 0;
+}
+
+pid_t modules_proc_pid(const struct modules_proc *p)
+{
+	return p->pid;
+}
+
+void modules_proc_set_pid(struct modules_proc *p, pid_t pid)
+{
+	p->pid = pid;
+}
+
+void modules_proc_free(struct modules_proc *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->files[i].name);
+		free(p->files[i].path);
+	}
+	free(p->files);
+	free(p);
+}
+
+/* The first entry with low >= addr. */
+static size_t modules_proc_lower(const struct modules_proc *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (p->files[mid].low < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct modules_file *modules_proc_find(struct modules_proc *p,
+					      uint64_t low, const char *name)
+{
+	for (size_t i = modules_proc_lower(p, low);
+	     i < p->n && p->files[i].low == low; i++)
+		if (strcmp(p->files[i].name, name) == 0)
+			return &p->files[i];
+	return NULL;
+}
+
+/* Notes (or, for a module reported again, refreshes) what maps line x
+ * says of the module name starting at x->start. */
+static int modules_proc_note(struct modules_proc *p, const char *name,
+			     const struct procfs_map *x)
+{
+	struct modules_file *f = modules_proc_find(p, x->start, name);
+
+	if (!f) {
+		char *n = strdup(name), *path = strdup(x->path);
+		if (!n || !path) {
+			free(n);
+			free(path);
+			return -ENOMEM;
+		}
+		if (p->n == p->cap) {
+			size_t cap = p->cap ? p->cap * 2 : 64;
+			struct modules_file *v = realloc(p->files, cap * sizeof(*v));
+			if (!v) {
+				free(n);
+				free(path);
+				return -ENOMEM;
+			}
+			p->files = v;
+			p->cap = cap;
+		}
+		size_t at = modules_proc_lower(p, x->start);
+		memmove(p->files + at + 1, p->files + at,
+			(p->n - at) * sizeof(*p->files));
+		p->n++;
+		f = &p->files[at];
+		f->name = n;
+		f->path = path;
+	}
+	f->low = x->start;
+	f->map_start = x->start;
+	f->map_end = x->end;
+	f->map_offset = x->offset;
+	f->inode = x->inode;
+	f->dev_major = x->dev_major;
+	f->dev_minor = x->dev_minor;
+	f->deleted = x->deleted;
+	return 0;
+}
+
+/* len bytes of the process's memory at addr: 0 or -EFAULT. */
+static int modules_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+
+	return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ?
+	       0 : -EFAULT;
+}
+
+/* The ELF image of the module at base in process pid as far as it is
+ * loaded: its PT_LOAD segments read from memory and written at their file
+ * offsets into a memfd, without the section headers, which are not
+ * loaded. What libdwfl's dwfl_linux_proc_find_elf makes of a deleted file
+ * (elf_from_remote_memory), but only for a Dwfl attached to the process:
+ * ours need it everywhere. libdw finds .eh_frame through PT_GNU_EH_FRAME
+ * and .dynsym through PT_DYNAMIC. Returns an fd or -errno. */
+static int modules_open_image(pid_t pid, uint64_t base)
+{
+	enum { CHUNK = 64 * 1024, MAX_PHDRS = 256 };
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[MAX_PHDRS];
+	uint64_t bias = 0;
+	bool have_load = false;
+	char *buf = NULL;
+	int fd, e = 0;
+
+	if (modules_read(pid, base, &eh, sizeof(eh)) < 0 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
+	    eh.e_phnum > MAX_PHDRS)
+		return -ENOEXEC;
+	if (modules_read(pid, base + eh.e_phoff, ph,
+			 eh.e_phnum * sizeof(ph[0])) < 0)
+		return -ENOEXEC;
+	for (unsigned i = 0; i < eh.e_phnum && !have_load; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
+			/* The first line of a module maps file offset 0. */
+			bias = base - ph[i].p_vaddr;
+			have_load = true;
+		}
+	if (!have_load)
+		return -ENOEXEC;
+	fd = memfd_create("cprof-elf-image", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	buf = malloc(CHUNK);
+	if (!buf) {
+		e = -ENOMEM;
+		goto out;
+	}
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD)
+			continue;
+		/* A part that cannot be read (a hole in the mapping) stays
+		 * zeros; what matters is the text and the read-only data. */
+		for (uint64_t off = 0; off < ph[i].p_filesz; off += CHUNK) {
+			size_t len = ph[i].p_filesz - off < CHUNK ?
+				     ph[i].p_filesz - off : CHUNK;
+			if (modules_read(pid, bias + ph[i].p_vaddr + off, buf,
+					 len) < 0)
+				continue;
+			if (pwrite(fd, buf, len, (off_t)(ph[i].p_offset + off)) !=
+			    (ssize_t)len) {
+				e = -errno;
+				goto out;
+			}
+		}
+	}
+	eh.e_shoff = 0;
+	eh.e_shnum = 0;
+	eh.e_shstrndx = SHN_UNDEF;
+	if (pwrite(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))
+		e = -errno;
+out:
+	free(buf);
+	if (e) {
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 		     const char *name, Dwarf_Addr base, char **file_name,
 		     Elf **elfp)
 {
+	const struct modules_file *f;
 	char *path;
 	int fd;
 
-	if (pid <= 0 || name[0] != '/')
+	if (!p || name[0] != '/')
 		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
 						file_name, elfp);
-	fd = procfs_open_root_file(pid, name, &path);
-	if (fd == -ENOMEM)
-		return -1;
+	f = modules_proc_find(p, base, name);
+	if (f && !f->deleted) {
+		/* The path, if the file there is still the one mapped: a
+		 * file renamed over it since (a package upgrade) has another
+		 * inode, and its CFI and symbols describe other code. */
+		fd = procfs_open_root_file(p->pid, f->path, &path);
+		if (fd == -ENOMEM)
+			return -1;
+		if (fd >= 0 && procfs_map_same_file(fd, f->dev_major,
+						    f->dev_minor, f->inode)) {
+			*file_name = path;
+			return fd;
+		}
+		if (fd >= 0) {
+			close(fd);
+			free(path);
+		}
+	}
+	if (f) {
+		/* Deleted or replaced: the mapped file itself, kept by the
+		 * kernel as long as it is mapped. -EPERM without
+		 * CAP_SYS_ADMIN (docs/design.md §4.3). */
+		fd = procfs_open_map_file(p->pid, f->map_start, f->map_end,
+					  &path);
+		if (fd == -ENOMEM)
+			return -1;
+		if (fd >= 0 && procfs_map_same_file(fd, f->dev_major,
+						    f->dev_minor, f->inode)) {
+			*file_name = path;
+			return fd;
+		}
+		if (fd >= 0) {
+			close(fd);
+			free(path);
+		}
+		if (f->map_offset != 0)
+			return -1;
+	}
+	/* Only what is loaded: better than another file's. */
+	fd = modules_open_image(p->pid, base);
 	if (fd < 0)
-		return dwfl_linux_proc_find_elf(mod, userdata, name, base,
-						file_name, elfp);
-	*file_name = path;
+		return -1;
+	*file_name = NULL;
 	return fd;
 }
 
 static int modules_no_debuginfo(Dwfl_Module *mod, void **userdata,
-				       const char *modname, Dwarf_Addr base,
-				       const char *file_name,
-				       const char *debuglink_file,
-				       GElf_Word debuglink_crc,
-				       char **debuginfo_file_name)
+				const char *modname, Dwarf_Addr base,
+				const char *file_name,
+				const char *debuglink_file,
+				GElf_Word debuglink_crc,
+				char **debuginfo_file_name)
 {
 	return -1;
 }
 
-static int modules_pid_find_elf(Dwfl_Module *mod, void **userdata,
-				       const char *name, Dwarf_Addr base,
-				       char **file_name, Elf **elfp)
+static int modules_proc_find_elf(Dwfl_Module *mod, void **userdata,
+				 const char *name, Dwarf_Addr base,
+				 char **file_name, Elf **elfp)
 {
-	const pid_t *pid = *userdata;
-
-	return modules_find_elf(pid ? *pid : 0, mod, userdata, name,
-				       base, file_name, elfp);
+	return modules_find_elf(*userdata, mod, userdata, name, base,
+				file_name, elfp);
 }
 
 const Dwfl_Callbacks modules_unwind_callbacks = {
-	.find_elf = modules_pid_find_elf,
+	.find_elf = modules_proc_find_elf,
 	.find_debuginfo = modules_no_debuginfo,
 };
 
 static int modules_claim(Dwfl_Module *mod, void **userdata,
-				const char *name, Dwarf_Addr start, void *arg)
+			 const char *name, Dwarf_Addr start, void *arg)
 {
 	if (!*userdata)
 		*userdata = arg;
@@ -79,8 +319,9 @@ void modules_report_error(char *err, size_t errlen, int e)
 			 e == -EINVAL ? dwfl_errmsg(-1) : strerror(-e));
 }
 
-int modules_report(Dwfl *dwfl, const pid_t *pid, const struct procfs_maps *maps,
-		   bool add, char *err, size_t errlen)
+int modules_report(Dwfl *dwfl, struct modules_proc *p,
+		   const struct procfs_maps *maps, bool add, char *err,
+		   size_t errlen)
 {
 	int e;
 
@@ -88,68 +329,98 @@ int modules_report(Dwfl *dwfl, const pid_t *pid, const struct procfs_maps *maps,
 		dwfl_report_begin_add(dwfl);
 	else
 		dwfl_report_begin(dwfl);
-	e = modules_report_maps(dwfl, *pid, maps);
+	e = modules_report_maps(dwfl, p, maps);
 	if (dwfl_report_end(dwfl, NULL, NULL) != 0 && e == 0)
 		e = -EINVAL;
 	if (e == 0)
-		dwfl_getmodules(dwfl, modules_claim, (void *)pid, 0);
+		dwfl_getmodules(dwfl, modules_claim, p, 0);
 	else
 		modules_report_error(err, errlen, e);
 	return e;
 }
 
-int modules_report_maps(Dwfl *dwfl, pid_t pid, const struct procfs_maps *m)
+int modules_spans(const struct procfs_maps *m, struct modules_span **spans,
+		  size_t *n)
 {
-	const struct procfs_map *cur = NULL;
-	uint64_t low = 0, high = 0;
-	char vdso[32];
+	struct modules_span *v = NULL, *cur = NULL;
+	size_t cap = 0;
 
+	*spans = NULL;
+	*n = 0;
 	/* What dwfl_linux_proc_report does (elfutils libdwfl/
-	 * linux-proc-maps.c), from the parse we already hold instead of a
-	 * second read of the file (~3 ms at 2,000 lines: a process with 1,000
-	 * thread stacks): one module per mapped file, from its first mapping
-	 * to the end of its last one with the same device and inode, lines of
-	 * other kinds in between (.bss, heap) not ending it; a deleted file
-	 * keeps the " (deleted)" suffix and the vDSO the "[vdso: PID]" name,
-	 * by which dwfl_linux_proc_find_elf knows to read them from memory. */
-	for (size_t i = 0; i <= m->n; i++) {
-		const struct procfs_map *x = i < m->n ? &m->maps[i] : NULL;
-		bool vdso_line = x && strcmp(x->path, "[vdso]") == 0;
+	 * linux-proc-maps.c): one module per mapped file, from its first
+	 * mapping to the end of its last one with the same device and inode,
+	 * lines of other kinds in between (.bss, heap) not ending it. */
+	for (size_t i = 0; i < m->n; i++) {
+		const struct procfs_map *x = &m->maps[i];
+		bool vdso = strcmp(x->path, "[vdso]") == 0;
 
-		if (x && !vdso_line && (x->path[0] != '/' ||
+		if (!vdso && (x->path[0] != '/' ||
 		    (x->inode == 0 && x->dev_major == 0 && x->dev_minor == 0)))
 			continue;
-		if (x && !vdso_line && cur && x->inode == cur->inode &&
-		    x->dev_major == cur->dev_major &&
-		    x->dev_minor == cur->dev_minor &&
-		    x->deleted == cur->deleted && strcmp(x->path, cur->path) == 0) {
-			high = x->end;
+		if (!vdso && cur && !cur->vdso && x->inode == cur->first->inode &&
+		    x->dev_major == cur->first->dev_major &&
+		    x->dev_minor == cur->first->dev_minor &&
+		    x->deleted == cur->first->deleted &&
+		    strcmp(x->path, cur->first->path) == 0) {
+			cur->end = x->end;
 			continue;
 		}
-		if (cur) {
-			char *name = NULL;
-			if (asprintf(&name, "%s%s", cur->path,
-				     cur->deleted ? " (deleted)" : "") < 0)
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct modules_span *nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				free(v);
+				*n = 0;
 				return -ENOMEM;
-			Dwfl_Module *mod = dwfl_report_module(dwfl, name, low, high);
-			free(name);
-			if (!mod)
-				return -EINVAL;
-			cur = NULL;
+			}
+			v = nv;
 		}
-		if (vdso_line) {
-			snprintf(vdso, sizeof(vdso), "[vdso: %d]", (int)pid);
-			if (!dwfl_report_module(dwfl, vdso, x->start, x->end))
-				return -EINVAL;
+		cur = &v[(*n)++];
+		*cur = (struct modules_span){ x->start, x->end, x, vdso };
+		/* The vDSO is one module of one line. */
+		if (vdso)
+			cur = NULL;
+	}
+	*spans = v;
+	return 0;
+}
+
+int modules_report_maps(Dwfl *dwfl, struct modules_proc *p,
+			const struct procfs_maps *m)
+{
+	struct modules_span *spans;
+	size_t n;
+	char vdso[32];
+	int e = modules_spans(m, &spans, &n);
+
+	if (e)
+		return e;
+	/* Names as dwfl_linux_proc_report gives them: a deleted file keeps
+	 * the " (deleted)" suffix, the vDSO is "[vdso: PID]". */
+	snprintf(vdso, sizeof(vdso), "[vdso: %d]", (int)p->pid);
+	for (size_t i = 0; i < n && !e; i++) {
+		const struct modules_span *s = &spans[i];
+		char *name = NULL;
+
+		if (s->vdso) {
+			if (!dwfl_report_module(dwfl, vdso, s->start, s->end))
+				e = -EINVAL;
 			continue;
 		}
-		if (x) {
-			cur = x;
-			low = x->start;
-			high = x->end;
+		if (asprintf(&name, "%s%s", s->first->path,
+			     s->first->deleted ? " (deleted)" : "") < 0) {
+			e = -ENOMEM;
+			break;
 		}
+		if (!dwfl_report_module(dwfl, name, s->start, s->end))
+			e = -EINVAL;
+		else
+			e = modules_proc_note(p, name, s->first);
+		free(name);
 	}
-	return 0;
+	free(spans);
+	return e;
 }
 
 /* The CFI of mod covering pc (module-relative through *bias): .eh_frame

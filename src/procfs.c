@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "procfs.h"
@@ -279,19 +280,14 @@ const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
 	return NULL;
 }
 
-int procfs_open_root_file(pid_t pid, const char *path, char **opened)
+/* Opens p (malloc'd, taken over) if it is a regular file: a mapped
+ * character device may block on open (libdwfl/linux-proc-maps.c makes the
+ * same check). Returns the fd with *opened = p, or -errno (p freed). */
+static int procfs_open_regular(char *p, char **opened)
 {
 	struct stat st;
-	char *p;
 	int fd, e;
 
-	*opened = NULL;
-	if (path[0] != '/')
-		return -EINVAL;
-	if (asprintf(&p, "/proc/%d/root%s", (int)pid, path) < 0)
-		return -ENOMEM;
-	/* Only regular files: a mapped character device may block on open
-	 * (libdwfl/linux-proc-maps.c makes the same check). */
 	if (stat(p, &st) < 0) {
 		e = -errno;
 		goto out_free;
@@ -311,6 +307,40 @@ int procfs_open_root_file(pid_t pid, const char *path, char **opened)
 out_free:
 	free(p);
 	return e;
+}
+
+int procfs_open_root_file(pid_t pid, const char *path, char **opened)
+{
+	char *p;
+
+	*opened = NULL;
+	if (path[0] != '/')
+		return -EINVAL;
+	if (asprintf(&p, "/proc/%d/root%s", (int)pid, path) < 0)
+		return -ENOMEM;
+	return procfs_open_regular(p, opened);
+}
+
+int procfs_open_map_file(pid_t pid, uint64_t start, uint64_t end,
+			 char **opened)
+{
+	char *p;
+
+	*opened = NULL;
+	/* The kernel names the entries "%lx-%lx" (fs/proc/base.c). */
+	if (asprintf(&p, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid,
+		     start, end) < 0)
+		return -ENOMEM;
+	return procfs_open_regular(p, opened);
+}
+
+bool procfs_map_same_file(int fd, unsigned dev_major, unsigned dev_minor,
+			  uint64_t inode)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (uint64_t)st.st_ino == inode &&
+	       major(st.st_dev) == dev_major && minor(st.st_dev) == dev_minor;
 }
 
 /* ---- tasks, comm, stat, cmdline, status ---------------------------------- */

@@ -45,6 +45,21 @@ const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
  * path actually opened in *opened (malloc'd), or -errno (*opened NULL). */
 int procfs_open_root_file(pid_t pid, const char *path, char **opened);
 
+/* Opens /proc/PID/map_files/START-END: the very file mapped at
+ * [start, end) (a whole line of the maps), even when it was deleted or
+ * another file was renamed over its path since. Following these links
+ * takes CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE in the initial user
+ * namespace (docs/design.md §4.1): -EPERM without. Regular files only
+ * (-EINVAL). Returns a read-only fd and the path opened in *opened
+ * (malloc'd), or -errno. */
+int procfs_open_map_file(pid_t pid, uint64_t start, uint64_t end,
+			 char **opened);
+
+/* True when fd is the file a maps line names by device and inode (fstat's
+ * st_dev and st_ino): not another file since put at the same path. */
+bool procfs_map_same_file(int fd, unsigned dev_major, unsigned dev_minor,
+			  uint64_t inode);
+
 /* qsort/bsearch order of pid_t values, ascending. */
 int procfs_pid_cmp(const void *a, const void *b);
 

@@ -1,6 +1,7 @@
 /*
- * ptunwind.c - remote unwinding of ptrace-stopped threads with a wrapped
- * libunwind-ptrace, or with libdw's own ptrace unwinder.
+ * ptunwind.c - remote unwinding of ptrace-stopped threads with libunwind
+ * (our accessors: memory, registers, and unwind tables read from the
+ * target), or with libdw's unwinder; and how far each walk got.
  */
 #include <elf.h>
 #include <errno.h>
@@ -11,16 +12,17 @@
 #include <sys/uio.h>
 #include <sys/user.h>
 
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <libunwind.h>
-#include <libunwind-ptrace.h>
 
 #include "procfs.h"
 #include "ptunwind.h"
 #include "modules.h"
 
 /* Exported by libunwind but not declared in its public headers; it is what
- * _UPT_find_proc_info itself calls for a remote .eh_frame_hdr table. */
+ * libunwind-ptrace's _UPT_find_proc_info itself calls for a remote
+ * .eh_frame_hdr table. */
 extern int _Ux86_64_dwarf_search_unwind_table(unw_addr_space_t as,
 					      unw_word_t ip,
 					      unw_dyn_info_t *di,
@@ -36,34 +38,38 @@ struct ptunwind_page {
 	uint8_t data[PTUNWIND_PAGE];
 };
 
+/* A module for the libunwind path: its .eh_frame_hdr search table, found
+ * through the program headers in the target's memory. */
+struct ptunwind_mod {
+	uint64_t start, end;		/* the module's mappings */
+	int state;			/* 0 not looked at, 1 table ready,
+					 * -1 none */
+	unw_dyn_info_t di;
+};
+
 struct ptunwind {
 	pid_t pid;
 	enum ptunwind_kind kind;
 
 	/* libunwind */
 	unw_addr_space_t as;
-	void *upt;			/* _UPT_create(pid): maps and ELF images */
 	struct user_regs_struct regs;	/* of the thread being unwound */
 	pid_t tid;
 	struct ptunwind_page *cache;	/* 128 KiB, calloc'd: pages untouched
 					 * until used */
 	uint64_t gen;			/* ptunwind_invalidate() bumps it */
 	uint64_t reads;
-	uint64_t vdso_start, vdso_end;
-	int vdso_state;			/* 0 unknown, 1 table ready, -1 none */
-	unw_dyn_info_t vdso_di;
+	struct ptunwind_mod *mods;	/* by address */
+	size_t nmods;
+	bool noinfo;			/* find_proc_info found nothing since
+					 * this was last cleared */
 
 	/* libdw */
+	struct modules_proc *proc;	/* userdata of every module */
 	Dwfl *dwfl;
 
 	long last_syscall;		/* orig_rax of the last walk, or -3 */
 };
-
-/* libunwind hands the accessors whatever arg the caller of the current
- * entry point gave: inside _UPT_find_proc_info that is the UPT handle, not
- * ours. The unwinder in use on this thread is therefore kept here; every
- * walk is synchronous within ptunwind_thread. */
-static __thread struct ptunwind *ptunwind_current;
 
 static int ptunwind_read_page(struct ptunwind *u, uint64_t page,
 			      const uint8_t **data)
@@ -110,8 +116,8 @@ static int ptunwind_read(struct ptunwind *u, uint64_t addr, void *buf,
 static int ptunwind_access_mem(unw_addr_space_t as, unw_word_t addr,
 			       unw_word_t *val, int write, void *arg)
 {
-	struct ptunwind *u = ptunwind_current;
-	if (write || !u)
+	struct ptunwind *u = arg;
+	if (write)
 		return -UNW_EINVAL;
 	if (ptunwind_read(u, addr, val, sizeof(*val)) < 0)
 		return -UNW_EINVAL;
@@ -121,10 +127,10 @@ static int ptunwind_access_mem(unw_addr_space_t as, unw_word_t addr,
 static int ptunwind_access_reg(unw_addr_space_t as, unw_regnum_t reg,
 			       unw_word_t *val, int write, void *arg)
 {
-	struct ptunwind *u = ptunwind_current;
+	struct ptunwind *u = arg;
 	const struct user_regs_struct *r;
 
-	if (write || !u)
+	if (write)
 		return -UNW_EINVAL;
 	r = &u->regs;
 	switch (reg) {
@@ -171,30 +177,38 @@ static int ptunwind_get_proc_name(unw_addr_space_t as, unw_word_t ip,
 	return -UNW_ENOINFO;
 }
 
-/* The vDSO is in the target's memory only; its .eh_frame_hdr binary search
- * table is found through its program headers, read remotely. */
-static int ptunwind_vdso_setup(struct ptunwind *u)
+/* A module's .eh_frame_hdr binary search table, found through its program
+ * headers read in the target, as libunwind-ptrace finds it in the file
+ * (src/dwarf/Gfind_unwind_table.c) before reading the table and the FDEs
+ * from the target anyway: the file is not needed, and the file now at the
+ * module's path may not be the one mapped (deleted, or another renamed
+ * over it: docs/design.md §4.3). The vDSO has no file at all. */
+static int ptunwind_table_setup(struct ptunwind *u, struct ptunwind_mod *m)
 {
 	Elf64_Ehdr eh;
 	Elf64_Phdr ph;
-	uint64_t bias = 0, hdr = 0, text_lo = 0, text_hi = 0;
+	uint64_t bias = 0, hdr = 0, text_lo = UINT64_MAX, text_hi = 0;
 	bool have_load = false;
 	uint8_t h[12];
 
-	if (ptunwind_read(u, u->vdso_start, &eh, sizeof(eh)) < 0 ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+	if (ptunwind_read(u, m->start, &eh, sizeof(eh)) < 0 ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(ph))
 		return -1;
 	for (unsigned i = 0; i < eh.e_phnum; i++) {
-		if (ptunwind_read(u, u->vdso_start + eh.e_phoff + i * sizeof(ph),
+		if (ptunwind_read(u, m->start + eh.e_phoff + i * sizeof(ph),
 				  &ph, sizeof(ph)) < 0)
 			return -1;
 		if (ph.p_type == PT_LOAD && !have_load) {
-			bias = u->vdso_start - (ph.p_vaddr - ph.p_offset);
+			bias = m->start - (ph.p_vaddr - ph.p_offset);
 			have_load = true;
 		}
 		if (ph.p_type == PT_LOAD && (ph.p_flags & PF_X)) {
-			text_lo = ph.p_vaddr;
-			text_hi = ph.p_vaddr + ph.p_memsz;
+			if (ph.p_vaddr < text_lo)
+				text_lo = ph.p_vaddr;
+			if (ph.p_vaddr + ph.p_memsz > text_hi)
+				text_hi = ph.p_vaddr + ph.p_memsz;
 		}
 		if (ph.p_type == PT_GNU_EH_FRAME)
 			hdr = ph.p_vaddr;
@@ -204,44 +218,66 @@ static int ptunwind_vdso_setup(struct ptunwind *u)
 	hdr += bias;
 	if (ptunwind_read(u, hdr, h, sizeof(h)) < 0)
 		return -1;
-	/* version 1; fde_count udata4 (0x03); table datarel|sdata4 (0x3b):
-	 * the only layout the kernel's vDSO link produces. */
-	if (h[0] != 1 || h[2] != 0x03 || h[3] != 0x3b)
+	/* version 1; eh_frame_ptr 4 bytes (sdata4 or udata4, pc- or
+	 * data-relative); fde_count udata4 (0x03); table datarel|sdata4
+	 * (0x3b): what GNU ld, gold, lld and the kernel's vDSO link write. */
+	if (h[0] != 1 || ((h[1] & 0x0f) != 0x0b && (h[1] & 0x0f) != 0x03) ||
+	    h[2] != 0x03 || h[3] != 0x3b)
 		return -1;
 	uint32_t fde_count;
 	memcpy(&fde_count, h + 8, 4);
-	memset(&u->vdso_di, 0, sizeof(u->vdso_di));
-	u->vdso_di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
-	u->vdso_di.start_ip = text_lo + bias;
-	u->vdso_di.end_ip = text_hi + bias;
-	u->vdso_di.u.rti.segbase = hdr;
-	u->vdso_di.u.rti.table_data = hdr + 12;
+	memset(&m->di, 0, sizeof(m->di));
+	m->di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	m->di.start_ip = text_lo + bias;
+	m->di.end_ip = text_hi + bias;
+	m->di.u.rti.segbase = hdr;
+	m->di.u.rti.table_data = hdr + 12;
 	/* Two 4-byte entries per FDE, counted in words. */
-	u->vdso_di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
+	m->di.u.rti.table_len = fde_count * 8 / sizeof(unw_word_t);
 	return 0;
+}
+
+static struct ptunwind_mod *ptunwind_mod_find(struct ptunwind *u, uint64_t ip)
+{
+	size_t lo = 0, hi = u->nmods;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (u->mods[mid].start <= ip)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || ip >= u->mods[lo - 1].end)
+		return NULL;
+	return &u->mods[lo - 1];
 }
 
 static int ptunwind_find_proc_info(unw_addr_space_t as, unw_word_t ip,
 				   unw_proc_info_t *pi, int need, void *arg)
 {
-	struct ptunwind *u = ptunwind_current;
+	struct ptunwind *u = arg;
+	struct ptunwind_mod *m = ptunwind_mod_find(u, ip);
+	int r = -UNW_ENOINFO;
 
-	if (u && ip >= u->vdso_start && ip < u->vdso_end) {
-		if (u->vdso_state == 0)
-			u->vdso_state = ptunwind_vdso_setup(u) == 0 ? 1 : -1;
-		if (u->vdso_state < 0 || ip < u->vdso_di.start_ip ||
-		    ip >= u->vdso_di.end_ip)
-			return -UNW_ENOINFO;
-		return _Ux86_64_dwarf_search_unwind_table(as, ip, &u->vdso_di,
-							  pi, need, arg);
-	}
-	return _UPT_find_proc_info(as, ip, pi, need, u ? u->upt : arg);
+	if (m && m->state == 0)
+		m->state = ptunwind_table_setup(u, m) == 0 ? 1 : -1;
+	if (m && m->state > 0 && ip >= m->di.start_ip && ip < m->di.end_ip)
+		r = _Ux86_64_dwarf_search_unwind_table(as, ip, &m->di, pi,
+						       need, arg);
+	/* libunwind then guesses from the frame pointer (x86_64/Gstep.c),
+	 * and may even call the guess the end of the stack. */
+	if (r == -UNW_ENOINFO)
+		u->noinfo = true;
+	return r;
 }
 
 static void ptunwind_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi,
 				     void *arg)
 {
-	_UPT_put_unwind_info(as, pi, arg);
+	/* Called for dynamic (JIT-registered) unwind info only, which we
+	 * never give: what dwarf_search_unwind_table allocates for a table
+	 * libunwind frees itself (dwarf/Gparser.c put_unwind_info). */
 }
 
 static int ptunwind_get_dyn_info_list_addr(unw_addr_space_t as,
@@ -366,21 +402,23 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 		}
 		maps = &own;
 	}
+	u->cache = calloc(PTUNWIND_CACHE, sizeof(*u->cache));
+	if (!u->cache) {
+		r = -ENOMEM;
+		goto out_free;
+	}
 	if (kind == PTUNWIND_LIBDW) {
-		u->cache = calloc(PTUNWIND_CACHE, sizeof(*u->cache));
-		if (!u->cache) {
-			r = -ENOMEM;
-			goto out_free;
-		}
 		/* .eh_frame only, never a separate debug file (and so
-		 * never debuginfod); files through /proc/PID/root. */
+		 * never debuginfod); the files the process mapped. */
+		r = modules_proc_new(pid, &u->proc);
+		if (r < 0)
+			goto out_free;
 		u->dwfl = dwfl_begin(&modules_unwind_callbacks);
 		if (!u->dwfl) {
 			r = -ENOMEM;
 			goto out_free;
 		}
-		r = modules_report(u->dwfl, &u->pid, maps, false, err,
-					  errlen);
+		r = modules_report(u->dwfl, u->proc, maps, false, err, errlen);
 		if (r != 0)
 			goto out_free;
 		dwfl_getmodules(u->dwfl, ptunwind_warm_module, NULL, 0);
@@ -397,17 +435,23 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 		return 0;
 	}
 
-	for (size_t i = 0; i < maps->n; i++)
-		if (strcmp(maps->maps[i].path, "[vdso]") == 0) {
-			u->vdso_start = maps->maps[i].start;
-			u->vdso_end = maps->maps[i].end;
+	struct modules_span *spans;
+	size_t n;
+	r = modules_spans(maps, &spans, &n);
+	if (r == 0 && n) {
+		u->mods = calloc(n, sizeof(*u->mods));
+		if (!u->mods)
+			r = -ENOMEM;
+		for (size_t i = 0; i < n && u->mods; i++) {
+			u->mods[i].start = spans[i].start;
+			u->mods[i].end = spans[i].end;
 		}
+		u->nmods = u->mods ? n : 0;
+	}
+	free(spans);
 	procfs_maps_release(&own);
-
-	u->cache = calloc(PTUNWIND_CACHE, sizeof(*u->cache));
-	u->upt = _UPT_create(pid);
 	u->as = unw_create_addr_space(&ptunwind_accessors, 0);
-	if (!u->cache || !u->upt || !u->as) {
+	if (r < 0 || !u->as) {
 		r = -ENOMEM;
 		if (err)
 			snprintf(err, errlen, "unw_create_addr_space: out of memory");
@@ -428,6 +472,7 @@ struct ptunwind_dwfl_walk {
 	bool *is_activation;
 	size_t max, n;
 	bool truncated;
+	bool broken;		/* a frame without a usable pc */
 };
 
 static int ptunwind_dwfl_frame(Dwfl_Frame *state, void *arg)
@@ -436,8 +481,16 @@ static int ptunwind_dwfl_frame(Dwfl_Frame *state, void *arg)
 	Dwarf_Addr pc;
 	bool act = false;
 
-	if (!dwfl_frame_pc(state, &pc, &act))
+	if (!dwfl_frame_pc(state, &pc, &act)) {
+		w->broken = true;
 		return DWARF_CB_ABORT;
+	}
+	/* 0 is no return address: a guess from the frame pointer (after a
+	 * frame without CFI) that read a cleared slot. */
+	if (pc == 0 && w->n > 0) {
+		w->broken = true;
+		return DWARF_CB_ABORT;
+	}
 	if (w->n == w->max) {
 		w->truncated = true;
 		return DWARF_CB_ABORT;
@@ -448,34 +501,72 @@ static int ptunwind_dwfl_frame(Dwfl_Frame *state, void *arg)
 	return DWARF_CB_OK;
 }
 
+/* True when libdw has CFI for the code at pc (a return address already
+ * made a call-site address), in .eh_frame or the module's own
+ * .debug_frame, as its unwinder looks (libdwfl/frame_unwind.c). */
+static bool ptunwind_dw_has_cfi(Dwfl *dwfl, Dwarf_Addr pc)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
+	Dwarf_Frame *frame;
+	Dwarf_Addr bias;
+
+	if (!mod)
+		return false;
+	for (int k = 0; k < 2; k++) {
+		Dwarf_CFI *cfi = k == 0 ? dwfl_module_eh_cfi(mod, &bias) :
+				 dwfl_module_dwarf_cfi(mod, &bias);
+		if (cfi && dwarf_cfi_addrframe(cfi, pc - bias, &frame) == 0) {
+			free(frame);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A walk that did not reach the outermost frame (docs/design.md §4.3):
+ * past the first frame without unwind information, the callers come from
+ * the frame-pointer guess both unwinders fall back to (libdw's
+ * backends/x86_64_unwind.c, libunwind's x86_64/Gstep.c), which led
+ * nowhere; they are dropped, and that frame is where the stack stops.
+ * Returns the stop with *n cut, or FAILED when every frame had CFI. */
+static enum ptunwind_stop ptunwind_cut(size_t *n, long first_guess)
+{
+	if (first_guess < 0)
+		return PTUNWIND_STOP_FAILED;
+	*n = (size_t)first_guess + 1;
+	return PTUNWIND_STOP_NO_INFO;
+}
+
 static int ptunwind_libunwind(struct ptunwind *u, pid_t tid, uint64_t *pcs,
 			      bool *is_activation, size_t max, size_t *n,
-			      bool *truncated)
+			      bool *truncated, enum ptunwind_stop *stop)
 {
 	unw_cursor_t c;
 	bool next_is_activation = true;
 	uint64_t last_sp = 0;
+	long first_guess = -1;
 	int r;
 
 	if (ptrace(PTRACE_GETREGS, tid, 0L, &u->regs) < 0)
 		return -errno;
 	u->tid = tid;
 	u->last_syscall = (long)u->regs.orig_rax;
-	ptunwind_current = u;
 	r = unw_init_remote(&c, u->as, u);
-	if (r < 0) {
-		ptunwind_current = NULL;
+	if (r < 0)
 		return -EINVAL;
-	}
 	for (;;) {
 		unw_word_t ip = 0, sp = 0;
-		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0)
+		if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || ip == 0) {
+			*stop = PTUNWIND_STOP_FAILED;
 			break;
+		}
 		unw_get_reg(&c, UNW_REG_SP, &sp);
 		/* A frame that does not move the stack up is a loop in bad
 		 * unwind data; stop rather than print garbage. */
-		if (*n > 0 && sp <= last_sp && !next_is_activation)
+		if (*n > 0 && sp <= last_sp && !next_is_activation) {
+			*stop = PTUNWIND_STOP_FAILED;
 			break;
+		}
 		if (*n == max) {
 			*truncated = true;
 			break;
@@ -484,8 +575,19 @@ static int ptunwind_libunwind(struct ptunwind *u, pid_t tid, uint64_t *pcs,
 		is_activation[*n] = next_is_activation;
 		(*n)++;
 		last_sp = sp;
-		if (unw_step(&c) <= 0)
+		u->noinfo = false;
+		r = unw_step(&c);
+		if (u->noinfo && first_guess < 0)
+			first_guess = (long)*n - 1;
+		/* 0 is the end only when unwind information said so (the
+		 * return address undefined: _start, clone3's child); after
+		 * a guess it is libunwind giving up. */
+		if (r == 0 && !u->noinfo)
 			break;
+		if (r <= 0) {
+			*stop = PTUNWIND_STOP_FAILED;
+			break;
+		}
 		/* Set by the step that went through a signal trampoline: the
 		 * frame now current was interrupted, its pc is no return
 		 * address (measured: before the step it reads 0). */
@@ -495,26 +597,39 @@ static int ptunwind_libunwind(struct ptunwind *u, pid_t tid, uint64_t *pcs,
 		if (next_is_activation)
 			is_activation[*n - 1] = true;
 	}
-	ptunwind_current = NULL;
+	if (*stop != PTUNWIND_STOP_NONE && *n)
+		*stop = ptunwind_cut(n, first_guess);
 	return *n ? 0 : -EINVAL;
 }
 
 int ptunwind_thread(struct ptunwind *u, pid_t tid, uint64_t *pcs,
 		    bool *is_activation, size_t max, size_t *n,
-		    bool *truncated)
+		    bool *truncated, enum ptunwind_stop *stop)
 {
 	*n = 0;
 	*truncated = false;
+	*stop = PTUNWIND_STOP_NONE;
 	u->last_syscall = -3;
 	if (u->kind == PTUNWIND_LIBUNWIND)
 		return ptunwind_libunwind(u, tid, pcs, is_activation, max, n,
-					  truncated);
+					  truncated, stop);
 
-	struct ptunwind_dwfl_walk w = { pcs, is_activation, max, 0, false };
-	dwfl_getthread_frames(u->dwfl, tid, ptunwind_dwfl_frame, &w);
+	struct ptunwind_dwfl_walk w = { pcs, is_activation, max, 0, false, false };
+	/* 0: a frame's CFI left the return address undefined, the
+	 * outermost frame; -1 (dwfl_errno): no CFI and no frame-pointer
+	 * guess either, or memory that could not be read. */
+	int r = dwfl_getthread_frames(u->dwfl, tid, ptunwind_dwfl_frame, &w);
 	*n = w.n;
 	*truncated = w.truncated;
-	return w.n ? 0 : -EINVAL;
+	if (!w.truncated && (r != 0 || w.broken) && w.n) {
+		long first_guess = -1;
+		for (size_t i = 0; i < w.n && first_guess < 0; i++)
+			if (!ptunwind_dw_has_cfi(u->dwfl, pcs[i] -
+						 !is_activation[i]))
+				first_guess = (long)i;
+		*stop = ptunwind_cut(n, first_guess);
+	}
+	return *n ? 0 : -EINVAL;
 }
 
 void ptunwind_invalidate(struct ptunwind *u)
@@ -540,10 +655,10 @@ void ptunwind_free(struct ptunwind *u)
 		return;
 	if (u->as)
 		unw_destroy_addr_space(u->as);
-	if (u->upt)
-		_UPT_destroy(u->upt);
+	free(u->mods);
 	free(u->cache);
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
+	modules_proc_free(u->proc);
 	free(u);
 }

@@ -2,16 +2,22 @@
  * ptunwind.h - return addresses of a ptrace-stopped thread.
  *
  * Two unwinders behind one interface:
- *  - libunwind-ptrace, wrapped (docs/design.md §3): our own unw_accessors_t around
- *    _UPT_find_proc_info; memory through process_vm_readv with a page cache
+ *  - libunwind, with our own unw_accessors_t in place of libunwind-ptrace's
+ *    (docs/design.md §3): memory through process_vm_readv with a page cache
  *    instead of one PTRACE_PEEKDATA per word; registers from one
  *    PTRACE_GETREGS; no get_proc_name (names come from the symbolizer, after
- *    detach); caching policy UNW_CACHE_GLOBAL; the vDSO unwound from its own
- *    .eh_frame_hdr read in the target (libunwind-ptrace opens "[vdso]" as a
- *    file, fails, and falls back to frame-pointer guesses).
+ *    detach); caching policy UNW_CACHE_GLOBAL; every module's
+ *    .eh_frame_hdr table found through its program headers in the target's
+ *    memory, the vDSO's included, never through the file at the module's
+ *    path, which may not be the one mapped (docs/design.md §4.3).
  *  - libdw: dwfl_getthread_frames, as eu-stack does, with our own thread
  *    callbacks (dwfl_attach_state) in place of dwfl_linux_proc_attach's:
- *    one PTRACE_GETREGS, memory through the same page cache.
+ *    one PTRACE_GETREGS, memory through the same page cache; the files of
+ *    the modules found by modules.h.
+ *
+ * A walk says whether it reached the outermost frame (docs/design.md §4.3):
+ * both unwinders fall back to frame-pointer guesses where CFI is missing,
+ * and libunwind may call a failed guess the end of the stack.
  *
  * A ptunwind is made before any thread is stopped (it reads /proc/PID/maps
  * and, for libdw, reports every module), so the stop only pays for the walk.
@@ -39,13 +45,30 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 		 const struct procfs_maps *maps, struct ptunwind **out,
 		 char *err, size_t errlen);
 
+/* Why a walk ended before the outermost frame. */
+enum ptunwind_stop {
+	PTUNWIND_STOP_NONE,	/* it did not: the unwind information of the
+				 * last frame says it has no caller (_start,
+				 * a thread's start in clone3), or max frames
+				 * were reached (truncated) */
+	PTUNWIND_STOP_NO_INFO,	/* no unwind information for the last
+				 * frame's code: in no module (JIT code), or
+				 * none in its module as found (an image
+				 * from memory without .eh_frame, a file
+				 * with .debug_frame only for libunwind) */
+	PTUNWIND_STOP_FAILED,	/* the unwind information led nowhere: a
+				 * caller's frame unreadable, a loop */
+};
+
 /* Unwinds tid, which must be in a ptrace stop. Fills pcs[0..*n) leaf first
  * and is_activation (true for the leaf and for a frame interrupted by a
- * signal); *truncated when more than max frames exist. Returns 0 or -errno
- * (no frame at all); a walk that stops early is not an error. */
+ * signal); *truncated when more than max frames exist; *stop when the walk
+ * ended early, and then the last frame is where: frames guessed past a
+ * frame without unwind information are dropped. Returns 0 or -errno (no
+ * frame at all); a walk that stops early is not an error. */
 int ptunwind_thread(struct ptunwind *u, pid_t tid, uint64_t *pcs,
 		    bool *is_activation, size_t max, size_t *n,
-		    bool *truncated);
+		    bool *truncated, enum ptunwind_stop *stop);
 
 /* Forgets the cached pages of target memory. Call it whenever the target
  * may have run since the last walk: once per stop of the whole process,

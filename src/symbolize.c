@@ -83,6 +83,8 @@ static char symbolize_not_code;
 struct symbolizer {
 	pid_t target;			/* the process */
 	pid_t pid;			/* its /proc id: procfs_proc_tid */
+	struct modules_proc *proc;	/* the files its modules were mapped
+					 * from (modules.h) */
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks;
 	char *debuginfo_path;
@@ -193,9 +195,10 @@ static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
 			      char **file_name, Elf **elfp)
 {
 	struct sym_mod_priv *priv = *userdata;
-	pid_t pid = priv && (void *)priv != &symbolize_not_code ? priv->s->pid : 0;
+	struct modules_proc *p = priv && (void *)priv != &symbolize_not_code ?
+				 priv->s->proc : NULL;
 
-	return modules_find_elf(pid, mod, userdata, name, base, file_name,
+	return modules_find_elf(p, mod, userdata, name, base, file_name,
 				elfp);
 }
 
@@ -409,7 +412,7 @@ static int symbolize_read_maps(pid_t pid, uint64_t *hash, size_t *len,
  * owns maps. */
 static int symbolize_report(struct symbolizer *s, struct procfs_maps *maps)
 {
-	int e = modules_report_maps(s->dwfl, s->pid, maps);
+	int e = modules_report_maps(s->dwfl, s->proc, maps);
 
 	if (dwfl_report_end(s->dwfl, NULL, NULL) != 0 && e == 0)
 		e = -EINVAL;
@@ -490,6 +493,10 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 		return -ENOMEM;
 	s->target = pid;
 	s->pid = procfs_proc_tid(pid);
+	if (modules_proc_new(s->pid, &s->proc) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->callbacks.find_elf = symbolize_find_elf;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
@@ -551,6 +558,7 @@ int symbolizer_refresh(struct symbolizer *s)
 	/* The thread /proc is read through may have exited since, if the
 	 * leader had (procfs_proc_tid), or the leader may have exited. */
 	s->pid = procfs_proc_tid(s->target);
+	modules_proc_set_pid(s->proc, s->pid);
 	e = symbolize_read_maps(s->pid, &hash, &len, &text);
 	if (e)
 		return e;
@@ -1187,6 +1195,7 @@ void symbolizer_free(struct symbolizer *s)
 	/* dwfl_end first: it may call back into find_elf-owned state. */
 	if (s->dwfl)
 		dwfl_end(s->dwfl);
+	modules_proc_free(s->proc);
 	for (size_t i = 0; i < s->nslots; i++)
 		if (s->slots[i].used)
 			free(s->slots[i].block);

@@ -3,8 +3,10 @@
  * files and lines, with libdwfl; kernel addresses with /proc/kallsyms.
  *
  * One symbolizer per target process. It reports the modules of
- * /proc/PID/maps once (ELF files are opened through /proc/PID/root so a
- * container's files are the ones read; separate debug info is found under
+ * /proc/PID/maps once (ELF files are found by modules.h: through
+ * /proc/PID/root so a container's files are the ones read, and only if
+ * they are the files mapped, else through /proc/PID/map_files or from
+ * memory, docs/design.md §4.3; separate debug info is found under
  * /usr/lib/debug/.build-id by the standard callbacks; libdwfl also asks
  * debuginfod when DEBUGINFOD_URLS is set, which cprof's main clears).
  * Every lookup is cached by address: dwfl_module_addrinfo is a linear scan

@@ -239,7 +239,7 @@ static int threads_unwind_one(struct ptunwind *u, struct threads_scratch *sc,
 	size_t n = 0;
 
 	t->error = ptunwind_thread(u, t->tid, sc->pcs, sc->is_activation, max,
-				   &n, &t->truncated);
+				   &n, &t->truncated, &t->stop);
 	long nr = ptunwind_last_syscall(u);
 	if (nr >= -1)
 		t->syscall = nr;

@@ -29,9 +29,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "ptunwind.h"
+
 enum threads_unwinder {
-	THREADS_UNWIND_LIBUNWIND,	/* libunwind-ptrace, wrapped */
-	THREADS_UNWIND_LIBDW,		/* dwfl_linux_proc_attach */
+	THREADS_UNWIND_LIBUNWIND,	/* libunwind, our accessors */
+	THREADS_UNWIND_LIBDW,		/* dwfl_getthread_frames, our callbacks */
 };
 
 struct threads_opts {
@@ -60,6 +62,9 @@ struct threads_thread {
 	bool *is_activation;		/* per pc: not a return address */
 	size_t npcs;
 	bool truncated;			/* max_frames reached */
+	enum ptunwind_stop stop;	/* the walk ended before the outermost
+					 * frame, at pcs[npcs - 1]: the stack
+					 * is incomplete */
 	bool exited;			/* vanished during the dump */
 	int error;			/* -errno when this thread failed;
 					 * -EAGAIN: uninterruptible, below */

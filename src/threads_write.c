@@ -61,6 +61,16 @@ static const char *threads_basename(const char *path)
 	return s ? s + 1 : (path ? path : "?");
 }
 
+size_t threads_incomplete(const struct threads_dump *d)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < d->n; k++)
+		n += !d->threads[k].exited && d->threads[k].npcs &&
+		     d->threads[k].stop != PTUNWIND_STOP_NONE;
+	return n;
+}
+
 static void threads_syscall_str(long nr, char *buf, size_t len)
 {
 	const char *name = procfs_syscall_name(nr);
@@ -77,6 +87,37 @@ static const struct sym_frame *threads_lookup(struct symbolizer *sym,
 	if (!sym)
 		return NULL;
 	return symbolizer_lookup(sym, t->pcs[i], !t->is_activation[i]);
+}
+
+int threads_describe_stop(const struct threads_thread *t,
+			  struct symbolizer *sym, char *buf, size_t len,
+			  const char **module)
+{
+	const struct sym_frame *f;
+	const char *mod = NULL;
+	uint64_t pc;
+
+	if (module)
+		*module = NULL;
+	if (t->stop == PTUNWIND_STOP_NONE || t->npcs == 0 || t->exited) {
+		if (len)
+			buf[0] = '\0';
+		return 0;
+	}
+	pc = t->pcs[t->npcs - 1];
+	f = threads_lookup(sym, t, t->npcs - 1);
+	if (f && f->module)
+		mod = f->module->path;
+	if (module)
+		*module = mod;
+	/* Without a symbolizer the module is not known, not absent. */
+	snprintf(buf, len, "%s 0x%" PRIx64 "%s%s%s",
+		 t->stop == PTUNWIND_STOP_NO_INFO ?
+		 "no unwind information for" : "unwinding failed at", pc,
+		 sym ? " (" : "",
+		 sym ? (mod ? threads_basename(mod) : "no mapped file") : "",
+		 sym ? ")" : "");
+	return 1;
 }
 
 /* Frames of one stack, in the text layout shared by text and summary. */
@@ -127,6 +168,12 @@ static void threads_write_frames(FILE *out, struct symbolizer *sym,
 	}
 	if (t->truncated)
 		fputs("  ...additional frames elided...\n", out);
+	char why[256];
+	if (threads_describe_stop(t, sym, why, sizeof(why), NULL)) {
+		fputs("  ...stack incomplete: ", out);
+		escape_fputs(why, out);	/* a module's path */
+		fputc('\n', out);
+	}
 }
 
 static void threads_write_header(FILE *out, const struct threads_thread *t)
@@ -200,6 +247,24 @@ static void threads_write_json(FILE *out, const struct threads_dump *d,
 				 t->error ? strerror(-t->error) : NULL);
 		fputs(",\"wchan\":", out);
 		threads_json_str(out, t->uninterruptible && t->wchan[0] ? t->wchan : NULL);
+		/* null, or why the walk ended before the outermost frame
+		 * and where: the last frame's address and module. */
+		fputs(",\"incomplete\":", out);
+		char stop[256];
+		const char *smod;
+		if (threads_describe_stop(t, sym, stop, sizeof(stop), &smod)) {
+			fputs("{\"reason\":", out);
+			threads_json_str(out, t->stop == PTUNWIND_STOP_NO_INFO ?
+					 "no_unwind_info" : "unwind_failed");
+			fprintf(out, ",\"address\":\"0x%" PRIx64 "\",\"module\":",
+				t->pcs[t->npcs - 1]);
+			threads_json_str(out, smod);
+			fputs(",\"message\":", out);
+			threads_json_str(out, stop);
+			fputc('}', out);
+		} else {
+			fputs("null", out);
+		}
 		fputs(",\"frames\":[", out);
 		bool first = true;
 		for (size_t i = 0; i < t->npcs; i++) {
@@ -240,7 +305,7 @@ static bool threads_same_stack(const struct threads_thread *a,
 		return an && bn && a->uninterruptible == b->uninterruptible &&
 		       a->error == b->error && strcmp(a->wchan, b->wchan) == 0;
 	return a->npcs == b->npcs && a->truncated == b->truncated &&
-	       memcmp(a->pcs, b->pcs, a->npcs * sizeof(a->pcs[0])) == 0;
+	       a->stop == b->stop && memcmp(a->pcs, b->pcs, a->npcs * sizeof(a->pcs[0])) == 0;
 }
 
 static int threads_group_cmp(const void *a, const void *b)
@@ -307,7 +372,7 @@ static void threads_write_debug1(FILE *out, const struct threads_dump *d,
 	fprintf(out, "threads profile: total %zu\n", total);
 	for (size_t i = 0; i < ng; i++) {
 		const struct threads_thread *t = g[i].first;
-		char why[128];
+		char why[256];
 		if (threads_no_stack(t)) {
 			/* An empty stack, as Go's parsers read "N @", and the
 			 * reason as a comment line. */
@@ -334,6 +399,13 @@ static void threads_write_debug1(FILE *out, const struct threads_dump *d,
 				fprintf(out, ":%d\n", l->line);
 			}
 		}
+		/* A comment line to pprof's reader of this format, as every
+		 * line starting with '#'. */
+		if (threads_describe_stop(t, sym, why, sizeof(why), NULL)) {
+			fputs("# ...stack incomplete: ", out);
+			escape_fputs(why, out);
+			fputc('\n', out);
+		}
 		fputc('\n', out);
 	}
 }
@@ -342,7 +414,7 @@ static void threads_write_summary(FILE *out, const struct threads_dump *d,
 				  struct symbolizer *sym,
 				  const struct threads_group *g, size_t ng)
 {
-	size_t exited = 0, stacks = 0;
+	size_t exited = 0, stacks = 0, incomplete = threads_incomplete(d);
 	char why[128];
 	for (size_t k = 0; k < d->n; k++)
 		exited += d->threads[k].exited;
@@ -350,6 +422,8 @@ static void threads_write_summary(FILE *out, const struct threads_dump *d,
 		stacks += !threads_no_stack(g[i].first);
 	fprintf(out, "pid %d: %zu threads, %zu distinct stacks", (int)d->pid,
 		d->n - exited, stacks);
+	if (incomplete)
+		fprintf(out, ", %zu incomplete", incomplete);
 	if (exited)
 		fprintf(out, ", %zu exited during the dump", exited);
 	fputs("\n\n", out);
@@ -423,7 +497,7 @@ int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
 	struct profile *p = profile_new();
 	struct stackprof *sp = NULL;
 	struct timespec now;
-	char comment[64];
+	char comment[128];
 	int r = -ENOMEM;
 
 	if (!p)
@@ -434,6 +508,14 @@ int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->time_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	snprintf(comment, sizeof(comment), "cprof threads -p %d", (int)d->pid);
+	if (profile_add_comment(p, comment) < 0)
+		goto out_free;
+	size_t stacks = 0;
+	for (size_t k = 0; k < d->n; k++)
+		stacks += !d->threads[k].exited;
+	snprintf(comment, sizeof(comment),
+		 "%zu of %zu stacks incomplete (unwinding stopped before the outermost frame)",
+		 threads_incomplete(d), stacks);
 	if (profile_add_comment(p, comment) < 0)
 		goto out_free;
 	sp = stackprof_new(sym, p);

@@ -30,8 +30,25 @@ int threads_write(const struct threads_dump *d, struct symbolizer *sym,
 		  enum threads_format fmt, FILE *out);
 
 /* A pprof profile of the dump: sample type threads/count, one sample per
- * distinct stack with thread names as labels. Caller frees *out. */
+ * distinct stack with thread names as labels, and a comment "K of N
+ * stacks incomplete (...)". Caller frees *out. */
 int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
 		       struct profile **out);
+
+/* Threads whose stack stopped before the outermost frame (threads_thread
+ * stop), exited ones aside. */
+size_t threads_incomplete(const struct threads_dump *d);
+
+/* Why and where t's stack stopped early, for people: "no unwind
+ * information for 0xADDR (libx.so (deleted))" or "unwinding failed at
+ * 0xADDR (MODULE)", the module as its basename ("no mapped file" when
+ * none; nothing without sym); *module (may be NULL) gets the module's
+ * full path or NULL.
+ * Returns 1, or 0 (and "") when the stack is complete. Every format
+ * writes it: text and summary as a line "  ...stack incomplete: WHY",
+ * debug1 as a '#' line, JSON as "incomplete". */
+int threads_describe_stop(const struct threads_thread *t,
+			  struct symbolizer *sym, char *buf, size_t len,
+			  const char **module);
 
 #endif

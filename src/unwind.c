@@ -36,6 +36,7 @@ struct unwind_end {
 struct unwinder {
 	pid_t target;			/* the process */
 	pid_t pid;			/* its /proc id: procfs_proc_tid */
+	struct modules_proc *proc;	/* userdata of every module */
 	Dwfl *dwfl;
 	uint64_t maps_hash;		/* unwind_maps_hash of the last report */
 	struct unwind_end ends[UNWIND_ENDS];
@@ -192,7 +193,7 @@ static int unwind_report(struct unwinder *u, const struct procfs_maps *maps,
 		procfs_maps_release(&own);
 		return 0;
 	}
-	e = modules_report(u->dwfl, &u->pid, maps, add, err, errlen);
+	e = modules_report(u->dwfl, u->proc, maps, add, err, errlen);
 	procfs_maps_release(&own);
 	if (e)
 		return e;
@@ -214,6 +215,9 @@ int unwinder_new(pid_t pid, const struct procfs_maps *maps,
 		return -ENOMEM;
 	u->target = pid;
 	u->pid = procfs_proc_tid(pid);
+	e = modules_proc_new(u->pid, &u->proc);
+	if (e)
+		goto out_free;
 	/* libdw's unwinder falls back to dwfl_module_dwarf_cfi for a pc that
 	 * .eh_frame does not cover, which asks for the module's DWARF: these
 	 * callbacks never find a separate debug file (libc6-dbg's would be
@@ -248,6 +252,7 @@ int unwinder_refresh(struct unwinder *u, const struct procfs_maps *maps)
 {
 	/* As symbolizer_refresh: the thread we read through may be gone. */
 	u->pid = procfs_proc_tid(u->target);
+	modules_proc_set_pid(u->proc, u->pid);
 	return unwind_report(u, maps, true, NULL, 0);
 }
 
@@ -351,5 +356,6 @@ void unwinder_free(struct unwinder *u)
 	 * (detach is NULL, so no callback runs). */
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
+	modules_proc_free(u->proc);
 	free(u);
 }

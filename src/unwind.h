@@ -29,8 +29,9 @@ struct procfs_maps;
 /* Opens an unwinder for pid and reports its modules: those of maps, the
  * target's mappings when the caller already has them (symbolizer_maps(),
  * so that both see the same modules from one read), or of /proc/PID/maps
- * when maps is NULL; maps is only read during the call. Files are opened
- * through /proc/PID/root, as the symbolizer does. In command mode call it
+ * when maps is NULL; maps is only read during the call. Files are found
+ * as the symbolizer finds them (modules.h): the ones the process mapped,
+ * even deleted or replaced since. In command mode call it
  * once the command has exec'd.
  * Returns 0 or -errno (-ESRCH: no such process) with a reason in err.
  * Unwinders are independent of each other and of any symbolizer. */

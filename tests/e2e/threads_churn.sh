@@ -19,13 +19,22 @@ modes=("" "--one-at-a-time" "--unwinder libunwind" "--unwinder libunwind --one-a
 exited=0
 for i in $(seq 20); do
 	mode=${modes[$((i % 4))]}
-	timeout 20 "$CPROF" threads -p "$WPID" $mode -f json > "$T/out.json" 2> "$T/err" ||
-		{ cat "$T/err"; fail "dump $i ($mode) failed or hung (status $?)"; }
+	rc=0
+	timeout 20 "$CPROF" threads -p "$WPID" $mode -f json > "$T/out.json" 2> "$T/err" || rc=$?
+	# 1 (partial): incomplete stacks, checked below
+	[ "$rc" = 0 ] || [ "$rc" = 1 ] || { cat "$T/err"; fail "dump $i ($mode) failed or hung (status $rc)"; }
 	n=$(python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["threads"][0]["tid"] == d["pid"] and d["threads"][0]["frames"], "main thread"
-print(sum(1 for t in d["threads"] if t["exited"]))' "$T/out.json") || fail "dump $i: bad output"
+# Only a thread inside clone3 (creating the next thread) may stop early:
+# glibc ends __clone3 CFI before the syscall (docs/design.md 4.1); that
+# makes the exit status 1, as eu-stack does.
+inc = [t for t in d["threads"] if t["incomplete"]]
+for t in inc:
+    assert t["frames"][-1]["function"] == "__clone3", t
+assert (sys.argv[2] == "1") == bool(inc), ("status", sys.argv[2], len(inc))
+print(sum(1 for t in d["threads"] if t["exited"]))' "$T/out.json" "$rc") || { cat "$T/err"; fail "dump $i: bad output"; }
 	exited=$((exited + n))
 	tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$WPID/status")
 	[ "$tracer" = 0 ] || fail "dump $i: target still traced by $tracer"

@@ -500,9 +500,13 @@ static void report_into(struct mod_list *l, pid_t pid,
 	if (!dwfl)
 		return;
 	dwfl_report_begin(dwfl);
-	if (m)
-		CHECK_INT(modules_report_maps(dwfl, pid, m), 0);
-	else
+	if (m) {
+		struct modules_proc *p = NULL;
+		CHECK_INT(modules_proc_new(pid, &p), 0);
+		if (p)
+			CHECK_INT(modules_report_maps(dwfl, p, m), 0);
+		modules_proc_free(p);
+	} else
 		CHECK_INT(dwfl_linux_proc_report(dwfl, pid), 0);
 	CHECK_INT(dwfl_report_end(dwfl, NULL, NULL), 0);
 	dwfl_getmodules(dwfl, list_module, l, 0);
