@@ -98,56 +98,130 @@ int modules_report(Dwfl *dwfl, const pid_t *pid, const struct procfs_maps *maps,
 	return e;
 }
 
+bool modules_map_is_file(const struct procfs_map *x)
+{
+	return x->path[0] == '/' &&
+	       !(x->inode == 0 && x->dev_major == 0 && x->dev_minor == 0);
+}
+
+bool modules_same_file(const struct procfs_map *a, const struct procfs_map *b)
+{
+	return a->inode == b->inode && a->dev_major == b->dev_major &&
+	       a->dev_minor == b->dev_minor && a->deleted == b->deleted &&
+	       strcmp(a->path, b->path) == 0;
+}
+
+/* An anonymous line: no name at all ([heap], [stack], [anon:NAME] are
+ * named and end a run). */
+static bool modules_map_is_anon(const struct procfs_map *x)
+{
+	return x->path[0] == '\0' && x->inode == 0;
+}
+
+int modules_runs(const struct procfs_maps *m, struct modules_run **runs,
+		 size_t *n)
+{
+	struct modules_run *v = NULL, *cur = NULL;
+	size_t nv = 0, cap = 0;
+	uint64_t prev_end = 0;
+
+	*runs = NULL;
+	*n = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct procfs_map *x = &m->maps[i];
+		bool vdso = strcmp(x->path, "[vdso]") == 0;
+
+		if (cur && !vdso) {
+			if (modules_map_is_file(x) &&
+			    modules_same_file(x, &m->maps[cur->first])) {
+				cur->last = i;
+				cur->end = prev_end = x->end;
+				continue;
+			}
+			/* .bss after a segment, a hole ld.so left between
+			 * two: anonymous, and where the run left off. */
+			if (modules_map_is_anon(x) && x->start == prev_end) {
+				prev_end = x->end;
+				continue;
+			}
+		}
+		cur = NULL;
+		if (!vdso && !modules_map_is_file(x))
+			continue;
+		if (nv == cap) {
+			size_t c = cap ? cap * 2 : 32;
+			struct modules_run *t = realloc(v, c * sizeof(*t));
+
+			if (!t) {
+				free(v);
+				return -ENOMEM;
+			}
+			v = t;
+			cap = c;
+		}
+		v[nv] = (struct modules_run){ .first = i, .last = i,
+			.start = x->start, .end = x->end, .vdso = vdso };
+		if (!vdso) {
+			cur = &v[nv];
+			prev_end = x->end;
+		}
+		nv++;
+	}
+	/* A run that does not start at file offset 0, of a file that has a
+	 * run from offset 0: mapped again, not loaded again. */
+	for (size_t i = 0; i < nv; i++) {
+		const struct procfs_map *f = &m->maps[v[i].first];
+
+		if (v[i].vdso || f->offset == 0)
+			continue;
+		for (size_t j = 0; j < nv && !v[i].alias; j++) {
+			const struct procfs_map *g = &m->maps[v[j].first];
+
+			v[i].alias = !v[j].vdso && g->offset == 0 &&
+				     modules_same_file(f, g);
+		}
+	}
+	*runs = v;
+	*n = nv;
+	return 0;
+}
+
 int modules_report_maps(Dwfl *dwfl, pid_t pid, const struct procfs_maps *m)
 {
-	const struct procfs_map *cur = NULL;
-	uint64_t low = 0, high = 0;
-	char vdso[32];
+	struct modules_run *runs;
+	size_t n;
+	int e;
 
 	/* What dwfl_linux_proc_report does (elfutils libdwfl/
 	 * linux-proc-maps.c), from the parse we already hold instead of a
 	 * second read of the file (~3 ms at 2,000 lines: a process with 1,000
-	 * thread stacks): one module per mapped file, from its first mapping
-	 * to the end of its last one with the same device and inode, lines of
-	 * other kinds in between (.bss, heap) not ending it; a deleted file
-	 * keeps the " (deleted)" suffix and the vDSO the "[vdso: PID]" name,
-	 * by which dwfl_linux_proc_find_elf knows to read them from memory. */
-	for (size_t i = 0; i <= m->n; i++) {
-		const struct procfs_map *x = i < m->n ? &m->maps[i] : NULL;
-		bool vdso_line = x && strcmp(x->path, "[vdso]") == 0;
+	 * thread stacks), except for the extent of a module: libdwfl's runs
+	 * from a file's first line to its last, and on node that took in the
+	 * heap and every JIT region up to V8's second mapping of the
+	 * executable, which then named JIT code with the executable's last
+	 * symbol (docs/design.md §4.1). A deleted file keeps the
+	 * " (deleted)" suffix and the vDSO the "[vdso: PID]" name, by which
+	 * dwfl_linux_proc_find_elf knows to read them from memory. */
+	e = modules_runs(m, &runs, &n);
+	if (e)
+		return e;
+	for (size_t i = 0; i < n && !e; i++) {
+		const struct procfs_map *x = &m->maps[runs[i].first];
+		char *name = NULL;
 
-		if (x && !vdso_line && (x->path[0] != '/' ||
-		    (x->inode == 0 && x->dev_major == 0 && x->dev_minor == 0)))
+		if (runs[i].alias)
 			continue;
-		if (x && !vdso_line && cur && x->inode == cur->inode &&
-		    x->dev_major == cur->dev_major &&
-		    x->dev_minor == cur->dev_minor &&
-		    x->deleted == cur->deleted && strcmp(x->path, cur->path) == 0) {
-			high = x->end;
-			continue;
+		if (runs[i].vdso ?
+		    asprintf(&name, "[vdso: %d]", (int)pid) < 0 :
+		    asprintf(&name, "%s%s", x->path,
+			     x->deleted ? " (deleted)" : "") < 0) {
+			e = -ENOMEM;
+			break;
 		}
-		if (cur) {
-			char *name = NULL;
-			if (asprintf(&name, "%s%s", cur->path,
-				     cur->deleted ? " (deleted)" : "") < 0)
-				return -ENOMEM;
-			Dwfl_Module *mod = dwfl_report_module(dwfl, name, low, high);
-			free(name);
-			if (!mod)
-				return -EINVAL;
-			cur = NULL;
-		}
-		if (vdso_line) {
-			snprintf(vdso, sizeof(vdso), "[vdso: %d]", (int)pid);
-			if (!dwfl_report_module(dwfl, vdso, x->start, x->end))
-				return -EINVAL;
-			continue;
-		}
-		if (x) {
-			cur = x;
-			low = x->start;
-			high = x->end;
-		}
+		if (!dwfl_report_module(dwfl, name, runs[i].start, runs[i].end))
+			e = -EINVAL;
+		free(name);
 	}
-	return 0;
+	free(runs);
+	return e;
 }

@@ -1,7 +1,8 @@
 /*
  * test_symbolize.c - symbolizes addresses of a running inline_nofp workload:
  * names, file:line, the inlined inl_mix() chain, a libc symbol, the vDSO,
- * build-ids, unmapped addresses, the cache, kernel symbols.
+ * build-ids, unmapped addresses, the cache, kernel symbols; which mappings
+ * make modules.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -488,6 +489,55 @@ static void test_report_maps(void)
 		CHECK_STR(ours.text[3], "/dev/zero 7000-8000");
 		CHECK_STR(ours.text[4], "/opt/b b/libb.so 9000-a000");
 	}
+
+	/* node: its executable, .bss, the heap, JIT code, and the builtins
+	 * mapped again from the executable (docs/design.md §4.1). The
+	 * module ends with the executable's own lines; the second mapping
+	 * is an alias, not a module; a library whose first line is not at
+	 * offset 0 but has no other mapping stays a module. */
+	text =
+		"400000-b6f000 r--p 00000000 fe:00 247823 /usr/bin/node\n"
+		"b6f000-25fe000 r-xp 0076f000 fe:00 247823 /usr/bin/node\n"
+		"25fe000-2601000 ---p 00000000 00:00 0 \n"
+		"2601000-565d000 rw-p 02201000 fe:00 247823 /usr/bin/node\n"
+		"565d000-5689000 rw-p 00000000 00:00 0 \n"
+		"23c40000-23f03000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000040000 rwxp 00000000 00:00 0 \n"
+		"7f0000100000-7f0000292000 r-xp 014c4000 fe:00 247823 /usr/bin/node\n"
+		"7f0000300000-7f0000301000 r-xp 00001000 08:01 500 /usr/lib/libx.so\n"
+		/* An unmapped gap between two lines of a file (segments
+		 * 2 MiB apart): one module. */
+		"7f0000400000-7f0000401000 r-xp 00000000 08:01 600 /usr/lib/liby.so\n"
+		"7f0000600000-7f0000601000 rw-p 00200000 08:01 600 /usr/lib/liby.so\n"
+		/* An anonymous mapping after a gap ends a run. */
+		"7f0000700000-7f0000701000 r-xp 00000000 08:01 700 /usr/lib/libz.so\n"
+		"7f0000800000-7f0000801000 rwxp 00000000 00:00 0 \n"
+		"7f0000900000-7f0000901000 r--p 00001000 08:01 700 /usr/lib/libz.so\n";
+	CHECK_INT(procfs_parse_maps(text, &m), 0);
+	report_into(&ours, 4242, &m);
+	CHECK_INT(ours.n, 4);
+	if (ours.n == 4) {
+		CHECK_STR(ours.text[0], "/usr/bin/node 400000-565d000");
+		CHECK_STR(ours.text[1], "/usr/lib/libx.so 7f0000300000-7f0000301000");
+		CHECK_STR(ours.text[2], "/usr/lib/liby.so 7f0000400000-7f0000601000");
+		CHECK_STR(ours.text[3], "/usr/lib/libz.so 7f0000700000-7f0000701000");
+	}
+	struct modules_run *runs = NULL;
+	size_t nruns = 0;
+	CHECK_INT(modules_runs(&m, &runs, &nruns), 0);
+	CHECK_INT(nruns, 6);
+	if (nruns == 6) {
+		CHECK(!runs[0].alias && runs[0].first == 0 && runs[0].last == 3);
+		CHECK(runs[1].alias && runs[1].first == 7 && runs[1].last == 7);
+		CHECK(runs[1].start == 0x7f0000100000ULL &&
+		      runs[1].end == 0x7f0000292000ULL);
+		CHECK(!runs[2].alias);
+		CHECK(!runs[3].alias && runs[3].last == 10);
+		CHECK(!runs[4].alias && runs[4].first == 11 && runs[4].last == 11);
+		CHECK(runs[5].alias && runs[5].first == 13);
+	}
+	free(runs);
+	procfs_maps_release(&m);
 }
 
 int main(void)
