@@ -65,6 +65,8 @@ static void threads_write_frames(FILE *out, struct symbolizer *sym,
 			 * the signal trampoline, __restore_rt: often nameless. */
 			if (i + 1 < t->npcs && t->is_activation[i + 1])
 				fputs("  <signal handler called>\n", out);
+			else if (f && f->module && f->module->is_jit)
+				fprintf(out, "  0x%" PRIx64 " ([jit])\n", t->pcs[i]);
 			else if (f && f->module)
 				fprintf(out, "  0x%" PRIx64 " (%s+0x%" PRIx64 ")\n",
 					t->pcs[i], mod,
@@ -76,7 +78,10 @@ static void threads_write_frames(FILE *out, struct symbolizer *sym,
 		for (size_t j = 0; j < f->nlines; j++) {
 			const struct sym_line *l = &f->lines[j];
 			bool inl = j + 1 < f->nlines;
-			fprintf(out, "  %s(...)%s\n", l->function ? l->function : "??",
+			/* A perf map's names are the JIT's own ("JS:*f
+			 * app.js:3:10"): no argument list to stand for. */
+			fprintf(out, "  %s%s%s\n", l->function ? l->function : "??",
+				f->module && f->module->is_jit ? "" : "(...)",
 				inl ? " [inlined]" : "");
 			fputs("      ", out);
 			if (l->file)

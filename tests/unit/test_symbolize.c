@@ -1,11 +1,14 @@
 /*
  * test_symbolize.c - symbolizes addresses of a running inline_nofp workload:
  * names, file:line, the inlined inl_mix() chain, a libc symbol, the vDSO,
- * build-ids, unmapped addresses, the cache, kernel symbols; which mappings
- * make modules.
+ * build-ids, unmapped addresses, the cache, kernel symbols; JIT code named
+ * from a perf map, a file mapped twice, which mappings make modules.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,6 +387,174 @@ out:
 	symbolizer_free(s);
 }
 
+/* --- JIT code and second mappings of a file -------------------------- */
+
+/* Code at an address outside every file mapping: anonymous executable
+ * memory is [jit], named from this process's /tmp/perf-PID.map, as the
+ * file says at the time; other anonymous memory is nothing. */
+static void test_jit(void)
+{
+	struct symbolizer *s = NULL;
+	const struct sym_frame *f;
+	char err[256] = "", map[64];
+	uint8_t *code = mmap(NULL, 8192, PROT_READ | PROT_WRITE | PROT_EXEC,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *data = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t a = (uint64_t)(uintptr_t)code;
+	FILE *pf;
+
+	CHECK(code != MAP_FAILED && data != MAP_FAILED);
+	if (code == MAP_FAILED || data == MAP_FAILED)
+		return;
+	snprintf(map, sizeof(map), "/tmp/perf-%d.map", (int)getpid());
+	pf = fopen(map, "w");
+	CHECK(pf != NULL);
+	if (!pf)
+		return;
+	/* As node writes it: hex without 0x, the name with a space. */
+	fprintf(pf, "%" PRIx64 " 40 JS:*first /app/x.js:1:1\n", a);
+	fprintf(pf, "%" PRIx64 " 20 Stub:second\n", a + 0x40);
+	fflush(pf);
+	CHECK_INT(symbolizer_new(getpid(), false, &s, err, sizeof(err)), 0);
+	if (!s)
+		goto out;
+	f = symbolizer_lookup(s, a + 8, false);
+	CHECK(f && f->module && f->module->is_jit && f->nlines == 1);
+	if (f && f->module && f->nlines == 1) {
+		CHECK_STR(f->module->path, "[jit]");
+		CHECK_STR(f->lines[0].function, "JS:*first /app/x.js:1:1");
+		CHECK(f->lines[0].file == NULL && f->lines[0].line == 0);
+		CHECK_INT(f->lines[0].offset, 8);
+	}
+	/* A return address just past the end of "first" is still in it. */
+	f = symbolizer_lookup(s, a + 0x40, true);
+	CHECK(f && f->nlines == 1 && f->lines[0].function &&
+	      !strcmp(f->lines[0].function, "JS:*first /app/x.js:1:1"));
+	f = symbolizer_lookup(s, a + 0x41, false);
+	CHECK(f && f->nlines == 1 && f->lines[0].function &&
+	      !strcmp(f->lines[0].function, "Stub:second"));
+	/* Executable, not in the perf map: [jit], an address only. */
+	f = symbolizer_lookup(s, a + 0x1000, false);
+	CHECK(f && f->module && f->module->is_jit && f->nlines == 0);
+	CHECK(f && f->module && !f->module->has_functions);
+	/* Not executable, not named: nothing. */
+	f = symbolizer_lookup(s, (uint64_t)(uintptr_t)data, false);
+	CHECK(f && f->module == NULL && f->nlines == 0);
+	CHECK(symbolizer_name(s, a + 8) &&
+	      !strcmp(symbolizer_name(s, a + 8), "JS:*first /app/x.js:1:1"));
+
+	/* New code over the old: the file grows, and after the poll
+	 * interval the same address has the new name. */
+	fprintf(pf, "%" PRIx64 " 10 JS:*replaced /app/x.js:9:1\n", a);
+	fprintf(pf, "%" PRIx64 " 10 Stub:later\n", a + 0x1000);
+	fflush(pf);
+	usleep(120 * 1000);
+	f = symbolizer_lookup(s, a + 8, false);
+	CHECK(f && f->nlines == 1 && f->lines[0].function &&
+	      !strcmp(f->lines[0].function, "JS:*replaced /app/x.js:9:1"));
+	/* "first" is gone past the new entry's end. */
+	f = symbolizer_lookup(s, a + 0x20, false);
+	CHECK(f && f->module && f->module->is_jit && f->nlines == 0);
+	f = symbolizer_lookup(s, a + 0x1000, false);
+	CHECK(f && f->nlines == 1 && f->lines[0].function &&
+	      !strcmp(f->lines[0].function, "Stub:later"));
+	/* The [jit] mapping spans what was looked up in it. */
+	const struct sym_module *const *mods;
+	size_t n = symbolizer_modules(s, &mods);
+	size_t jits = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!mods[i]->is_jit)
+			continue;
+		jits++;
+		CHECK_INT(mods[i]->start, a + 8);
+		CHECK_INT(mods[i]->end, a + 0x1001);
+	}
+	CHECK_INT(jits, 1);
+out:
+	symbolizer_free(s);
+	if (pf)
+		fclose(pf);
+	unlink(map);
+	munmap(code, 8192);
+	munmap(data, 4096);
+}
+
+__attribute__((noinline)) int test_alias_target(int x)
+{
+	__asm__ volatile("" : "+r"(x));
+	return x * 3 + 1;
+}
+
+/* The test binary's text mapped a second time elsewhere, as V8 maps
+ * node's builtins: its own module, named from the binary's symbols. */
+static void test_alias(void)
+{
+	struct symbolizer *s = NULL;
+	struct procfs_maps m;
+	const struct procfs_map *line;
+	const struct sym_frame *f, *orig;
+	char err[256] = "";
+	uint64_t fn = (uint64_t)(uintptr_t)test_alias_target, alias;
+	void *copy = MAP_FAILED;
+	size_t len = 0;
+	int fd = -1;
+
+	CHECK_INT(procfs_read_maps(getpid(), &m), 0);
+	line = procfs_maps_find(&m, fn);
+	CHECK(line && line->offset != 0 && line->perms[2] == 'x');
+	if (!line)
+		goto out;
+	len = line->end - line->start;
+	fd = open(line->path, O_RDONLY);
+	CHECK(fd >= 0);
+	copy = fd < 0 ? MAP_FAILED : mmap(NULL, len, PROT_READ | PROT_EXEC,
+					  MAP_PRIVATE, fd, (off_t)line->offset);
+	CHECK(copy != MAP_FAILED);
+	if (copy == MAP_FAILED)
+		goto out;
+	alias = (uint64_t)(uintptr_t)copy + (fn - line->start);
+	CHECK_INT(symbolizer_new(getpid(), false, &s, err, sizeof(err)), 0);
+	if (!s)
+		goto out;
+	orig = symbolizer_lookup(s, fn, false);
+	f = symbolizer_lookup(s, alias + 4, false);
+	CHECK(orig && orig->nlines >= 1 && f && f->nlines >= 1);
+	if (!orig || !f || !orig->nlines || !f->nlines)
+		goto out;
+	CHECK_STR(f->lines[f->nlines - 1].function, "test_alias_target");
+	CHECK_INT(f->lines[f->nlines - 1].offset, 4);
+	CHECK(f->lines[0].file && orig->lines[0].file &&
+	      !strcmp(f->lines[0].file, orig->lines[0].file));
+	/* A module of its own: the same file, where the copy is, and the
+	 * load's module does not reach it. */
+	CHECK(f->module && orig->module && f->module != orig->module);
+	if (f->module && orig->module) {
+		CHECK_STR(f->module->path, orig->module->path);
+		CHECK_STR(f->module->build_id, orig->module->build_id);
+		CHECK_INT(f->module->start, (uint64_t)(uintptr_t)copy);
+		CHECK_INT(f->module->end, (uint64_t)(uintptr_t)copy + len);
+		CHECK_INT(f->module->offset, line->offset);
+		CHECK(!f->module->is_jit);
+		CHECK(orig->module->end <= (uint64_t)(uintptr_t)copy ||
+		      orig->module->start >= (uint64_t)(uintptr_t)copy + len);
+	}
+	/* (dwfl_addrmodule answers with the module below an address in a
+	 * gap: check the range.) */
+	Dwfl_Module *dm = dwfl_addrmodule(symbolizer_dwfl(s), alias);
+	Dwarf_Addr lo = 0, hi = 0;
+	if (dm)
+		dwfl_module_info(dm, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
+	CHECK(!dm || alias < lo || alias >= hi);
+out:
+	symbolizer_free(s);
+	if (copy != MAP_FAILED)
+		munmap(copy, len);
+	if (fd >= 0)
+		close(fd);
+	procfs_maps_release(&m);
+}
+
 /* --- modules_report_maps against dwfl_linux_proc_report ---------------- */
 
 struct mod_list {
@@ -550,5 +721,7 @@ int main(void)
 	test_errors_and_demangle();
 	test_refresh_dlopen();
 	test_report_maps();
+	test_jit();
+	test_alias();
 	return check_done();
 }
