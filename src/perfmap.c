@@ -1,6 +1,6 @@
 /*
  * perfmap.c - a process's /tmp/perf-PID.map, read as it grows: see
- * perfmap.h and docs/design.md §4.2.
+ * perfmap.h and docs/design.md §4.1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +28,7 @@
 struct perfmap {
 	char *root;		/* the directory relpath is resolved in */
 	char *relpath;
+	char *name;		/* "/" relpath */
 	uid_t uids[4];		/* owners trusted besides root */
 	size_t nuids;
 
@@ -65,7 +66,9 @@ static int perfmap_alloc(const char *root, const char *relpath,
 		return -ENOMEM;
 	pm->root = strdup(root);
 	pm->relpath = strdup(relpath);
-	if (!pm->root || !pm->relpath) {
+	if (asprintf(&pm->name, "/%s", relpath) < 0)
+		pm->name = NULL;
+	if (!pm->root || !pm->relpath || !pm->name) {
 		perfmap_free(pm);
 		return -ENOMEM;
 	}
@@ -328,7 +331,7 @@ static void perfmap_evict(struct perfmap *pm)
 
 /* Merges the lines read so far into the entries. Two levels, so that a
  * few new lines do not rewrite a million entries each time (each update
- * would cost ~70 ms at 1M, docs/design.md §4.2): the batch goes into the
+ * would cost ~70 ms at 1M, docs/design.md §4.1): the batch goes into the
  * small recent level, which goes into the big one once it holds more
  * than an eighth of it, or past a limit. Returns whether the entries changed, or -ENOMEM
  * (lines dropped, entries kept). */
@@ -564,6 +567,11 @@ const struct perfmap_entry *perfmap_find(const struct perfmap *pm,
 	return e;
 }
 
+const char *perfmap_name(const struct perfmap *pm)
+{
+	return pm->name;
+}
+
 unsigned perfmap_generation(const struct perfmap *pm)
 {
 	return pm->generation;
@@ -586,5 +594,6 @@ void perfmap_free(struct perfmap *pm)
 	free(pm->buf);
 	free(pm->root);
 	free(pm->relpath);
+	free(pm->name);
 	free(pm);
 }

@@ -9,7 +9,7 @@
  * START and SIZE in hex (node writes them without 0x; perf's parser takes
  * either), NAME the rest of the line. The program appends lines while it
  * runs; code it frees and replaces shows up as a newer line over the same
- * addresses. Details and measurements: docs/design.md §4.2.
+ * addresses. Details and measurements: docs/design.md §4.1.
  *
  * The file is the target's to write and anyone's to create in /tmp:
  * untrusted input. It is opened inside the target's own root
@@ -85,6 +85,9 @@ int perfmap_update(struct perfmap *pm);
 /* The newest entry covering addr, or NULL. Valid until the next update. */
 const struct perfmap_entry *perfmap_find(const struct perfmap *pm,
 					 uint64_t addr);
+
+/* The file as the target names it ("/tmp/perf-17.map"), for messages. */
+const char *perfmap_name(const struct perfmap *pm);
 
 /* Changes whenever an update changes the entries. */
 unsigned perfmap_generation(const struct perfmap *pm);

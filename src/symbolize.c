@@ -35,7 +35,7 @@
 #define SYM_KERNEL_START 0xffff800000000000ULL
 /* Inline nesting deeper than this is cut (the innermost lines are kept). */
 #define SYM_MAX_INLINE 64
-/* The perf map is looked at again at most this often (docs/design.md §4.2). */
+/* The perf map is looked at again at most this often (docs/design.md §4.1). */
 #define SYM_PERFMAP_INTERVAL_NS 50000000ULL
 
 /* A function symbol of a module, at its address in the process. */
@@ -109,6 +109,7 @@ struct symbolizer {
 	bool perfmap_tried;		/* perfmap_new was called */
 	bool perfmap_polled;
 	uint64_t perfmap_polled_ns;
+	int perfmap_error;		/* of the last perfmap_update */
 
 	struct sym_slot *slots;		/* open addressing, power of 2 */
 	size_t nslots, nused;
@@ -1094,7 +1095,15 @@ static void symbolize_perfmap_poll(struct symbolizer *s, bool force)
 		if (perfmap_new(s->pid, &s->perfmap) < 0)
 			return;
 	}
-	perfmap_update(s->perfmap);
+	int e = perfmap_update(s->perfmap);
+	s->perfmap_error = e < 0 ? e : 0;
+}
+
+int symbolizer_perfmap_error(struct symbolizer *s, const char **name)
+{
+	symbolize_prefetch_join(s);
+	*name = s->perfmap ? perfmap_name(s->perfmap) : NULL;
+	return s->perfmap ? s->perfmap_error : 0;
 }
 
 static unsigned symbolize_jit_gen(const struct symbolizer *s)

@@ -107,7 +107,7 @@ int symbolizer_refresh(struct symbolizer *s);
  * symbols (docs/design.md §4.1). An address in anonymous executable memory,
  * or named by the process's perf map (/tmp/perf-PID.map, read as it
  * grows, at most every 50 ms), is in the [jit] module, named as the perf
- * map names it or not at all (docs/design.md §4.2). A [jit] frame is
+ * map names it or not at all (docs/design.md §4.1). A [jit] frame is
  * looked up again once the perf map has changed: code there may have been
  * replaced. */
 const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
@@ -139,6 +139,13 @@ void *symbolizer_dwfl(struct symbolizer *s);
  * mappings, which need not read and parse 2,000 lines again. Valid until
  * the next symbolizer_refresh() or symbolizer_free(). */
 const struct procfs_maps *symbolizer_maps(struct symbolizer *s);
+
+/* Why the process's perf map names no JIT code although it exists: the
+ * error of its last reading (-EPERM: not owned by root or the process's
+ * users; -EINVAL: not a regular file, or a symbolic link; another -errno),
+ * with its name as the process sees it in *name; 0 when it was read or
+ * does not exist (or nothing needed it yet). */
+int symbolizer_perfmap_error(struct symbolizer *s, const char **name);
 
 /* Name for addr for /debug/pprof/symbol: "func" or NULL. */
 const char *symbolizer_name(struct symbolizer *s, uint64_t addr);

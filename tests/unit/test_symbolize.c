@@ -471,6 +471,18 @@ static void test_jit(void)
 		CHECK_INT(mods[i]->end, a + 0x1001);
 	}
 	CHECK_INT(jits, 1);
+	const char *pm = NULL;
+	CHECK_INT(symbolizer_perfmap_error(s, &pm), 0);
+	CHECK_STR(pm, map);
+	/* Not the process's user's (nor root's): not read any more, and
+	 * said so; the names read before stay. */
+	if (getuid() == 0) {
+		CHECK_INT(chown(map, 12345, 12345), 0);
+		CHECK_INT(symbolizer_refresh(s), 0);
+		CHECK_INT(symbolizer_perfmap_error(s, &pm), -EPERM);
+		f = symbolizer_lookup(s, a + 0x1000, false);
+		CHECK(f && f->nlines == 1);
+	}
 out:
 	symbolizer_free(s);
 	if (pf)
