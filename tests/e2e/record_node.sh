@@ -7,7 +7,8 @@
 #     the module of /usr/bin/node spanned every JIT region);
 #   - JIT frames are in a [jit] mapping: addresses only without a perf map,
 #     the JavaScript functions as node names them with one, in profiles
-#     and in thread dumps.
+#     and in thread dumps, also when node runs in its own pid and mount
+#     namespaces (its perf map is then /tmp/perf-1.map in its own /tmp).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t_init
@@ -138,15 +139,32 @@ pct() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }'
 }
 
-# RECORD_NODE_MODES: run one of the two alone (when looking into one).
-for mode in ${RECORD_NODE_MODES:-plain perfmap}; do
-	flags=()
-	[ "$mode" = perfmap ] && flags=(--perf-basic-prof)
-	start_bg "$node" "${flags[@]}" "$script" 30 "$T/ready.$mode"
+# The modes: plain node, node --perf-basic-prof, and the latter in a
+# container of sorts (its own pid and mount namespaces, its own /tmp): the
+# perf map is then /tmp/perf-1.map in the container's /tmp only.
+# RECORD_NODE_MODES: run some alone (when looking into one).
+for mode in ${RECORD_NODE_MODES:-plain perfmap container}; do
+	# (The ready line goes to a file this shell opens: in the container
+	# no path under /tmp, where $T may be, is ours.)
+	case $mode in
+	plain)
+		start_bg "$node" "$script" 30 >"$T/ready.$mode" ;;
+	perfmap)
+		start_bg "$node" --perf-basic-prof "$script" 30 >"$T/ready.$mode" ;;
+	container)
+		# --kill-child: node goes with unshare, killed by its pid.
+		start_bg unshare --mount --pid --fork --kill-child --mount-proc \
+			sh -c 'mount -t tmpfs cprof-test /tmp && exec "$0" "$@"' \
+			"$node" --perf-basic-prof "$script" 30 >"$T/ready.$mode" ;;
+	esac
 	pid=$BG_PID
 	# node never removes its perf map.
-	rm_on_exit "/tmp/perf-$pid.map"
+	[ "$mode" = container ] || rm_on_exit "/tmp/perf-$pid.map"
 	wait_for 60 "node to warm up ($mode)" test -s "$T/ready.$mode"
+	if [ "$mode" = container ]; then
+		pid=$(pgrep -P "$BG_PID" -x node) || fail "container: no node under unshare $BG_PID"
+		[ "$(cat "$T/ready.$mode")" = "ready 1" ] || fail "container: node is not pid 1 in its namespace"
+	fi
 	cat "/proc/$pid/maps" >"$T/maps.$mode"
 	record_p "$pid" "$T/$mode.pprof" --seconds 4 -F 999 ||
 		fail "$mode: cprof record exited $?"
@@ -166,7 +184,7 @@ for mode in ${RECORD_NODE_MODES:-plain perfmap}; do
 		! grep -q '_fini' "$T/threads.txt" ||
 			fail "perfmap: _fini in a thread dump: $(grep -B2 -A2 _fini "$T/threads.txt" | head -8)"
 	fi
-	stop_bg "$pid"
+	stop_bg "$BG_PID"
 	check_profile "$T/$mode.pprof"
 	pp_stacks "$T/$mode.pprof" >"$T/stacks.$mode"
 	enough_samples "$mode" "$T/stacks.$mode" 100
@@ -193,7 +211,7 @@ for mode in ${RECORD_NODE_MODES:-plain perfmap}; do
 		[ "$named_jit" -eq 0 ] || fail "plain: $named_jit [jit] locations have names without a perf map"
 	else
 		awk -v s="$(pct "$js" "$main")" 'BEGIN { exit !(s >= 50) }' ||
-			fail "perfmap: the JS functions are in only $(pct "$js" "$main")% of the main thread's samples: $(cut -f4 "$T/stacks.$mode" | sort | uniq -c | sort -rn | head -3)"
+			fail "$mode: the JS functions are in only $(pct "$js" "$main")% of the main thread's samples: $(cut -f4 "$T/stacks.$mode" | sort | uniq -c | sort -rn | head -3)"
 	fi
 done
-pass "node's JIT code under [jit], named from --perf-basic-prof's map; no file symbol outside its file"
+pass "node's JIT code under [jit], named from --perf-basic-prof's map (also in a container); no file symbol outside its file"
