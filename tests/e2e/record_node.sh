@@ -145,16 +145,18 @@ pct() {
 # RECORD_NODE_MODES: run some alone (when looking into one).
 for mode in ${RECORD_NODE_MODES:-plain perfmap container}; do
 	# (The ready line goes to a file this shell opens: in the container
-	# no path under /tmp, where $T may be, is ours.)
+	# no path under /tmp, where $T may be, is ours. node runs in $T:
+	# --perf-basic-prof also writes V8's isolate-*-v8.log where it runs.)
 	case $mode in
 	plain)
-		start_bg "$node" "$script" 30 >"$T/ready.$mode" ;;
+		start_bg env -C "$T" "$node" "$script" 30 >"$T/ready.$mode" ;;
 	perfmap)
-		start_bg "$node" --perf-basic-prof "$script" 30 >"$T/ready.$mode" ;;
+		start_bg env -C "$T" "$node" --perf-basic-prof "$script" 30 \
+			>"$T/ready.$mode" ;;
 	container)
 		# --kill-child: node goes with unshare, killed by its pid.
-		start_bg unshare --mount --pid --fork --kill-child --mount-proc \
-			sh -c 'mount -t tmpfs cprof-test /tmp && exec "$0" "$@"' \
+		start_bg env -C "$T" unshare --mount --pid --fork --kill-child \
+			--mount-proc sh -c 'mount -t tmpfs cprof-test /tmp && exec "$0" "$@"' \
 			"$node" --perf-basic-prof "$script" 30 >"$T/ready.$mode" ;;
 	esac
 	pid=$BG_PID
