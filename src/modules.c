@@ -339,87 +339,134 @@ int modules_report(Dwfl *dwfl, struct modules_proc *p,
 	return e;
 }
 
-int modules_spans(const struct procfs_maps *m, struct modules_span **spans,
-		  size_t *n)
+bool modules_map_is_file(const struct procfs_map *x)
 {
-	struct modules_span *v = NULL, *cur = NULL;
-	size_t cap = 0;
+	return x->path[0] == '/' &&
+	       !(x->inode == 0 && x->dev_major == 0 && x->dev_minor == 0);
+}
 
-	*spans = NULL;
+bool modules_same_file(const struct procfs_map *a, const struct procfs_map *b)
+{
+	return a->inode == b->inode && a->dev_major == b->dev_major &&
+	       a->dev_minor == b->dev_minor && a->deleted == b->deleted &&
+	       strcmp(a->path, b->path) == 0;
+}
+
+/* An anonymous line: no name at all ([heap], [stack], [anon:NAME] are
+ * named and end a run). */
+static bool modules_map_is_anon(const struct procfs_map *x)
+{
+	return x->path[0] == '\0' && x->inode == 0;
+}
+
+int modules_runs(const struct procfs_maps *m, struct modules_run **runs,
+		 size_t *n)
+{
+	struct modules_run *v = NULL, *cur = NULL;
+	size_t nv = 0, cap = 0;
+	uint64_t prev_end = 0;
+
+	*runs = NULL;
 	*n = 0;
-	/* What dwfl_linux_proc_report does (elfutils libdwfl/
-	 * linux-proc-maps.c): one module per mapped file, from its first
-	 * mapping to the end of its last one with the same device and inode,
-	 * lines of other kinds in between (.bss, heap) not ending it. */
 	for (size_t i = 0; i < m->n; i++) {
 		const struct procfs_map *x = &m->maps[i];
 		bool vdso = strcmp(x->path, "[vdso]") == 0;
 
-		if (!vdso && (x->path[0] != '/' ||
-		    (x->inode == 0 && x->dev_major == 0 && x->dev_minor == 0)))
-			continue;
-		if (!vdso && cur && !cur->vdso && x->inode == cur->first->inode &&
-		    x->dev_major == cur->first->dev_major &&
-		    x->dev_minor == cur->first->dev_minor &&
-		    x->deleted == cur->first->deleted &&
-		    strcmp(x->path, cur->first->path) == 0) {
-			cur->end = x->end;
-			continue;
+		if (cur && !vdso) {
+			if (modules_map_is_file(x) &&
+			    modules_same_file(x, &m->maps[cur->first])) {
+				cur->last = i;
+				cur->end = prev_end = x->end;
+				continue;
+			}
+			/* .bss after a segment, a hole ld.so left between
+			 * two: anonymous, and where the run left off. */
+			if (modules_map_is_anon(x) && x->start == prev_end) {
+				prev_end = x->end;
+				continue;
+			}
 		}
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 64;
-			struct modules_span *nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
+		cur = NULL;
+		if (!vdso && !modules_map_is_file(x))
+			continue;
+		if (nv == cap) {
+			size_t c = cap ? cap * 2 : 32;
+			struct modules_run *t = realloc(v, c * sizeof(*t));
+
+			if (!t) {
 				free(v);
-				*n = 0;
 				return -ENOMEM;
 			}
-			v = nv;
+			v = t;
+			cap = c;
 		}
-		cur = &v[(*n)++];
-		*cur = (struct modules_span){ x->start, x->end, x, vdso };
-		/* The vDSO is one module of one line. */
-		if (vdso)
-			cur = NULL;
+		v[nv] = (struct modules_run){ .first = i, .last = i,
+			.start = x->start, .end = x->end, .vdso = vdso };
+		if (!vdso) {
+			cur = &v[nv];
+			prev_end = x->end;
+		}
+		nv++;
 	}
-	*spans = v;
+	/* A run that does not start at file offset 0, of a file that has a
+	 * run from offset 0: mapped again, not loaded again. */
+	for (size_t i = 0; i < nv; i++) {
+		const struct procfs_map *f = &m->maps[v[i].first];
+
+		if (v[i].vdso || f->offset == 0)
+			continue;
+		for (size_t j = 0; j < nv && !v[i].alias; j++) {
+			const struct procfs_map *g = &m->maps[v[j].first];
+
+			v[i].alias = !v[j].vdso && g->offset == 0 &&
+				     modules_same_file(f, g);
+		}
+	}
+	*runs = v;
+	*n = nv;
 	return 0;
 }
 
 int modules_report_maps(Dwfl *dwfl, struct modules_proc *p,
 			const struct procfs_maps *m)
 {
-	struct modules_span *spans;
+	struct modules_run *runs;
 	size_t n;
-	char vdso[32];
-	int e = modules_spans(m, &spans, &n);
+	int e;
 
+	/* What dwfl_linux_proc_report does (elfutils libdwfl/
+	 * linux-proc-maps.c), from the parse we already hold instead of a
+	 * second read of the file (~3 ms at 2,000 lines: a process with 1,000
+	 * thread stacks), except for the extent of a module: libdwfl's runs
+	 * from a file's first line to its last, and on node that took in the
+	 * heap and every JIT region up to V8's second mapping of the
+	 * executable, which then named JIT code with the executable's last
+	 * symbol (docs/design.md §4.4). A deleted file keeps the
+	 * " (deleted)" suffix and the vDSO the "[vdso: PID]" name, by which
+	 * dwfl_linux_proc_find_elf knows to read them from memory. */
+	e = modules_runs(m, &runs, &n);
 	if (e)
 		return e;
-	/* Names as dwfl_linux_proc_report gives them: a deleted file keeps
-	 * the " (deleted)" suffix, the vDSO is "[vdso: PID]". */
-	snprintf(vdso, sizeof(vdso), "[vdso: %d]", (int)p->pid);
 	for (size_t i = 0; i < n && !e; i++) {
-		const struct modules_span *s = &spans[i];
+		const struct procfs_map *x = &m->maps[runs[i].first];
 		char *name = NULL;
 
-		if (s->vdso) {
-			if (!dwfl_report_module(dwfl, vdso, s->start, s->end))
-				e = -EINVAL;
+		if (runs[i].alias)
 			continue;
-		}
-		if (asprintf(&name, "%s%s", s->first->path,
-			     s->first->deleted ? " (deleted)" : "") < 0) {
+		if (runs[i].vdso ?
+		    asprintf(&name, "[vdso: %d]", (int)p->pid) < 0 :
+		    asprintf(&name, "%s%s", x->path,
+			     x->deleted ? " (deleted)" : "") < 0) {
 			e = -ENOMEM;
 			break;
 		}
-		if (!dwfl_report_module(dwfl, name, s->start, s->end))
+		if (!dwfl_report_module(dwfl, name, runs[i].start, runs[i].end))
 			e = -EINVAL;
-		else
-			e = modules_proc_note(p, name, s->first);
+		else if (!runs[i].vdso)
+			e = modules_proc_note(p, name, x);
 		free(name);
 	}
-	free(spans);
+	free(runs);
 	return e;
 }
 

@@ -39,22 +39,6 @@ pid_t modules_proc_pid(const struct modules_proc *p);
 void modules_proc_set_pid(struct modules_proc *p, pid_t pid);
 void modules_proc_free(struct modules_proc *p);
 
-/* One module as dwfl_linux_proc_report makes it from /proc/PID/maps: a
- * file's mappings from its first line to the last with the same device
- * and inode (lines of other kinds in between, .bss or heap, not ending
- * it), or the vDSO. */
-struct modules_span {
-	uint64_t start, end;		/* [start, end) */
-	const struct procfs_map *first;	/* its first line: path, device,
-					 * inode, offset, deleted */
-	bool vdso;
-};
-
-/* The modules of m, by address. *spans (malloc'd, pointing into m) and
- * *n; returns 0 or -ENOMEM. */
-int modules_spans(const struct procfs_maps *m, struct modules_span **spans,
-		  size_t *n);
-
 /* Dwfl_Callbacks for an unwinder's own Dwfl of one process, never finding
  * a separate debug file: unwinding needs only CFI (.eh_frame, or the ELF's
  * own .debug_frame), and a debug file found for libdw's fallback to
@@ -70,12 +54,48 @@ int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 		     const char *name, Dwarf_Addr base, char **file_name,
 		     Elf **elfp);
 
-/* Reports one module per mapped file of m, and the vDSO, into dwfl between
- * dwfl_report_begin (or _begin_add) and dwfl_report_end, as
- * dwfl_linux_proc_report would from /proc/PID/maps: names and ranges are
- * the same (a deleted file keeps the " (deleted)" suffix, the vDSO is
- * "[vdso: PID]"). Notes each file's identity in p for modules_find_elf.
- * Returns 0, -ENOMEM, or -EINVAL with dwfl_errmsg(-1) saying why. */
+/* One load of a file: the lines of /proc/PID/maps that make one module
+ * (docs/design.md §4.4). A run starts at a line that maps a file and takes
+ * in the later lines of the same file (device, inode, path); between them
+ * only anonymous lines that continue the address range without a gap
+ * (.bss, the holes ld.so leaves between segments) or an unmapped gap.
+ * Anything else - another file, [heap], an anonymous mapping after a gap
+ * (JIT code) - ends it, so a module never spans memory that is not its
+ * file's. The vDSO is a run of its own. */
+struct modules_run {
+	size_t first, last;	/* indexes in the maps of its first and last
+				 * line of the file */
+	uint64_t start, end;	/* [maps[first].start, maps[last].end) */
+	bool vdso;
+	/* A second mapping of a file that also has a run from file offset
+	 * 0 (V8 maps node's embedded builtins again near its JIT code):
+	 * the same code as that load, at other addresses. libdwfl can only
+	 * place a module from its first segment (load bias = start - first
+	 * p_vaddr), so an alias is not a module: its addresses are
+	 * translated by file offset to the load's (symbolize.c). */
+	bool alias;
+};
+
+/* The runs of m, in address order (*runs malloc'd, NULL when none).
+ * Returns 0 or -ENOMEM. */
+int modules_runs(const struct procfs_maps *m, struct modules_run **runs,
+		 size_t *n);
+
+/* Whether a maps line maps a file, as libdwfl tells them: a path, and not
+ * device 0:0 with inode 0. */
+bool modules_map_is_file(const struct procfs_map *x);
+
+/* Whether two maps lines map the same file (device, inode, path). */
+bool modules_same_file(const struct procfs_map *a, const struct procfs_map *b);
+
+/* Reports one module per run of m that is not an alias (the vDSO
+ * included) into dwfl between dwfl_report_begin (or _begin_add) and
+ * dwfl_report_end, with the names dwfl_linux_proc_report gives them
+ * ("[vdso: PID]", the " (deleted)" suffix), so dwfl_linux_proc_find_elf
+ * works on them. Unlike dwfl_linux_proc_report, which spans a file's
+ * first to last line whatever lies between, a module covers only its
+ * run. Notes each file's identity in p for modules_find_elf. Returns 0,
+ * -ENOMEM, or -EINVAL with dwfl_errmsg(-1) saying why. */
 int modules_report_maps(Dwfl *dwfl, struct modules_proc *p,
 			const struct procfs_maps *m);
 

@@ -609,6 +609,53 @@ int procfs_tracer_pid(pid_t pid, pid_t *tracer)
 	return 0;
 }
 
+int procfs_parse_ids(const char *status, pid_t pid, struct procfs_ids *ids)
+{
+	const char *p = strstr(status, "\nUid:");
+	char *end;
+
+	if (!p)
+		return -EINVAL;
+	p += strlen("\nUid:");
+	for (int i = 0; i < 4; i++) {
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (end == p || (*end != '\t' && *end != ' ' && *end != '\n'))
+			return -EINVAL;
+		ids->uids[i] = (uid_t)v;
+		p = end;
+	}
+	ids->nstgid = pid;
+	p = strstr(status, "\nNStgid:");
+	if (p) {
+		p += strlen("\nNStgid:");
+		/* One id per namespace level, outermost first. */
+		for (;;) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p || v <= 0)
+				break;
+			ids->nstgid = (pid_t)v;
+			p = end;
+		}
+	}
+	return 0;
+}
+
+int procfs_read_ids(pid_t pid, struct procfs_ids *ids)
+{
+	char path[64], *text;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	r = procfs_read_file(path, &text, NULL);
+	if (r < 0)
+		return r;
+	r = procfs_parse_ids(text, pid, ids);
+	free(text);
+	return r;
+}
+
 /* ---- syscall ------------------------------------------------------------- */
 
 int procfs_parse_syscall(const char *text, struct procfs_syscall *sc)

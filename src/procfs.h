@@ -113,6 +113,18 @@ int procfs_read_cmdline(pid_t pid, char **buf, size_t *len);
 /* TracerPid from /proc/PID/status (0 when not traced). */
 int procfs_tracer_pid(pid_t pid, pid_t *tracer);
 
+/* Who a process is, from /proc/PID/status: its id in its innermost pid
+ * namespace (the last field of NStgid: what a process in a container
+ * calls itself, and names its /tmp/perf-PID.map after; the pid when the
+ * kernel has no NStgid line) and its real, effective, saved and
+ * filesystem uids. */
+struct procfs_ids {
+	pid_t nstgid;
+	uid_t uids[4];
+};
+int procfs_parse_ids(const char *status, pid_t pid, struct procfs_ids *ids);
+int procfs_read_ids(pid_t pid, struct procfs_ids *ids);
+
 /* First line of /proc/PID/task/TID/syscall, parsed: nr is -1 when the thread
  * is in user space ("running" gives nr = -2). Needs ptrace permission. */
 struct procfs_syscall {

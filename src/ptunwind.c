@@ -435,20 +435,24 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 		return 0;
 	}
 
-	struct modules_span *spans;
+	struct modules_run *runs;
 	size_t n;
-	r = modules_spans(maps, &spans, &n);
+	r = modules_runs(maps, &runs, &n);
 	if (r == 0 && n) {
 		u->mods = calloc(n, sizeof(*u->mods));
 		if (!u->mods)
 			r = -ENOMEM;
+		/* An alias (a file mapped again) has no ELF header of its
+		 * own to find the unwind table from. */
 		for (size_t i = 0; i < n && u->mods; i++) {
-			u->mods[i].start = spans[i].start;
-			u->mods[i].end = spans[i].end;
+			if (runs[i].alias)
+				continue;
+			u->mods[u->nmods].start = runs[i].start;
+			u->mods[u->nmods].end = runs[i].end;
+			u->nmods++;
 		}
-		u->nmods = u->mods ? n : 0;
 	}
-	free(spans);
+	free(runs);
 	procfs_maps_release(&own);
 	u->as = unw_create_addr_space(&ptunwind_accessors, 0);
 	if (r < 0 || !u->as) {

@@ -288,6 +288,17 @@ static int add_header(struct recorder *r, uint64_t period_ns)
 static int add_footer(struct recorder *r)
 {
 	char buf[256];
+	const char *pm = NULL;
+	int e = r->sym ? symbolizer_perfmap_error(r->sym, &pm) : 0;
+
+	/* JIT frames left unnamed: say why (docs/design.md §4.4). */
+	if (e) {
+		snprintf(buf, sizeof(buf), "cprof: %s not read: %s", pm,
+			 e == -EPERM ? "not owned by root or the process's user" :
+			 e == -EINVAL ? "not a regular file" : strerror(-e));
+		if (profile_add_comment(r->profile, buf) < 0)
+			return -ENOMEM;
+	}
 	snprintf(buf, sizeof(buf),
 		 "cprof: %llu samples, %llu lost, %llu truncated stacks, "
 		 "%llu unwind failures, %zu threads",

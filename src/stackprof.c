@@ -82,7 +82,9 @@ static uint64_t stackprof_mapping(struct stackprof *sp, unsigned idx)
 
 /* *cacheable is cleared for an address no module covers: a later
  * symbolizer_refresh() (dlopen, exec) may map it, and the symbolizer then
- * looks it up again; a cached location would keep it unmapped for good. */
+ * looks it up again; a cached location would keep it unmapped for good.
+ * The same for JIT code: its name may come, or change, with the perf map
+ * (the profile interns each (address, name) once all the same). */
 static uint64_t stackprof_make_location(struct stackprof *sp, uint64_t pc,
 					bool is_activation, bool *cacheable)
 {
@@ -93,7 +95,7 @@ static uint64_t stackprof_make_location(struct stackprof *sp, uint64_t pc,
 	f = symbolizer_lookup(sp->sym, pc, !is_activation);
 	if (!f)
 		return 0;
-	*cacheable = f->module != NULL;
+	*cacheable = f->module != NULL && !f->module->is_jit;
 	if (f->module) {
 		mapping_id = stackprof_mapping(sp, f->module->index);
 		if (!mapping_id)
@@ -209,6 +211,11 @@ void stackprof_finish(struct stackprof *sp)
 
 		if (!m)
 			continue;
+		/* [jit] spans the addresses seen in it by now. */
+		if (mods[i]->is_jit) {
+			m->start = mods[i]->start;
+			m->limit = mods[i]->end;
+		}
 		m->has_functions = mods[i]->has_functions;
 		m->has_filenames = mods[i]->has_filenames;
 		m->has_line_numbers = mods[i]->has_line_numbers;

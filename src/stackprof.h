@@ -9,8 +9,10 @@
  * mapping 1 is the main binary as pprof requires; modules that appear later
  * (dlopen, refresh) get the next ids. Unmapped addresses get a location
  * with mapping_id 0 and no lines: their address is kept, no name invented.
- * Locations are cached per (address, is_activation), except unmapped ones:
- * a later symbolizer_refresh() may map them.
+ * Locations are cached per (address, is_activation), except unmapped ones
+ * (a later symbolizer_refresh() may map them) and JIT ones (the perf map
+ * may name them later, or name new code at the same address). Frames in
+ * JIT code are under a "[jit]" mapping spanning the JIT addresses seen.
  *
  * Ownership: the stackprof borrows the symbolizer and the profile; both must
  * outlive it.

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dwarf.h>
@@ -23,9 +24,10 @@
 
 #include "procfs.h"
 #include "symbolize.h"
-#include "cuindex.h"
 #include "demangle.h"
 #include "modules.h"
+#include "cuindex.h"
+#include "perfmap.h"
 #include "pltsyms.h"
 #include "hash.h"
 
@@ -35,6 +37,8 @@
 #define SYM_KERNEL_START 0xffff800000000000ULL
 /* Inline nesting deeper than this is cut (the innermost lines are kept). */
 #define SYM_MAX_INLINE 64
+/* The perf map is looked at again at most this often (docs/design.md §4.4). */
+#define SYM_PERFMAP_INTERVAL_NS 50000000ULL
 
 /* A function symbol of a module, at its address in the process. */
 struct sym_fsym {
@@ -61,12 +65,23 @@ struct sym_mod_priv {
 	 * cover (clang, Go: docs/design.md §4.2); built on first need. */
 	struct cuindex *cuindex;
 	bool cuindex_built;
+	/* The file of the maps lines it was reported from (symbolize_owns):
+	 * an address in its range gets its symbols only when its own line
+	 * maps that file. */
+	uint64_t inode;
+	unsigned dev_major, dev_minor;
+	bool deleted, vdso;
+	/* An alias (modules.h: a second mapping of a file, as V8's of
+	 * node's builtins): its addresses are looked up, by file offset, in
+	 * the load alias_of of the same file. */
+	struct sym_mod_priv *alias_of;
 };
 
 /* One cached lookup; lines follow in the same allocation. */
 struct sym_block {
 	struct sym_frame frame;
 	unsigned generation;	/* refresh count when an unmapped addr was seen */
+	unsigned jit_gen;	/* perf map generation when resolved */
 	struct sym_line lines[];
 };
 
@@ -93,6 +108,17 @@ struct symbolizer {
 	size_t nmods, capmods;
 	struct sym_mod_priv *kernel;
 	struct procfs_ksyms ksyms;
+	struct sym_mod_priv **aliases;	/* also in mods */
+	size_t naliases, capaliases;
+
+	/* JIT code: the [jit] module (made on first use) and the perf map
+	 * that names it. */
+	struct sym_mod_priv *jit;
+	struct perfmap *perfmap;
+	bool perfmap_tried;		/* perfmap_new was called */
+	bool perfmap_polled;
+	uint64_t perfmap_polled_ns;
+	int perfmap_error;		/* of the last perfmap_update */
 
 	struct sym_slot *slots;		/* open addressing, power of 2 */
 	size_t nslots, nused;
@@ -114,6 +140,8 @@ struct symbolizer {
 	uint64_t *prefetch_addrs;
 	size_t nprefetch;
 };
+
+static void symbolize_perfmap_poll(struct symbolizer *s, bool force);
 
 /* Every entry point but symbolizer_new and symbolize_demangle starts with
  * this: while a prefetch runs, the thread doing it is the only user of s
@@ -291,8 +319,14 @@ static int symbolize_describe(struct symbolizer *s, struct sym_mod_priv *p,
 	if (maps) {
 		const struct procfs_map *m = procfs_maps_find(maps, start);
 
-		if (m && m->start == start)
+		if (m && m->start == start) {
 			p->pub.offset = m->offset;
+			p->inode = m->inode;
+			p->dev_major = m->dev_major;
+			p->dev_minor = m->dev_minor;
+			p->deleted = m->deleted;
+			p->vdso = strcmp(m->path, "[vdso]") == 0;
+		}
 	}
 	/* The build-id is read from the ELF file, which libdwfl opens only on
 	 * demand; open it now so the mapping carries it from the start. */
@@ -390,6 +424,95 @@ static int symbolize_sync_modules(struct symbolizer *s)
 	return e;
 }
 
+/* Whether maps line m maps the file p was reported from. */
+static bool symbolize_owns(const struct sym_mod_priv *p,
+			   const struct procfs_map *m)
+{
+	if (p->vdso)
+		return strcmp(m->path, "[vdso]") == 0;
+	return modules_map_is_file(m) && m->inode == p->inode &&
+	       m->dev_major == p->dev_major && m->dev_minor == p->dev_minor &&
+	       m->deleted == p->deleted;
+}
+
+/* Gives every alias run of s->maps with code in it (V8's second mapping
+ * of node) a sym_module of its own, pointing at a load of the same file:
+ * a mapping of its own in profiles, named from that load's symbols. */
+static int symbolize_sync_aliases(struct symbolizer *s)
+{
+	const struct procfs_maps *maps = &s->maps;
+	struct modules_run *runs;
+	size_t n;
+	int e = modules_runs(maps, &runs, &n);
+
+	for (size_t i = 0; i < n && !e; i++) {
+		const struct modules_run *r = &runs[i];
+		const struct procfs_map *f = &maps->maps[r->first];
+		struct sym_mod_priv *p, *load = NULL;
+		bool code = false, known = false;
+
+		if (!r->alias)
+			continue;
+		for (size_t j = r->first; j <= r->last; j++)
+			code |= maps->maps[j].perms[2] == 'x' &&
+				modules_same_file(&maps->maps[j], f);
+		for (size_t j = 0; j < s->naliases && !known; j++)
+			known = s->aliases[j]->pub.start == r->start &&
+				s->aliases[j]->pub.end == r->end &&
+				symbolize_owns(s->aliases[j], f);
+		for (size_t j = 0; j < s->nmods && !load; j++) {
+			struct sym_mod_priv *q = s->mods[j];
+
+			if (q->mod && !q->alias_of && symbolize_owns(q, f))
+				load = q;
+		}
+		if (!code || known || !load)
+			continue;
+		if (s->naliases == s->capaliases) {
+			size_t cap = s->capaliases ? s->capaliases * 2 : 4;
+			struct sym_mod_priv **v = realloc(s->aliases,
+							  cap * sizeof(*v));
+			if (!v) {
+				e = -ENOMEM;
+				break;
+			}
+			s->aliases = v;
+			s->capaliases = cap;
+		}
+		p = calloc(1, sizeof(*p));
+		if (!p) {
+			e = -ENOMEM;
+			break;
+		}
+		p->s = s;
+		p->alias_of = load;
+		p->own_dwarf = -1;
+		p->pub.start = r->start;
+		p->pub.end = r->end;
+		p->pub.offset = f->offset;
+		p->inode = f->inode;
+		p->dev_major = f->dev_major;
+		p->dev_minor = f->dev_minor;
+		p->deleted = f->deleted;
+		p->pub.has_functions = p->pub.has_filenames = true;
+		p->pub.has_line_numbers = p->pub.has_inline_frames = true;
+		if (asprintf(&p->path, "%s%s", f->path,
+			     f->deleted ? " (deleted)" : "") < 0)
+			p->path = NULL;
+		p->build_id = strdup(load->build_id);
+		if (!p->path || !p->build_id || symbolize_add_mod(s, p)) {
+			symbolize_mod_free(p);
+			e = -ENOMEM;
+			break;
+		}
+		p->pub.path = p->path;
+		p->pub.build_id = p->build_id;
+		s->aliases[s->naliases++] = p;
+	}
+	free(runs);
+	return e;
+}
+
 /* Reads /proc/PID/maps once: its hash and length say whether anything
  * changed since the last report; *text (malloc'd) is parsed for the report
  * only when something did. */
@@ -423,7 +546,8 @@ static int symbolize_report(struct symbolizer *s, struct procfs_maps *maps)
 	procfs_maps_release(&s->maps);
 	s->maps = *maps;
 	memset(maps, 0, sizeof(*maps));
-	return symbolize_sync_modules(s);
+	e = symbolize_sync_modules(s);
+	return e ? e : symbolize_sync_aliases(s);
 }
 
 
@@ -564,12 +688,14 @@ int symbolizer_refresh(struct symbolizer *s)
 		return e;
 	if (hash == s->maps_hash && len == s->maps_len) {
 		free(text);
+		symbolize_perfmap_poll(s, true);
 		return 0;
 	}
 	e = procfs_parse_maps(text, &maps);
 	free(text);
 	if (e)
 		return e;
+	symbolize_perfmap_poll(s, true);
 	/* begin_add keeps the modules already reported (and our pointers to
 	 * them); dwfl_report_module returns the same module for an unchanged
 	 * (name, start, end). */
@@ -615,8 +741,6 @@ static int symbolize_fsym_cmp(const void *a, const void *b)
 	return x->rank - y->rank;
 }
 
-/* Loads and sorts p's function symbols (.symtab from the debug file when
- * there is one, else .dynsym). Returns 0 or -ENOMEM. */
 /* Whether the module's own ELF file has DWARF (as a program built with -g
  * does), rather than only a separate debug file: looked at once, from the
  * section headers, without letting libdw open (and decompress) anything. */
@@ -645,9 +769,6 @@ static bool symbolize_own_dwarf(struct sym_mod_priv *p)
 	return p->own_dwarf;
 }
 
-/* Loads and sorts p's function symbols (.symtab from the debug file when
- * there is one, else .dynsym), and names its PLT stubs. Returns 0 or
- * -ENOMEM. */
 static int symbolize_load_fsyms(struct sym_mod_priv *p)
 {
 	int nsyms = dwfl_module_getsymtab(p->mod);
@@ -927,13 +1048,225 @@ static int symbolize_inlines(struct symbolizer *s, Dwarf_Die *cudie,
 	return oom ? -ENOMEM : n;
 }
 
+/* Lines of the function at la in mod (q: our module, whose sorted symbols
+ * are used; NULL: libdwfl's own lookup), innermost first, into lines;
+ * adj = the frame's address - la, for the offset. Returns the count, or
+ * -ENOMEM; *have_cu tells whether DWARF covers la. */
+static int symbolize_file_lines(struct symbolizer *s, Dwfl_Module *mod,
+				struct sym_mod_priv *q, uint64_t la,
+				uint64_t adj, struct sym_line *lines,
+				bool *have_cu)
+{
+	GElf_Off off = 0;
+	const char *name;
+	Dwarf_Die cubuf, *cudie = NULL;
+	Dwarf_Addr bias = 0;
+	bool oom = false;
+	int n;
+
+	if (q) {
+		const struct sym_fsym *fs;
+
+		if (!q->fsyms_loaded && symbolize_load_fsyms(q))
+			return -ENOMEM;
+		fs = symbolize_find_fsym(q, la);
+		name = fs ? fs->name : NULL;
+		off = fs ? la - fs->addr : 0;
+	} else {
+		GElf_Sym sym;
+
+		name = dwfl_module_addrinfo(mod, la, &off, &sym, NULL, NULL,
+					    NULL);
+	}
+	bool dwarf = !q || s->lines == SYM_LINES_ALL || symbolize_own_dwarf(q);
+	if (dwarf && symbolize_cudie(q, mod, la, &bias, &cubuf, &cudie))
+		return -ENOMEM;
+	*have_cu = cudie != NULL;
+	n = cudie ? symbolize_inlines(s, cudie, la - bias, lines) : 0;
+	if (n < 0)
+		return n;
+	if (n == 0 && name) {
+		memset(&lines[0], 0, sizeof(lines[0]));
+		if (cudie)
+			symbolize_srcline(s, cudie, la - bias, &lines[0], &oom);
+		n = 1;
+	}
+	if (n > 0) {
+		struct sym_line *o = &lines[n - 1];
+
+		/* The symbol table names the real function as the
+		 * linker sees it (foo.cold, foo.constprop.0). */
+		if (name && symbolize_set_name(s, o, name))
+			oom = true;
+		o->offset = name ? off + adj : 0;
+		if (!o->function)
+			n--;
+	}
+	return oom ? -ENOMEM : n;
+}
+
+/* Memory with no file behind it, as perf tells it (tools/perf/util/map.h,
+ * is_anon_memory): no file at all, or shared anonymous memory, which the
+ * kernel shows as /dev/zero or /anon_hugepage. */
+static bool symbolize_anon(const struct procfs_map *m)
+{
+	if (strcmp(m->path, "[vdso]") == 0)
+		return false;
+	return !modules_map_is_file(m) ||
+	       strncmp(m->path, "/dev/zero", 9) == 0 ||
+	       strncmp(m->path, "/anon_hugepage", 14) == 0;
+}
+
+/* The alias whose range holds a, or NULL. */
+static struct sym_mod_priv *symbolize_find_alias(struct symbolizer *s,
+						 uint64_t a)
+{
+	for (size_t i = 0; i < s->naliases; i++)
+		if (a >= s->aliases[i]->pub.start && a < s->aliases[i]->pub.end)
+			return s->aliases[i];
+	return NULL;
+}
+
+/* Where the load p->alias_of maps the file byte that maps line m (a line
+ * of alias p) maps at a: *la. False when the load does not map it. */
+static bool symbolize_alias_addr(struct symbolizer *s,
+				 const struct sym_mod_priv *p,
+				 const struct procfs_map *m, uint64_t a,
+				 uint64_t *la)
+{
+	const struct sym_mod_priv *load = p->alias_of;
+	const struct procfs_map *x = procfs_maps_find(&s->maps,
+						      load->pub.start);
+	const struct procfs_map *end = s->maps.maps + s->maps.n;
+	uint64_t fo = m->offset + (a - m->start);
+
+	if (!symbolize_owns(p, m))
+		return false;
+	for (; x && x < end && x->start < load->pub.end; x++) {
+		if (symbolize_owns(load, x) && fo >= x->offset &&
+		    fo - x->offset < x->end - x->start) {
+			*la = x->start + (fo - x->offset);
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t symbolize_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Reads what the perf map gained, at most every SYM_PERFMAP_INTERVAL_NS
+ * unless forced. A perf map that cannot be read (none, not trusted) names
+ * nothing; one read before stays. */
+static void symbolize_perfmap_poll(struct symbolizer *s, bool force)
+{
+	uint64_t now = symbolize_now_ns();
+
+	if (!force && s->perfmap_polled &&
+	    now - s->perfmap_polled_ns < SYM_PERFMAP_INTERVAL_NS)
+		return;
+	s->perfmap_polled = true;
+	s->perfmap_polled_ns = now;
+	if (!s->perfmap) {
+		if (s->perfmap_tried)
+			return;
+		s->perfmap_tried = true;
+		if (perfmap_new(s->pid, &s->perfmap) < 0)
+			return;
+	}
+	int e = perfmap_update(s->perfmap);
+	s->perfmap_error = e < 0 ? e : 0;
+}
+
+int symbolizer_perfmap_error(struct symbolizer *s, const char **name)
+{
+	symbolize_prefetch_join(s);
+	*name = s->perfmap ? perfmap_name(s->perfmap) : NULL;
+	return s->perfmap ? s->perfmap_error : 0;
+}
+
+static unsigned symbolize_jit_gen(const struct symbolizer *s)
+{
+	return s->perfmap ? perfmap_generation(s->perfmap) : 0;
+}
+
+/* The [jit] module, made on first use. NULL on ENOMEM. */
+static struct sym_mod_priv *symbolize_jit_module(struct symbolizer *s)
+{
+	struct sym_mod_priv *p;
+
+	if (s->jit)
+		return s->jit;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->s = s;
+	p->path = strdup("[jit]");
+	p->build_id = strdup("");
+	if (!p->path || !p->build_id || symbolize_add_mod(s, p)) {
+		symbolize_mod_free(p);
+		return NULL;
+	}
+	p->pub.path = p->path;
+	p->pub.build_id = p->build_id;
+	p->pub.is_jit = true;
+	p->pub.start = UINT64_MAX;
+	p->pub.has_functions = true;
+	s->jit = p;
+	return p;
+}
+
+/* An address outside every file mapping (m: its maps line, NULL when the
+ * maps do not have it): named by the perf map, or in anonymous executable
+ * memory, it is JIT code (*pp the [jit] module, with the name in lines[0]
+ * when the perf map has one); anything else is unmapped (*pp NULL).
+ * Returns the count of lines, or -ENOMEM. */
+static int symbolize_jit(struct symbolizer *s, const struct procfs_map *m,
+			 uint64_t a, uint64_t addr, struct sym_line *lines,
+			 struct sym_mod_priv **pp)
+{
+	const struct perfmap_entry *e;
+	struct sym_mod_priv *p;
+	bool oom = false;
+
+	*pp = NULL;
+	symbolize_perfmap_poll(s, false);
+	e = s->perfmap ? perfmap_find(s->perfmap, a) : NULL;
+	if (!e && !(m && m->perms[2] == 'x'))
+		return 0;
+	p = symbolize_jit_module(s);
+	if (!p)
+		return -ENOMEM;
+	*pp = p;
+	if (a < p->pub.start)
+		p->pub.start = a;
+	if (a >= p->pub.end)
+		p->pub.end = a + 1;
+	if (!e) {
+		p->pub.has_functions = false;
+		return 0;
+	}
+	/* The name as the program wrote it, as perf shows it: node's
+	 * "JS:*hotLoop /path/app.js:12:20" (the file in it is the
+	 * program's way of naming, not a source line we could check). */
+	memset(&lines[0], 0, sizeof(lines[0]));
+	lines[0].function = lines[0].system_name =
+		symbolize_intern(s, e->name, &oom);
+	lines[0].offset = addr - e->start;
+	return oom ? -ENOMEM : 1;
+}
+
 static struct sym_block *symbolize_resolve(struct symbolizer *s,
 					   uint64_t addr, bool is_return)
 {
 	struct sym_line lines[SYM_MAX_INLINE];
 	struct sym_mod_priv *p = NULL;
 	struct sym_block *b;
-	Dwfl_Module *mod = NULL;
 	uint64_t a = is_return ? addr - 1 : addr;
 	int n = 0;
 	bool oom = false;
@@ -956,8 +1289,19 @@ static struct sym_block *symbolize_resolve(struct symbolizer *s,
 		p->pub.has_filenames = p->pub.has_line_numbers = false;
 		p->pub.has_inline_frames = false;
 	} else {
+		const struct procfs_map *m = procfs_maps_find(&s->maps, a);
+		struct sym_mod_priv *q = NULL;	/* whose symbols */
+		Dwfl_Module *mod = NULL;
+		uint64_t la = a;
 		Dwarf_Addr lo, hi;
+		bool have_cu = false;
 
+		if (!m || symbolize_anon(m)) {
+			n = symbolize_jit(s, m, a, addr, lines, &p);
+			if (n < 0)
+				return NULL;
+			goto done;
+		}
 		/* dwfl_addrmodule may answer with the module just below an
 		 * address in the gap after it (seen with a library
 		 * dlopen'ed there since the last report): check the range. */
@@ -966,57 +1310,34 @@ static struct sym_block *symbolize_resolve(struct symbolizer *s,
 					      NULL, NULL) ||
 			    a < lo || a >= hi))
 			mod = NULL;
-	}
-	if (mod) {
-		void **ud = NULL;
-		GElf_Off off = 0;
-		const char *name;
-		Dwarf_Die cubuf, *cudie = NULL;
-		Dwarf_Addr bias = 0;
+		if (mod) {
+			void **ud = NULL;
 
-		dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
-		p = ud ? *ud : NULL;
-		if ((void *)p == &symbolize_not_code)
-			goto done;	/* data, not code: no module, no name */
-		if (p) {
-			const struct sym_fsym *fs;
-
-			if (!p->fsyms_loaded && symbolize_load_fsyms(p))
-				return NULL;
-			fs = symbolize_find_fsym(p, a);
-			name = fs ? fs->name : NULL;
-			off = fs ? a - fs->addr : 0;
-		} else {
-			GElf_Sym sym;
-
-			name = dwfl_module_addrinfo(mod, a, &off, &sym, NULL,
-						    NULL, NULL);
+			dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL,
+					 NULL, NULL);
+			q = ud ? *ud : NULL;
+			if ((void *)q == &symbolize_not_code)
+				goto done;	/* data, not code: no module */
+			/* A module covers only its file's mappings
+			 * (modules.h); another file put in its range since
+			 * the report is not it. */
+			if (q && !symbolize_owns(q, m))
+				mod = NULL;
+			p = q;
 		}
-		bool dwarf = !p || s->lines == SYM_LINES_ALL ||
-			     symbolize_own_dwarf(p);
-		if (dwarf && symbolize_cudie(p, mod, a, &bias, &cubuf, &cudie))
-			return NULL;
-		n = cudie ? symbolize_inlines(s, cudie, a - bias, lines) : 0;
+		if (!mod) {
+			p = symbolize_find_alias(s, a);
+			if (!p || !symbolize_alias_addr(s, p, m, a, &la)) {
+				p = NULL;
+				goto done;
+			}
+			q = p->alias_of;
+			mod = q->mod;
+		}
+		n = symbolize_file_lines(s, mod, q, la, addr - a, lines,
+					 &have_cu);
 		if (n < 0)
 			return NULL;
-		if (n == 0 && name) {
-			memset(&lines[0], 0, sizeof(lines[0]));
-			if (cudie)
-				symbolize_srcline(s, cudie, a - bias, &lines[0],
-						  &oom);
-			n = 1;
-		}
-		if (n > 0) {
-			struct sym_line *o = &lines[n - 1];
-
-			/* The symbol table names the real function as the
-			 * linker sees it (foo.cold, foo.constprop.0). */
-			if (name && symbolize_set_name(s, o, name))
-				oom = true;
-			o->offset = name ? off + (addr - a) : 0;
-			if (!o->function)
-				n--;
-		}
 		if (p) {
 			if (n == 0)
 				p->pub.has_functions = false;
@@ -1026,7 +1347,7 @@ static struct sym_block *symbolize_resolve(struct symbolizer *s,
 				if (!lines[i].line)
 					p->pub.has_line_numbers = false;
 			}
-			if (n > 0 && !cudie)
+			if (n > 0 && !have_cu)
 				p->pub.has_inline_frames = false;
 		}
 	}
@@ -1046,6 +1367,7 @@ done:
 	b->frame.nlines = (size_t)n;
 	b->frame.lines = b->lines;
 	b->generation = s->generation;
+	b->jit_gen = symbolize_jit_gen(s);
 	return b;
 }
 
@@ -1102,11 +1424,18 @@ static const struct sym_frame *symbolize_lookup(struct symbolizer *s,
 		struct sym_slot *sl = &s->slots[i];
 
 		if (sl->addr == addr && sl->is_return == is_return) {
+			const struct sym_module *m = sl->block->frame.module;
+
 			/* An address unmapped before a refresh may belong to
-			 * a library loaded since: look it up again, keeping
-			 * the old frame alive for those who hold it. */
-			if (sl->block->frame.module ||
-			    sl->block->generation == s->generation)
+			 * a library loaded since, and one unnamed or named
+			 * from the perf map may have a (new) name there: look
+			 * it up again, keeping the old frame alive for those
+			 * who hold it. */
+			if (m && !m->is_jit)
+				return &sl->block->frame;
+			symbolize_perfmap_poll(s, false);
+			if (sl->block->jit_gen == symbolize_jit_gen(s) &&
+			    (m || sl->block->generation == s->generation))
 				return &sl->block->frame;
 			b = symbolize_resolve(s, addr, is_return);
 			if (!b)
@@ -1209,6 +1538,8 @@ void symbolizer_free(struct symbolizer *s)
 	for (size_t i = 0; i < s->nstrslots; i++)
 		free(s->strs[i]);
 	free(s->strs);
+	free(s->aliases);
+	perfmap_free(s->perfmap);
 	procfs_ksyms_release(&s->ksyms);
 	procfs_maps_release(&s->maps);
 	free(s);

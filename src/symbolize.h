@@ -27,13 +27,20 @@
 #include <sys/types.h>
 
 struct sym_module {
-	const char *path;	/* as in /proc/PID/maps; "[kernel]", "[vdso]" */
-	uint64_t start, end;	/* address range of the whole module */
+	const char *path;	/* as in /proc/PID/maps; "[kernel]", "[vdso]",
+				 * "[jit]" */
+	uint64_t start, end;	/* address range of the whole module; for
+				 * [jit], of the addresses looked up in it
+				 * so far */
 	uint64_t offset;	/* file offset mapped at start */
 	const char *build_id;	/* hex, "" when none */
 	bool has_functions;	/* every lookup in it found a function */
 	bool has_filenames, has_line_numbers, has_inline_frames;
 	bool is_kernel;
+	bool is_jit;		/* [jit]: code in anonymous executable memory
+				 * (JIT compilers), named from the process's
+				 * perf map when it has one (perfmap.h); a
+				 * name there may change as code is replaced */
 	unsigned index;		/* 0..n-1 in report order; main binary 0 */
 };
 
@@ -90,14 +97,23 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 			 struct symbolizer **out, char *err, size_t errlen);
 
 /* Re-reads /proc/PID/maps and reports modules that appeared (dlopen) since
- * the last report. Cheap when nothing changed. Returns 0 or -errno. */
+ * the last report, and reads what the perf map gained. Cheap when nothing
+ * changed. Returns 0 or -errno. */
 int symbolizer_refresh(struct symbolizer *s);
 
 /* Symbolizes addr. is_return: addr is a return address (every frame but the
  * first of a stack, unless that frame is a signal frame): the lookup is made
  * at addr - 1 so the call's line and inline chain are found (the returned
  * frame's addr is still addr). Never fails: an unknown address gives a frame
- * with nlines == 0 (and module NULL when unmapped). NULL only on ENOMEM. */
+ * with nlines == 0 (and module NULL when unmapped). NULL only on ENOMEM.
+ *
+ * Only an address inside one of a file's own mappings gets that file's
+ * symbols (docs/design.md §4.4). An address in anonymous executable memory,
+ * or named by the process's perf map (/tmp/perf-PID.map, read as it
+ * grows, at most every 50 ms), is in the [jit] module, named as the perf
+ * map names it or not at all (docs/design.md §4.4). A [jit] frame is
+ * looked up again once the perf map has changed: code there may have been
+ * replaced. */
 const struct sym_frame *symbolizer_lookup(struct symbolizer *s, uint64_t addr,
 					  bool is_return);
 
@@ -127,6 +143,13 @@ void *symbolizer_dwfl(struct symbolizer *s);
  * mappings, which need not read and parse 2,000 lines again. Valid until
  * the next symbolizer_refresh() or symbolizer_free(). */
 const struct procfs_maps *symbolizer_maps(struct symbolizer *s);
+
+/* Why the process's perf map names no JIT code although it exists: the
+ * error of its last reading (-EPERM: not owned by root or the process's
+ * users; -EINVAL: not a regular file, or a symbolic link; another -errno),
+ * with its name as the process sees it in *name; 0 when it was read or
+ * does not exist (or nothing needed it yet). */
+int symbolizer_perfmap_error(struct symbolizer *s, const char **name);
 
 /* Name for addr for /debug/pprof/symbol: "func" or NULL. */
 const char *symbolizer_name(struct symbolizer *s, uint64_t addr);

@@ -132,6 +132,8 @@ static void threads_write_frames(FILE *out, struct symbolizer *sym,
 			 * the signal trampoline, __restore_rt: often nameless. */
 			if (i + 1 < t->npcs && t->is_activation[i + 1]) {
 				fputs("  <signal handler called>\n", out);
+			} else if (f && f->module && f->module->is_jit) {
+				fprintf(out, "  0x%" PRIx64 " ([jit])\n", t->pcs[i]);
 			} else if (f && f->module) {
 				fprintf(out, "  0x%" PRIx64 " (", t->pcs[i]);
 				escape_fputs(mod, out);
@@ -146,11 +148,14 @@ static void threads_write_frames(FILE *out, struct symbolizer *sym,
 			const struct sym_line *l = &f->lines[j];
 			bool inl = j + 1 < f->nlines;
 			/* Go's goroutine dump style "f(...)", but a C++ name
-			 * that carries its parameter list keeps only that. */
+			 * that carries its parameter list keeps only that, and
+			 * a perf map's names are the JIT's own ("JS:*f
+			 * app.js:3:10"): no argument list to stand for. */
 			fputs("  ", out);
 			escape_fputs(l->function ? l->function : "??", out);
 			fprintf(out, "%s%s\n",
-				l->function && l->has_params ? "" : "(...)",
+				(l->function && l->has_params) ||
+				(f->module && f->module->is_jit) ? "" : "(...)",
 				inl ? " [inlined]" : "");
 			fputs("      ", out);
 			if (l->file) {

@@ -399,6 +399,34 @@ static void test_kallsyms(void)
 	procfs_ksyms_release(&k);
 }
 
+/* /proc/PID/status: uids, and the pid in the innermost namespace (the
+ * last NStgid field; the pid when there is no such line). */
+static void test_ids(void)
+{
+	struct procfs_ids ids;
+	const char *in_container =
+		"Name:\tnode\nUmask:\t0022\nState:\tR (running)\n"
+		"Tgid:\t4242\nNgid:\t0\nPid:\t4242\nPPid:\t1\n"
+		"Uid:\t1000\t1001\t1002\t1003\nGid:\t0\t0\t0\t0\n"
+		"NStgid:\t4242\t17\t1\nNSpid:\t4242\t17\t1\n";
+	const char *old_kernel =
+		"Name:\tx\nPid:\t99\nUid:\t0\t0\t0\t0\n";
+
+	CHECK_INT(procfs_parse_ids(in_container, 4242, &ids), 0);
+	CHECK_INT(ids.nstgid, 1);
+	CHECK_INT(ids.uids[0], 1000);
+	CHECK_INT(ids.uids[1], 1001);
+	CHECK_INT(ids.uids[2], 1002);
+	CHECK_INT(ids.uids[3], 1003);
+	CHECK_INT(procfs_parse_ids(old_kernel, 99, &ids), 0);
+	CHECK_INT(ids.nstgid, 99);
+	CHECK_INT(procfs_parse_ids("Name:\tx\nUid:\t1\t2\n", 5, &ids), -EINVAL);
+	CHECK_INT(procfs_parse_ids("Name:\tx\n", 5, &ids), -EINVAL);
+	CHECK_INT(procfs_read_ids(getpid(), &ids), 0);
+	CHECK_INT(ids.uids[1], geteuid());
+	CHECK_INT(procfs_read_ids(999999999, &ids), -ENOENT);
+}
+
 int main(void)
 {
 	test_maps();
@@ -410,5 +438,6 @@ int main(void)
 	test_read_file();
 	test_open_root_file();
 	test_kallsyms();
+	test_ids();
 	return check_done();
 }

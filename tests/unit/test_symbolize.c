@@ -2,10 +2,14 @@
  * test_symbolize.c - symbolizes addresses of a running inline_nofp workload:
  * names, file:line, the inlined inl_mix() chain, a libc symbol, the vDSO,
  * build-ids, unmapped addresses, the cache, kernel symbols; the same chain
- * in builds without .debug_aranges (clang, clang linked with gcc).
+ * in builds without .debug_aranges (clang, clang linked with gcc); JIT code
+ * named from a perf map, a file mapped twice, which mappings make modules.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/mman.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,6 +458,186 @@ out:
 	symbolizer_free(s);
 }
 
+/* --- JIT code and second mappings of a file -------------------------- */
+
+/* Code at an address outside every file mapping: anonymous executable
+ * memory is [jit], named from this process's /tmp/perf-PID.map, as the
+ * file says at the time; other anonymous memory is nothing. */
+static void test_jit(void)
+{
+	struct symbolizer *s = NULL;
+	const struct sym_frame *f;
+	char err[256] = "", map[64];
+	uint8_t *code = mmap(NULL, 8192, PROT_READ | PROT_WRITE | PROT_EXEC,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *data = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t a = (uint64_t)(uintptr_t)code;
+	FILE *pf;
+
+	CHECK(code != MAP_FAILED && data != MAP_FAILED);
+	if (code == MAP_FAILED || data == MAP_FAILED)
+		return;
+	snprintf(map, sizeof(map), "/tmp/perf-%d.map", (int)getpid());
+	pf = fopen(map, "w");
+	CHECK(pf != NULL);
+	if (!pf)
+		return;
+	/* As node writes it: hex without 0x, the name with a space. */
+	fprintf(pf, "%" PRIx64 " 40 JS:*first /app/x.js:1:1\n", a);
+	fprintf(pf, "%" PRIx64 " 20 Stub:second\n", a + 0x40);
+	fflush(pf);
+	CHECK_INT(symbolizer_new(getpid(), false, &s, err, sizeof(err)), 0);
+	if (!s)
+		goto out;
+	f = symbolizer_lookup(s, a + 8, false);
+	CHECK(f && f->module && f->module->is_jit && f->nlines == 1);
+	if (f && f->module && f->nlines == 1) {
+		CHECK_STR(f->module->path, "[jit]");
+		CHECK_STR(f->lines[0].function, "JS:*first /app/x.js:1:1");
+		CHECK(f->lines[0].file == NULL && f->lines[0].line == 0);
+		CHECK_INT(f->lines[0].offset, 8);
+	}
+	/* A return address just past the end of "first" is still in it. */
+	f = symbolizer_lookup(s, a + 0x40, true);
+	CHECK(f && f->nlines == 1 && f->lines[0].function &&
+	      !strcmp(f->lines[0].function, "JS:*first /app/x.js:1:1"));
+	f = symbolizer_lookup(s, a + 0x41, false);
+	CHECK(f && f->nlines == 1 && f->lines[0].function &&
+	      !strcmp(f->lines[0].function, "Stub:second"));
+	/* Executable, not in the perf map: [jit], an address only. */
+	f = symbolizer_lookup(s, a + 0x1000, false);
+	CHECK(f && f->module && f->module->is_jit && f->nlines == 0);
+	CHECK(f && f->module && !f->module->has_functions);
+	/* Not executable, not named: nothing. */
+	f = symbolizer_lookup(s, (uint64_t)(uintptr_t)data, false);
+	CHECK(f && f->module == NULL && f->nlines == 0);
+	CHECK(symbolizer_name(s, a + 8) &&
+	      !strcmp(symbolizer_name(s, a + 8), "JS:*first /app/x.js:1:1"));
+
+	/* New code over the old: the file grows, and after the poll
+	 * interval the same address has the new name. */
+	fprintf(pf, "%" PRIx64 " 10 JS:*replaced /app/x.js:9:1\n", a);
+	fprintf(pf, "%" PRIx64 " 10 Stub:later\n", a + 0x1000);
+	fflush(pf);
+	usleep(120 * 1000);
+	f = symbolizer_lookup(s, a + 8, false);
+	CHECK(f && f->nlines == 1 && f->lines[0].function &&
+	      !strcmp(f->lines[0].function, "JS:*replaced /app/x.js:9:1"));
+	/* "first" is gone past the new entry's end. */
+	f = symbolizer_lookup(s, a + 0x20, false);
+	CHECK(f && f->module && f->module->is_jit && f->nlines == 0);
+	f = symbolizer_lookup(s, a + 0x1000, false);
+	CHECK(f && f->nlines == 1 && f->lines[0].function &&
+	      !strcmp(f->lines[0].function, "Stub:later"));
+	/* The [jit] mapping spans what was looked up in it. */
+	const struct sym_module *const *mods;
+	size_t n = symbolizer_modules(s, &mods);
+	size_t jits = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!mods[i]->is_jit)
+			continue;
+		jits++;
+		CHECK_INT(mods[i]->start, a + 8);
+		CHECK_INT(mods[i]->end, a + 0x1001);
+	}
+	CHECK_INT(jits, 1);
+	const char *pm = NULL;
+	CHECK_INT(symbolizer_perfmap_error(s, &pm), 0);
+	CHECK_STR(pm, map);
+	/* Not the process's user's (nor root's): not read any more, and
+	 * said so; the names read before stay. */
+	if (getuid() == 0) {
+		CHECK_INT(chown(map, 12345, 12345), 0);
+		CHECK_INT(symbolizer_refresh(s), 0);
+		CHECK_INT(symbolizer_perfmap_error(s, &pm), -EPERM);
+		f = symbolizer_lookup(s, a + 0x1000, false);
+		CHECK(f && f->nlines == 1);
+	}
+out:
+	symbolizer_free(s);
+	if (pf)
+		fclose(pf);
+	unlink(map);
+	munmap(code, 8192);
+	munmap(data, 4096);
+}
+
+__attribute__((noinline)) int test_alias_target(int x)
+{
+	__asm__ volatile("" : "+r"(x));
+	return x * 3 + 1;
+}
+
+/* The test binary's text mapped a second time elsewhere, as V8 maps
+ * node's builtins: its own module, named from the binary's symbols. */
+static void test_alias(void)
+{
+	struct symbolizer *s = NULL;
+	struct procfs_maps m;
+	const struct procfs_map *line;
+	const struct sym_frame *f, *orig;
+	char err[256] = "";
+	uint64_t fn = (uint64_t)(uintptr_t)test_alias_target, alias;
+	void *copy = MAP_FAILED;
+	size_t len = 0;
+	int fd = -1;
+
+	CHECK_INT(procfs_read_maps(getpid(), &m), 0);
+	line = procfs_maps_find(&m, fn);
+	CHECK(line && line->offset != 0 && line->perms[2] == 'x');
+	if (!line)
+		goto out;
+	len = line->end - line->start;
+	fd = open(line->path, O_RDONLY);
+	CHECK(fd >= 0);
+	copy = fd < 0 ? MAP_FAILED : mmap(NULL, len, PROT_READ | PROT_EXEC,
+					  MAP_PRIVATE, fd, (off_t)line->offset);
+	CHECK(copy != MAP_FAILED);
+	if (copy == MAP_FAILED)
+		goto out;
+	alias = (uint64_t)(uintptr_t)copy + (fn - line->start);
+	CHECK_INT(symbolizer_new(getpid(), false, &s, err, sizeof(err)), 0);
+	if (!s)
+		goto out;
+	orig = symbolizer_lookup(s, fn, false);
+	f = symbolizer_lookup(s, alias + 4, false);
+	CHECK(orig && orig->nlines >= 1 && f && f->nlines >= 1);
+	if (!orig || !f || !orig->nlines || !f->nlines)
+		goto out;
+	CHECK_STR(f->lines[f->nlines - 1].function, "test_alias_target");
+	CHECK_INT(f->lines[f->nlines - 1].offset, 4);
+	CHECK(f->lines[0].file && orig->lines[0].file &&
+	      !strcmp(f->lines[0].file, orig->lines[0].file));
+	/* A module of its own: the same file, where the copy is, and the
+	 * load's module does not reach it. */
+	CHECK(f->module && orig->module && f->module != orig->module);
+	if (f->module && orig->module) {
+		CHECK_STR(f->module->path, orig->module->path);
+		CHECK_STR(f->module->build_id, orig->module->build_id);
+		CHECK_INT(f->module->start, (uint64_t)(uintptr_t)copy);
+		CHECK_INT(f->module->end, (uint64_t)(uintptr_t)copy + len);
+		CHECK_INT(f->module->offset, line->offset);
+		CHECK(!f->module->is_jit);
+		CHECK(orig->module->end <= (uint64_t)(uintptr_t)copy ||
+		      orig->module->start >= (uint64_t)(uintptr_t)copy + len);
+	}
+	/* (dwfl_addrmodule answers with the module below an address in a
+	 * gap: check the range.) */
+	Dwfl_Module *dm = dwfl_addrmodule(symbolizer_dwfl(s), alias);
+	Dwarf_Addr lo = 0, hi = 0;
+	if (dm)
+		dwfl_module_info(dm, NULL, &lo, &hi, NULL, NULL, NULL, NULL);
+	CHECK(!dm || alias < lo || alias >= hi);
+out:
+	symbolizer_free(s);
+	if (copy != MAP_FAILED)
+		munmap(copy, len);
+	if (fd >= 0)
+		close(fd);
+	procfs_maps_release(&m);
+}
+
 /* --- modules_report_maps against dwfl_linux_proc_report ---------------- */
 
 struct mod_list {
@@ -563,6 +747,55 @@ static void test_report_maps(void)
 		CHECK_STR(ours.text[3], "/dev/zero 7000-8000");
 		CHECK_STR(ours.text[4], "/opt/b b/libb.so 9000-a000");
 	}
+
+	/* node: its executable, .bss, the heap, JIT code, and the builtins
+	 * mapped again from the executable (docs/design.md §4.4). The
+	 * module ends with the executable's own lines; the second mapping
+	 * is an alias, not a module; a library whose first line is not at
+	 * offset 0 but has no other mapping stays a module. */
+	text =
+		"400000-b6f000 r--p 00000000 fe:00 247823 /usr/bin/node\n"
+		"b6f000-25fe000 r-xp 0076f000 fe:00 247823 /usr/bin/node\n"
+		"25fe000-2601000 ---p 00000000 00:00 0 \n"
+		"2601000-565d000 rw-p 02201000 fe:00 247823 /usr/bin/node\n"
+		"565d000-5689000 rw-p 00000000 00:00 0 \n"
+		"23c40000-23f03000 rw-p 00000000 00:00 0 [heap]\n"
+		"7f0000000000-7f0000040000 rwxp 00000000 00:00 0 \n"
+		"7f0000100000-7f0000292000 r-xp 014c4000 fe:00 247823 /usr/bin/node\n"
+		"7f0000300000-7f0000301000 r-xp 00001000 08:01 500 /usr/lib/libx.so\n"
+		/* An unmapped gap between two lines of a file (segments
+		 * 2 MiB apart): one module. */
+		"7f0000400000-7f0000401000 r-xp 00000000 08:01 600 /usr/lib/liby.so\n"
+		"7f0000600000-7f0000601000 rw-p 00200000 08:01 600 /usr/lib/liby.so\n"
+		/* An anonymous mapping after a gap ends a run. */
+		"7f0000700000-7f0000701000 r-xp 00000000 08:01 700 /usr/lib/libz.so\n"
+		"7f0000800000-7f0000801000 rwxp 00000000 00:00 0 \n"
+		"7f0000900000-7f0000901000 r--p 00001000 08:01 700 /usr/lib/libz.so\n";
+	CHECK_INT(procfs_parse_maps(text, &m), 0);
+	report_into(&ours, 4242, &m);
+	CHECK_INT(ours.n, 4);
+	if (ours.n == 4) {
+		CHECK_STR(ours.text[0], "/usr/bin/node 400000-565d000");
+		CHECK_STR(ours.text[1], "/usr/lib/libx.so 7f0000300000-7f0000301000");
+		CHECK_STR(ours.text[2], "/usr/lib/liby.so 7f0000400000-7f0000601000");
+		CHECK_STR(ours.text[3], "/usr/lib/libz.so 7f0000700000-7f0000701000");
+	}
+	struct modules_run *runs = NULL;
+	size_t nruns = 0;
+	CHECK_INT(modules_runs(&m, &runs, &nruns), 0);
+	CHECK_INT(nruns, 6);
+	if (nruns == 6) {
+		CHECK(!runs[0].alias && runs[0].first == 0 && runs[0].last == 3);
+		CHECK(runs[1].alias && runs[1].first == 7 && runs[1].last == 7);
+		CHECK(runs[1].start == 0x7f0000100000ULL &&
+		      runs[1].end == 0x7f0000292000ULL);
+		CHECK(!runs[2].alias);
+		CHECK(!runs[3].alias && runs[3].last == 10);
+		CHECK(!runs[4].alias && runs[4].first == 11 && runs[4].last == 11);
+		CHECK(runs[5].alias && runs[5].first == 13);
+	}
+	free(runs);
+	procfs_maps_release(&m);
 }
 
 int main(void)
@@ -577,5 +810,7 @@ int main(void)
 	test_errors();
 	test_refresh_dlopen();
 	test_report_maps();
+	test_jit();
+	test_alias();
 	return check_done();
 }
