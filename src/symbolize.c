@@ -467,48 +467,34 @@ int symbolizer_new(pid_t pid, bool kernel, struct symbolizer **out,
 	return e;
 }
 
-int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
-			 struct symbolizer **out, char *err, size_t errlen)
+/* The constructors' common part: reports the modules of maps (taken over,
+ * released on failure) and takes over ksyms (NULL: no kernel). */
+static int symbolize_open(pid_t pid, struct procfs_maps *maps,
+			  struct procfs_ksyms *ksyms, struct symbolizer **out,
+			  char *err, size_t errlen)
 {
 	struct symbolizer *s;
-	struct procfs_maps maps;
-	char *text;
 	int e;
 
-	*out = NULL;
-
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		procfs_maps_release(maps);
 		return -ENOMEM;
+	}
 	s->pid = pid;
 	s->callbacks.find_elf = symbolize_find_elf;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
 	s->dwfl = dwfl_begin(&s->callbacks);
 	if (!s->dwfl) {
+		procfs_maps_release(maps);
 		e = -ENOMEM;
 		if (err && errlen)
 			snprintf(err, errlen, "dwfl_begin: %s", dwfl_errmsg(-1));
 		goto out_free;
 	}
-	e = symbolize_read_maps(pid, &s->maps_hash, &s->maps_len, &text);
-	if (e) {
-		/* No /proc/PID at all: the process does not exist. */
-		if (e == -ENOENT)
-			e = -ESRCH;
-		if (err && errlen)
-			snprintf(err, errlen, "cannot read /proc/%d/maps: %s",
-				 (int)pid, strerror(-e));
-		goto out_free;
-	}
-	e = procfs_parse_maps(text, &maps);
-	free(text);
-	if (e) {
-		symbolize_errf(err, errlen, "%s: %s", "parsing /proc/PID/maps", -e);
-		goto out_free;
-	}
 	dwfl_report_begin(s->dwfl);
-	e = symbolize_report(s, &maps);
+	e = symbolize_report(s, maps);
 	if (e) {
 		modules_report_error(err, errlen, e);
 		goto out_free;
@@ -528,6 +514,74 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 out_free:
 	symbolizer_free(s);
 	return e;
+}
+
+int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
+			 struct symbolizer **out, char *err, size_t errlen)
+{
+	struct procfs_maps maps;
+	uint64_t hash;
+	size_t len;
+	char *text;
+	int e;
+
+	*out = NULL;
+	e = symbolize_read_maps(pid, &hash, &len, &text);
+	if (e) {
+		/* No /proc/PID at all: the process does not exist. */
+		if (e == -ENOENT)
+			e = -ESRCH;
+		if (err && errlen)
+			snprintf(err, errlen, "cannot read /proc/%d/maps: %s",
+				 (int)pid, strerror(-e));
+		return e;
+	}
+	e = procfs_parse_maps(text, &maps);
+	free(text);
+	if (e) {
+		symbolize_errf(err, errlen, "%s: %s", "parsing /proc/PID/maps", -e);
+		return e;
+	}
+	e = symbolize_open(pid, &maps, ksyms, out, err, errlen);
+	if (e == 0) {
+		(*out)->maps_hash = hash;
+		(*out)->maps_len = len;
+	}
+	return e;
+}
+
+int symbolizer_new_maps(pid_t pid, const struct procfs_maps *maps,
+			struct procfs_ksyms *ksyms, struct symbolizer **out,
+			char *err, size_t errlen)
+{
+	struct procfs_maps copy;
+
+	*out = NULL;
+	if (procfs_maps_dup(maps, &copy) < 0) {
+		symbolize_errf(err, errlen, "%s: %s", "copying the mappings", ENOMEM);
+		return -ENOMEM;
+	}
+	return symbolize_open(pid, &copy, ksyms, out, err, errlen);
+}
+
+int symbolizer_set_maps(struct symbolizer *s, const struct procfs_maps *maps)
+{
+	struct procfs_maps copy;
+	int e;
+
+	symbolize_prefetch_join(s);
+	if (procfs_maps_dup(maps, &copy) < 0)
+		return -ENOMEM;
+	/* As symbolizer_refresh: modules already reported are kept. */
+	dwfl_report_begin_add(s->dwfl);
+	e = symbolize_report(s, &copy);
+	if (e)
+		return e;
+	/* A later symbolizer_refresh compares /proc/PID/maps with these. */
+	s->maps_hash = 0;
+	s->maps_len = 0;
+	s->generation++;
+	return 0;
 }
 
 int symbolizer_refresh(struct symbolizer *s)

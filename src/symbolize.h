@@ -85,6 +85,22 @@ struct procfs_maps;
 int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 			 struct symbolizer **out, char *err, size_t errlen);
 
+/* The same with the process's mappings given rather than read from
+ * /proc/PID/maps (maps is copied): for a process whose mappings are known
+ * from perf's MMAP2 records, which may have exited by the time its
+ * samples are read. pid still names /proc/PID/root for opening its files
+ * while it lives (modules.h); a file the caller marks deleted is not
+ * opened by path. pid 0 with no mappings makes a kernel-only symbolizer.
+ * ksyms as for symbolizer_new_ksyms (NULL: no kernel module). */
+int symbolizer_new_maps(pid_t pid, const struct procfs_maps *maps,
+			struct procfs_ksyms *ksyms, struct symbolizer **out,
+			char *err, size_t errlen);
+
+/* Reports the modules of maps (copied) that are new since the last
+ * report, as symbolizer_refresh does with /proc/PID/maps. Returns 0 or
+ * -errno. */
+int symbolizer_set_maps(struct symbolizer *s, const struct procfs_maps *maps);
+
 /* Re-reads /proc/PID/maps and reports modules that appeared (dlopen) since
  * the last report. Cheap when nothing changed. Returns 0 or -errno. */
 int symbolizer_refresh(struct symbolizer *s);

@@ -490,8 +490,94 @@ static void test_report_maps(void)
 	}
 }
 
+/* A process known from its mappings alone: read while it runs, then the
+ * process is gone before the symbolizer is made (a short-lived child whose
+ * samples are read late). Its files are opened by path; a file marked
+ * deleted (replaced since) is not opened at all. set_maps adds modules. */
+static void test_new_maps(void)
+{
+	struct procfs_maps m = { 0 }, part = { 0 };
+	struct symbolizer *s = NULL;
+	const struct sym_frame *f;
+	char err[256] = "";
+	uint64_t base, middle, libc_fn;
+	pid_t pid;
+
+	child = start_workload(WORKLOAD);
+	CHECK(child > 0);
+	base = load_base(child, "/inline_nofp");
+	middle = nm_symbol(WORKLOAD, "middle", NULL);
+	CHECK_INT(procfs_read_maps(child, &m), 0);
+	/* An address in libc's code: the libc mapping that is executable. */
+	libc_fn = 0;
+	for (size_t i = 0; i < m.n; i++)
+		if (strstr(m.maps[i].path, "/libc.so") && m.maps[i].perms[2] == 'x')
+			libc_fn = m.maps[i].start + 0x100;
+	CHECK(libc_fn != 0);
+	pid = child;
+	kill_child();
+	CHECK(kill(pid, 0) < 0);
+
+	/* The mappings without libc first. */
+	CHECK_INT(procfs_maps_dup(&m, &part), 0);
+	size_t k = 0;
+	for (size_t i = 0; i < part.n; i++) {
+		if (strstr(part.maps[i].path, "/libc.so"))
+			free(part.maps[i].path);
+		else
+			part.maps[k++] = part.maps[i];
+	}
+	part.n = k;
+	CHECK_INT(symbolizer_new_maps(pid, &part, NULL, &s, err, sizeof(err)), 0);
+	if (!s) {
+		fprintf(stderr, "symbolizer_new_maps: %s\n", err);
+		goto out;
+	}
+	f = symbolizer_lookup(s, base + middle, false);
+	CHECK(f && f->module && f->nlines == 1);
+	if (f && f->nlines == 1) {
+		CHECK_STR(f->lines[0].function, "middle");
+		CHECK(ends_with(f->lines[0].file, "workloads/inline.c"));
+		CHECK(strlen(f->module->build_id) >= 16);
+	}
+	f = symbolizer_lookup(s, libc_fn, false);
+	CHECK(f && !f->module);
+	CHECK_INT(symbolizer_set_maps(s, &m), 0);
+	f = symbolizer_lookup(s, libc_fn, false);
+	CHECK(f && f->module && ends_with(f->module->path, "/libc.so.6"));
+	symbolizer_free(s);
+	s = NULL;
+
+	/* The binary marked deleted (its file replaced, say): never opened
+	 * by path, so no name rather than a wrong one. */
+	for (size_t i = 0; i < m.n; i++)
+		if (ends_with(m.maps[i].path, "/inline_nofp"))
+			m.maps[i].deleted = true;
+	CHECK_INT(symbolizer_new_maps(pid, &m, NULL, &s, err, sizeof(err)), 0);
+	if (s) {
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && f->nlines == 0);
+		symbolizer_free(s);
+	}
+	/* Kernel only: pid 0, no mappings. */
+	struct procfs_maps none = { 0 };
+	CHECK_INT(symbolizer_new_maps(0, &none, NULL, &s, err, sizeof(err)), 0);
+	if (s) {
+		const struct sym_module *const *mods;
+
+		CHECK_INT(symbolizer_modules(s, &mods), 0);
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && !f->module && f->nlines == 0);
+		symbolizer_free(s);
+	}
+out:
+	procfs_maps_release(&m);
+	procfs_maps_release(&part);
+}
+
 int main(void)
 {
+	test_new_maps();
 	alarm(100);
 	test_workload();
 	test_lines_policy();
