@@ -210,7 +210,10 @@ static int symbolize_collect_cb(Dwfl_Module *mod, void **userdata,
 {
 	struct symbolize_collect *c = arg;
 
-	if (*userdata)
+	/* A module found with no code before may have some now: a file is
+	 * mapped read-only whole first, then its segments over it (ld.so and
+	 * the kernel do so), and a report may come in between. */
+	if (*userdata && *userdata != &symbolize_not_code)
 		return DWARF_CB_OK;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 32;

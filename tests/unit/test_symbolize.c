@@ -548,6 +548,43 @@ static void test_new_maps(void)
 	symbolizer_free(s);
 	s = NULL;
 
+	/* The binary as ld.so or the kernel first maps it: the whole file
+	 * read-only, before its segments are mapped over it. A report then
+	 * finds no code in it; one made once the text is mapped does. */
+	struct procfs_maps first = { 0 };
+	uint64_t bin_end = 0;
+
+	for (size_t i = 0; i < m.n; i++)
+		if (ends_with(m.maps[i].path, "/inline_nofp"))
+			bin_end = m.maps[i].end;
+	for (size_t i = 0; i < m.n; i++) {
+		if (ends_with(m.maps[i].path, "/inline_nofp") && m.maps[i].offset == 0) {
+			first.maps = calloc(1, sizeof(*first.maps));
+			first.maps[0] = m.maps[i];
+			first.maps[0].end = bin_end;
+			strcpy(first.maps[0].perms, "r--p");
+			first.maps[0].path = strdup(m.maps[i].path);
+			first.n = 1;
+			break;
+		}
+	}
+	CHECK_INT(first.n, 1);
+	CHECK_INT(symbolizer_new_maps(pid, &first, NULL, &s, err, sizeof(err)), 0);
+	if (s) {
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && !f->module && f->nlines == 0);
+		CHECK_INT(symbolizer_set_maps(s, &m), 0);
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && f->module && f->nlines == 1 &&
+		      !strcmp(f->lines[0].function, "middle"));
+		const struct sym_module *const *mods;
+		CHECK(symbolizer_modules(s, &mods) >= 2);
+		CHECK(ends_with(mods[0]->path, "/inline_nofp"));
+		symbolizer_free(s);
+		s = NULL;
+	}
+	procfs_maps_release(&first);
+
 	/* The binary marked deleted (its file replaced, say): never opened
 	 * by path, so no name rather than a wrong one. */
 	for (size_t i = 0; i < m.n; i++)
