@@ -63,6 +63,7 @@ struct recorder {
 	 * whose modules could not be read): their address is kept. */
 	struct symbolizer *ksym;
 	struct stackprof *ksp;
+	struct sym_cache *cache;	/* symbols of files many processes map */
 	struct profile *profile;
 	uint64_t *pcs, *locs;
 	bool *act;
@@ -172,6 +173,7 @@ static int rimage_build(struct recorder *r, struct procs_image *img,
 		 * table without it. */
 		symbolizer_set_lines(ri->sym, r->opts->system_lines ?
 					      SYM_LINES_ALL : SYM_LINES_OWN);
+		symbolizer_set_cache(ri->sym, r->cache);
 		/* Unwinding needs no debug file: the unwinder's own Dwfl
 		 * never opens one (unwind.h). */
 		if (r->opts->callgraph == SAMPLER_CG_DWARF)
@@ -514,6 +516,7 @@ static void recorder_release(struct recorder *r)
 {
 	/* Before the profile: the images' stackprofs finish into it. */
 	procs_free(r->procs);
+	sym_cache_free(r->cache);
 	stackprof_free(r->ksp);
 	symbolizer_free(r->ksym);
 	sampler_free(r->sampler);
@@ -594,7 +597,8 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	r.act = calloc(r.max_frames, sizeof(*r.act));
 	r.profile = profile_new();
 	r.procs = procs_new(rimage_release, &r);
-	if (!r.pcs || !r.locs || !r.act || !r.profile || !r.procs) {
+	r.cache = sym_cache_new();
+	if (!r.pcs || !r.locs || !r.act || !r.profile || !r.procs || !r.cache) {
 		ret = -ENOMEM;
 		goto out_release;
 	}

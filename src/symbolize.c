@@ -74,8 +74,23 @@ struct sym_slot {
  * files libelf maps when a process symbolizes itself): never symbolized. */
 static char symbolize_not_code;
 
+/* A file's function symbols, as symbolize_load_fsyms made them, with
+ * addresses relative to the load bias and names in one block. */
+struct sym_cache_entry {
+	char *build_id;
+	struct sym_fsym *fsyms;
+	size_t n;
+	char *names;
+};
+
+struct sym_cache {
+	struct sym_cache_entry *v;
+	size_t n, cap;
+};
+
 struct symbolizer {
 	pid_t pid;
+	struct sym_cache *cache;	/* may be NULL */
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks;
 	char *debuginfo_path;
@@ -682,14 +697,89 @@ static bool symbolize_own_dwarf(struct sym_mod_priv *p)
 	return p->own_dwarf;
 }
 
+static struct sym_cache_entry *symbolize_cache_find(struct sym_cache *c,
+						    const char *build_id)
+{
+	for (size_t i = 0; c && build_id[0] && i < c->n; i++)
+		if (strcmp(c->v[i].build_id, build_id) == 0)
+			return &c->v[i];
+	return NULL;
+}
+
+/* Keeps p's symbols (just loaded) in the cache, relative to bias, with
+ * copies of their names: p's Dwfl may be gone when they are used again.
+ * Failing to (ENOMEM) only costs the next process a load of its own. */
+static void symbolize_cache_add(struct sym_cache *c, struct sym_mod_priv *p,
+				GElf_Addr bias)
+{
+	struct sym_cache_entry e = { 0 };
+	size_t len = 0, at = 0;
+
+	if (!c || !p->build_id[0])
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct sym_cache_entry *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		c->v = v;
+		c->cap = cap;
+	}
+	for (size_t i = 0; i < p->nfsyms; i++)
+		len += strlen(p->fsyms[i].name) + 1;
+	e.build_id = strdup(p->build_id);
+	e.fsyms = malloc((p->nfsyms ? p->nfsyms : 1) * sizeof(*e.fsyms));
+	e.names = malloc(len ? len : 1);
+	if (!e.build_id || !e.fsyms || !e.names) {
+		free(e.build_id);
+		free(e.fsyms);
+		free(e.names);
+		return;
+	}
+	for (size_t i = 0; i < p->nfsyms; i++) {
+		size_t l = strlen(p->fsyms[i].name) + 1;
+
+		e.fsyms[i] = p->fsyms[i];
+		e.fsyms[i].addr -= bias;
+		e.fsyms[i].name = memcpy(e.names + at, p->fsyms[i].name, l);
+		at += l;
+	}
+	e.n = p->nfsyms;
+	c->v[c->n++] = e;
+}
+
+/* Loads and sorts p's function symbols (.symtab from the debug file when
+ * there is one, else .dynsym), or copies them from the cache when another
+ * process's module of the same build-id loaded them. Returns 0 or
+ * -ENOMEM. */
 static int symbolize_load_fsyms(struct sym_mod_priv *p)
 {
-	int nsyms = dwfl_module_getsymtab(p->mod);
+	struct sym_cache *cache = p->s->cache;
+	struct sym_cache_entry *ce = symbolize_cache_find(cache, p->build_id);
+	GElf_Addr bias = 0;
+	int nsyms;
 	size_t n = 0, w = 0;
 
 	p->fsyms_loaded = true;
-	if (nsyms <= 1)
+	if (cache)
+		dwfl_module_getelf(p->mod, &bias);
+	if (ce) {
+		p->fsyms = malloc((ce->n ? ce->n : 1) * sizeof(*p->fsyms));
+		if (!p->fsyms)
+			return -ENOMEM;
+		for (size_t i = 0; i < ce->n; i++) {
+			p->fsyms[i] = ce->fsyms[i];
+			p->fsyms[i].addr += bias;
+		}
+		p->nfsyms = ce->n;
 		return 0;
+	}
+	nsyms = dwfl_module_getsymtab(p->mod);
+	if (nsyms <= 1) {
+		symbolize_cache_add(cache, p, bias);
+		return 0;
+	}
 	p->fsyms = malloc((size_t)nsyms * sizeof(*p->fsyms));
 	if (!p->fsyms)
 		return -ENOMEM;
@@ -721,7 +811,31 @@ static int symbolize_load_fsyms(struct sym_mod_priv *p)
 		p->fsyms[w++] = p->fsyms[i];
 	}
 	p->nfsyms = w;
+	symbolize_cache_add(cache, p, bias);
 	return 0;
+}
+
+struct sym_cache *sym_cache_new(void)
+{
+	return calloc(1, sizeof(struct sym_cache));
+}
+
+void sym_cache_free(struct sym_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->v[i].build_id);
+		free(c->v[i].fsyms);
+		free(c->v[i].names);
+	}
+	free(c->v);
+	free(c);
+}
+
+void symbolizer_set_cache(struct symbolizer *s, struct sym_cache *c)
+{
+	s->cache = c;
 }
 
 /* The function symbol covering a, as dwfl_module_addrinfo would find it:

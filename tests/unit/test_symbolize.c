@@ -612,8 +612,67 @@ out:
 	procfs_maps_release(&part);
 }
 
+/* Two processes of the same program, at different addresses (ASLR),
+ * share a symbol cache: the second gets the first's symbols moved to its
+ * own load address, the names those of a symbolizer without a cache. */
+static void test_cache(void)
+{
+	struct sym_cache *c = sym_cache_new();
+	struct symbolizer *s1 = NULL, *s2 = NULL, *s0 = NULL;
+	char err[256] = "";
+	void *fn = dlsym(RTLD_DEFAULT, "nanosleep");
+	uint64_t off = (uint64_t)(uintptr_t)fn - load_base(getpid(), "/libc.so");
+	uint64_t middle = nm_symbol(WORKLOAD, "middle", NULL);
+	pid_t a, b;
+
+	CHECK(c && fn);
+	a = start_workload(WORKLOAD);
+	b = start_workload(WORKLOAD);
+	CHECK(a > 0 && b > 0);
+	uint64_t la = load_base(a, "/libc.so"), lb = load_base(b, "/libc.so");
+	uint64_t ba = load_base(a, "/inline_nofp"), bb = load_base(b, "/inline_nofp");
+	CHECK(la && lb && la != lb && ba != bb);
+	CHECK_INT(symbolizer_new(a, false, &s1, err, sizeof(err)), 0);
+	CHECK_INT(symbolizer_new(b, false, &s2, err, sizeof(err)), 0);
+	CHECK_INT(symbolizer_new(b, false, &s0, err, sizeof(err)), 0);
+	if (s1 && s2 && s0) {
+		symbolizer_set_cache(s1, c);
+		symbolizer_set_cache(s2, c);
+		const struct sym_frame *f1 = symbolizer_lookup(s1, la + off, false);
+		const struct sym_frame *f2 = symbolizer_lookup(s2, lb + off, false);
+		const struct sym_frame *f0 = symbolizer_lookup(s0, lb + off, false);
+
+		CHECK(f1 && f2 && f0 && f0->nlines >= 1);
+		if (f1 && f2 && f0 && f0->nlines >= 1 && f1->nlines >= 1 &&
+		    f2->nlines >= 1) {
+			const char *n0 = f0->lines[f0->nlines - 1].function;
+
+			CHECK(strstr(n0, "nanosleep") != NULL);
+			CHECK_STR(f1->lines[f1->nlines - 1].function, n0);
+			CHECK_STR(f2->lines[f2->nlines - 1].function, n0);
+			CHECK_INT(f2->lines[f2->nlines - 1].offset,
+				  f0->lines[f0->nlines - 1].offset);
+		}
+		f1 = symbolizer_lookup(s1, ba + middle, false);
+		f2 = symbolizer_lookup(s2, bb + middle + 1, false);
+		CHECK(f1 && f1->nlines == 1 && !strcmp(f1->lines[0].function, "middle"));
+		CHECK(f2 && f2->nlines == 1 && !strcmp(f2->lines[0].function, "middle") &&
+		      f2->lines[0].offset == 1);
+	}
+	symbolizer_free(s0);
+	symbolizer_free(s1);
+	symbolizer_free(s2);
+	/* The names stay valid in the cache after the symbolizers are gone. */
+	sym_cache_free(c);
+	kill(a, SIGKILL);
+	kill(b, SIGKILL);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
+}
+
 int main(void)
 {
+	test_cache();
 	test_new_maps();
 	alarm(100);
 	test_workload();
