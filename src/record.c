@@ -135,13 +135,21 @@ static int image_maps(const struct procs_image *img, bool reachable,
 
 	if (e < 0 || reachable)
 		return e;
+	const char *last = NULL;
+	struct stat st;
+	bool found = false;
+
 	for (size_t i = 0; i < out->n; i++) {
 		struct procfs_map *m = &out->maps[i];
-		struct stat st;
 
-		if (m->path[0] == '/' && !m->deleted &&
-		    (stat(m->path, &st) < 0 || !S_ISREG(st.st_mode) ||
-		     st.st_ino != m->inode))
+		if (m->path[0] != '/' || m->deleted)
+			continue;
+		/* A file's mappings follow each other: one stat for all. */
+		if (!last || strcmp(last, m->path) != 0) {
+			found = stat(m->path, &st) == 0 && S_ISREG(st.st_mode);
+			last = m->path;
+		}
+		if (!found || st.st_ino != m->inode)
 			m->deleted = true;
 	}
 	return 0;

@@ -182,4 +182,35 @@ pp_stacks "$T/no.pprof" >"$T/no.stacks"
 root=$(sed -n 's/^cprof: recording pid \([0-9]*\) .*/\1/p' "$T/no.err")
 others=$(awk -F '\t' -v p="$root" '$5 != p' "$T/no.stacks" | wc -l)
 [ "$others" -eq 0 ] || fail "--no-children: $others samples of other processes than sh"
+
+# 6. A child that is gone by the time its samples are read, and whose
+# program file was replaced meanwhile (an upgrade): its files can only be
+# opened by path then, and one that is not the file it mapped (another
+# inode) is not used: no names rather than the new program's (spin_nofp's
+# spin_outer covers childwork's hot addresses). cprof is held stopped while
+# the child runs and exits; the kernel keeps its samples in the ring.
+mkdir "$T/bin"
+cp "$W" "$T/bin/w"
+start_bg "$CPROF" record -F 999 -o "$T/repl.pprof" -- sh -c \
+	"while [ ! -e '$T/start' ]; do sleep 0.05; done; '$T/bin/w' 0.1 >'$T/w.out'; touch '$T/done'; while [ ! -e '$T/go' ]; do sleep 0.05; done" \
+	2>"$T/repl.err"
+cp=$BG_PID
+wait_for 30 "cprof to start recording" grep -q '^cprof: recording pid' "$T/repl.err"
+kill -STOP "$cp"
+touch "$T/start"
+wait_for 120 "the child to finish" test -e "$T/done"
+cp "$WORKLOAD_DIR/spin_nofp" "$T/bin/w.new"
+mv "$T/bin/w.new" "$T/bin/w"
+kill -CONT "$cp"
+touch "$T/go"
+rc=0
+wait "$cp" || rc=$?
+forget_bg "$cp"
+[ "$rc" -eq 0 ] || fail "replaced program: cprof exited $rc: $(cat "$T/repl.err")"
+pp_stacks "$T/repl.pprof" >"$T/repl.stacks"
+n=$(awk -F '\t' '$6 == "w" { n += $1 } END { print n + 0 }' "$T/repl.stacks")
+[ "$n" -ge 30 ] || fail "replaced program: $n samples of the child w, want its 0.1 s"
+wrong=$(awk -F '\t' '$6 == "w" && $4 ~ /(^|;)(spin_[a-z]*|child_[a-z_]*)(;|$)/' "$T/repl.stacks" | wc -l)
+[ "$wrong" -eq 0 ] || fail "replaced program: the child's frames are named from a file it did not map: $(awk -F '\t' '$6 == "w"' "$T/repl.stacks" | head -3)"
+note "replaced program: $n samples of the gone child, none named from the new file"
 pass
