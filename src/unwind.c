@@ -41,6 +41,7 @@ struct unwinder {
 	bool *is_activation;
 	size_t max, n;
 	bool truncated, full, pc_failed;
+	bool no_stack;			/* a read in an empty copy */
 };
 
 static pid_t unwind_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
@@ -78,8 +79,14 @@ static bool unwind_memory_read(Dwfl *dwfl, Dwarf_Addr addr,
 	}
 	if (addr >= u->sp && addr - u->sp < UNWIND_STACK_SPAN) {
 		/* The live stack has moved on since the sample: never read
-		 * it, report the copy as too small. */
-		u->truncated = true;
+		 * it, report the copy as too small. No copy at all is not a
+		 * copy too small: the kernel could not copy any (a sample in
+		 * execve, whose user stack belongs to the old program), and
+		 * a larger --stack-size would not help. */
+		if (u->stack_size > 0)
+			u->truncated = true;
+		else
+			u->no_stack = true;
 		return false;
 	}
 	/* Elsewhere (data of mapped files, another stack through a signal
@@ -265,7 +272,7 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 	u->is_activation = is_activation;
 	u->max = max;
 	u->n = 0;
-	u->truncated = u->full = u->pc_failed = false;
+	u->truncated = u->full = u->pc_failed = u->no_stack = false;
 
 	r = dwfl_getthread_frames(u->dwfl, u->tid, unwind_frame_cb, u);
 
@@ -285,7 +292,8 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 		return UNWIND_TRUNCATED;
 	/* 0: libdw reached a frame whose CFI leaves the return address
 	 * undefined (_start, clone's thread start): the outermost one. */
-	return r == 0 && !u->pc_failed ? UNWIND_OK : UNWIND_FAILED;
+	return r == 0 && !u->pc_failed && !u->no_stack ? UNWIND_OK
+						       : UNWIND_FAILED;
 }
 
 void unwinder_free(struct unwinder *u)
