@@ -565,13 +565,16 @@ static bool target_gone(pid_t pid)
 	       st.state == 'X' || (st.flags & PROCFS_PF_EXITING);
 }
 
-static void check_stopped(struct recorder *r)
+/* Notes a target seen stopped; returns true once it has exited. */
+static bool check_target(struct recorder *r)
 {
 	struct procfs_stat st;
 
-	if (procfs_read_stat(r->opts->pid, 0, &st) == 0 &&
-	    (st.state == 'T' || st.state == 't'))
+	if (procfs_read_stat(r->opts->pid, 0, &st) < 0)
+		return true;
+	if (st.state == 'T' || st.state == 't')
 		r->st.target_stopped = st.state;
+	return st.state == 'Z' || st.state == 'X';
 }
 
 static int drain(struct recorder *r, int timeout_ms)
@@ -693,7 +696,13 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		r.st.elapsed = (double)(now - start) / 1e9;
 		if (now >= deadline)
 			break;
-		check_stopped(&r);
+		/* With children the events hang up only when the last of
+		 * them exits; the recording ends with the target, as with a
+		 * command (what it left running is not followed further). */
+		if (check_target(&r) && opts->children) {
+			r.st.target_exited = true;
+			break;
+		}
 		if (cb->tick && cb->tick(&r.st, cb->arg))
 			break;
 		uint64_t left_ms = (deadline - now) / 1000000ULL;
