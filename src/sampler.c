@@ -734,12 +734,15 @@ static void sampler_task_record(struct sampler *s, const struct perf_event_heade
 		if (t)
 			t->covered = true;
 	} else {
+		/* Its fds are dead; a thread reusing the tid starts afresh.
+		 * The entry goes: with children, tasks come and go by the
+		 * thousand. */
 		t = sampler_find_thread(s, (pid_t)f[2], NULL);
 		if (t) {
-			/* Its fds are dead; a thread reusing the tid starts
-			 * afresh. */
-			t->direct = t->covered = false;
-			t->stream = 0;
+			size_t pos = (size_t)(t - s->threads);
+
+			memmove(t, t + 1, (s->nthreads - pos - 1) * sizeof(*t));
+			s->nthreads--;
 		}
 	}
 }
