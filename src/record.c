@@ -308,6 +308,11 @@ static void refresh_if_unmapped(struct recorder *r, struct procs_process *proc,
 {
 	struct rimage *ri = image_state(r, proc);
 
+	/* No modules at all (an exec whose mappings no record told). */
+	if (!ri && from < n) {
+		image_refresh(r, proc);
+		return;
+	}
 	for (size_t i = from; ri && i < n; i++) {
 		if (user_pc_unmapped(ri, r->pcs[i], r->act[i])) {
 			image_refresh(r, proc);
@@ -322,6 +327,10 @@ static size_t add_dwarf_user_frames(struct recorder *r, struct procs_process *pr
 	if (s->regs_abi == PERF_SAMPLE_REGS_ABI_NONE || !s->regs)
 		return n;	/* a kernel thread or a sample with no user state */
 	struct rimage *ri = image_state(r, proc);
+	/* No modules at all: after an exec, without the MMAP2 records that
+	 * would have told the new program's mappings (no children asked). */
+	if ((!ri || !ri->unwinder) && !r->error && image_refresh(r, proc))
+		ri = image_state(r, proc);
 	if (!ri || !ri->unwinder) {
 		/* No modules to unwind with: the sampled pc alone. */
 		r->pcs[n] = s->regs[RB_IP];

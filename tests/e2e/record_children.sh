@@ -174,14 +174,19 @@ grep -q '^hint: .*--children' "$T/alone.err" ||
 	fail "without --children: no hint at --children: $(cat "$T/alone.err")"
 grep -q ' in 0 processes in ' "$T/alone.err" || fail "without --children: summary: $(cat "$T/alone.err")"
 
-# 5. --no-children: a command alone.
+# 5. --no-children: a command alone, here sh; its child is not recorded,
+# the program sh then execs itself is, and named although no record told
+# its mappings (they are read from /proc).
 rc=0
-"$CPROF" record --no-children -F 999 -o "$T/no.pprof" -- sh -c "$W 0.2; $W 0.2" >"$T/no.out" 2>"$T/no.err" || rc=$?
+"$CPROF" record --no-children -F 999 -o "$T/no.pprof" -- sh -c "$W 0.2; exec $W 0.4" >"$T/no.out" 2>"$T/no.err" || rc=$?
 [ "$rc" -eq 0 ] || fail "--no-children: cprof exited $rc: $(cat "$T/no.err")"
 pp_stacks "$T/no.pprof" >"$T/no.stacks"
 root=$(sed -n 's/^cprof: recording pid \([0-9]*\) .*/\1/p' "$T/no.err")
 others=$(awk -F '\t' -v p="$root" '$5 != p' "$T/no.stacks" | wc -l)
 [ "$others" -eq 0 ] || fail "--no-children: $others samples of other processes than sh"
+enough_samples "--no-children" "$T/no.stacks" 150
+within "$(pp_share "$T/no.stacks" child_loop)" 100 10 ||
+	fail "--no-children: the exec'd program is not named: child_loop in $(pp_share "$T/no.stacks" child_loop)% of the samples"
 
 # 6. A child that is gone by the time its samples are read, and whose
 # program file was replaced meanwhile (an upgrade): its files can only be
