@@ -727,6 +727,9 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 			goto out_release;
 		}
 	}
+	/* A target stopped at the end counts as stopped, however short the
+	 * recording or late the last tick. */
+	check_target(&r);
 	sampler_disable(r.sampler);
 	/* What the kernel wrote before the events stopped, and what the
 	 * time order held back. */

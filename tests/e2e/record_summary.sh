@@ -59,10 +59,11 @@ kill -CONT "$pid"
 start_bg "$CPROF" record -p "$pid" -F 999 -o "$T/part.pprof" 2>"$T/part.err"
 cp=$BG_PID
 wait_for 30 "cprof to start recording" grep -q '^cprof: recording pid' "$T/part.err"
-wait_for 30 "samples of pid $pid" sh -c "[ \$(cut -d' ' -f14 /proc/$pid/stat) -gt 20 ]"
+# 200 ms of CPU while recorded (utime, clock ticks: field 14 of stat)
+t0=$(cut -d' ' -f14 "/proc/$pid/stat")
+wait_for 60 "pid $pid to run while recorded" sh -c "[ \$(cut -d' ' -f14 /proc/$pid/stat) -gt $((t0 + 20)) ]"
 kill -STOP "$pid"
 wait_for 10 "pid $pid to stop" sh -c "grep -q '^State:.*T (stopped)' /proc/$pid/status"
-sleep 0.3	# a tick of cprof's (100 ms) sees it stopped; not a timing assertion
 kill -INT "$cp"
 rc=0
 wait "$cp" || rc=$?
