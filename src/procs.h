@@ -59,6 +59,11 @@ struct procs_process {
 	int nthreads;			/* alive; -1 not known (not seen
 					 * forking): kept to the end */
 	uint64_t samples;		/* the caller's */
+	/* Private: the last /proc/PID/maps text read (length and hash),
+	 * and whether a record changed the image since. */
+	size_t maps_len;
+	uint64_t maps_hash;
+	bool changed;
 };
 
 /* Called when no process uses img any more, to free img->priv. */
