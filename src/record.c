@@ -439,9 +439,8 @@ static pid_t record_pid(const struct perf_event_header *hdr)
 static int on_record(const struct sampler_record *rec, void *arg)
 {
 	struct recorder *r = arg;
-	int ret = 0;
-
 	uint32_t f[2];
+	int ret = 0;
 
 	switch (rec->hdr->type) {
 	case PERF_RECORD_FORK:
