@@ -34,11 +34,15 @@ static void record_usage(FILE *f)
 		"usage: cprof record -p PID [options]\n"
 		"       cprof record [options] -- COMMAND [ARGS...]\n"
 		"\n"
-		"Samples the CPU use of every thread of a process and writes a gzipped\n"
-		"pprof profile (read it with 'cprof report' or 'go tool pprof').\n"
+		"Samples the CPU use of every thread of a process (and of a command's\n"
+		"child processes) and writes a gzipped pprof profile (read it with\n"
+		"'cprof report' or 'go tool pprof').\n"
 		"\n"
 		"options:\n"
 		"  -p, --pid PID           record this running process\n"
+		"      --children          also record the processes it forks, and those it\n"
+		"                          has forked already (the default with a command)\n"
+		"      --no-children       record the process (or command) alone\n"
 		"  -s, --seconds N         stop after N seconds (default: %g with -p;\n"
 		"                          with a command, when it exits); Ctrl-C stops early\n"
 		"  -F, --freq HZ           samples per second per thread (default: %u)\n"
@@ -64,12 +68,15 @@ static void record_usage(FILE *f)
 		"examples:\n"
 		"  cprof record -p 1234                      30 s of pid 1234 into cpu.pprof\n"
 		"  cprof record -p 1234 -s 10 -F 999 -o x.pprof\n"
-		"  cprof record -o make.pprof -- make -j2    a command, until it exits\n"
+		"  cprof record -o make.pprof -- make -j2    a command and its children\n"
+		"  cprof record -p 1234 --children           pid 1234 and its children\n"
 		"  ssh host cprof record -p 1234 -o - > cpu.pprof\n"
 		"  cprof report cpu.pprof                    its top functions\n"
 		"  go tool pprof -http=:8081 cpu.pprof       flame graph in a browser\n"
 		"\n"
-		"Needs root, or CAP_PERFMON and CAP_SYS_PTRACE, unless\n"
+		"With a command, cprof exits with the command's status (128+N when a\n"
+		"signal N killed it) once the profile is written; 2 or 64 when cprof\n"
+		"itself failed. Needs root, or CAP_PERFMON and CAP_SYS_PTRACE, unless\n"
 		"/proc/sys/kernel/perf_event_paranoid allows it. See cprof-record(1).\n",
 		RECORD_DEFAULT_SECONDS, RECORD_DEFAULT_FREQ, RECORD_DEFAULT_OUTPUT,
 		RECORD_DEFAULT_STACK_SIZE);
@@ -131,12 +138,14 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		{ "stack-size", required_argument, NULL, 'S' },
 		{ "no-kernel",  no_argument,       NULL, 'K' },
 		{ "system-lines", no_argument,     NULL, 'L' },
+		{ "children",   no_argument,       NULL, 'C' },
+		{ "no-children", no_argument,      NULL, 'N' },
 		{ "quiet",      no_argument,       NULL, 'q' },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long v;
-	int c;
+	int c, children = -1;
 
 	memset(cli, 0, sizeof(*cli));
 	cli->freq = RECORD_DEFAULT_FREQ;
@@ -216,6 +225,12 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		case 'L':
 			cli->system_lines = true;
 			break;
+		case 'C':
+			children = 1;
+			break;
+		case 'N':
+			children = 0;
+			break;
 		case 'q':
 			cli->quiet = true;
 			break;
@@ -242,6 +257,10 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 	}
 	if (cli->pid && cli->seconds == 0)
 		cli->seconds = RECORD_DEFAULT_SECONDS;
+	/* As perf: a command's children are part of it (make, sh -c); a
+	 * running process is recorded alone unless asked. The last of
+	 * --children and --no-children wins. */
+	cli->children = children < 0 ? cli->command != NULL : children == 1;
 	return 0;
 }
 
@@ -379,11 +398,32 @@ static int on_tick(const struct record_stats *st, void *arg)
 	return 0;
 }
 
-/* record_run's ready callback in command mode: the events are open, let
- * the child exec. */
-static int release_child(void *arg)
+/* Off a terminal, one line says that sampling has begun (scripts may wait
+ * for it): printed when it has, after the target's modules were read. */
+static void announce(struct progress *pg)
+{
+	const struct record_cli *cli = pg->cli;
+	const char *who = cli->children ? " and its child processes" : "";
+
+	if (cli->quiet || pg->tty)
+		return;
+	if (cli->seconds > 0)
+		cli_info("recording pid %d%s for %g s at %u Hz", (int)pg->pid, who,
+			 cli->seconds, cli->freq);
+	else
+		cli_info("recording pid %d%s at %u Hz", (int)pg->pid, who,
+			 cli->freq);
+}
+
+/* record_run's ready callback: the events are open and enabled (-p), or
+ * will be at the command's exec: let the child exec. */
+static int on_ready(void *arg)
 {
 	struct progress *pg = arg;
+
+	announce(pg);
+	if (!pg->child)
+		return 0;
 	int r = child_release(pg->child);
 	pg->exec_error = r < 0;
 	return r;
@@ -433,6 +473,73 @@ static void describe_status(const struct child *ch)
 	else if (WIFSIGNALED(ch->status))
 		cli_info("%s was killed by signal %d (%s)", ch->name,
 			WTERMSIG(ch->status), strsignal(WTERMSIG(ch->status)));
+}
+
+/* cprof's status with a command whose profile was written: the command's,
+ * as a shell gives it (128+N when signal N killed it). */
+static int command_status(const struct child *ch)
+{
+	if (WIFEXITED(ch->status))
+		return WEXITSTATUS(ch->status);
+	if (WIFSIGNALED(ch->status))
+		return 128 + WTERMSIG(ch->status);
+	return CPROF_EXIT_FATAL;
+}
+
+static const char *plural(unsigned long long n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/* Whether pid has child processes (their children included). */
+static bool has_children(pid_t pid)
+{
+	pid_t *kids = NULL;
+	size_t n = 0;
+
+	procfs_list_descendants(pid, &kids, &n);
+	free(kids);
+	return n > 0;
+}
+
+/* What the summary adds when the target itself was not sampled: it was
+ * stopped, its children did the work, or it was idle. */
+static void explain_no_cpu(const struct record_cli *cli, const struct record_stats *st,
+			   pid_t pid, const char *name, bool had_children)
+{
+	if (st->target_stopped) {
+		const char *how = st->target_stopped == 't' ?
+			"stopped by a tracer (state t)" : "stopped (state T)";
+
+		if (st->samples == 0) {
+			cli_warn("no samples: pid %d (%s) was %s while it was recorded",
+				 (int)pid, name, how);
+			if (st->target_stopped == 't')
+				cli_hint("let the debugger holding it continue it, then record again");
+			else
+				cli_hint("resume it with 'kill -CONT %d', then record again", (int)pid);
+		} else {
+			cli_warn("pid %d (%s) was %s during part of the recording",
+				 (int)pid, name, how);
+		}
+		return;
+	}
+	if (st->samples == 0) {
+		if (cli->children) {
+			cli_warn("no samples: pid %d (%s) and its child processes used no CPU "
+				 "while they were recorded", (int)pid, name);
+		} else {
+			cli_warn("no samples: pid %d (%s) used no CPU while it was recorded",
+				 (int)pid, name);
+			/* Children that existed at the start, or that it
+			 * forked while recorded. */
+			if (had_children || st->forked)
+				cli_hint("its child processes may have: record them too with --children");
+		}
+	} else if (st->target_samples == 0) {
+		cli_info("pid %d (%s) used no CPU itself: every sample is from its "
+			 "child processes", (int)pid, name);
+	}
 }
 
 int cmd_record(int argc, char **argv)
@@ -488,6 +595,14 @@ int cmd_record(int argc, char **argv)
 	struct sched_param sp = { .sched_priority = 0 };
 	sched_setscheduler(0, SCHED_BATCH, &sp);
 	pid_t pid = cli.command ? child.pid : cli.pid;
+	/* For the summary, while the target certainly exists. */
+	char name[16] = "";
+	const char *base = cli.command ? strrchr(cli.command[0], '/') : NULL;
+	if (cli.command)
+		snprintf(name, sizeof(name), "%s", base ? base + 1 : cli.command[0]);
+	else if (procfs_read_comm(pid, 0, name, sizeof(name)) < 0)
+		snprintf(name, sizeof(name), "?");
+	bool had_children = !cli.children && !cli.command && has_children(pid);
 	struct record_opts opts = {
 		.pid = pid,
 		.seconds = cli.seconds,
@@ -497,23 +612,17 @@ int cmd_record(int argc, char **argv)
 		.kernel = cli.kernel,
 		.enable_on_exec = cli.command != NULL,
 		.system_lines = cli.system_lines,
+		.children = cli.children,
 	};
 	struct progress pg = {
 		.cli = &cli, .pid = pid, .child = cli.command ? &child : NULL,
 		.tty = cli_stderr_is_tty(),
 	};
 	struct record_callbacks cb = {
-		.ready = cli.command ? release_child : NULL,
+		.ready = on_ready,
 		.tick = on_tick,
 		.arg = &pg,
 	};
-	if (!cli.quiet && !pg.tty) {
-		if (cli.seconds > 0)
-			cli_info("recording pid %d for %g s at %u Hz",
-				(int)pid, cli.seconds, cli.freq);
-		else
-			cli_info("recording pid %d at %u Hz", (int)pid, cli.freq);
-	}
 
 	struct profile *profile = NULL;
 	struct record_stats st;
@@ -555,9 +664,13 @@ int cmd_record(int argc, char **argv)
 	if (!cli.quiet) {
 		char size[32];
 		format_size(len, size, sizeof(size));
-		cli_info("%llu samples (%llu lost, %llu truncated stacks) from %zu threads in %.1f s",
-			(unsigned long long)st.samples, (unsigned long long)st.lost,
-			(unsigned long long)st.truncated, st.threads, st.elapsed);
+		cli_info(
+			"%llu %s (%llu lost, %llu truncated %s) from %zu %s in %zu %s in %.1f s",
+			(unsigned long long)st.samples, plural(st.samples, "sample", "samples"),
+			(unsigned long long)st.lost, (unsigned long long)st.truncated,
+			plural(st.truncated, "stack", "stacks"),
+			st.threads, plural(st.threads, "thread", "threads"),
+			st.processes, plural(st.processes, "process", "processes"), st.elapsed);
 		if (st.lost)
 			cli_warn("the kernel dropped %llu samples: try a lower -F or a smaller --stack-size",
 				 (unsigned long long)st.lost);
@@ -573,8 +686,7 @@ int cmd_record(int argc, char **argv)
 				 "frame pointers instead (--call-graph fp, the program "
 				 "built with -fno-omit-frame-pointer)",
 				 100.0 * st.truncated / st.samples, RECORD_MAX_STACK_SIZE);
-		if (st.samples == 0)
-			cli_warn("no samples: pid %d used no CPU while it was recorded", (int)pid);
+		explain_no_cpu(&cli, &st, pid, name, had_children);
 		if (outfile_is_file(out))
 			cli_info("wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'",
 				 cli.output, size, cli.output, cli.output);
@@ -597,6 +709,11 @@ out_child:
 		child_wait(&child);
 		if (!cli.quiet && child.execd)
 			describe_status(&child);
+		/* The profile is written: the command's status is ours, as
+		 * `time` and `perf stat` do. cprof's own failures keep
+		 * theirs (cprof(1) EXIT STATUS). */
+		if (status == CPROF_EXIT_OK && child.execd)
+			status = command_status(&child);
 	}
 	outfile_close(out);
 	return status;

@@ -32,6 +32,8 @@ struct record_cli {
 	uint32_t stack_size;
 	bool kernel;
 	bool system_lines;
+	bool children;			/* default: on with a command, off
+					 * with -p */
 	bool quiet;
 	bool help;
 	char **command;			/* NULL with -p */

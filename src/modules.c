@@ -223,6 +223,16 @@ out:
 	return fd;
 }
 
+/* Whether p's /proc entry, and with it its root and map_files, is still
+ * there. */
+static bool modules_proc_alive(const struct modules_proc *p)
+{
+	char path[32];
+
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)p->pid);
+	return access(path, F_OK) == 0;
+}
+
 int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 		     const char *name, Dwarf_Addr base, char **file_name,
 		     Elf **elfp)
@@ -242,6 +252,12 @@ int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 		fd = procfs_open_root_file(p->pid, f->path, &path);
 		if (fd == -ENOMEM)
 			return -1;
+		/* A process gone before its samples were read (a short child
+		 * of make, recorded from perf's MMAP2 records) has no root
+		 * left: its files by path in our mount namespace, checked
+		 * the same way. */
+		if (fd < 0 && !modules_proc_alive(p))
+			fd = procfs_open_regular_path(f->path, &path);
 		if (fd >= 0 && procfs_map_same_file(fd, f->dev_major,
 						    f->dev_minor, f->inode)) {
 			*file_name = path;

@@ -260,6 +260,27 @@ int procfs_read_maps(pid_t pid, struct procfs_maps *out)
 	return r;
 }
 
+int procfs_maps_dup(const struct procfs_maps *in, struct procfs_maps *out)
+{
+	out->maps = NULL;
+	out->n = 0;
+	if (in->n == 0)
+		return 0;
+	out->maps = malloc(in->n * sizeof(*out->maps));
+	if (!out->maps)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n; i++) {
+		out->maps[i] = in->maps[i];
+		out->maps[i].path = strdup(in->maps[i].path);
+		if (!out->maps[i].path) {
+			procfs_maps_release(out);
+			return -ENOMEM;
+		}
+		out->n++;
+	}
+	return 0;
+}
+
 const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
 					  uint64_t addr)
 {
@@ -307,6 +328,14 @@ static int procfs_open_regular(char *p, char **opened)
 out_free:
 	free(p);
 	return e;
+}
+
+int procfs_open_regular_path(const char *path, char **opened)
+{
+	char *p = strdup(path);
+
+	*opened = NULL;
+	return p ? procfs_open_regular(p, opened) : -ENOMEM;
 }
 
 int procfs_open_root_file(pid_t pid, const char *path, char **opened)
@@ -453,6 +482,86 @@ int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n)
 fail:
 	free(v);
 	close(fd);
+	return e;
+}
+
+struct procfs_pp {
+	pid_t pid, ppid;
+};
+
+static int procfs_pp_cmp(const void *a, const void *b)
+{
+	const struct procfs_pp *x = a, *y = b;
+
+	return x->ppid < y->ppid ? -1 : x->ppid > y->ppid;
+}
+
+int procfs_list_descendants(pid_t pid, pid_t **out, size_t *n)
+{
+	struct procfs_pp *all = NULL, *np;
+	size_t nall = 0, capall = 0, cnt = 0, done = 0;
+	pid_t *v = NULL;
+	struct dirent *de;
+	DIR *d;
+	int e = 0;
+
+	*out = NULL;
+	*n = 0;
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		struct procfs_stat st;
+		char *end;
+		long p = strtol(de->d_name, &end, 10);
+
+		if (*end || p <= 0 || procfs_read_stat((pid_t)p, 0, &st) < 0)
+			continue;	/* not a process, or gone meanwhile */
+		if (nall == capall) {
+			capall = capall ? capall * 2 : 256;
+			np = realloc(all, capall * sizeof(*all));
+			if (!np) {
+				e = -ENOMEM;
+				goto out;
+			}
+			all = np;
+		}
+		all[nall].pid = (pid_t)p;
+		all[nall].ppid = st.ppid;
+		nall++;
+	}
+	/* Breadth first: v holds the descendants found so far, and each is
+	 * looked up in turn as a parent (all sorted by ppid). */
+	qsort(all, nall, sizeof(*all), procfs_pp_cmp);
+	v = malloc((nall + 1) * sizeof(*v));
+	if (!v) {
+		e = -ENOMEM;
+		goto out;
+	}
+	for (pid_t parent = pid;; parent = v[done++]) {
+		struct procfs_pp key = { .ppid = parent };
+		struct procfs_pp *hit = bsearch(&key, all, nall, sizeof(*all),
+						procfs_pp_cmp);
+
+		while (hit && hit > all && hit[-1].ppid == parent)
+			hit--;
+		for (; hit && hit < all + nall && hit->ppid == parent; hit++)
+			if (hit->pid != pid && cnt < nall)
+				v[cnt++] = hit->pid;
+		if (done == cnt)
+			break;
+	}
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), procfs_pid_cmp);
+	if (cnt > 0) {
+		*out = v;
+		*n = cnt;
+		v = NULL;
+	}
+out:
+	free(v);
+	free(all);
+	closedir(d);
 	return e;
 }
 

@@ -35,6 +35,9 @@ int procfs_parse_maps(const char *text, struct procfs_maps *out);
 int procfs_read_maps(pid_t pid, struct procfs_maps *out);
 void procfs_maps_release(struct procfs_maps *m);
 
+/* A deep copy of in (out owns its paths); 0 or -ENOMEM. */
+int procfs_maps_dup(const struct procfs_maps *in, struct procfs_maps *out);
+
 /* The map containing addr, or NULL. Maps are sorted by start. */
 const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
 					  uint64_t addr);
@@ -44,6 +47,9 @@ const struct procfs_map *procfs_maps_find(const struct procfs_maps *m,
  * its own file, not ours. Regular files only. Returns a read-only fd and the
  * path actually opened in *opened (malloc'd), or -errno (*opened NULL). */
 int procfs_open_root_file(pid_t pid, const char *path, char **opened);
+/* The same by path in cprof's own mount namespace, for a process whose
+ * /proc entry is gone. */
+int procfs_open_regular_path(const char *path, char **opened);
 
 /* Opens /proc/PID/map_files/START-END: the very file mapped at
  * [start, end) (a whole line of the maps), even when it was deleted or
@@ -69,6 +75,11 @@ int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
  * the main thread first, at a cost that does not grow with the number of
  * threads. */
 int procfs_list_some_tasks(pid_t pid, pid_t *tids, size_t max, size_t *n);
+
+/* The processes descended from pid (its children, theirs, ...), found by
+ * the parent pid of every process in /proc; pid itself is not included.
+ * Sorted ascending; *pids malloc'd (NULL when there are none). */
+int procfs_list_descendants(pid_t pid, pid_t **pids, size_t *n);
 
 /* /proc/PID/task/TID/comm without the newline (at most 15 chars + NUL). */
 int procfs_read_comm(pid_t pid, pid_t tid, char *buf, size_t len);

@@ -6,6 +6,14 @@
  * stops, and memory grows with distinct stacks, not with samples. The cost
  * is that a slow first lookup of a module (cold caches) delays draining the
  * ring; the rings are sized for that (see sampler_opts.ring_pages).
+ *
+ * Each process is symbolized and unwound against its own mappings: procs
+ * follows them from the FORK, COMM, EXIT and MMAP2 records, and each of
+ * its images (a program as one or more processes map it) gets a
+ * symbolizer, an unwinder and a stackprof of its own, made at its first
+ * sample and freed with the image once no process uses it (docs/design.md
+ * §1.1). Kernel addresses, and those of a process whose modules could not
+ * be read, go through one kernel symbolizer shared by all.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,16 +21,18 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <linux/perf_event.h>
 
 #include "record.h"
 #include "procfs.h"
+#include "procs.h"
 #include "sampler.h"
 #include "stackprof.h"
 #include "symbolize.h"
 #include "unwind.h"
 
-/* A symbolizer refresh re-reads /proc/PID/maps: at most this often. */
+/* A re-read of a process's /proc/PID/maps: at most this often. */
 #define REFRESH_INTERVAL_NS 50000000ULL
 #define TICK_MS 100
 /* 2 MiB of ring per CPU in DWARF mode: ~250 samples with 8 KiB stack
@@ -30,29 +40,40 @@
  * (a library's debug info being read) does not make the kernel drop
  * samples. The sampler halves it when the mlock budget refuses. */
 #define DWARF_RING_PAGES 512
+/* x86_64: the kernel half of the address space (symbolize.c). */
+#define KERNEL_START 0xffff800000000000ULL
 
-struct thread_name {
-	pid_t tid;
-	char name[16];
-	bool sampled;		/* counted in record_stats.threads */
+/* What the recording keeps of one procs image (procs_image.priv). */
+struct rimage {
+	struct symbolizer *sym;
+	struct unwinder *unwinder;	/* DWARF mode */
+	struct stackprof *sp;
+	uint64_t generation;		/* of the maps last reported */
+	uint64_t last_reload_ns;	/* of /proc/PID/maps */
+	bool gone;			/* the process had exited when its
+					 * first sample was read */
+	bool failed;			/* no modules: raw addresses */
 };
 
 struct recorder {
 	const struct record_opts *opts;
 	struct sampler *sampler;
-	struct symbolizer *sym;
-	struct unwinder *unwinder;
+	struct procs *procs;
+	/* Kernel addresses, and user ones no image can name (a process
+	 * whose modules could not be read): their address is kept. */
+	struct symbolizer *ksym;
+	struct stackprof *ksp;
+	struct sym_cache *cache;	/* symbols of files many processes map */
 	struct profile *profile;
-	struct stackprof *sp;
-	uint64_t *pcs;
+	uint64_t *pcs, *locs;
 	bool *act;
 	size_t max_frames;
-	uint64_t last_refresh_ns;
-	struct thread_name *names;	/* sorted by tid */
-	size_t nnames, capnames;
 	struct record_stats st;
-	struct procfs_ksyms ksyms;	/* read ahead in command mode */
-	bool have_ksyms;
+	struct procfs_ksyms ksyms;	/* read before sampling starts */
+	/* The first perf map an image's symbolizer refused, for the
+	 * profile's comments (symbolizer_perfmap_error). */
+	int perfmap_err;
+	char perfmap[64];
 	int error;			/* first fatal error of a callback */
 	char *err;
 	size_t errlen;
@@ -65,84 +86,206 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* The thread's entry, made on first sight with its name from /proc;
- * threads are few, samples many, so a sorted array with binary search is
- * enough. NULL on ENOMEM. */
-static struct thread_name *thread_slot(struct recorder *r, pid_t tid)
+/* --- per-image symbolizers ------------------------------------------------- */
+
+static void rimage_clear(struct recorder *r, struct rimage *ri)
 {
-	size_t lo = 0, hi = r->nnames;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (r->names[mid].tid == tid)
-			return &r->names[mid];
-		if (r->names[mid].tid < tid)
-			lo = mid + 1;
-		else
-			hi = mid;
+	const char *pm = NULL;
+	int e = ri->sym ? symbolizer_perfmap_error(ri->sym, &pm) : 0;
+
+	if (e && !r->perfmap_err) {
+		r->perfmap_err = e;
+		snprintf(r->perfmap, sizeof(r->perfmap), "%s", pm);
 	}
-	if (r->nnames == r->capnames) {
-		size_t cap = r->capnames ? r->capnames * 2 : 64;
-		struct thread_name *n = realloc(r->names, cap * sizeof(*n));
-		if (!n)
+	stackprof_free(ri->sp);
+	unwinder_free(ri->unwinder);
+	symbolizer_free(ri->sym);
+	ri->sp = NULL;
+	ri->unwinder = NULL;
+	ri->sym = NULL;
+}
+
+static void rimage_release(struct procs_image *img, void *arg)
+{
+	struct rimage *ri = img->priv;
+
+	if (!ri)
+		return;
+	/* The profile has copied every name and line; the mappings' has_*
+	 * flags are final now. */
+	if (ri->sp)
+		stackprof_finish(ri->sp);
+	rimage_clear(arg, ri);
+	free(ri);
+	img->priv = NULL;
+}
+
+/* Whether /proc/PID/root still leads to the process's files: not once it
+ * has exited (a zombie has no root either). */
+static bool files_reachable(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/root/", (int)pid);
+	return access(path, F_OK) == 0;
+}
+
+/* The image's mappings as the symbolizer and unwinder should see them.
+ * Once the process is gone its files can only be opened by path, in our
+ * mount namespace: a file there that is not the one it mapped (another
+ * inode: replaced by an upgrade, or another container's) is marked deleted
+ * so that it is not opened (docs/design.md §1.1). The inode alone is
+ * compared: the device the kernel reports for a mapping is the
+ * filesystem's, which stat() gives differently on btrfs subvolumes and
+ * overlayfs. */
+static int image_maps(const struct procs_image *img, bool reachable,
+		      struct procfs_maps *out)
+{
+	int e = procfs_maps_dup(&img->maps, out);
+
+	if (e < 0 || reachable)
+		return e;
+	const char *last = NULL;
+	struct stat st;
+	bool found = false;
+
+	for (size_t i = 0; i < out->n; i++) {
+		struct procfs_map *m = &out->maps[i];
+
+		if (m->path[0] != '/' || m->deleted)
+			continue;
+		/* A file's mappings follow each other: one stat for all. */
+		if (!last || strcmp(last, m->path) != 0) {
+			found = stat(m->path, &st) == 0 && S_ISREG(st.st_mode);
+			last = m->path;
+		}
+		if (!found || st.st_ino != m->inode)
+			m->deleted = true;
+	}
+	return 0;
+}
+
+/* Makes ri's symbolizer, unwinder and stackprof from img's mappings.
+ * Returns 0 or -errno with the reason in r->err; ri is then empty and
+ * marked failed until img's mappings change (an image is empty between an
+ * exec and its first MMAP2 record, and libdwfl cannot unwind without a
+ * module to take the architecture from). */
+static int rimage_build(struct recorder *r, struct procs_image *img,
+			struct rimage *ri)
+{
+	struct procfs_maps maps;
+	bool reachable = files_reachable(img->pid);
+	int e;
+
+	ri->generation = img->generation;
+	ri->failed = true;
+	e = image_maps(img, reachable, &maps);
+	if (e < 0)
+		return e;
+	ri->gone = !reachable;
+	e = symbolizer_new_maps(img->pid, &maps, NULL, &ri->sym, r->err, r->errlen);
+	if (e == 0) {
+		/* libc's DWARF from libc6-dbg is ~11 MB decompressed and
+		 * ~100 ms of zlib, spent on the CPUs the target is using;
+		 * its function names come from the debug file's symbol
+		 * table without it. */
+		symbolizer_set_lines(ri->sym, r->opts->system_lines ?
+					      SYM_LINES_ALL : SYM_LINES_OWN);
+		symbolizer_set_cache(ri->sym, r->cache);
+		/* Unwinding needs no debug file: the unwinder's own Dwfl
+		 * never opens one (unwind.h). */
+		if (r->opts->callgraph == SAMPLER_CG_DWARF)
+			e = unwinder_new(img->pid, &maps, &ri->unwinder, r->err,
+					 r->errlen);
+	}
+	if (e == 0) {
+		ri->sp = stackprof_new(ri->sym, r->profile);
+		if (!ri->sp)
+			e = -ENOMEM;
+	}
+	procfs_maps_release(&maps);
+	if (e < 0)
+		rimage_clear(r, ri);
+	else
+		ri->failed = false;
+	return e;
+}
+
+/* Reports what changed in img's mappings since ri last saw them. */
+static int rimage_update(struct procs_image *img, struct rimage *ri)
+{
+	struct procfs_maps maps;
+	int e = image_maps(img, files_reachable(img->pid), &maps);
+
+	if (e < 0)
+		return e;
+	e = symbolizer_set_maps(ri->sym, &maps);
+	if (e == 0 && ri->unwinder)
+		e = unwinder_refresh(ri->unwinder, &maps);
+	procfs_maps_release(&maps);
+	ri->generation = img->generation;
+	return e;
+}
+
+/* The symbolizer state of proc's image, made or brought up to date; NULL
+ * when its modules cannot be read (its addresses stay raw) or on ENOMEM
+ * (r->error set). */
+static struct rimage *image_state(struct recorder *r, struct procs_process *proc)
+{
+	struct procs_image *img = proc->image;
+	struct rimage *ri = img->priv;
+	int e = 0;
+
+	if (!ri) {
+		ri = calloc(1, sizeof(*ri));
+		if (!ri) {
+			r->error = -ENOMEM;
 			return NULL;
-		r->names = n;
-		r->capnames = cap;
+		}
+		img->priv = ri;
+		e = rimage_build(r, img, ri);
+	} else if (ri->generation != img->generation) {
+		e = ri->failed ? rimage_build(r, img, ri) : rimage_update(img, ri);
 	}
-	memmove(&r->names[lo + 1], &r->names[lo],
-		(r->nnames - lo) * sizeof(r->names[0]));
-	struct thread_name *tn = &r->names[lo];
-	tn->tid = tid;
-	tn->sampled = false;
-	if (procfs_read_comm(r->opts->pid, tid, tn->name, sizeof(tn->name)) < 0)
-		snprintf(tn->name, sizeof(tn->name), "%d", (int)tid);
-	r->nnames++;
-	return tn;
+	if (e == -ENOMEM)
+		r->error = e;
+	/* Otherwise not the recording's failure: this image's addresses
+	 * are kept without names until its mappings change. */
+	if (e < 0 && r->err && r->errlen)
+		r->err[0] = '\0';
+	return ri->failed ? NULL : ri;
 }
 
-/* PERF_RECORD_COMM: a thread renamed itself (pthread_setname_np, often
- * right after it starts) or exec'd; later samples take the new name. */
-static void on_comm(struct recorder *r, const struct perf_event_header *hdr)
+/* An address outside every module of the process's current mappings: a
+ * library mapped since /proc/PID/maps was read (dlopen, without MMAP2
+ * records), a lost record, or JIT code. Re-read the mappings while the
+ * process lives, rate-limited since JIT code is never in a module. The
+ * unwinder and the symbolizer learn the new modules together, so a sample
+ * is worth unwinding again when this returns true. */
+static bool image_refresh(struct recorder *r, struct procs_process *proc)
 {
-	const struct {
-		struct perf_event_header h;
-		uint32_t pid, tid;
-		char comm[];
-	} *c = (const void *)hdr;
-	if (hdr->size <= sizeof(*c) || (pid_t)c->pid != r->opts->pid)
-		return;
-	struct thread_name *tn = thread_slot(r, (pid_t)c->tid);
-	if (!tn)
-		return;
-	size_t len = strnlen(c->comm, hdr->size - sizeof(*c));
-	if (len >= sizeof(tn->name))
-		len = sizeof(tn->name) - 1;
-	memcpy(tn->name, c->comm, len);
-	tn->name[len] = '\0';
-}
-
-/* Re-reads the target's mappings when an address falls outside every known
- * module: a library was loaded after we started (dlopen, or a command that
- * had not exec'd yet). Rate-limited, since JIT code is never in a module.
- * The unwinder has a Dwfl of its own: both learn the new modules at once,
- * and a sample is worth unwinding again only when both did. */
-static bool maybe_refresh(struct recorder *r)
-{
+	struct rimage *ri = proc->image->priv;
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
-	if (now - r->last_refresh_ns < REFRESH_INTERVAL_NS)
+
+	if (!ri || now - ri->last_reload_ns < REFRESH_INTERVAL_NS)
 		return false;
-	r->last_refresh_ns = now;
-	bool ok = symbolizer_refresh(r->sym) == 0;
-	if (r->unwinder &&
-	    unwinder_refresh(r->unwinder, symbolizer_maps(r->sym)) < 0)
-		ok = false;
-	return ok;
+	ri->last_reload_ns = now;
+	if (procs_reload(r->procs, proc, now) <= 0)
+		return false;
+	/* The image may be a new one now (it was shared). */
+	ri = image_state(r, proc);
+	if (ri)
+		ri->last_reload_ns = now;
+	return ri != NULL;
 }
 
-static bool user_pc_unmapped(struct recorder *r, uint64_t pc, bool act)
+static bool user_pc_unmapped(struct rimage *ri, uint64_t pc, bool act)
 {
-	const struct sym_frame *f = symbolizer_lookup(r->sym, pc, !act);
+	const struct sym_frame *f = symbolizer_lookup(ri->sym, pc, !act);
 	return f && !f->module;
 }
+
+/* --- one sample -------------------------------------------------------- */
 
 /* Appends the part of a callchain between the context marker (the kernel's
  * PERF_CONTEXT_KERNEL or PERF_CONTEXT_USER) and the next marker to pcs;
@@ -170,32 +313,52 @@ static size_t add_callchain_frames(struct recorder *r, const struct perf_sample 
 
 /* FP mode has no unwinder to notice a module it does not know: check the
  * user frames here, and re-read the mappings when one falls outside them. */
-static void refresh_if_unmapped(struct recorder *r, size_t from, size_t n)
+static void refresh_if_unmapped(struct recorder *r, struct procs_process *proc,
+				size_t from, size_t n)
 {
-	for (size_t i = from; i < n; i++) {
-		if (user_pc_unmapped(r, r->pcs[i], r->act[i])) {
-			maybe_refresh(r);
+	struct rimage *ri = image_state(r, proc);
+
+	/* No modules at all (an exec whose mappings no record told). */
+	if (!ri && from < n) {
+		image_refresh(r, proc);
+		return;
+	}
+	for (size_t i = from; ri && i < n; i++) {
+		if (user_pc_unmapped(ri, r->pcs[i], r->act[i])) {
+			image_refresh(r, proc);
 			return;
 		}
 	}
 }
 
-static size_t add_dwarf_user_frames(struct recorder *r, const struct perf_sample *s,
-				    size_t n)
+static size_t add_dwarf_user_frames(struct recorder *r, struct procs_process *proc,
+				    const struct perf_sample *s, size_t n)
 {
 	if (s->regs_abi == PERF_SAMPLE_REGS_ABI_NONE || !s->regs)
 		return n;	/* a kernel thread or a sample with no user state */
+	struct rimage *ri = image_state(r, proc);
+	/* No modules at all: after an exec, without the MMAP2 records that
+	 * would have told the new program's mappings (no children asked). */
+	if ((!ri || !ri->unwinder) && !r->error && image_refresh(r, proc))
+		ri = image_state(r, proc);
+	if (!ri || !ri->unwinder) {
+		/* No modules to unwind with: the sampled pc alone. */
+		r->pcs[n] = s->regs[RB_IP];
+		r->act[n] = true;
+		r->st.unwind_failed++;
+		return n + 1;
+	}
 	size_t got = 0;
-	enum unwind_status us = unwinder_unwind(r->unwinder, (pid_t)s->tid, s->regs,
+	enum unwind_status us = unwinder_unwind(ri->unwinder, (pid_t)s->tid, s->regs,
 						s->stack, s->stack_dyn_size,
 						r->pcs + n, r->act + n,
 						r->max_frames - n, &got);
 	/* A frame outside every known module usually means a library mapped
 	 * since the last report: refresh and unwind again, once. */
 	if (got > 0 && us != UNWIND_OK &&
-	    user_pc_unmapped(r, r->pcs[n + got - 1], r->act[n + got - 1]) &&
-	    maybe_refresh(r))
-		us = unwinder_unwind(r->unwinder, (pid_t)s->tid, s->regs, s->stack,
+	    user_pc_unmapped(ri, r->pcs[n + got - 1], r->act[n + got - 1]) &&
+	    image_refresh(r, proc) && (ri = image_state(r, proc)) && ri->unwinder)
+		us = unwinder_unwind(ri->unwinder, (pid_t)s->tid, s->regs, s->stack,
 				     s->stack_dyn_size, r->pcs + n, r->act + n,
 				     r->max_frames - n, &got);
 	if (us == UNWIND_TRUNCATED)
@@ -205,54 +368,123 @@ static size_t add_dwarf_user_frames(struct recorder *r, const struct perf_sample
 	return n + got;
 }
 
+static bool is_kernel_pc(uint64_t pc)
+{
+	return pc >= KERNEL_START;
+}
+
 static int on_sample(struct recorder *r, const struct perf_sample *s)
 {
-	size_t n = 0;
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct procs_process *proc = procs_process(r->procs, (pid_t)s->pid, now);
+	struct procs_thread *thr = proc ? procs_thread(r->procs, proc, (pid_t)s->tid) : NULL;
+	size_t n = 0, nk = 0;
+
+	if (!thr)
+		return -ENOMEM;
 	if (r->opts->kernel)
-		n = add_callchain_frames(r, s, 0, (uint64_t)PERF_CONTEXT_KERNEL);
+		nk = n = add_callchain_frames(r, s, 0, (uint64_t)PERF_CONTEXT_KERNEL);
 	if (r->opts->callgraph == SAMPLER_CG_FP) {
-		size_t k = n;
 		n = add_callchain_frames(r, s, n, (uint64_t)PERF_CONTEXT_USER);
-		refresh_if_unmapped(r, k, n);
-	} else
-		n = add_dwarf_user_frames(r, s, n);
+		refresh_if_unmapped(r, proc, nk, n);
+	} else {
+		n = add_dwarf_user_frames(r, proc, s, n);
+	}
+	if (r->error)
+		return r->error;
 	if (n == 0) {
 		/* No stack at all: keep the sample on its IP alone. */
 		r->pcs[0] = s->ip;
 		r->act[0] = true;
 		n = 1;
+		nk = is_kernel_pc(s->ip) ? 1 : 0;
 	}
-	struct thread_name *tn = thread_slot(r, (pid_t)s->tid);
-	if (tn && !tn->sampled) {
-		tn->sampled = true;
+	/* User frames first: the first mapping of the profile is then the
+	 * main binary of the first process sampled, as pprof wants. */
+	struct rimage *ri = nk < n ? image_state(r, proc) : NULL;
+	struct stackprof *usp = ri ? ri->sp : r->ksp;
+	for (size_t i = n; i-- > 0;) {
+		struct stackprof *sp = i < nk ? r->ksp : usp;
+		r->locs[i] = stackprof_location(sp, r->pcs[i], r->act[i]);
+		if (!r->locs[i])
+			return -ENOMEM;
+	}
+
+	if (!thr->sampled) {
+		thr->sampled = true;
 		r->st.threads++;
 	}
+	if (proc->samples++ == 0)
+		r->st.processes++;
+	if (proc->pid == r->opts->pid)
+		r->st.target_samples++;
+	if (ri && ri->gone)
+		r->st.gone_samples++;
 	int64_t values[2] = { 1, (int64_t)s->period };
-	struct profile_label_in labels[2] = {
+	struct profile_label_in labels[4] = {
 		{ .key = "thread_id", .num = (int64_t)s->tid },
-		{ .key = "thread_name", .str = tn ? tn->name : "?" },
+		{ .key = "thread_name", .str = thr->name },
+		{ .key = "pid", .num = (int64_t)s->pid },
+		{ .key = "process_name", .str = proc->comm },
 	};
-	int ret = stackprof_add(r->sp, r->pcs, r->act, n, values, labels, 2);
+	int ret = profile_add_sample(r->profile, r->locs, n, values, labels, 4);
 	if (ret < 0)
 		return ret;
 	r->st.samples++;
 	return 0;
 }
 
+/* The pid a FORK, EXIT, COMM or MMAP2 record is about: the first word of
+ * each of their bodies. */
+static pid_t record_pid(const struct perf_event_header *hdr)
+{
+	uint32_t pid;
+
+	if (hdr->size < sizeof(*hdr) + sizeof(pid))
+		return 0;
+	memcpy(&pid, hdr + 1, sizeof(pid));
+	return (pid_t)pid;
+}
+
 static int on_record(const struct sampler_record *rec, void *arg)
 {
 	struct recorder *r = arg;
-	if (rec->hdr->type == PERF_RECORD_COMM) {
-		on_comm(r, rec->hdr);
+	uint32_t f[2];
+	int ret = 0;
+
+	switch (rec->hdr->type) {
+	case PERF_RECORD_FORK:
+		/* { pid, ppid, ... }: a new process when they differ, not a
+		 * thread. The target's events write its forks' records even
+		 * when its children are not followed. */
+		if (rec->hdr->size >= sizeof(*rec->hdr) + sizeof(f)) {
+			memcpy(f, rec->hdr + 1, sizeof(f));
+			if (f[0] != f[1])
+				r->st.forked++;
+		}
+		/* fall through */
+	case PERF_RECORD_EXIT:
+	case PERF_RECORD_COMM:
+	case PERF_RECORD_MMAP2:
+		/* Without children the target's own forks still make FORK
+		 * records (its events write them): not ours to follow. */
+		if (!r->opts->children && record_pid(rec->hdr) != r->opts->pid)
+			return 0;
+		ret = procs_record(r->procs, rec->hdr, rec->time,
+				   now_ns(CLOCK_MONOTONIC));
+		break;
+	case PERF_RECORD_SAMPLE:
+		if (!rec->sample)
+			return 0;
+		/* Events follow the target alone unless children are
+		 * wanted (or the kernel lacks inherit_thread, 5.13+). */
+		if (!r->opts->children && (pid_t)rec->sample->pid != r->opts->pid)
+			return 0;
+		ret = on_sample(r, rec->sample);
+		break;
+	default:
 		return 0;
 	}
-	if (rec->hdr->type != PERF_RECORD_SAMPLE || !rec->sample)
-		return 0;
-	/* The events follow the target's threads only, but a sample_id_all
-	 * record of another pid would still be nonsense here. */
-	if ((pid_t)rec->sample->pid != r->opts->pid)
-		return 0;
-	int ret = on_sample(r, rec->sample);
 	if (ret < 0) {
 		r->error = ret;
 		snprintf(r->err, r->errlen, "cannot add a sample: %s", strerror(-ret));
@@ -260,6 +492,8 @@ static int on_record(const struct sampler_record *rec, void *arg)
 	}
 	return 0;
 }
+
+/* --- the recording -------------------------------------------------------- */
 
 static int add_header(struct recorder *r, uint64_t period_ns)
 {
@@ -281,78 +515,73 @@ static int add_header(struct recorder *r, uint64_t period_ns)
 	}
 	free(cmdline);
 	char buf[64];
-	snprintf(buf, sizeof(buf), "pid: %d", (int)r->opts->pid);
+	snprintf(buf, sizeof(buf), "pid: %d%s", (int)r->opts->pid,
+		 r->opts->children ? " and its child processes" : "");
 	return profile_add_comment(p, buf);
 }
 
 static int add_footer(struct recorder *r)
 {
-	char buf[256];
-	const char *pm = NULL;
-	int e = r->sym ? symbolizer_perfmap_error(r->sym, &pm) : 0;
+	char buf[320];
 
 	/* JIT frames left unnamed: say why (docs/design.md §4.4). */
-	if (e) {
-		snprintf(buf, sizeof(buf), "cprof: %s not read: %s", pm,
-			 e == -EPERM ? "not owned by root or the process's user" :
-			 e == -EINVAL ? "not a regular file" : strerror(-e));
+	if (r->perfmap_err) {
+		snprintf(buf, sizeof(buf), "cprof: %s not read: %s", r->perfmap,
+			 r->perfmap_err == -EPERM ?
+			 "not owned by root or the process's user" :
+			 r->perfmap_err == -EINVAL ? "not a regular file" :
+			 strerror(-r->perfmap_err));
 		if (profile_add_comment(r->profile, buf) < 0)
 			return -ENOMEM;
 	}
 	snprintf(buf, sizeof(buf),
 		 "cprof: %llu samples, %llu lost, %llu truncated stacks, "
-		 "%llu unwind failures, %zu threads",
+		 "%llu unwind failures, %zu threads, %zu processes",
 		 (unsigned long long)r->st.samples, (unsigned long long)r->st.lost,
 		 (unsigned long long)r->st.truncated,
-		 (unsigned long long)r->st.unwind_failed, r->st.threads);
+		 (unsigned long long)r->st.unwind_failed, r->st.threads,
+		 r->st.processes);
+	if (r->st.gone_samples) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, sizeof(buf) - len,
+			 ", %llu samples of processes gone before they were read",
+			 (unsigned long long)r->st.gone_samples);
+	}
 	return profile_add_comment(r->profile, buf);
 }
 
 static void recorder_release(struct recorder *r)
 {
-	stackprof_free(r->sp);
-	unwinder_free(r->unwinder);
-	symbolizer_free(r->sym);
+	/* Before the profile: the images' stackprofs finish into it. */
+	procs_free(r->procs);
+	sym_cache_free(r->cache);
+	stackprof_free(r->ksp);
+	symbolizer_free(r->ksym);
 	sampler_free(r->sampler);
 	profile_free(r->profile);
 	procfs_ksyms_release(&r->ksyms);
-	free(r->names);
 	free(r->pcs);
+	free(r->locs);
 	free(r->act);
 }
 
-/* The symbolizer and the unwinder read the target's modules, so in command
- * mode they can only be built once the child has exec'd (after the ready
- * callback). */
-static int ensure_symbolizer(struct recorder *r)
+/* The target's image, read from /proc/PID/maps, with its symbolizer and
+ * unwinder made now rather than beside the target at its first sample:
+ * that takes a few hundred ms on a cold cache. */
+static int prepare_target(struct recorder *r)
 {
-	if (r->sym)
-		return 0;
-	int ret = r->have_ksyms ?
-		symbolizer_new_ksyms(r->opts->pid, &r->ksyms, &r->sym, r->err,
-				     r->errlen) :
-		symbolizer_new(r->opts->pid, r->opts->kernel, &r->sym, r->err,
-			       r->errlen);
-	if (ret < 0)
-		return ret;
-	/* libc's DWARF from libc6-dbg is ~11 MB decompressed and ~100 ms of
-	 * zlib, spent on the CPUs the target is using; its function names
-	 * come from the debug file's symbol table without it. */
-	symbolizer_set_lines(r->sym, r->opts->system_lines ? SYM_LINES_ALL
-							    : SYM_LINES_OWN);
-	/* Unwinding needs no debug file: the unwinder's own Dwfl never
-	 * opens one (unwind.h). It reports the modules of the maps the
-	 * symbolizer has just read rather than read them again: both know
-	 * the same modules, and a command exiting meanwhile cannot fail
-	 * the second read. */
-	if (r->opts->callgraph == SAMPLER_CG_DWARF) {
-		ret = unwinder_new(r->opts->pid, symbolizer_maps(r->sym),
-				   &r->unwinder, r->err, r->errlen);
-		if (ret < 0)
-			return ret;
-	}
-	r->sp = stackprof_new(r->sym, r->profile);
-	return r->sp ? 0 : -ENOMEM;
+	struct procs_process *proc = procs_process(r->procs, r->opts->pid,
+						   now_ns(CLOCK_MONOTONIC));
+
+	if (!proc)
+		return -ENOMEM;
+	if (r->err && r->errlen)
+		r->err[0] = '\0';
+	struct rimage *ri = calloc(1, sizeof(*ri));
+	if (!ri)
+		return -ENOMEM;
+	proc->image->priv = ri;
+	return rimage_build(r, proc->image, ri);
 }
 
 /* The target has exited or is exiting: no /proc/PID, only a zombie left, or
@@ -364,6 +593,18 @@ static bool target_gone(pid_t pid)
 	struct procfs_stat st;
 	return procfs_read_stat(pid, 0, &st) < 0 || st.state == 'Z' ||
 	       st.state == 'X' || (st.flags & PROCFS_PF_EXITING);
+}
+
+/* Notes a target seen stopped; returns true once it has exited. */
+static bool check_target(struct recorder *r)
+{
+	struct procfs_stat st;
+
+	if (procfs_read_stat(r->opts->pid, 0, &st) < 0)
+		return true;
+	if (st.state == 'T' || st.state == 't')
+		r->st.target_stopped = st.state;
+	return st.state == 'Z' || st.state == 'X';
 }
 
 static int drain(struct recorder *r, int timeout_ms)
@@ -380,6 +621,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 {
 	static const struct record_callbacks no_callbacks;
 	struct recorder r = { .opts = opts, .err = err, .errlen = errlen };
+	struct procfs_maps none = { 0 };
 	int ret;
 
 	if (!cb)
@@ -392,9 +634,12 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		return -EINVAL;
 	r.max_frames = opts->max_frames ? opts->max_frames : 512;
 	r.pcs = calloc(r.max_frames, sizeof(*r.pcs));
+	r.locs = calloc(r.max_frames, sizeof(*r.locs));
 	r.act = calloc(r.max_frames, sizeof(*r.act));
 	r.profile = profile_new();
-	if (!r.pcs || !r.act || !r.profile) {
+	r.procs = procs_new(rimage_release, &r);
+	r.cache = sym_cache_new();
+	if (!r.pcs || !r.locs || !r.act || !r.profile || !r.procs || !r.cache) {
 		ret = -ENOMEM;
 		goto out_release;
 	}
@@ -407,15 +652,28 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		.stack_size = opts->stack_size,
 		.kernel = opts->kernel,
 		.enable_on_exec = opts->enable_on_exec,
+		.children = opts->children,
 		.ring_pages = opts->callgraph == SAMPLER_CG_DWARF ? DWARF_RING_PAGES : 0,
 	};
 	ret = sampler_open(&so, &r.sampler, err, errlen);
 	if (ret < 0)
 		goto out_release;
-	/* Reading /proc/kallsyms and the target's modules takes a few hundred
-	 * ms: done before sampling starts, while nothing fills the rings. */
+	/* Reading /proc/kallsyms takes ~60 ms of CPU: before sampling starts
+	 * (and before a command runs), while nothing fills the rings. A
+	 * failure is not fatal: kernel frames stay unnamed. */
+	if (opts->kernel && procfs_read_kallsyms(&r.ksyms) != 0)
+		memset(&r.ksyms, 0, sizeof(r.ksyms));
+	ret = symbolizer_new_maps(0, &none, opts->kernel ? &r.ksyms : NULL,
+				  &r.ksym, err, errlen);
+	if (ret < 0)
+		goto out_release;
+	r.ksp = stackprof_new(r.ksym, r.profile);
+	if (!r.ksp) {
+		ret = -ENOMEM;
+		goto out_release;
+	}
 	if (!opts->enable_on_exec) {
-		ret = ensure_symbolizer(&r);
+		ret = prepare_target(&r);
 		if (ret < 0)
 			goto out_release;
 		ret = add_header(&r, period_ns);
@@ -427,13 +685,6 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 			goto out_release;
 		}
 	}
-	/* A command runs from ready() on: what does not depend on its image
-	 * is read now, not beside it on the CPUs it uses. */
-	if (opts->enable_on_exec && opts->kernel) {
-		if (procfs_read_kallsyms(&r.ksyms) != 0)
-			memset(&r.ksyms, 0, sizeof(r.ksyms));
-		r.have_ksyms = true;
-	}
 	if (cb->ready) {
 		ret = cb->ready(cb->arg);
 		if (ret < 0)
@@ -444,12 +695,13 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	 * cprof's. A command may also be done already: then there is nothing
 	 * to symbolize, and the profile is empty but valid. */
 	if (opts->enable_on_exec) {
-		ret = ensure_symbolizer(&r);
+		ret = prepare_target(&r);
 		/* The error depends on how far the command's exit got: no
 		 * /proc/PID (ESRCH), or maps already emptied, which libdw
 		 * reports as no ELF at all (the unwinder's attach, when the
 		 * symbolizer found the maps empty). Judge by the process, not
-		 * by it. */
+		 * by it. With children, the records of the command's exec
+		 * still name its samples. */
 		if (ret < 0 && target_gone(opts->pid)) {
 			r.st.target_exited = true;
 			if (err && errlen)
@@ -469,11 +721,18 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	uint64_t deadline = opts->seconds > 0 &&
 		opts->seconds * 1e9 < (double)(UINT64_MAX - start) ?
 		start + (uint64_t)(opts->seconds * 1e9) : UINT64_MAX;
-	while (r.sp) {
+	while (!r.st.target_exited) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
 		r.st.elapsed = (double)(now - start) / 1e9;
 		if (now >= deadline)
 			break;
+		/* With children the events hang up only when the last of
+		 * them exits; the recording ends with the target, as with a
+		 * command (what it left running is not followed further). */
+		if (check_target(&r) && opts->children) {
+			r.st.target_exited = true;
+			break;
+		}
 		if (cb->tick && cb->tick(&r.st, cb->arg))
 			break;
 		uint64_t left_ms = (deadline - now) / 1000000ULL;
@@ -489,9 +748,13 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 			goto out_release;
 		}
 	}
+	/* A target stopped at the end counts as stopped, however short the
+	 * recording or late the last tick. */
+	check_target(&r);
 	sampler_disable(r.sampler);
-	/* What the kernel wrote before the events stopped. */
-	ret = r.sp ? drain(&r, 0) : 0;
+	/* What the kernel wrote before the events stopped, and what the
+	 * time order held back. */
+	ret = drain(&r, 0);
 	if (ret < 0 && ret != -ESRCH && ret != -EINTR)
 		goto out_release;
 	struct sampler_stats ss;
@@ -501,8 +764,10 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	r.st.elapsed = (double)(end - start) / 1e9;
 	r.profile->time_nanos = wall_start;
 	r.profile->duration_nanos = (int64_t)(end - start);
-	if (r.sp)
-		stackprof_finish(r.sp);
+	/* Every image's stackprof finishes as it is released. */
+	procs_free(r.procs);
+	r.procs = NULL;
+	stackprof_finish(r.ksp);
 	ret = add_footer(&r);
 	if (ret < 0)
 		goto out_release;

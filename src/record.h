@@ -1,7 +1,9 @@
 /*
- * record.h - a CPU recording of one process, from perf events to a finished
- * pprof profile: sampler -> unwinder -> symbolizer -> stackprof -> profile.
- * Shared by `cprof record` and `cprof serve`'s /debug/pprof/profile.
+ * record.h - a CPU recording of one process (and, if asked, of the
+ * processes it forks), from perf events to a finished pprof profile:
+ * sampler -> procs (each process's mappings) -> unwinder -> symbolizer ->
+ * stackprof -> profile. Shared by `cprof record` and `cprof serve`'s
+ * /debug/pprof/profile.
  *
  * record_run never prints; it reports progress through the tick callback and
  * errors as -errno with a one-line reason in err.
@@ -27,6 +29,11 @@ struct record_opts {
 	bool enable_on_exec;		/* target is a child about to exec */
 	bool system_lines;		/* file:line and inlines from separate
 					 * debug files too (SYM_LINES_ALL) */
+	bool children;			/* also the processes pid forks (and,
+					 * without enable_on_exec, those it
+					 * has forked already): each
+					 * symbolized against its own
+					 * mappings (docs/design.md §1.1) */
 	size_t max_frames;		/* per stack; 0: 512 */
 };
 
@@ -37,6 +44,18 @@ struct record_stats {
 	uint64_t truncated;		/* stacks cut by the stack copy size */
 	uint64_t unwind_failed;		/* stacks that stopped early otherwise */
 	size_t threads;			/* distinct threads seen in samples */
+	size_t processes;		/* distinct processes seen in samples */
+	uint64_t target_samples;	/* samples of pid itself */
+	uint64_t forked;		/* processes forked while recorded
+					 * (by pid alone without children) */
+	uint64_t gone_samples;		/* samples of processes that had
+					 * exited before their first sample
+					 * was read: symbolized from their
+					 * MMAP2 records, lost to a read of
+					 * /proc/PID/maps */
+	char target_stopped;		/* 'T' or 't' when pid was seen
+					 * stopped (by a signal, or by a
+					 * tracer) during the recording */
 	bool target_exited;
 };
 

@@ -78,6 +78,11 @@ const struct perf_event_header *ringbuf_next(struct ringbuf *rb, int *err)
 	return hdr;
 }
 
+void ringbuf_unread(struct ringbuf *rb, const struct perf_event_header *hdr)
+{
+	rb->tail -= hdr->size;
+}
+
 void ringbuf_end(struct ringbuf *rb)
 {
 	/* Release: our reads of the records happen before the kernel may
@@ -198,4 +203,38 @@ uint64_t ringbuf_lost_count(const struct perf_event_header *hdr)
 		return 0;
 	memcpy(&lost, (const uint8_t *)(hdr + 1) + 8, 8);
 	return lost;
+}
+
+int ringbuf_record_time(const struct perf_event_header *hdr,
+			uint64_t sample_type, uint64_t *time)
+{
+	struct perf_sample smp;
+	size_t trailer = 0, at;
+	int r;
+
+	if (!(sample_type & PERF_SAMPLE_TIME))
+		return -EINVAL;
+	if (hdr->type == PERF_RECORD_SAMPLE) {
+		r = ringbuf_parse_sample(hdr, sample_type, &smp);
+		if (r == 0)
+			*time = smp.time;
+		return r;
+	}
+	/* The trailer's fields, in this order, each a u64 when present. */
+	if (sample_type & PERF_SAMPLE_TID)
+		trailer += 8;
+	at = trailer;
+	trailer += 8;	/* TIME */
+	if (sample_type & PERF_SAMPLE_ID)
+		trailer += 8;
+	if (sample_type & PERF_SAMPLE_STREAM_ID)
+		trailer += 8;
+	if (sample_type & PERF_SAMPLE_CPU)
+		trailer += 8;
+	if (sample_type & PERF_SAMPLE_IDENTIFIER)
+		trailer += 8;
+	if (hdr->size < sizeof(*hdr) + trailer)
+		return -EBADMSG;
+	memcpy(time, (const uint8_t *)hdr + hdr->size - trailer + at, 8);
+	return 0;
 }

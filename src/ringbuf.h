@@ -47,6 +47,12 @@ const struct perf_event_header *ringbuf_next(struct ringbuf *rb, int *err);
  * ringbuf_next() is no longer needed; ringbuf_next() then carries on. */
 void ringbuf_end(struct ringbuf *rb);
 
+/* Puts back the record ringbuf_next() returned last (hdr), unread: the
+ * next ringbuf_next() returns it again and ringbuf_end() does not hand its
+ * space back. For a reader that merges several rings in time order and
+ * stops before a record it may not take yet. */
+void ringbuf_unread(struct ringbuf *rb, const struct perf_event_header *hdr);
+
 /* Number of user registers sampled on x86_64 with RINGBUF_REGS_MASK. */
 #define RINGBUF_NR_REGS 20
 /* AX BX CX DX SI DI BP SP IP FLAGS CS SS (bits 0-11) and R8-R15 (16-23);
@@ -87,6 +93,15 @@ struct perf_sample {
  * fields claim. */
 int ringbuf_parse_sample(const struct perf_event_header *hdr,
 			 uint64_t sample_type, struct perf_sample *out);
+
+/* The time of any record of an event opened with sample_id_all and
+ * PERF_SAMPLE_TIME in sample_type: a sample's own field, or the sample_id
+ * trailer that ends every other record (perf_event_open(2), "sample_id":
+ * pid/tid, time, id, stream_id, cpu, identifier, each when asked for).
+ * Returns 0, or -EBADMSG for a record too short to hold it, or -EINVAL
+ * without PERF_SAMPLE_TIME. */
+int ringbuf_record_time(const struct perf_event_header *hdr,
+			uint64_t sample_type, uint64_t *time);
 
 /* PERF_RECORD_LOST: number of lost records, or 0 for another type. */
 uint64_t ringbuf_lost_count(const struct perf_event_header *hdr);

@@ -32,6 +32,9 @@ struct sampler_ring {
 	void *base;
 	size_t map_len;
 	struct ringbuf rb;
+	/* During a drain: the ring's next record, read but not taken. */
+	const struct perf_event_header *next;
+	uint64_t next_time;
 };
 
 /*
@@ -76,6 +79,8 @@ struct sampler {
 	size_t nids, capids;
 
 	bool enabled;
+	bool flush_all;		/* disabled after sampling: no record may
+				 * follow, hand on every one */
 	bool gone;
 	struct sampler_stats stats;
 };
@@ -411,21 +416,22 @@ out_close:
 	return r;
 }
 
-/* One pass over /proc/PID/task. Returns the number of threads added, or
- * -errno. *seen is set when any thread of the listing could be opened or
- * was already known. */
-static int sampler_scan(struct sampler *s, bool *seen, char *err, size_t errlen)
+/* One pass over /proc/PID/task of one process. Returns the number of
+ * threads added, or -errno. *seen is set when any thread of the listing
+ * could be opened or was already known. */
+static int sampler_scan_pid(struct sampler *s, pid_t pid, bool *seen,
+			    char *err, size_t errlen)
 {
 	pid_t *tids;
 	size_t n, i;
 	int r, added = 0;
 
-	r = procfs_list_tasks(s->opts.pid, &tids, &n);
+	r = procfs_list_tasks(pid, &tids, &n);
 	if (r < 0) {
 		if (r == -ENOENT)
 			r = -ESRCH;
 		errmsg_set(err, errlen, "reading /proc/%d/task: %s",
-			       (int)s->opts.pid, strerror(-r));
+			       (int)pid, strerror(-r));
 		return r;
 	}
 	for (i = 0; i < n; i++) {
@@ -447,6 +453,46 @@ static int sampler_scan(struct sampler *s, bool *seen, char *err, size_t errlen)
 	}
 	free(tids);
 	return added;
+}
+
+/* One pass over the target's threads, and with opts.children (but not
+ * for a command, which has none yet) over those of its descendants:
+ * inherit covers the processes they fork from now on, not those that
+ * exist (docs/design.md §1.1). A descendant that exits meanwhile, or that
+ * we may not sample (another user's), is left out. Returns the number of
+ * threads added, or -errno; *seen as sampler_scan_pid for the target. */
+static int sampler_scan(struct sampler *s, bool *seen, char *err, size_t errlen)
+{
+	pid_t *kids = NULL;
+	size_t n = 0;
+	int r, k;
+
+	r = sampler_scan_pid(s, s->opts.pid, seen, err, errlen);
+	if (r < 0 || !s->opts.children || s->opts.enable_on_exec)
+		return r;
+	k = procfs_list_descendants(s->opts.pid, &kids, &n);
+	if (k < 0) {
+		errmsg_set(err, errlen, "listing the descendants of pid %d: %s",
+			   (int)s->opts.pid, strerror(-k));
+		return k;
+	}
+	for (size_t i = 0; i < n; i++) {
+		bool kseen = false;
+
+		k = sampler_scan_pid(s, kids[i], &kseen, NULL, 0);
+		if (k == -ESRCH || k == -EACCES || k == -EPERM)
+			continue;
+		if (k < 0) {
+			errmsg_set(err, errlen, "opening events on pid %d, a "
+				   "descendant of pid %d: %s", (int)kids[i],
+				   (int)s->opts.pid, strerror(-k));
+			free(kids);
+			return k;
+		}
+		r += k;
+	}
+	free(kids);
+	return r;
 }
 
 static int sampler_scan_until_stable(struct sampler *s, char *err, size_t errlen)
@@ -573,7 +619,9 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	}
 	a->disabled = 1;
 	a->inherit = 1;
-	a->inherit_thread = 1;
+	/* Without inherit_thread the events follow fork() too, as `perf
+	 * record -- CMD` does (docs/design.md §1.1). */
+	a->inherit_thread = !opts->children;
 	a->enable_on_exec = opts->enable_on_exec;
 	a->exclude_kernel = !opts->kernel;
 	a->exclude_hv = 1;
@@ -583,6 +631,16 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	 * sampler_rescan() leaves them alone; EXIT records end a thread's
 	 * stream (its tid may be reused). */
 	a->task = 1;
+	if (opts->children) {
+		/* MMAP2 records of every mapping (mmap_data: the first,
+		 * read-only mapping of an ELF file tells libdwfl where it was
+		 * loaded), so that a process's modules are known after it is
+		 * gone (docs/design.md §1.1). */
+		a->mmap = 1;
+		a->mmap2 = 1;
+		a->mmap_data = 1;
+		a->comm_exec = 1;
+	}
 	/* Sample times on CLOCK_MONOTONIC, comparable with clock_gettime(). */
 	a->use_clockid = 1;
 	a->clockid = CLOCK_MONOTONIC;
@@ -619,8 +677,10 @@ int sampler_enable(struct sampler *s)
 {
 	int r = sampler_ioctl_all(s, PERF_EVENT_IOC_ENABLE);
 
-	if (r == 0)
+	if (r == 0) {
 		s->enabled = true;
+		s->flush_all = false;
+	}
 	return r;
 }
 
@@ -630,6 +690,9 @@ int sampler_disable(struct sampler *s)
 
 	if (r == 0)
 		s->enabled = false;
+	/* Even if an ioctl failed (a thread gone), nothing is held back
+	 * from now on: this is the end of the recording. */
+	s->flush_all = true;
 	return r;
 }
 
@@ -664,77 +727,138 @@ static void sampler_task_record(struct sampler *s, const struct perf_event_heade
 	if (hdr->size < sizeof(*hdr) + sizeof(f))
 		return;
 	memcpy(f, hdr + 1, sizeof(f));
-	if ((pid_t)f[0] != s->opts.pid)
+	if ((pid_t)f[0] != s->opts.pid && !s->opts.children)
 		return;		/* a child process (inherit_thread missing) */
 	if (hdr->type == PERF_RECORD_FORK) {
 		t = sampler_get_thread(s, (pid_t)f[2]);
 		if (t)
 			t->covered = true;
 	} else {
+		/* Its fds are dead; a thread reusing the tid starts afresh.
+		 * The entry goes: with children, tasks come and go by the
+		 * thousand. */
 		t = sampler_find_thread(s, (pid_t)f[2], NULL);
 		if (t) {
-			/* Its fds are dead; a thread reusing the tid starts
-			 * afresh. */
-			t->direct = t->covered = false;
-			t->stream = 0;
+			size_t pos = (size_t)(t - s->threads);
+
+			memmove(t, t + 1, (s->nthreads - pos - 1) * sizeof(*t));
+			s->nthreads--;
 		}
 	}
 }
 
-/* Drains every ring. Returns the number of records, or -errno; *stopped is
- * set when the callback asked to stop. */
+/* Reads ring i's next record into ring->next (NULL when it has none).
+ * Returns 0 or -ENOMEM. */
+static int sampler_peek(struct sampler *s, struct sampler_ring *ring)
+{
+	int e = 0;
+
+	ring->next = ringbuf_next(&ring->rb, &e);
+	ring->next_time = 0;
+	/* A record whose time cannot be read goes first (time 0): the
+	 * callback skips what it cannot use. */
+	if (ring->next &&
+	    ringbuf_record_time(ring->next, s->attr.sample_type,
+				&ring->next_time) < 0)
+		ring->next_time = 0;
+	return e == -ENOMEM ? e : 0;
+}
+
+static uint64_t sampler_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Hands on one record. Returns true when the callback asked to stop. */
+static bool sampler_deliver(struct sampler *s, const struct perf_event_header *hdr,
+			    uint64_t time, sampler_record_fn fn, void *arg,
+			    int *count)
+{
+	struct perf_sample sample;
+	struct sampler_record rec = { .hdr = hdr, .time = time };
+
+	if (hdr->type == PERF_RECORD_SAMPLE) {
+		/* A record we cannot decode is skipped rather than handed on
+		 * half-read. */
+		if (ringbuf_parse_sample(hdr, s->attr.sample_type, &sample) < 0)
+			return false;
+		if (!sampler_keep_sample(s, &sample)) {
+			s->stats.duplicates++;
+			return false;
+		}
+		rec.sample = &sample;
+		s->stats.samples++;
+	} else if (hdr->type == PERF_RECORD_LOST) {
+		s->stats.lost += ringbuf_lost_count(hdr);
+	} else if (hdr->type == PERF_RECORD_FORK ||
+		   hdr->type == PERF_RECORD_EXIT) {
+		sampler_task_record(s, hdr);
+	}
+	(*count)++;
+	return fn && fn(&rec, arg);
+}
+
+/* Drains the rings, merging them in time order: each ring is in time
+ * order, the rings are not (a child's FORK in one CPU's ring, its samples
+ * in another's). Records younger than limit stay in their ring for the
+ * next drain. Returns the number of records, or -errno; *stopped is set
+ * when the callback asked to stop. */
 static int sampler_drain(struct sampler *s, sampler_record_fn fn, void *arg,
 			 bool *stopped)
 {
-	const uint64_t type = s->attr.sample_type;
-	const struct perf_event_header *hdr;
-	struct perf_sample sample;
-	struct sampler_record rec;
+	uint64_t limit = UINT64_MAX;
 	int count = 0, e = 0;
 	size_t i;
 
+	/* The clock is read before any ring: a record stamped earlier than
+	 * the limit is already published, save for the slack. */
+	if (!s->flush_all && !s->gone)
+		limit = sampler_now() - SAMPLER_ORDER_SLACK_NS;
 	*stopped = false;
-	for (i = 0; i < s->ncpus && !*stopped; i++) {
-		struct ringbuf *rb = &s->rings[i].rb;
+	for (i = 0; i < s->ncpus && e == 0; i++) {
+		struct sampler_ring *ring = &s->rings[i];
 
-		if (s->rings[i].fd < 0 || !ringbuf_begin(rb))
-			continue;
-		while ((hdr = ringbuf_next(rb, &e)) != NULL) {
-			rec.hdr = hdr;
-			rec.sample = NULL;
-			if (hdr->type == PERF_RECORD_SAMPLE) {
-				/* A record we cannot decode is skipped rather
-				 * than handed on half-read. */
-				if (ringbuf_parse_sample(hdr, type, &sample) < 0)
-					continue;
-				if (!sampler_keep_sample(s, &sample)) {
-					s->stats.duplicates++;
-					continue;
-				}
-				rec.sample = &sample;
-				s->stats.samples++;
-			} else if (hdr->type == PERF_RECORD_LOST) {
-				s->stats.lost += ringbuf_lost_count(hdr);
-			} else if (hdr->type == PERF_RECORD_FORK ||
-				   hdr->type == PERF_RECORD_EXIT) {
-				sampler_task_record(s, hdr);
-			}
-			count++;
-			if (fn && fn(&rec, arg)) {
-				*stopped = true;
-				break;
-			}
-			/* Hand the record's space back at once: a slow
-			 * callback (DWARF unwinding) would otherwise keep
-			 * the whole batch from the kernel, which then drops
-			 * samples (LOST). */
-			ringbuf_end(rb);
-		}
-		ringbuf_end(rb);
-		if (e == -ENOMEM)
-			return e;
+		ring->next = NULL;
+		if (ring->fd >= 0 && ringbuf_begin(&ring->rb))
+			e = sampler_peek(s, ring);
 	}
-	return count;
+	while (e == 0) {
+		struct sampler_ring *first = NULL;
+
+		for (i = 0; i < s->ncpus; i++) {
+			struct sampler_ring *ring = &s->rings[i];
+
+			if (ring->next && (!first || ring->next_time < first->next_time))
+				first = ring;
+		}
+		if (!first || first->next_time >= limit)
+			break;
+		*stopped = sampler_deliver(s, first->next, first->next_time,
+					   fn, arg, &count);
+		/* Hand the record's space back at once: a slow callback
+		 * (DWARF unwinding) would otherwise keep the whole batch from
+		 * the kernel, which then drops samples (LOST). */
+		first->next = NULL;
+		ringbuf_end(&first->rb);
+		if (*stopped)
+			break;
+		e = sampler_peek(s, first);
+	}
+	/* What was read but not taken stays for the next drain. */
+	for (i = 0; i < s->ncpus; i++) {
+		struct sampler_ring *ring = &s->rings[i];
+
+		if (ring->next) {
+			ringbuf_unread(&ring->rb, ring->next);
+			ring->next = NULL;
+		}
+		if (ring->fd >= 0)
+			ringbuf_end(&ring->rb);
+	}
+	return e < 0 ? e : count;
 }
 
 /* The fallback to POLLHUP: /proc/PID is gone, or only the zombie leader is

@@ -4,12 +4,16 @@
  * Scheme (docs/design.md §1, as `perf record -p` does): one cpu-clock event per
  * (thread x online CPU) with inherit=1 (so threads created later by those
  * threads are followed by the kernel) and inherit_thread=1 (so forked child
- * processes are not); every event of one CPU is redirected with
- * PERF_EVENT_IOC_SET_OUTPUT into one ring per CPU. /proc/PID/task is
- * re-scanned until a pass finds no new thread, so a thread born during set-up
- * is not missed. Each thread costs one fd per CPU: the caller raises
- * RLIMIT_NOFILE's soft limit if it needs more than ~500 threads (cprof does
- * at start).
+ * processes are not, unless opts.children asks for them); every event of
+ * one CPU is redirected with PERF_EVENT_IOC_SET_OUTPUT into one ring per
+ * CPU. /proc/PID/task is re-scanned until a pass finds no new thread, so a
+ * thread born during set-up is not missed. Each thread costs one fd per
+ * CPU: the caller raises RLIMIT_NOFILE's soft limit if it needs more than
+ * ~500 threads (cprof does at start).
+ *
+ * Records reach the callback in time order across the rings (docs/design.md
+ * §1.1): a child's FORK, its exec's COMM and MMAP2 records and its samples
+ * may sit in different CPUs' rings.
  *
  * The sampler never prints. Errors: negative errno, with a one-line reason
  * naming the failing call in err (may be NULL).
@@ -38,6 +42,13 @@ struct sampler_opts {
 					 * kernel frames; time in syscalls) */
 	bool enable_on_exec;		/* start counting at the target's exec
 					 * (for `record -- COMMAND`) */
+	bool children;			/* also the processes the target forks
+					 * from now on (inherit_thread = 0),
+					 * with MMAP2 records of their file
+					 * mappings; without enable_on_exec,
+					 * also the target's descendants that
+					 * exist already (docs/design.md
+					 * §1.1) */
 	size_t ring_pages;		/* data pages per CPU ring, power of
 					 * two; 0: a default sized for
 					 * stack copies (512 KiB for dwarf,
@@ -50,21 +61,34 @@ struct sampler_opts {
 
 struct sampler;
 
+/* How much older than the start of a drain a record must be to be handed
+ * on before sampling stops: a record is stamped before the kernel
+ * publishes it, and a vCPU may be preempted in between. */
+#define SAMPLER_ORDER_SLACK_NS 20000000ULL
+
 /* What the callback receives for each record. Besides SAMPLE and LOST,
- * the events ask for COMM, FORK and EXIT records (attr.comm, attr.task);
- * sample times are CLOCK_MONOTONIC nanoseconds (attr.use_clockid). A
- * sample of a thread covered twice (see sampler_stats.duplicates) is
- * dropped before the callback. */
+ * the events ask for COMM, FORK and EXIT records (attr.comm, attr.task),
+ * and with opts.children for MMAP2 records of every mapping (attr.mmap2,
+ * attr.mmap_data). Times are CLOCK_MONOTONIC nanoseconds
+ * (attr.use_clockid), the records come in time order, and a record is
+ * handed on only once it is older than the start of the drain minus a
+ * margin (SAMPLER_ORDER_SLACK_NS): a younger one may still be followed by
+ * an older one in another CPU's ring. After sampler_disable(), or once
+ * the target is gone, everything is handed on. A sample of a thread
+ * covered twice (see sampler_stats.duplicates) is dropped before the
+ * callback. */
 struct sampler_record {
 	const struct perf_event_header *hdr;	/* raw record */
 	const struct perf_sample *sample;	/* decoded, for SAMPLE only */
+	uint64_t time;				/* 0 when unknown */
 };
 
 /* Called for each record read from the rings; return non-zero to stop the
  * drain early (the rest stays queued). */
 typedef int (*sampler_record_fn)(const struct sampler_record *rec, void *arg);
 
-/* Opens (disabled) events on every thread of opts->pid. Returns 0 or -errno:
+/* Opens (disabled) events on every thread of opts->pid (and of its
+ * descendants with opts->children and without enable_on_exec). Returns 0 or -errno:
  * -ESRCH no such process, -EACCES/-EPERM not permitted (cmd/explain.h
  * explains them), -EMFILE too many threads for the fd limit. */
 int sampler_open(const struct sampler_opts *opts, struct sampler **out,
@@ -81,9 +105,10 @@ int sampler_disable(struct sampler *s);
 int sampler_read(struct sampler *s, int timeout_ms, sampler_record_fn fn,
 		 void *arg);
 
-/* Opens events on threads that appeared in /proc/PID/task since the last scan
- * and were not followed by inherit (cheap; call it now and then). Returns the
- * number of threads added, or -errno. */
+/* Opens events on threads that appeared in /proc/PID/task (and the tasks
+ * of descendants, as sampler_open) since the last scan and were not
+ * followed by inherit (cheap; call it now and then). Returns the number of
+ * threads added, or -errno. */
 int sampler_rescan(struct sampler *s);
 
 struct sampler_stats {

@@ -95,11 +95,26 @@ struct sym_slot {
  * files libelf maps when a process symbolizes itself): never symbolized. */
 static char symbolize_not_code;
 
+/* A file's function symbols, as symbolize_load_fsyms made them, with
+ * addresses relative to the load bias and names in one block. */
+struct sym_cache_entry {
+	char *build_id;
+	struct sym_fsym *fsyms;
+	size_t n;
+	char *names;
+};
+
+struct sym_cache {
+	struct sym_cache_entry *v;
+	size_t n, cap;
+};
+
 struct symbolizer {
 	pid_t target;			/* the process */
 	pid_t pid;			/* its /proc id: procfs_proc_tid */
 	struct modules_proc *proc;	/* the files its modules were mapped
 					 * from (modules.h) */
+	struct sym_cache *cache;	/* may be NULL */
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks;
 	char *debuginfo_path;
@@ -248,7 +263,10 @@ static int symbolize_collect_cb(Dwfl_Module *mod, void **userdata,
 {
 	struct symbolize_collect *c = arg;
 
-	if (*userdata)
+	/* A module found with no code before may have some now: a file is
+	 * mapped read-only whole first, then its segments over it (ld.so and
+	 * the kernel do so), and a report may come in between. */
+	if (*userdata && *userdata != &symbolize_not_code)
 		return DWARF_CB_OK;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 32;
@@ -602,22 +620,24 @@ int symbolizer_new(pid_t pid, bool kernel, struct symbolizer **out,
 	return e;
 }
 
-int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
-			 struct symbolizer **out, char *err, size_t errlen)
+/* The constructors' common part: reports the modules of maps (taken over,
+ * released on failure) and takes over ksyms (NULL: no kernel). */
+static int symbolize_open(pid_t pid, struct procfs_maps *maps,
+			  struct procfs_ksyms *ksyms, struct symbolizer **out,
+			  char *err, size_t errlen)
 {
 	struct symbolizer *s;
-	struct procfs_maps maps;
-	char *text;
 	int e;
 
-	*out = NULL;
-
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s) {
+		procfs_maps_release(maps);
 		return -ENOMEM;
+	}
 	s->target = pid;
-	s->pid = procfs_proc_tid(pid);
+	s->pid = pid > 0 ? procfs_proc_tid(pid) : pid;
 	if (modules_proc_new(s->pid, &s->proc) < 0) {
+		procfs_maps_release(maps);
 		free(s);
 		return -ENOMEM;
 	}
@@ -626,29 +646,14 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
 	s->dwfl = dwfl_begin(&s->callbacks);
 	if (!s->dwfl) {
+		procfs_maps_release(maps);
 		e = -ENOMEM;
 		if (err && errlen)
 			snprintf(err, errlen, "dwfl_begin: %s", dwfl_errmsg(-1));
 		goto out_free;
 	}
-	e = symbolize_read_maps(s->pid, &s->maps_hash, &s->maps_len, &text);
-	if (e) {
-		/* No /proc/PID at all: the process does not exist. */
-		if (e == -ENOENT)
-			e = -ESRCH;
-		if (err && errlen)
-			snprintf(err, errlen, "cannot read /proc/%d/maps: %s",
-				 (int)pid, strerror(-e));
-		goto out_free;
-	}
-	e = procfs_parse_maps(text, &maps);
-	free(text);
-	if (e) {
-		symbolize_errf(err, errlen, "%s: %s", "parsing /proc/PID/maps", -e);
-		goto out_free;
-	}
 	dwfl_report_begin(s->dwfl);
-	e = symbolize_report(s, &maps);
+	e = symbolize_report(s, maps);
 	if (e) {
 		modules_report_error(err, errlen, e);
 		goto out_free;
@@ -668,6 +673,75 @@ int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 out_free:
 	symbolizer_free(s);
 	return e;
+}
+
+int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
+			 struct symbolizer **out, char *err, size_t errlen)
+{
+	struct procfs_maps maps;
+	uint64_t hash;
+	size_t len;
+	char *text;
+	int e;
+
+	*out = NULL;
+	/* A leader that called pthread_exit shows no maps (procfs.h). */
+	e = symbolize_read_maps(procfs_proc_tid(pid), &hash, &len, &text);
+	if (e) {
+		/* No /proc/PID at all: the process does not exist. */
+		if (e == -ENOENT)
+			e = -ESRCH;
+		if (err && errlen)
+			snprintf(err, errlen, "cannot read /proc/%d/maps: %s",
+				 (int)pid, strerror(-e));
+		return e;
+	}
+	e = procfs_parse_maps(text, &maps);
+	free(text);
+	if (e) {
+		symbolize_errf(err, errlen, "%s: %s", "parsing /proc/PID/maps", -e);
+		return e;
+	}
+	e = symbolize_open(pid, &maps, ksyms, out, err, errlen);
+	if (e == 0) {
+		(*out)->maps_hash = hash;
+		(*out)->maps_len = len;
+	}
+	return e;
+}
+
+int symbolizer_new_maps(pid_t pid, const struct procfs_maps *maps,
+			struct procfs_ksyms *ksyms, struct symbolizer **out,
+			char *err, size_t errlen)
+{
+	struct procfs_maps copy;
+
+	*out = NULL;
+	if (procfs_maps_dup(maps, &copy) < 0) {
+		symbolize_errf(err, errlen, "%s: %s", "copying the mappings", ENOMEM);
+		return -ENOMEM;
+	}
+	return symbolize_open(pid, &copy, ksyms, out, err, errlen);
+}
+
+int symbolizer_set_maps(struct symbolizer *s, const struct procfs_maps *maps)
+{
+	struct procfs_maps copy;
+	int e;
+
+	symbolize_prefetch_join(s);
+	if (procfs_maps_dup(maps, &copy) < 0)
+		return -ENOMEM;
+	/* As symbolizer_refresh: modules already reported are kept. */
+	dwfl_report_begin_add(s->dwfl);
+	e = symbolize_report(s, &copy);
+	if (e)
+		return e;
+	/* A later symbolizer_refresh compares /proc/PID/maps with these. */
+	s->maps_hash = 0;
+	s->maps_len = 0;
+	s->generation++;
+	return 0;
 }
 
 int symbolizer_refresh(struct symbolizer *s)
@@ -769,23 +843,97 @@ static bool symbolize_own_dwarf(struct sym_mod_priv *p)
 	return p->own_dwarf;
 }
 
+static struct sym_cache_entry *symbolize_cache_find(struct sym_cache *c,
+						    const char *build_id)
+{
+	for (size_t i = 0; c && build_id[0] && i < c->n; i++)
+		if (strcmp(c->v[i].build_id, build_id) == 0)
+			return &c->v[i];
+	return NULL;
+}
+
+/* Keeps p's symbols (just loaded) in the cache, relative to bias, with
+ * copies of their names: p's Dwfl may be gone when they are used again.
+ * Failing to (ENOMEM) only costs the next process a load of its own. */
+static void symbolize_cache_add(struct sym_cache *c, struct sym_mod_priv *p,
+				GElf_Addr bias)
+{
+	struct sym_cache_entry e = { 0 };
+	size_t len = 0, at = 0;
+
+	if (!c || !p->build_id[0])
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct sym_cache_entry *v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		c->v = v;
+		c->cap = cap;
+	}
+	for (size_t i = 0; i < p->nfsyms; i++)
+		len += strlen(p->fsyms[i].name) + 1;
+	e.build_id = strdup(p->build_id);
+	e.fsyms = malloc((p->nfsyms ? p->nfsyms : 1) * sizeof(*e.fsyms));
+	e.names = malloc(len ? len : 1);
+	if (!e.build_id || !e.fsyms || !e.names) {
+		free(e.build_id);
+		free(e.fsyms);
+		free(e.names);
+		return;
+	}
+	for (size_t i = 0; i < p->nfsyms; i++) {
+		size_t l = strlen(p->fsyms[i].name) + 1;
+
+		e.fsyms[i] = p->fsyms[i];
+		e.fsyms[i].addr -= bias;
+		e.fsyms[i].name = memcpy(e.names + at, p->fsyms[i].name, l);
+		at += l;
+	}
+	e.n = p->nfsyms;
+	c->v[c->n++] = e;
+}
+
+/* Loads and sorts p's function symbols (.symtab from the debug file when
+ * there is one, else .dynsym) and names its PLT stubs, or copies them from
+ * the cache when another process's module of the same build-id loaded
+ * them. Returns 0 or -ENOMEM. */
 static int symbolize_load_fsyms(struct sym_mod_priv *p)
 {
-	int nsyms = dwfl_module_getsymtab(p->mod);
+	struct sym_cache *cache = p->s->cache;
+	struct sym_cache_entry *ce = symbolize_cache_find(cache, p->build_id);
+	int nsyms;
 	struct pltsym *plt = NULL;
 	size_t nplt = 0, n = 0, w = 0;
 	GElf_Addr bias = 0;
+	Elf *elf;
 	bool oom = false;
 	int e;
 
 	p->fsyms_loaded = true;
+	elf = dwfl_module_getelf(p->mod, &bias);
+	if (ce) {
+		p->fsyms = malloc((ce->n ? ce->n : 1) * sizeof(*p->fsyms));
+		if (!p->fsyms)
+			return -ENOMEM;
+		for (size_t i = 0; i < ce->n; i++) {
+			p->fsyms[i] = ce->fsyms[i];
+			p->fsyms[i].addr += bias;
+		}
+		p->nfsyms = ce->n;
+		return 0;
+	}
+	nsyms = dwfl_module_getsymtab(p->mod);
 	if (nsyms < 0)
 		nsyms = 0;
-	e = pltsyms_read(dwfl_module_getelf(p->mod, &bias), &plt, &nplt);
+	e = pltsyms_read(elf, &plt, &nplt);
 	if (e)
 		return e;
-	if ((size_t)nsyms + nplt == 0)
+	if ((size_t)nsyms + nplt == 0) {
+		symbolize_cache_add(cache, p, bias);
 		return 0;
+	}
 	p->fsyms = malloc(((size_t)nsyms + nplt) * sizeof(*p->fsyms));
 	if (!p->fsyms) {
 		pltsyms_free(plt, nplt);
@@ -832,7 +980,31 @@ static int symbolize_load_fsyms(struct sym_mod_priv *p)
 		p->fsyms[w++] = p->fsyms[i];
 	}
 	p->nfsyms = w;
+	symbolize_cache_add(cache, p, bias);
 	return 0;
+}
+
+struct sym_cache *sym_cache_new(void)
+{
+	return calloc(1, sizeof(struct sym_cache));
+}
+
+void sym_cache_free(struct sym_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->v[i].build_id);
+		free(c->v[i].fsyms);
+		free(c->v[i].names);
+	}
+	free(c->v);
+	free(c);
+}
+
+void symbolizer_set_cache(struct symbolizer *s, struct sym_cache *c)
+{
+	s->cache = c;
 }
 
 /* The function symbol covering a, as dwfl_module_addrinfo would find it:

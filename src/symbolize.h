@@ -96,6 +96,22 @@ struct procfs_maps;
 int symbolizer_new_ksyms(pid_t pid, struct procfs_ksyms *ksyms,
 			 struct symbolizer **out, char *err, size_t errlen);
 
+/* The same with the process's mappings given rather than read from
+ * /proc/PID/maps (maps is copied): for a process whose mappings are known
+ * from perf's MMAP2 records, which may have exited by the time its
+ * samples are read. pid still names /proc/PID/root for opening its files
+ * while it lives (modules.h); a file the caller marks deleted is not
+ * opened by path. pid 0 with no mappings makes a kernel-only symbolizer.
+ * ksyms as for symbolizer_new_ksyms (NULL: no kernel module). */
+int symbolizer_new_maps(pid_t pid, const struct procfs_maps *maps,
+			struct procfs_ksyms *ksyms, struct symbolizer **out,
+			char *err, size_t errlen);
+
+/* Reports the modules of maps (copied) that are new since the last
+ * report, as symbolizer_refresh does with /proc/PID/maps. Returns 0 or
+ * -errno. */
+int symbolizer_set_maps(struct symbolizer *s, const struct procfs_maps *maps);
+
 /* Re-reads /proc/PID/maps and reports modules that appeared (dlopen) since
  * the last report, and reads what the perf map gained. Cheap when nothing
  * changed. Returns 0 or -errno. */
@@ -132,6 +148,19 @@ int symbolizer_prefetch(struct symbolizer *s, const uint64_t *addrs, size_t n);
  * sym_module pointers never change. */
 size_t symbolizer_modules(struct symbolizer *s,
 			  const struct sym_module *const **mods);
+
+/* Function symbols shared by symbolizers of several processes: a file
+ * that many processes map (libc in every child of a make) has its symbol
+ * table read and sorted once per build-id, not once per process (the
+ * sort of libc6-dbg's 10,000 symbols was a third of `cprof record --
+ * make`'s own CPU time). Memory grows with distinct files, not with
+ * processes. Not thread-safe: the symbolizers that share one are used by
+ * one thread at a time, and it outlives them. */
+struct sym_cache;
+struct sym_cache *sym_cache_new(void);
+void sym_cache_free(struct sym_cache *c);
+/* Makes s use c (NULL: none); call it before the first lookup. */
+void symbolizer_set_cache(struct symbolizer *s, struct sym_cache *c);
 
 /* The Dwfl the symbolizer reported into, for tests that check what libdw
  * loaded into it (the DWARF unwinder has a Dwfl of its own, unwind.h).

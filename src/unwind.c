@@ -57,6 +57,7 @@ struct unwinder {
 	bool read_ok;
 	uint64_t read_val;
 	bool truncated, full, pc_failed;
+	bool no_stack;			/* a read in an empty copy */
 };
 
 static pid_t unwind_next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
@@ -97,8 +98,14 @@ static bool unwind_memory_read(Dwfl *dwfl, Dwarf_Addr addr,
 	}
 	if (addr >= u->sp && addr - u->sp < UNWIND_STACK_SPAN) {
 		/* The live stack has moved on since the sample: never read
-		 * it, report the copy as too small. */
-		u->truncated = true;
+		 * it, report the copy as too small. No copy at all is not a
+		 * copy too small: the kernel could not copy any (a sample in
+		 * execve, whose user stack belongs to the old program), and
+		 * a larger --stack-size would not help. */
+		if (u->stack_size > 0)
+			u->truncated = true;
+		else
+			u->no_stack = true;
 		return false;
 	}
 	/* Elsewhere (data of mapped files, another stack through a signal
@@ -313,7 +320,7 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 	u->is_activation = is_activation;
 	u->max = max;
 	u->n = 0;
-	u->truncated = u->full = u->pc_failed = false;
+	u->truncated = u->full = u->pc_failed = u->no_stack = false;
 
 	r = dwfl_getthread_frames(u->dwfl, u->tid, unwind_frame_cb, u);
 
@@ -331,7 +338,7 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 	}
 	if (u->full || u->truncated)
 		return UNWIND_TRUNCATED;
-	if (r != 0 || u->pc_failed)
+	if (r != 0 || u->pc_failed || u->no_stack)
 		return UNWIND_FAILED;
 	/* libdw ends a walk without an error in three cases
 	 * (libdwfl/frame_unwind.c, handle_cfi): the CFI says the return

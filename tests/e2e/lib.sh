@@ -15,7 +15,9 @@
 #   pp_raw FILE          `go tool pprof -raw`, without pprof's own symbolizer
 #   pp_stacks FILE       one line per sample, from pp_raw:
 #                          COUNT <TAB> THREAD_ID <TAB> THREAD_NAME <TAB> f1;f2;...
-#                        frames leaf first, inlined lines expanded innermost first
+#                          <TAB> PID <TAB> PROCESS_NAME
+#                        frames leaf first, inlined lines expanded innermost first;
+#                        a missing label is "-"
 #   pp_stacks FILE lines the same with each frame "NAME FILE:LINE"
 #   pp_share STACKS FUNC [FILTER_FUNC]  percentage (one decimal) of the samples
 #                        (weighted by COUNT) with FUNC in the stack; with
@@ -176,6 +178,7 @@ pp_stacks() {
 	function flush() {
 		if (ns > 0 && cur != "") {
 			samp[ns] = cur; tid[ns] = ctid; tname[ns] = cname
+			pid[ns] = cpid; pname[ns] = cpname
 		}
 	}
 	/^Samples:/ { sec = "s"; next }
@@ -187,7 +190,7 @@ pp_stacks() {
 		split($0, halves, ":")
 		split(halves[1], vals, " ")
 		count[ns] = vals[1]
-		cur = halves[2]; ctid = "-"; cname = "-"
+		cur = halves[2]; ctid = "-"; cname = "-"; cpid = "-"; cpname = "-"
 		next
 	}
 	sec == "s" && /^                [a-z_]+:\[/ {
@@ -195,6 +198,11 @@ pp_stacks() {
 			ctid = substr($0, RSTART + 11, RLENGTH - 11)
 		if (match($0, /thread_name:\[[^]]*\]/))
 			cname = substr($0, RSTART + 13, RLENGTH - 14)
+		if (match($0, / pid:\[-?[0-9]+/)) {
+			cpid = substr($0, RSTART, RLENGTH); sub(/.*\[/, "", cpid)
+		}
+		if (match($0, /process_name:\[[^]]*\]/))
+			cpname = substr($0, RSTART + 14, RLENGTH - 15)
 		next
 	}
 	sec == "l" && /^ *[0-9]+: 0x/ {
@@ -218,7 +226,7 @@ pp_stacks() {
 			st = ""
 			for (j = 1; j <= m; j++)
 				st = st (j > 1 ? ";" : "") ((ids[j] in loc) ? loc[ids[j]] : "?" ids[j])
-			printf "%s\t%s\t%s\t%s\n", count[i], tid[i], tname[i], st
+			printf "%s\t%s\t%s\t%s\t%s\t%s\n", count[i], tid[i], tname[i], st, pid[i], pname[i]
 		}
 	}'
 }

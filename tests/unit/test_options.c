@@ -33,6 +33,7 @@ static void test_defaults(void)
 	CHECK(cli.kernel);
 	CHECK(!cli.system_lines);
 	CHECK(!cli.quiet);
+	CHECK(!cli.children);	/* a running process alone */
 	CHECK(cli.command == NULL);
 }
 
@@ -64,10 +65,27 @@ static void test_command(void)
 	CHECK_STR(cli.command[0], "sleep");
 	CHECK_STR(cli.command[1], "-x");	/* the command's own options */
 	CHECK(cli.seconds == 0);		/* until the command exits */
+	CHECK(cli.children);			/* a command's children too */
 	/* Without "--", parsing stops at the first non-option too. */
 	CHECK_INT(parse(&cli, 4, without), 0);
 	CHECK_INT(cli.ncommand, 3);
 	CHECK_INT(cli.pid, 0);
+}
+
+static void test_children(void)
+{
+	struct record_cli cli;
+	char *cmd_off[] = { "record", "--no-children", "--", "make", NULL };
+	char *last_wins[] = { "record", "--no-children", "--children", "--", "make", NULL };
+
+	CHECK_INT(PARSE(&cli, "-p", "1", "--children"), 0);
+	CHECK(cli.children);
+	CHECK_INT(PARSE(&cli, "-p", "1", "--children", "--no-children"), 0);
+	CHECK(!cli.children);
+	CHECK_INT(parse(&cli, 4, cmd_off), 0);
+	CHECK(!cli.children);
+	CHECK_INT(parse(&cli, 5, last_wins), 0);
+	CHECK(cli.children);
 }
 
 static void test_rejected(void)
@@ -130,6 +148,7 @@ int main(void)
 	test_defaults();
 	test_all_options();
 	test_command();
+	test_children();
 	test_rejected();
 	test_help();
 	test_serve();

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "check.h"
 #include "procfs.h"
@@ -427,8 +429,80 @@ static void test_ids(void)
 	CHECK_INT(procfs_read_ids(999999999, &ids), -ENOENT);
 }
 
+static bool has_pid(const pid_t *v, size_t n, pid_t p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == p)
+			return true;
+	return false;
+}
+
+/* A child that forks a grandchild: both are our descendants, the
+ * grandchild alone is the child's; a copy of maps is deep. */
+static void test_descendants_and_dup(void)
+{
+	int ready[2];
+	pid_t kid, grandkid = 0, *v = NULL;
+	size_t n = 0;
+
+	if (pipe(ready) < 0)
+		return;
+	kid = fork();
+	if (kid == 0) {
+		pid_t g;
+
+		alarm(20);
+		g = fork();
+		if (g == 0) {
+			pause();
+			_exit(0);
+		}
+		if (write(ready[1], &g, sizeof(g)) != sizeof(g))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &grandkid, sizeof(grandkid)) != sizeof(grandkid))
+		grandkid = 0;
+	close(ready[0]);
+	CHECK(grandkid > 0);
+	CHECK_INT(procfs_list_descendants(getpid(), &v, &n), 0);
+	CHECK(has_pid(v, n, kid));
+	CHECK(has_pid(v, n, grandkid));
+	CHECK(!has_pid(v, n, getpid()));
+	for (size_t i = 1; i < n; i++)
+		CHECK(v[i - 1] < v[i]);
+	free(v);
+	CHECK_INT(procfs_list_descendants(kid, &v, &n), 0);
+	CHECK_INT(n, 1);
+	CHECK(n == 1 && v[0] == grandkid);
+	free(v);
+	CHECK_INT(procfs_list_descendants(grandkid, &v, &n), 0);
+	CHECK_INT(n, 0);
+	CHECK(v == NULL);
+	if (grandkid > 0)
+		kill(grandkid, SIGKILL);
+	kill(kid, SIGKILL);
+	waitpid(kid, NULL, 0);
+
+	struct procfs_maps m, d;
+
+	CHECK_INT(procfs_read_maps(getpid(), &m), 0);
+	CHECK_INT(procfs_maps_dup(&m, &d), 0);
+	CHECK_INT(d.n, m.n);
+	for (size_t i = 0; i < m.n && i < d.n; i++) {
+		CHECK(d.maps[i].start == m.maps[i].start);
+		CHECK(d.maps[i].path != m.maps[i].path);
+		CHECK_STR(d.maps[i].path, m.maps[i].path);
+	}
+	procfs_maps_release(&m);
+	procfs_maps_release(&d);
+}
+
 int main(void)
 {
+	test_descendants_and_dup();
 	test_maps();
 	test_self_maps();
 	test_stat();

@@ -258,10 +258,87 @@ static void test_wrapped_sample(void)
 	ringbuf_release(&rb);
 }
 
+/* Times of every kind of record (a sample's field, or the sample_id
+ * trailer of the others), and a record put back unread. */
+static void test_record_time(void)
+{
+	const uint64_t st = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP |
+			    PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+			    PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+	uint64_t w[16], t = 0, fork_rec[6], s2[8];
+	struct perf_event_header h;
+	struct ringbuf rb;
+	int err;
+
+	/* PERF_RECORD_COMM of "sh": pid/tid, comm padded to 8, then the
+	 * trailer (pid/tid, time, identifier). */
+	h = (struct perf_event_header){ .type = PERF_RECORD_COMM,
+					.size = 8 + 8 + 8 + 24 };
+	memcpy(w, &h, sizeof(h));
+	w[1] = ((uint64_t)7 << 32) | 7;
+	memcpy(&w[2], "sh\0\0\0\0\0\0", 8);
+	w[3] = ((uint64_t)7 << 32) | 7;
+	w[4] = 5550001;		/* time */
+	w[5] = 42;		/* identifier */
+	CHECK_INT(ringbuf_record_time((const void *)w, st, &t), 0);
+	CHECK_INT(t, 5550001);
+	/* Without the identifier the trailer is pid/tid and time: the last
+	 * word is the time. */
+	CHECK_INT(ringbuf_record_time((const void *)w,
+				      st & ~(uint64_t)PERF_SAMPLE_IDENTIFIER, &t), 0);
+	CHECK_INT(t, 42);
+	CHECK_INT(ringbuf_record_time((const void *)w,
+				      st & ~(uint64_t)PERF_SAMPLE_TIME, &t), -EINVAL);
+	h.size = 16;
+	memcpy(w, &h, sizeof(h));
+	CHECK_INT(ringbuf_record_time((const void *)w, st, &t), -EBADMSG);
+
+	/* A sample: its own time field. */
+	h = (struct perf_event_header){ .type = PERF_RECORD_SAMPLE, .size = 64 };
+	memcpy(s2, &h, sizeof(h));
+	s2[1] = 9;			/* identifier */
+	s2[2] = 0x400000;		/* ip */
+	s2[3] = ((uint64_t)8 << 32) | 8;
+	s2[4] = 123456;			/* time */
+	s2[5] = 1000;			/* period */
+	s2[6] = 1;			/* callchain nr */
+	s2[7] = 0x400000;
+	CHECK_INT(ringbuf_record_time((const void *)s2, st, &t), 0);
+	CHECK_INT(t, 123456);
+
+	/* Unread: the merge of rings peeks at a record and leaves it. */
+	h = (struct perf_event_header){ .type = PERF_RECORD_FORK, .size = 48 };
+	memcpy(fork_rec, &h, sizeof(h));
+	for (int i = 1; i < 6; i++)
+		fork_rec[i] = 600 + i;
+	memset(&meta, 0, sizeof(meta));
+	meta.data_head = meta.data_tail = DATA_SIZE - 24;	/* s2 wraps */
+	ringbuf_init(&rb, &meta, data_words, DATA_SIZE);
+	produce(fork_rec, sizeof(fork_rec));
+	produce(s2, sizeof(s2));
+	CHECK(ringbuf_begin(&rb));
+	CHECK(same_record(ringbuf_next(&rb, &err), fork_rec));
+	ringbuf_end(&rb);
+	const struct perf_event_header *p = ringbuf_next(&rb, &err);
+	CHECK(same_record(p, s2));
+	if (p)
+		ringbuf_unread(&rb, p);
+	ringbuf_end(&rb);
+	/* The kernel may not overwrite the sample put back. */
+	CHECK_INT(meta.data_tail, DATA_SIZE - 24 + sizeof(fork_rec));
+	CHECK(ringbuf_begin(&rb));
+	CHECK(same_record(ringbuf_next(&rb, &err), s2));
+	CHECK(ringbuf_next(&rb, &err) == NULL);
+	ringbuf_end(&rb);
+	CHECK_INT(meta.data_tail, meta.data_head);
+	ringbuf_release(&rb);
+}
+
 int main(void)
 {
 	test_wrap();
 	test_parse();
 	test_wrapped_sample();
+	test_record_time();
 	return check_done();
 }

@@ -430,6 +430,165 @@ static void test_enable_on_exec(void)
 	CHECK_INT(count_fds(), fds_before);
 }
 
+/* ---- children: sh -c 'spin; spin' ---------------------------------------- */
+
+#define MAX_KIDS 8
+
+struct kids {
+	pid_t root;
+	uint64_t last_time, out_of_order, records;
+	uint64_t root_samples, kid_samples, unforked, before_exec, period_sum;
+	pid_t forked[MAX_KIDS], execd[MAX_KIDS], mapped[MAX_KIDS], sampled[MAX_KIDS];
+	int nforked, nexecd, nmapped, nsampled;
+};
+
+static bool in_set(const pid_t *v, int n, pid_t p)
+{
+	for (int i = 0; i < n; i++)
+		if (v[i] == p)
+			return true;
+	return false;
+}
+
+static void add_set(pid_t *v, int *n, pid_t p)
+{
+	if (!in_set(v, *n, p) && *n < MAX_KIDS)
+		v[(*n)++] = p;
+}
+
+static int on_kid_record(const struct sampler_record *rec, void *arg)
+{
+	struct kids *k = arg;
+	const struct perf_event_header *h = rec->hdr;
+	const uint32_t *w = (const uint32_t *)(h + 1);
+
+	k->records++;
+	if (rec->time && rec->time < k->last_time)
+		k->out_of_order++;
+	if (rec->time)
+		k->last_time = rec->time;
+	if (h->type == PERF_RECORD_FORK && w[0] != w[1])	/* pid != ppid */
+		add_set(k->forked, &k->nforked, (pid_t)w[0]);
+	if (h->type == PERF_RECORD_COMM && (h->misc & PERF_RECORD_MISC_COMM_EXEC))
+		add_set(k->execd, &k->nexecd, (pid_t)w[0]);
+	if (h->type == PERF_RECORD_MMAP2) {
+		/* pid, tid, addr, len, pgoff, maj, min, ino, ino_gen, prot,
+		 * flags, filename */
+		const uint8_t *b = (const uint8_t *)(h + 1);
+		uint32_t prot;
+
+		memcpy(&prot, b + 8 + 8 * 3 + 8 + 16, 4);
+		if ((prot & 4) && strstr((const char *)b + 8 + 8 * 3 + 8 + 16 + 8,
+					 "/spin_nofp"))
+			add_set(k->mapped, &k->nmapped, (pid_t)w[0]);
+	}
+	if (h->type == PERF_RECORD_SAMPLE && rec->sample) {
+		pid_t p = (pid_t)rec->sample->pid;
+
+		k->period_sum += rec->sample->period;
+		if (p == k->root) {
+			k->root_samples++;
+			return 0;
+		}
+		k->kid_samples++;
+		add_set(k->sampled, &k->nsampled, p);
+		if (!in_set(k->forked, k->nforked, p))
+			k->unforked++;
+		else if (!in_set(k->execd, k->nexecd, p))
+			k->before_exec++;
+	}
+	return 0;
+}
+
+/* `sh -c 'spin_nofp 0.3; spin_nofp 0.3'` from its exec on: with children,
+ * both spins are sampled, and every record comes in time order, each
+ * child's FORK, exec COMM and MMAP2 of spin_nofp before its samples;
+ * without, no sample of another process than sh. */
+static void test_children(bool children)
+{
+	struct sampler_opts o = {
+		.freq = 999, .callgraph = SAMPLER_CG_FP, .enable_on_exec = true,
+		.children = children,
+	};
+	struct kids k = { 0 };
+	struct sampler *s = NULL;
+	struct sampler_stats st = { .cpus = 1 };
+	struct rusage ru;
+	int go[2], status = -1, r, fds_before = count_fds();
+	char err[256] = "";
+	pid_t pid;
+
+	fprintf(stderr, "-- sh -c 'spin; spin', children %d\n", children);
+	if (pipe(go) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		alarm(20);
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(1);
+		execl("/bin/sh", "sh", "-c",
+		      WORKLOAD_DIR "/spin_nofp 0.3; " WORKLOAD_DIR "/spin_nofp 0.3",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(go[0]);
+	o.pid = pid;
+	k.root = pid;
+	r = sampler_open(&o, &s, err, sizeof(err));
+	CHECK_INT(r, 0);
+	if (r != 0)
+		fprintf(stderr, "sampler_open: %s\n", err);
+	if (write(go[1], "g", 1) != 1)
+		CHECK(0);
+	close(go[1]);
+	if (r == 0) {
+		for (int i = 0; i < 100; i++)
+			if (sampler_read(s, 100, on_kid_record, &k) < 0)
+				break;
+		sampler_get_stats(s, &st);
+		sampler_free(s);
+	} else {
+		kill(pid, SIGKILL);
+	}
+	CHECK_INT(wait4(pid, &status, 0, &ru), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fprintf(stderr, "%llu records, sh %llu samples, children %llu samples "
+		"from %d processes (%d forked, %d exec'd, %d mapped spin_nofp)\n",
+		(unsigned long long)k.records, (unsigned long long)k.root_samples,
+		(unsigned long long)k.kid_samples, k.nsampled, k.nforked,
+		k.nexecd, k.nmapped);
+	CHECK_INT(k.out_of_order, 0);
+	if (children) {
+		/* The rusage of sh counts the children it waited for: the
+		 * samples account for their CPU time (user time: the events
+		 * exclude the kernel). */
+		double cpu_ns = (double)ru.ru_utime.tv_sec * 1e9 +
+				(double)ru.ru_utime.tv_usec * 1e3;
+
+		CHECK(periods_match(k.period_sum, cpu_ns, 3 * st.cpus,
+				    1000000000 / o.freq));
+		CHECK(k.kid_samples > 50);
+		CHECK_INT(k.nsampled, 2);
+		CHECK_INT(k.unforked, 0);
+		/* Between fork and exec a child runs sh's code: a sample
+		 * there is possible, not many. */
+		CHECK(k.before_exec * 20 < k.kid_samples);
+		for (int i = 0; i < k.nsampled; i++) {
+			CHECK(in_set(k.execd, k.nexecd, k.sampled[i]));
+			CHECK(in_set(k.mapped, k.nmapped, k.sampled[i]));
+		}
+	} else {
+		/* sh's events write its FORK records; the children have
+		 * none of their own. */
+		CHECK_INT(k.kid_samples, 0);
+		CHECK_INT(k.nmapped, 0);
+	}
+	CHECK_INT(count_fds(), fds_before);
+}
+
 static void *blocked_thread(void *arg)
 {
 	char c;
@@ -639,5 +798,7 @@ int main(void)
 	test_child(SAMPLER_CG_DWARF);
 	test_child(SAMPLER_CG_FP);
 	test_enable_on_exec();
+	test_children(true);
+	test_children(false);
 	return check_done();
 }

@@ -798,8 +798,190 @@ static void test_report_maps(void)
 	procfs_maps_release(&m);
 }
 
+/* A process known from its mappings alone: read while it runs, then the
+ * process is gone before the symbolizer is made (a short-lived child whose
+ * samples are read late). Its files are opened by path; a file marked
+ * deleted (replaced since) is not opened at all. set_maps adds modules. */
+static void test_new_maps(void)
+{
+	struct procfs_maps m = { 0 }, part = { 0 };
+	struct symbolizer *s = NULL;
+	const struct sym_frame *f;
+	char err[256] = "";
+	uint64_t base, middle, libc_fn;
+	pid_t pid;
+
+	child = start_workload(WORKLOAD);
+	CHECK(child > 0);
+	base = load_base(child, "/inline_nofp");
+	middle = nm_symbol(WORKLOAD, "middle", NULL);
+	CHECK_INT(procfs_read_maps(child, &m), 0);
+	/* An address in libc's code: the libc mapping that is executable. */
+	libc_fn = 0;
+	for (size_t i = 0; i < m.n; i++)
+		if (strstr(m.maps[i].path, "/libc.so") && m.maps[i].perms[2] == 'x')
+			libc_fn = m.maps[i].start + 0x100;
+	CHECK(libc_fn != 0);
+	pid = child;
+	kill_child();
+	CHECK(kill(pid, 0) < 0);
+
+	/* The mappings without libc first. */
+	CHECK_INT(procfs_maps_dup(&m, &part), 0);
+	size_t k = 0;
+	for (size_t i = 0; i < part.n; i++) {
+		if (strstr(part.maps[i].path, "/libc.so"))
+			free(part.maps[i].path);
+		else
+			part.maps[k++] = part.maps[i];
+	}
+	part.n = k;
+	CHECK_INT(symbolizer_new_maps(pid, &part, NULL, &s, err, sizeof(err)), 0);
+	if (!s) {
+		fprintf(stderr, "symbolizer_new_maps: %s\n", err);
+		goto out;
+	}
+	f = symbolizer_lookup(s, base + middle, false);
+	CHECK(f && f->module && f->nlines == 1);
+	if (f && f->nlines == 1) {
+		CHECK_STR(f->lines[0].function, "middle");
+		CHECK(ends_with(f->lines[0].file, "workloads/inline.c"));
+		CHECK(strlen(f->module->build_id) >= 16);
+	}
+	f = symbolizer_lookup(s, libc_fn, false);
+	CHECK(f && !f->module);
+	CHECK_INT(symbolizer_set_maps(s, &m), 0);
+	f = symbolizer_lookup(s, libc_fn, false);
+	CHECK(f && f->module && ends_with(f->module->path, "/libc.so.6"));
+	symbolizer_free(s);
+	s = NULL;
+
+	/* The binary as ld.so or the kernel first maps it: the whole file
+	 * read-only, before its segments are mapped over it. A report then
+	 * finds no code in it; one made once the text is mapped does. */
+	struct procfs_maps first = { 0 };
+	uint64_t bin_end = 0;
+
+	for (size_t i = 0; i < m.n; i++)
+		if (ends_with(m.maps[i].path, "/inline_nofp"))
+			bin_end = m.maps[i].end;
+	for (size_t i = 0; i < m.n; i++) {
+		if (ends_with(m.maps[i].path, "/inline_nofp") && m.maps[i].offset == 0) {
+			first.maps = calloc(1, sizeof(*first.maps));
+			first.maps[0] = m.maps[i];
+			first.maps[0].end = bin_end;
+			strcpy(first.maps[0].perms, "r--p");
+			first.maps[0].path = strdup(m.maps[i].path);
+			first.n = 1;
+			break;
+		}
+	}
+	CHECK_INT(first.n, 1);
+	CHECK_INT(symbolizer_new_maps(pid, &first, NULL, &s, err, sizeof(err)), 0);
+	if (s) {
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && !f->module && f->nlines == 0);
+		CHECK_INT(symbolizer_set_maps(s, &m), 0);
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && f->module && f->nlines == 1 &&
+		      !strcmp(f->lines[0].function, "middle"));
+		const struct sym_module *const *mods;
+		CHECK(symbolizer_modules(s, &mods) >= 2);
+		CHECK(ends_with(mods[0]->path, "/inline_nofp"));
+		symbolizer_free(s);
+		s = NULL;
+	}
+	procfs_maps_release(&first);
+
+	/* The binary marked deleted (its file replaced, say): never opened
+	 * by path, so no name rather than a wrong one. */
+	for (size_t i = 0; i < m.n; i++)
+		if (ends_with(m.maps[i].path, "/inline_nofp"))
+			m.maps[i].deleted = true;
+	CHECK_INT(symbolizer_new_maps(pid, &m, NULL, &s, err, sizeof(err)), 0);
+	if (s) {
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && f->nlines == 0);
+		symbolizer_free(s);
+	}
+	/* Kernel only: pid 0, no mappings. */
+	struct procfs_maps none = { 0 };
+	CHECK_INT(symbolizer_new_maps(0, &none, NULL, &s, err, sizeof(err)), 0);
+	if (s) {
+		const struct sym_module *const *mods;
+
+		CHECK_INT(symbolizer_modules(s, &mods), 0);
+		f = symbolizer_lookup(s, base + middle, false);
+		CHECK(f && !f->module && f->nlines == 0);
+		symbolizer_free(s);
+	}
+out:
+	procfs_maps_release(&m);
+	procfs_maps_release(&part);
+}
+
+/* Two processes of the same program, at different addresses (ASLR),
+ * share a symbol cache: the second gets the first's symbols moved to its
+ * own load address, the names those of a symbolizer without a cache. */
+static void test_cache(void)
+{
+	struct sym_cache *c = sym_cache_new();
+	struct symbolizer *s1 = NULL, *s2 = NULL, *s0 = NULL;
+	char err[256] = "";
+	void *fn = dlsym(RTLD_DEFAULT, "nanosleep");
+	uint64_t off = (uint64_t)(uintptr_t)fn - load_base(getpid(), "/libc.so");
+	uint64_t middle = nm_symbol(WORKLOAD, "middle", NULL);
+	pid_t a, b;
+
+	CHECK(c && fn);
+	a = start_workload(WORKLOAD);
+	b = start_workload(WORKLOAD);
+	CHECK(a > 0 && b > 0);
+	uint64_t la = load_base(a, "/libc.so"), lb = load_base(b, "/libc.so");
+	uint64_t ba = load_base(a, "/inline_nofp"), bb = load_base(b, "/inline_nofp");
+	CHECK(la && lb && la != lb && ba != bb);
+	CHECK_INT(symbolizer_new(a, false, &s1, err, sizeof(err)), 0);
+	CHECK_INT(symbolizer_new(b, false, &s2, err, sizeof(err)), 0);
+	CHECK_INT(symbolizer_new(b, false, &s0, err, sizeof(err)), 0);
+	if (s1 && s2 && s0) {
+		symbolizer_set_cache(s1, c);
+		symbolizer_set_cache(s2, c);
+		const struct sym_frame *f1 = symbolizer_lookup(s1, la + off, false);
+		const struct sym_frame *f2 = symbolizer_lookup(s2, lb + off, false);
+		const struct sym_frame *f0 = symbolizer_lookup(s0, lb + off, false);
+
+		CHECK(f1 && f2 && f0 && f0->nlines >= 1);
+		if (f1 && f2 && f0 && f0->nlines >= 1 && f1->nlines >= 1 &&
+		    f2->nlines >= 1) {
+			const char *n0 = f0->lines[f0->nlines - 1].function;
+
+			CHECK(strstr(n0, "nanosleep") != NULL);
+			CHECK_STR(f1->lines[f1->nlines - 1].function, n0);
+			CHECK_STR(f2->lines[f2->nlines - 1].function, n0);
+			CHECK_INT(f2->lines[f2->nlines - 1].offset,
+				  f0->lines[f0->nlines - 1].offset);
+		}
+		f1 = symbolizer_lookup(s1, ba + middle, false);
+		f2 = symbolizer_lookup(s2, bb + middle + 1, false);
+		CHECK(f1 && f1->nlines == 1 && !strcmp(f1->lines[0].function, "middle"));
+		CHECK(f2 && f2->nlines == 1 && !strcmp(f2->lines[0].function, "middle") &&
+		      f2->lines[0].offset == 1);
+	}
+	symbolizer_free(s0);
+	symbolizer_free(s1);
+	symbolizer_free(s2);
+	/* The names stay valid in the cache after the symbolizers are gone. */
+	sym_cache_free(c);
+	kill(a, SIGKILL);
+	kill(b, SIGKILL);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
+}
+
 int main(void)
 {
+	test_cache();
+	test_new_maps();
 	alarm(100);
 	test_workload();
 	test_lines_policy();
