@@ -375,6 +375,23 @@ static bool modules_map_is_anon(const struct procfs_map *x)
 	return x->path[0] == '\0' && x->inode == 0;
 }
 
+/* Whether x can be a later segment of the load whose first line is f: the
+ * address advances with the file offset, give or take the padding between
+ * segments (at most a 2 MiB page for the linkers we know; 64 MiB leaves
+ * room). V8's second mapping of node's builtins is the same file at an
+ * address that has nothing to do with its offset: it must not join the
+ * run even when no anonymous line between them is known (the mappings of
+ * a recording's children come from perf's records, which do not tell the
+ * heap). */
+static bool modules_same_load(const struct procfs_map *f,
+			      const struct procfs_map *x)
+{
+	uint64_t da = x->start - f->start, doff = x->offset - f->offset;
+
+	return x->start >= f->start && x->offset >= f->offset && da >= doff &&
+	       da - doff <= (64ULL << 20);
+}
+
 int modules_runs(const struct procfs_maps *m, struct modules_run **runs,
 		 size_t *n)
 {
@@ -390,7 +407,8 @@ int modules_runs(const struct procfs_maps *m, struct modules_run **runs,
 
 		if (cur && !vdso) {
 			if (modules_map_is_file(x) &&
-			    modules_same_file(x, &m->maps[cur->first])) {
+			    modules_same_file(x, &m->maps[cur->first]) &&
+			    modules_same_load(&m->maps[cur->first], x)) {
 				cur->last = i;
 				cur->end = prev_end = x->end;
 				continue;

@@ -117,13 +117,17 @@ static struct procs_image *procs_own_image(struct procs *p,
 	return copy;
 }
 
-/* What a module may be made of: files, and the vDSO (modules.h). The
- * kernel names an anonymous mapping "//anon" in MMAP2 records (and
- * "[heap]", "[stack]" ...); /proc/PID/maps leaves its path empty. */
-static bool procs_keep_mapping(const char *path)
+/* What a module may be made of: files, and the vDSO (modules.h); and
+ * anonymous executable memory, where a JIT writes code, so that its
+ * addresses are told from unmapped ones and end a file's run of mappings
+ * (docs/design.md §4.4). The kernel names an anonymous mapping "//anon" in
+ * MMAP2 records (and "[heap]", "[stack]" ...); /proc/PID/maps leaves its
+ * path empty. */
+static bool procs_keep_mapping(const char *path, bool exec)
 {
 	return (path[0] == '/' && strcmp(path, "//anon") != 0) ||
-	       strcmp(path, "[vdso]") == 0;
+	       strcmp(path, "[vdso]") == 0 ||
+	       (exec && (path[0] == '\0' || strcmp(path, "//anon") == 0));
 }
 
 /* Maps [start, end) in img as an mmap() there would: what was mapped in
@@ -294,7 +298,8 @@ static int procs_maps_text(pid_t pid, char **text, size_t *len, uint64_t *hash)
 	char path[64];
 	int e;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	/* A leader that called pthread_exit shows no maps (procfs.h). */
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)procfs_proc_tid(pid));
 	e = procfs_read_file(path, text, len);
 	if (e == 0)
 		*hash = hash_fnv1a(*text, *len);
@@ -312,7 +317,8 @@ static int procs_parse(struct procs_process *proc, const char *text, size_t len,
 	if (e < 0)
 		return e;
 	for (size_t i = 0; i < out->n; i++) {
-		if (procs_keep_mapping(out->maps[i].path))
+		if (procs_keep_mapping(out->maps[i].path,
+				       out->maps[i].perms[2] == 'x'))
 			out->maps[k++] = out->maps[i];
 		else
 			free(out->maps[i].path);
@@ -520,10 +526,12 @@ static int procs_mmap2(struct procs *p, const struct perf_event_header *hdr,
 	m.path = strndup(name, namelen);
 	if (!m.path)
 		return -ENOMEM;
-	if (!procs_keep_mapping(m.path)) {
+	if (!procs_keep_mapping(m.path, prot & PROT_EXEC)) {
 		free(m.path);
 		return procs_image_map(img, addr, addr + len, NULL);
 	}
+	if (strcmp(m.path, "//anon") == 0)
+		m.path[0] = '\0';	/* as /proc/PID/maps shows it */
 	m.start = addr;
 	m.end = addr + len;
 	m.offset = pgoff;

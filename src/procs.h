@@ -32,9 +32,11 @@
 #include "procfs.h"
 
 struct procs_image {
-	struct procfs_maps maps;	/* file mappings and the vDSO: sorted,
-					 * disjoint, as /proc/PID/maps shows
-					 * them (anonymous ones are left out) */
+	struct procfs_maps maps;	/* file mappings, the vDSO and anonymous
+					 * executable memory (JIT code):
+					 * sorted, disjoint, as /proc/PID/maps
+					 * shows them (other anonymous ones
+					 * are left out) */
 	uint64_t generation;		/* changes whenever maps does */
 	pid_t pid;			/* the process it was made for, whose
 					 * /proc/PID/root holds its files */

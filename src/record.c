@@ -126,7 +126,7 @@ static bool files_reachable(pid_t pid)
 {
 	char path[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/root/", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/root/", (int)procfs_proc_tid(pid));
 	return access(path, F_OK) == 0;
 }
 
