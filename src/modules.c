@@ -519,30 +519,7 @@ static bool modules_pc_frame(Dwfl_Module *mod, Dwarf_Addr pc,
 	return cfi && dwarf_cfi_addrframe(cfi, pc - bias, frame) == 0;
 }
 
-/* Functions at the bottom of Go's stacks, whose CFI does not say so:
- * every goroutine returns into runtime.goexit, and threads the runtime
- * starts begin in runtime.mstart (from runtime.clone) or, for the first
- * one, runtime.rt0_go. The ".abi0" variants are the assembly bodies. */
-static bool modules_go_bottom(const char *name)
-{
-	static const char *const bottoms[] = {
-		"runtime.goexit", "runtime.mstart", "runtime.rt0_go",
-		"runtime.clone",
-	};
-
-	if (!name || strncmp(name, "runtime.", 8) != 0)
-		return false;
-	for (size_t i = 0; i < sizeof(bottoms) / sizeof(bottoms[0]); i++) {
-		size_t n = strlen(bottoms[i]);
-
-		if (strncmp(name, bottoms[i], n) == 0 &&
-		    (name[n] == '\0' || strcmp(name + n, ".abi0") == 0))
-			return true;
-	}
-	return false;
-}
-
-bool modules_stack_bottom(Dwfl *dwfl, Dwarf_Addr pc)
+bool modules_cfi_outermost(Dwfl *dwfl, Dwarf_Addr pc)
 {
 	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
 	Dwarf_Frame *frame = NULL;
@@ -551,19 +528,152 @@ bool modules_stack_bottom(Dwfl *dwfl, Dwarf_Addr pc)
 	bool undefined = false;
 	int ra;
 
-	if (!mod)
+	if (!mod || !modules_pc_frame(mod, pc, &frame))
 		return false;
-	if (modules_pc_frame(mod, pc, &frame)) {
-		ra = dwarf_frame_info(frame, NULL, NULL, NULL);
-		/* libdw's convention (libdw.h): no operation and *ops ==
-		 * ops_mem is DW_CFA_undefined (*ops == NULL would be
-		 * DW_CFA_same_value). */
-		if (ra >= 0 &&
-		    dwarf_frame_register(frame, ra, ops_mem, &ops, &nops) == 0)
-			undefined = nops == 0 && ops == ops_mem;
-		free(frame);
-		if (undefined)
+	ra = dwarf_frame_info(frame, NULL, NULL, NULL);
+	/* libdw's convention (libdw.h): no operation and *ops == ops_mem is
+	 * DW_CFA_undefined (*ops == NULL would be DW_CFA_same_value). */
+	if (ra >= 0 && dwarf_frame_register(frame, ra, ops_mem, &ops, &nops) == 0)
+		undefined = nops == 0 && ops == ops_mem;
+	free(frame);
+	return undefined;
+}
+
+/* --- where Go's stacks stop ---------------------------------------------- */
+
+/* The Go runtime's functions where its own tracebacks stop (Go 1.19
+ * runtime/traceback.go): those marked TOPFRAME in its assembly (goexit,
+ * under every goroutine; mstart, under every thread the runtime starts;
+ * rt0_go, under the first), and mcall and morestack, which switch to the
+ * g0 stack by writing SP (SPWRITE): past them an unwinder reads another
+ * stack's words as return addresses. Their CFI says none of it. */
+static const char *const modules_go_stops[] = {
+	"runtime.goexit", "runtime.mstart", "runtime.rt0_go",
+	"runtime.mcall", "runtime.morestack",
+};
+
+#define MODULES_STOPS_MAX 8
+
+struct modules_stops_mod {
+	Dwfl_Module *mod;
+	size_t n;
+	uint64_t lo[MODULES_STOPS_MAX], hi[MODULES_STOPS_MAX];
+};
+
+struct modules_stops {
+	struct modules_stops_mod *v;
+	size_t n, cap;
+	size_t last;		/* the entry found last: frames of one walk
+				 * are mostly in one module */
+};
+
+struct modules_stops *modules_stops_new(void)
+{
+	return calloc(1, sizeof(struct modules_stops));
+}
+
+void modules_stops_free(struct modules_stops *s)
+{
+	if (!s)
+		return;
+	free(s->v);
+	free(s);
+}
+
+/* Whether name is one of modules_go_stops, or its assembly body (the
+ * ".abi0" symbol Go's linker gives the ABI0 version). */
+static bool modules_is_go_stop(const char *name)
+{
+	if (strncmp(name, "runtime.", 8) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(modules_go_stops) /
+			       sizeof(modules_go_stops[0]); i++) {
+		size_t n = strlen(modules_go_stops[i]);
+
+		if (strncmp(name, modules_go_stops[i], n) == 0 &&
+		    (name[n] == '\0' || strcmp(name + n, ".abi0") == 0))
 			return true;
 	}
-	return modules_go_bottom(dwfl_module_addrname(mod, pc));
+	return false;
+}
+
+/* Whether the ELF is a Go program: its linker writes .gopclntab (and
+ * .go.buildinfo). Looked at from the section headers, without reading
+ * the symbol table of every C library. */
+static bool modules_is_go(Elf *elf)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (gelf_getshdr(scn, &sh) &&
+		    (name = elf_strptr(elf, shstrndx, sh.sh_name)) &&
+		    (!strcmp(name, ".gopclntab") || !strcmp(name, ".go.buildinfo")))
+			return true;
+	}
+	return false;
+}
+
+/* Fills e with the address ranges of mod's Go stop functions. */
+static void modules_stops_scan(struct modules_stops_mod *e, Dwfl_Module *mod)
+{
+	GElf_Addr bias;
+	int nsyms;
+
+	e->mod = mod;
+	e->n = 0;
+	if (!modules_is_go(dwfl_module_getelf(mod, &bias)))
+		return;
+	nsyms = dwfl_module_getsymtab(mod);
+	for (int i = 1; i < nsyms && e->n < MODULES_STOPS_MAX; i++) {
+		GElf_Sym sym;
+		GElf_Addr addr;
+		const char *name = dwfl_module_getsym_info(mod, i, &sym, &addr,
+							   NULL, NULL, NULL);
+
+		if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+		    sym.st_size && modules_is_go_stop(name)) {
+			e->lo[e->n] = addr;
+			e->hi[e->n++] = addr + sym.st_size;
+		}
+	}
+}
+
+bool modules_stops_at(struct modules_stops *s, Dwfl *dwfl, Dwarf_Addr pc)
+{
+	Dwfl_Module *mod = dwfl_addrmodule(dwfl, pc);
+	struct modules_stops_mod *e = NULL;
+
+	if (!s || !mod)
+		return false;
+	if (s->last < s->n && s->v[s->last].mod == mod)
+		e = &s->v[s->last];
+	for (size_t i = 0; !e && i < s->n; i++)
+		if (s->v[i].mod == mod) {
+			e = &s->v[i];
+			s->last = i;
+		}
+	if (!e) {
+		if (s->n == s->cap) {
+			size_t cap = s->cap ? s->cap * 2 : 16;
+			struct modules_stops_mod *v = realloc(s->v, cap * sizeof(*v));
+
+			if (!v)
+				return false;
+			s->v = v;
+			s->cap = cap;
+		}
+		e = &s->v[s->n];
+		s->last = s->n++;
+		modules_stops_scan(e, mod);
+	}
+	for (size_t i = 0; i < e->n; i++)
+		if (pc >= e->lo[i] && pc < e->hi[i])
+			return true;
+	return false;
 }

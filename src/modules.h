@@ -111,14 +111,25 @@ int modules_report(Dwfl *dwfl, struct modules_proc *p,
 /* The reason a report failed, for err: libdwfl's message for -EINVAL. */
 void modules_report_error(char *err, size_t errlen, int e);
 
-/* Whether the code at pc is where a stack starts: the CFI covering it
- * (.eh_frame, or the module's own .debug_frame) leaves the return address
- * undefined, as glibc's _start and the new thread's side of clone and
- * clone3 do, or it is one of the Go runtime's stack bottoms (goexit,
- * mstart, rt0_go, clone), whose CFI does not say so. pc is the address to
- * look up (a return address less 1). A walk that stops anywhere else
- * stopped early (docs/design.md §2). The symbol table is read only when
- * the CFI does not answer: cache the verdict per pc. */
-bool modules_stack_bottom(Dwfl *dwfl, Dwarf_Addr pc);
+/* Whether the CFI covering pc (.eh_frame, or the module's own
+ * .debug_frame) leaves the return address undefined: a frame with no
+ * caller, as glibc's _start and the new thread's side of clone and clone3
+ * are. pc is the address to look up (a return address less 1). A walk
+ * that ends anywhere else, and not at one of modules_stops, stopped early
+ * (docs/design.md §2). */
+bool modules_cfi_outermost(Dwfl *dwfl, Dwarf_Addr pc);
+
+/* Where stacks end though their CFI does not say so: the Go runtime's
+ * functions where Go's own tracebacks stop (goexit, mstart, rt0_go; mcall
+ * and morestack, which switch stacks), found by name in the symbol table
+ * of Go programs once per module (other modules are told from their
+ * section headers and never scanned). An unwinder stops there: past them
+ * it reads another stack. One per Dwfl, used by one thread at a time. */
+struct modules_stops;
+struct modules_stops *modules_stops_new(void);
+void modules_stops_free(struct modules_stops *s);
+/* Whether the code at pc (a lookup address) is one of them; false for s
+ * NULL or on ENOMEM. */
+bool modules_stops_at(struct modules_stops *s, Dwfl *dwfl, Dwarf_Addr pc);
 
 #endif

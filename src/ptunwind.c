@@ -67,6 +67,7 @@ struct ptunwind {
 	/* libdw */
 	struct modules_proc *proc;	/* userdata of every module */
 	Dwfl *dwfl;
+	struct modules_stops *stops;	/* Go's stack bottoms (libdw) */
 
 	long last_syscall;		/* orig_rax of the last walk, or -3 */
 };
@@ -414,7 +415,8 @@ int ptunwind_new(pid_t pid, enum ptunwind_kind kind,
 		if (r < 0)
 			goto out_free;
 		u->dwfl = dwfl_begin(&modules_unwind_callbacks);
-		if (!u->dwfl) {
+		u->stops = modules_stops_new();
+		if (!u->dwfl || !u->stops) {
 			r = -ENOMEM;
 			goto out_free;
 		}
@@ -472,11 +474,13 @@ out_free:
 }
 
 struct ptunwind_dwfl_walk {
+	struct ptunwind *u;
 	uint64_t *pcs;
 	bool *is_activation;
 	size_t max, n;
 	bool truncated;
 	bool broken;		/* a frame without a usable pc */
+	bool at_stop;		/* ended at a Go stack bottom (modules.h) */
 };
 
 static int ptunwind_dwfl_frame(Dwfl_Frame *state, void *arg)
@@ -502,6 +506,12 @@ static int ptunwind_dwfl_frame(Dwfl_Frame *state, void *arg)
 	w->pcs[w->n] = pc;
 	w->is_activation[w->n] = act || w->n == 0;
 	w->n++;
+	/* Past the bottom of a Go stack lie another stack's words. */
+	if (modules_stops_at(w->u->stops, w->u->dwfl,
+			     w->is_activation[w->n - 1] ? pc : pc - 1)) {
+		w->at_stop = true;
+		return DWARF_CB_ABORT;
+	}
 	return DWARF_CB_OK;
 }
 
@@ -618,14 +628,16 @@ int ptunwind_thread(struct ptunwind *u, pid_t tid, uint64_t *pcs,
 		return ptunwind_libunwind(u, tid, pcs, is_activation, max, n,
 					  truncated, stop);
 
-	struct ptunwind_dwfl_walk w = { pcs, is_activation, max, 0, false, false };
+	struct ptunwind_dwfl_walk w = {
+		.u = u, .pcs = pcs, .is_activation = is_activation, .max = max,
+	};
 	/* 0: a frame's CFI left the return address undefined, the
 	 * outermost frame; -1 (dwfl_errno): no CFI and no frame-pointer
 	 * guess either, or memory that could not be read. */
 	int r = dwfl_getthread_frames(u->dwfl, tid, ptunwind_dwfl_frame, &w);
 	*n = w.n;
 	*truncated = w.truncated;
-	if (!w.truncated && (r != 0 || w.broken) && w.n) {
+	if (!w.truncated && !w.at_stop && (r != 0 || w.broken) && w.n) {
 		long first_guess = -1;
 		for (size_t i = 0; i < w.n && first_guess < 0; i++)
 			if (!ptunwind_dw_has_cfi(u->dwfl, pcs[i] -
@@ -664,5 +676,6 @@ void ptunwind_free(struct ptunwind *u)
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
 	modules_proc_free(u->proc);
+	modules_stops_free(u->stops);
 	free(u);
 }

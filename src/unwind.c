@@ -24,7 +24,7 @@
  * any thread stack glibc allocates by default. A read there means the copy
  * was too small (TRUNCATED), not that unwinding went astray. */
 #define UNWIND_STACK_SPAN (8ULL << 20)
-/* Verdicts of modules_stack_bottom, by the last pc of a walk: a program's
+/* Verdicts of modules_cfi_outermost, by the last pc of a walk: a program's
  * stacks end in a handful of places (_start, the thread start of clone). */
 #define UNWIND_ENDS 64
 
@@ -52,6 +52,8 @@ struct unwinder {
 	bool *is_activation;
 	size_t max, n;
 	bool last_act;			/* the last pc is not a return address */
+	bool at_stop;			/* the walk ended at modules_stops */
+	struct modules_stops *stops;
 	/* The last memory read libdw asked for since the last frame was
 	 * reported: when a walk ends, the read of the return address. */
 	bool read_ok;
@@ -225,6 +227,11 @@ int unwinder_new(pid_t pid, const struct procfs_maps *maps,
 	e = modules_proc_new(u->pid, &u->proc);
 	if (e)
 		goto out_free;
+	u->stops = modules_stops_new();
+	if (!u->stops) {
+		e = -ENOMEM;
+		goto out_free;
+	}
 	/* libdw's unwinder falls back to dwfl_module_dwarf_cfi for a pc that
 	 * .eh_frame does not cover, which asks for the module's DWARF: these
 	 * callbacks never find a separate debug file (libc6-dbg's would be
@@ -283,7 +290,14 @@ static int unwind_frame_cb(Dwfl_Frame *state, void *arg)
 	u->read_ok = false;
 	if (u->is_activation)
 		u->is_activation[u->n] = u->last_act;
-	if (++u->n == u->max) {
+	u->n++;
+	/* The bottom of a Go stack (modules.h): what lies past it is not
+	 * this stack's. */
+	if (modules_stops_at(u->stops, u->dwfl, u->last_act ? pc : pc - 1)) {
+		u->at_stop = true;
+		return DWARF_CB_ABORT;
+	}
+	if (u->n == u->max) {
 		u->full = true;
 		return DWARF_CB_ABORT;
 	}
@@ -296,7 +310,7 @@ static bool unwind_outermost(struct unwinder *u, uint64_t pc)
 
 	if (e->pc != pc || pc == 0) {
 		e->pc = pc;
-		e->outermost = modules_stack_bottom(u->dwfl, pc);
+		e->outermost = modules_cfi_outermost(u->dwfl, pc);
 	}
 	return e->outermost;
 }
@@ -321,6 +335,7 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 	u->max = max;
 	u->n = 0;
 	u->truncated = u->full = u->pc_failed = u->no_stack = false;
+	u->at_stop = false;
 
 	r = dwfl_getthread_frames(u->dwfl, u->tid, unwind_frame_cb, u);
 
@@ -336,6 +351,8 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 		*n = 1;
 		return UNWIND_FAILED;
 	}
+	if (u->at_stop)
+		return UNWIND_OK;
 	if (u->full || u->truncated)
 		return UNWIND_TRUNCATED;
 	if (r != 0 || u->pc_failed || u->no_stack)
@@ -343,7 +360,7 @@ enum unwind_status unwinder_unwind(struct unwinder *u, pid_t tid,
 	/* libdw ends a walk without an error in three cases
 	 * (libdwfl/frame_unwind.c, handle_cfi): the CFI says the return
 	 * address is undefined (glibc's _start, the thread side of clone);
-	 * it was read as 0 (Go's goexit and thread starts); or it could not
+	 * it was read as 0; or it could not
 	 * be computed at all (a CFA expression reading a register it lacks,
 	 * as a PLT stub's did): only the first two are the end of a stack.
 	 * The return address is the last register libdw evaluates, so its
@@ -364,5 +381,6 @@ void unwinder_free(struct unwinder *u)
 	if (u->dwfl)
 		dwfl_end(u->dwfl);
 	modules_proc_free(u->proc);
+	modules_stops_free(u->stops);
 	free(u);
 }
