@@ -541,6 +541,12 @@ static int add_footer(struct recorder *r)
 		 (unsigned long long)r->st.truncated,
 		 (unsigned long long)r->st.unwind_failed, r->st.threads,
 		 r->st.processes);
+	if (r->st.target_cpu_ms >= 0) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, sizeof(buf) - len,
+			 ", pid %d used %lld ms of CPU while sampled",
+			 (int)r->opts->pid, (long long)r->st.target_cpu_ms);
+	}
 	if (r->st.gone_samples) {
 		size_t len = strlen(buf);
 		snprintf(buf + len, sizeof(buf) - len,
@@ -615,10 +621,24 @@ static int drain(struct recorder *r, int timeout_ms)
 	return ret;
 }
 
+/* The CPU time, user and system, that process pid has used so far, in ms
+ * (/proc/PID/stat counts every thread of it, the exited ones too); -1 when
+ * it cannot be read (gone). Clock ticks: 10 ms. */
+static int64_t target_cpu_ms(pid_t pid)
+{
+	struct procfs_stat st;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	if (procfs_read_stat(pid, 0, &st) < 0 || hz <= 0)
+		return -1;
+	return (int64_t)((st.utime + st.stime) * 1000 / (uint64_t)hz);
+}
+
 int record_run(const struct record_opts *opts, const struct record_callbacks *cb,
 	       struct profile **out, struct record_stats *st, char *err,
 	       size_t errlen)
 {
+	int64_t cpu0 = -1;
 	static const struct record_callbacks no_callbacks;
 	struct recorder r = { .opts = opts, .err = err, .errlen = errlen };
 	struct procfs_maps none = { 0 };
@@ -630,6 +650,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		err[0] = '\0';
 	*out = NULL;
 	memset(st, 0, sizeof(*st));
+	r.st.target_cpu_ms = -1;
 	if (opts->freq == 0)
 		return -EINVAL;
 	r.max_frames = opts->max_frames ? opts->max_frames : 512;
@@ -684,6 +705,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 			snprintf(err, errlen, "cannot enable sampling: %s", strerror(-ret));
 			goto out_release;
 		}
+		cpu0 = target_cpu_ms(opts->pid);
 	}
 	if (cb->ready) {
 		ret = cb->ready(cb->arg);
@@ -752,6 +774,11 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	 * recording or late the last tick. */
 	check_target(&r);
 	sampler_disable(r.sampler);
+	if (cpu0 >= 0) {
+		int64_t cpu1 = target_cpu_ms(opts->pid);
+
+		r.st.target_cpu_ms = cpu1 >= cpu0 ? cpu1 - cpu0 : -1;
+	}
 	/* What the kernel wrote before the events stopped, and what the
 	 * time order held back. */
 	ret = drain(&r, 0);

@@ -57,6 +57,11 @@ struct record_stats {
 					 * stopped (by a signal, or by a
 					 * tracer) during the recording */
 	bool target_exited;
+	/* CPU time pid itself used (all its threads, from /proc/PID/stat)
+	 * between the start and the end of sampling, to 10 ms: what the
+	 * samples of pid should add up to; -1 when not known (a command,
+	 * whose sampling starts at its exec, or a target that exited). */
+	int64_t target_cpu_ms;
 };
 
 struct record_callbacks {
