@@ -30,6 +30,7 @@
 #include <dlfcn.h>
 #include <microhttpd.h>
 
+#include "hexdigit.h"
 #include "http.h"
 #include "errmsg.h"
 #include "pprof.h"
@@ -152,17 +153,6 @@ int http_parse_listen(const char *spec, char *host, size_t hostlen,
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes [s, s+n) as Go's url.QueryUnescape. Returns the length, -EINVAL
  * on a bad escape or -ENOSPC when out cannot hold it and a NUL. */
 static int query_unescape(const char *s, size_t n, char *out, size_t outlen)
@@ -174,8 +164,8 @@ static int query_unescape(const char *s, size_t n, char *out, size_t outlen)
 			int hi, lo;
 			if (i + 2 >= n)
 				return -EINVAL;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = hexdigit(s[i + 1]);
+			lo = hexdigit(s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -EINVAL;
 			c = (char)(hi * 16 + lo);
@@ -386,7 +376,7 @@ static int parse_go_uint(const char *s, size_t n, uint64_t *v)
 		return -EINVAL;
 	uint64_t x = 0;
 	for (size_t i = 0; i < n; i++) {
-		int d = hexval(s[i]);
+		int d = hexdigit(s[i]);
 		if (d < 0 || (unsigned)d >= base)
 			return -EINVAL;
 		if (x > (UINT64_MAX - (unsigned)d) / base)

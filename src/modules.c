@@ -223,6 +223,24 @@ out:
 	return fd;
 }
 
+/* Whether fd (opened as path, both taken over) is the file f was mapped
+ * from: then *file_name gets path and the caller returns fd; otherwise
+ * both are closed and freed. */
+static bool modules_keep_if_mapped(const struct modules_file *f, int *fd,
+				   char **path, char **file_name)
+{
+	if (*fd < 0)
+		return false;
+	if (procfs_map_same_file(*fd, f->dev_major, f->dev_minor, f->inode)) {
+		*file_name = *path;
+		return true;
+	}
+	close(*fd);
+	free(*path);
+	*fd = -1;
+	return false;
+}
+
 /* Whether p's /proc entry, and with it its root and map_files, is still
  * there. */
 static bool modules_proc_alive(const struct modules_proc *p)
@@ -258,15 +276,8 @@ int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 		 * the same way. */
 		if (fd < 0 && !modules_proc_alive(p))
 			fd = procfs_open_regular_path(f->path, &path);
-		if (fd >= 0 && procfs_map_same_file(fd, f->dev_major,
-						    f->dev_minor, f->inode)) {
-			*file_name = path;
+		if (modules_keep_if_mapped(f, &fd, &path, file_name))
 			return fd;
-		}
-		if (fd >= 0) {
-			close(fd);
-			free(path);
-		}
 	}
 	if (f) {
 		/* Deleted or replaced: the mapped file itself, kept by the
@@ -276,15 +287,8 @@ int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 					  &path);
 		if (fd == -ENOMEM)
 			return -1;
-		if (fd >= 0 && procfs_map_same_file(fd, f->dev_major,
-						    f->dev_minor, f->inode)) {
-			*file_name = path;
+		if (modules_keep_if_mapped(f, &fd, &path, file_name))
 			return fd;
-		}
-		if (fd >= 0) {
-			close(fd);
-			free(path);
-		}
 		if (f->map_offset != 0)
 			return -1;
 	}

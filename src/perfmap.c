@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <linux/openat2.h>
 
+#include "hexdigit.h"
 #include "perfmap.h"
 #include "procfs.h"
 
@@ -104,17 +105,6 @@ int perfmap_new(pid_t pid, struct perfmap **out)
 
 /* --- parsing ------------------------------------------------------------ */
 
-static int perfmap_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A hex number at s[*i..len), with an optional 0x, at most 64 bits. */
 static bool perfmap_hex(const char *s, size_t len, size_t *i, uint64_t *out)
 {
@@ -124,7 +114,7 @@ static bool perfmap_hex(const char *s, size_t len, size_t *i, uint64_t *out)
 
 	if (p + 1 < len && s[p] == '0' && (s[p + 1] == 'x' || s[p + 1] == 'X'))
 		p += 2;
-	for (; p < len && (d = perfmap_hexval(s[p])) >= 0; p++) {
+	for (; p < len && (d = hexdigit(s[p])) >= 0; p++) {
 		if (v >> 60)
 			return false;	/* more than 64 bits */
 		v = v << 4 | (uint64_t)d;

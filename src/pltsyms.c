@@ -168,7 +168,8 @@ out:
 		pltsyms_free(v, n);
 		return e;
 	}
-	qsort(v, n, sizeof(*v), pltsyms_addr_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), pltsyms_addr_cmp);
 	*out = v;
 	*nout = n;
 	return 0;

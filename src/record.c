@@ -25,6 +25,7 @@
 #include <linux/perf_event.h>
 
 #include "record.h"
+#include "errmsg.h"
 #include "procfs.h"
 #include "procs.h"
 #include "sampler.h"
@@ -597,8 +598,8 @@ static int prepare_target(struct recorder *r)
 static bool target_gone(pid_t pid)
 {
 	struct procfs_stat st;
-	return procfs_read_stat(pid, 0, &st) < 0 || st.state == 'Z' ||
-	       st.state == 'X' || (st.flags & PROCFS_PF_EXITING);
+	return procfs_read_stat(pid, 0, &st) < 0 || procfs_stat_gone(&st) ||
+	       (st.flags & PROCFS_PF_EXITING);
 }
 
 /* Notes a target seen stopped; returns true once it has exited. */
@@ -610,7 +611,7 @@ static bool check_target(struct recorder *r)
 		return true;
 	if (st.state == 'T' || st.state == 't')
 		r->st.target_stopped = st.state;
-	return st.state == 'Z' || st.state == 'X';
+	return procfs_stat_gone(&st);
 }
 
 static int drain(struct recorder *r, int timeout_ms)
@@ -695,6 +696,13 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	}
 	if (!opts->enable_on_exec) {
 		ret = prepare_target(&r);
+		/* As below for a command: a target that exits while its
+		 * modules are read fails that read in any of several ways
+		 * (no maps, no ELF for libdw): say that it exited. */
+		if (ret < 0 && target_gone(opts->pid)) {
+			ret = -ESRCH;
+			errmsg_set(err, errlen, "pid %d exited", (int)opts->pid);
+		}
 		if (ret < 0)
 			goto out_release;
 		ret = add_header(&r, period_ns);

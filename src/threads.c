@@ -118,24 +118,32 @@ static void threads_read_info(int taskfd, struct threads_thread *t)
 	}
 }
 
+/* t's system call from /proc/PID/task/TID/syscall (through taskfd), for a
+ * thread whose registers were not read: left as it was when unreadable. */
+static void threads_read_syscall(int taskfd, struct threads_thread *t)
+{
+	struct procfs_syscall sc;
+	char buf[1024];
+
+	if (threads_read_task_file(taskfd, t->tid, "syscall", buf,
+				   sizeof(buf)) > 0 &&
+	    procfs_parse_syscall(buf, &sc) == 0)
+		t->syscall = sc.nr;
+}
+
 /* The system call of threads whose registers could not be read (not
  * stopped in time), from /proc after the dump. */
 static void threads_read_syscalls(struct threads_dump *d)
 {
 	int taskfd = -1;
-	char buf[1024];
 
 	for (size_t i = 0; i < d->n; i++) {
 		struct threads_thread *t = &d->threads[i];
-		struct procfs_syscall sc;
 		if (t->exited || t->syscall != -3)
 			continue;
 		if (taskfd < 0 && (taskfd = threads_open_taskdir(d->pid)) < 0)
 			return;
-		if (threads_read_task_file(taskfd, t->tid, "syscall", buf,
-					   sizeof(buf)) > 0 &&
-		    procfs_parse_syscall(buf, &sc) == 0)
-			t->syscall = sc.nr;
+		threads_read_syscall(taskfd, t);
 	}
 	if (taskfd >= 0)
 		close(taskfd);
@@ -185,7 +193,6 @@ static void threads_note_unint(struct threads_dump *d, const struct tracer *tr)
 	for (size_t i = 0; i < tr->n; i++) {
 		const struct tracer_thread *tt = &tr->t[i];
 		struct threads_thread *t;
-		struct procfs_syscall sc;
 		if (tt->state != TRACER_UNSTOPPED || !tt->sleep_state ||
 		    !(t = threads_get(d, tt->tid)) || t->uninterruptible)
 			continue;
@@ -202,10 +209,7 @@ static void threads_note_unint(struct threads_dump *d, const struct tracer *tr)
 			memcpy(t->wchan, buf, wl);
 			t->wchan[wl] = '\0';
 		}
-		if (threads_read_task_file(taskfd, t->tid, "syscall", buf,
-					   sizeof(buf)) > 0 &&
-		    procfs_parse_syscall(buf, &sc) == 0)
-			t->syscall = sc.nr;
+		threads_read_syscall(taskfd, t);
 	}
 	if (taskfd >= 0)
 		close(taskfd);
