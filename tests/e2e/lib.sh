@@ -278,13 +278,21 @@ cpu_ms() {
 	sed 's/.*) //' "$f" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($12 + $13) * 1000 / hz }'
 }
 
+# sampled_cpu_ms PROF: the CPU time the target used while it was sampled,
+# as cprof read it from /proc/PID/stat when sampling began and ended (the
+# profile's "pid N used M ms of CPU while sampled" comment); empty when the
+# profile does not say (a command, a target that exited).
+sampled_cpu_ms() {
+	pp_raw "$1" 2>/dev/null |
+		sed -n 's/^Comment: cprof: .* used \([0-9][0-9]*\) ms of CPU while sampled.*/\1/p' | head -1
+}
+
 # record_p PID PROF ARGS...: cprof record -q -p PID -o PROF ARGS, and the
-# CPU time the target used while it was sampled in REC_CPU_MS: what cprof
-# read of /proc/PID/stat when sampling began and ended (the profile's
-# "pid N used M ms of CPU while sampled" comment), else, when the target
-# exited, the /proc delta over cprof's whole run. The window matters on a
-# loaded machine: cprof's set-up before sampling (reading the target's
-# modules) can take a second there, while the target runs unsampled.
+# CPU time the target used while it was sampled in REC_CPU_MS (see
+# sampled_cpu_ms), else, when the profile does not say, the /proc delta
+# over cprof's whole run. The window matters on a loaded machine: cprof's
+# set-up before sampling (reading the target's modules) can take a second
+# there, while the target runs unsampled.
 record_p() {
 	local pid=$1 prof=$2 c0 c1 rc=0 own
 	shift 2
@@ -292,8 +300,7 @@ record_p() {
 	"$CPROF" record -q -p "$pid" -o "$prof" "$@" || rc=$?
 	c1=$(cpu_ms "$pid" 2>/dev/null || echo "$c0")
 	REC_CPU_MS=$((c1 - c0))
-	own=$(gopprof -symbolize=none -raw "$prof" 2>/dev/null |
-		sed -n 's/^Comment: cprof: .* used \([0-9][0-9]*\) ms of CPU while sampled.*/\1/p' | head -1)
+	own=$(sampled_cpu_ms "$prof")
 	if [ -n "$own" ]; then
 		# The window lies within cprof's run (ticks of 10 ms aside).
 		[ "$own" -le $((REC_CPU_MS + 20)) ] ||

@@ -9,23 +9,33 @@ t_init
 
 for variant in nofp fp; do
 	wl="$WORKLOAD_DIR/late_threads_$variant"
-	# the workers start 1.5 s after the process does, spin until 5 s
-	start_bg "$wl" 5 1500
+	# the workers start when told (SIGUSR1), once sampling has begun,
+	# and spin until the workload's 60 s are up
+	start_bg "$wl" 60 60000
 	pid=$BG_PID
 	wait_exec "$pid" "$wl"
 	[ "$(ls "/proc/$pid/task" | wc -l)" -eq 1 ] ||
 		fail "$variant: workers already running before recording began"
 	prof="$T/$variant.pprof"
-	record_p "$pid" "$prof" --seconds 3 -F 999 ||
-		fail "cprof record on late_threads_$variant exited $?"
-	# the workers' CPU time so far: all of it after recording began
+	"$CPROF" record -p "$pid" -o "$prof" --seconds 3 -F 999 2>"$T/$variant.err" &
+	rec=$!
+	BG_PIDS+=("$rec")
+	# cprof says "recording pid ..." once the events are enabled
+	wait_for 60 "sampling to begin" grep -q "recording pid $pid" "$T/$variant.err"
+	kill -USR1 "$pid"
+	wait "$rec" || fail "cprof record on late_threads_$variant exited $?: $(cat "$T/$variant.err")"
+	# the workers' CPU time so far: all of it after recording began, and
+	# but for cprof's last milliseconds, while it sampled
+	kill -STOP "$pid"
 	declare -A wcpu=()
 	for task in /proc/"$pid"/task/*; do
 		tname=$(cat "$task/comm" 2>/dev/null || true)
 		case $tname in worker-a|worker-b) wcpu[$tname]=$(cpu_ms "$pid" "${task##*/}") ;; esac
 	done
 	stop_bg "$pid"
-	check_accounting "$variant" "$prof" "$REC_CPU_MS"
+	cpu=$(sampled_cpu_ms "$prof")
+	[ -n "$cpu" ] || fail "$variant: the profile does not say how much CPU the target used"
+	check_accounting "$variant" "$prof" "$cpu"
 	check_profile "$prof"
 	stacks="$T/$variant.stacks"
 	pp_stacks "$prof" >"$stacks"
@@ -36,8 +46,8 @@ for variant in nofp fp; do
 
 	for w in a b; do
 		n=$(awk -F '\t' -v t="worker-$w" '$3 == t { n += $1 } END { print n + 0 }' "$stacks")
-		# the worker spins for >= 1.5 s of the 3 s recorded at 999 Hz
-		# (~1500 samples on an idle machine): its samples account for
+		# the worker spins for most of the 3 s recorded at 999 Hz
+		# (~2500 samples on an idle machine): its samples account for
 		# most of its CPU time up to the end of the recording
 		c=${wcpu[worker-$w]:-}
 		[ -n "$c" ] || fail "$variant: thread worker-$w not found in /proc"

@@ -1,11 +1,11 @@
 /*
  * late_threads - threads that appear after a profiler has attached.
  *
- * main sleeps for about a second (tests start recording meanwhile), then
- * starts two named threads, "worker-a" and "worker-b", that spin in
- * worker_a_loop and worker_b_loop until SECONDS have passed since start.
- * A profiler that only looks at the threads alive when it attached sees
- * nothing of them (docs/design.md §1).
+ * main sleeps for DELAY_MS (1000 by default), or until SIGUSR1 (a test
+ * sends it once sampling has begun), then starts two named threads,
+ * "worker-a" and "worker-b", that spin in worker_a_loop and worker_b_loop
+ * until SECONDS have passed since start. A profiler that only looks at the
+ * threads alive when it attached sees nothing of them (docs/design.md §1).
  *
  * usage: late_threads SECONDS [DELAY_MS]
  */
@@ -23,7 +23,7 @@
 #define NOINLINE __attribute__((noinline))
 #define BARRIER() __asm__ volatile("" ::: "memory")
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, go;
 static volatile uint64_t sink;
 
 static inline __attribute__((always_inline)) uint64_t spin(uint64_t x)
@@ -67,6 +67,12 @@ static void *worker_b(void *arg)
 	return arg;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -84,10 +90,11 @@ int main(int argc, char **argv)
 	}
 	long delay_ms = argc > 2 ? atol(argv[2]) : 1000;
 	signal(SIGALRM, on_alarm);
+	signal(SIGUSR1, on_usr1);
 	alarm((unsigned)atoi(argv[1]));
 
 	struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && !stop)
+	while (nanosleep(&ts, &ts) != 0 && !stop && !go)
 		;
 	if (stop)
 		return 0;
