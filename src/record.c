@@ -31,6 +31,7 @@
 #include "sampler.h"
 #include "stackprof.h"
 #include "symbolize.h"
+#include "symtab.h"
 #include "unwind.h"
 
 /* A re-read of a process's /proc/PID/maps: at most this often. */
@@ -64,7 +65,7 @@ struct recorder {
 	 * whose modules could not be read): their address is kept. */
 	struct symbolizer *ksym;
 	struct stackprof *ksp;
-	struct sym_cache *cache;	/* symbols of files many processes map */
+	struct symtab_cache *cache;	/* symbols of files many processes map */
 	struct profile *profile;
 	uint64_t *pcs, *locs;
 	bool *act;
@@ -561,7 +562,7 @@ static void recorder_release(struct recorder *r)
 {
 	/* Before the profile: the images' stackprofs finish into it. */
 	procs_free(r->procs);
-	sym_cache_free(r->cache);
+	symtab_cache_free(r->cache);
 	stackprof_free(r->ksp);
 	symbolizer_free(r->ksym);
 	sampler_free(r->sampler);
@@ -660,7 +661,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	r.act = calloc(r.max_frames, sizeof(*r.act));
 	r.profile = profile_new();
 	r.procs = procs_new(rimage_release, &r);
-	r.cache = sym_cache_new();
+	r.cache = symtab_cache_new();
 	if (!r.pcs || !r.locs || !r.act || !r.profile || !r.procs || !r.cache) {
 		ret = -ENOMEM;
 		goto out_release;

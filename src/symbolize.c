@@ -28,7 +28,7 @@
 #include "modules.h"
 #include "cuindex.h"
 #include "perfmap.h"
-#include "pltsyms.h"
+#include "symtab.h"
 #include "hash.h"
 
 
@@ -40,25 +40,13 @@
 /* The perf map is looked at again at most this often (docs/design.md §4.4). */
 #define SYM_PERFMAP_INTERVAL_NS 50000000ULL
 
-/* A function symbol of a module, at its address in the process. */
-struct sym_fsym {
-	uint64_t addr, size;
-	const char *name;	/* points into libdwfl's string table */
-	int rank;		/* binding preference at equal addresses */
-};
-
 struct sym_mod_priv {
 	struct sym_module pub;	/* first: a sym_module * is a priv * */
 	struct symbolizer *s;
 	Dwfl_Module *mod;	/* NULL for [kernel] */
 	char *path;
 	char *build_id;
-	/* dwfl_module_addrinfo scans the whole symbol table on every call
-	 * (~160 us in libc with libc6-dbg, docs/design.md §4): the function
-	 * symbols are sorted once per module instead. */
-	struct sym_fsym *fsyms;
-	size_t nfsyms;
-	bool fsyms_loaded;
+	struct symtab syms;	/* loaded on the first lookup */
 	int own_dwarf;		/* -1 unknown, else whether the module's
 				 * own ELF has .debug_info */
 	/* Compile units by address, for what .debug_aranges does not
@@ -95,26 +83,12 @@ struct sym_slot {
  * files libelf maps when a process symbolizes itself): never symbolized. */
 static char symbolize_not_code;
 
-/* A file's function symbols, as symbolize_load_fsyms made them, with
- * addresses relative to the load bias and names in one block. */
-struct sym_cache_entry {
-	char *build_id;
-	struct sym_fsym *fsyms;
-	size_t n;
-	char *names;
-};
-
-struct sym_cache {
-	struct sym_cache_entry *v;
-	size_t n, cap;
-};
-
 struct symbolizer {
 	pid_t target;			/* the process */
 	pid_t pid;			/* its /proc id: procfs_proc_tid */
 	struct modules_proc *proc;	/* the files its modules were mapped
 					 * from (modules.h) */
-	struct sym_cache *cache;	/* may be NULL */
+	struct symtab_cache *cache;	/* may be NULL */
 	Dwfl *dwfl;
 	Dwfl_Callbacks callbacks;
 	char *debuginfo_path;
@@ -312,7 +286,7 @@ static void symbolize_mod_free(struct sym_mod_priv *p)
 		return;
 	free(p->path);
 	free(p->build_id);
-	free(p->fsyms);
+	symtab_release(&p->syms);
 	cuindex_free(p->cuindex);
 	free(p);
 }
@@ -805,16 +779,6 @@ void *symbolizer_dwfl(struct symbolizer *s)
 
 /* --- lookups ------------------------------------------------------------ */
 
-static int symbolize_fsym_cmp(const void *a, const void *b)
-{
-	const struct sym_fsym *x = a, *y = b;
-
-	if (x->addr != y->addr)
-		return x->addr < y->addr ? -1 : 1;
-	/* Best first: a global name over a weak alias over a local one. */
-	return x->rank - y->rank;
-}
-
 /* Whether the module's own ELF file has DWARF (as a program built with -g
  * does), rather than only a separate debug file: looked at once, from the
  * section headers, without letting libdw open (and decompress) anything. */
@@ -843,196 +807,9 @@ static bool symbolize_own_dwarf(struct sym_mod_priv *p)
 	return p->own_dwarf;
 }
 
-static struct sym_cache_entry *symbolize_cache_find(struct sym_cache *c,
-						    const char *build_id)
-{
-	for (size_t i = 0; c && build_id[0] && i < c->n; i++)
-		if (strcmp(c->v[i].build_id, build_id) == 0)
-			return &c->v[i];
-	return NULL;
-}
-
-/* Keeps p's symbols (just loaded) in the cache, relative to bias, with
- * copies of their names: p's Dwfl may be gone when they are used again.
- * Failing to (ENOMEM) only costs the next process a load of its own. */
-static void symbolize_cache_add(struct sym_cache *c, struct sym_mod_priv *p,
-				GElf_Addr bias)
-{
-	struct sym_cache_entry e = { 0 };
-	size_t len = 0, at = 0;
-
-	if (!c || !p->build_id[0])
-		return;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		struct sym_cache_entry *v = realloc(c->v, cap * sizeof(*v));
-
-		if (!v)
-			return;
-		c->v = v;
-		c->cap = cap;
-	}
-	for (size_t i = 0; i < p->nfsyms; i++)
-		len += strlen(p->fsyms[i].name) + 1;
-	e.build_id = strdup(p->build_id);
-	e.fsyms = malloc((p->nfsyms ? p->nfsyms : 1) * sizeof(*e.fsyms));
-	e.names = malloc(len ? len : 1);
-	if (!e.build_id || !e.fsyms || !e.names) {
-		free(e.build_id);
-		free(e.fsyms);
-		free(e.names);
-		return;
-	}
-	for (size_t i = 0; i < p->nfsyms; i++) {
-		size_t l = strlen(p->fsyms[i].name) + 1;
-
-		e.fsyms[i] = p->fsyms[i];
-		e.fsyms[i].addr -= bias;
-		e.fsyms[i].name = memcpy(e.names + at, p->fsyms[i].name, l);
-		at += l;
-	}
-	e.n = p->nfsyms;
-	c->v[c->n++] = e;
-}
-
-/* Loads and sorts p's function symbols (.symtab from the debug file when
- * there is one, else .dynsym) and names its PLT stubs, or copies them from
- * the cache when another process's module of the same build-id loaded
- * them. Returns 0 or -ENOMEM. */
-static int symbolize_load_fsyms(struct sym_mod_priv *p)
-{
-	struct sym_cache *cache = p->s->cache;
-	struct sym_cache_entry *ce = symbolize_cache_find(cache, p->build_id);
-	int nsyms;
-	struct pltsym *plt = NULL;
-	size_t nplt = 0, n = 0, w = 0;
-	GElf_Addr bias = 0;
-	Elf *elf;
-	bool oom = false;
-	int e;
-
-	p->fsyms_loaded = true;
-	elf = dwfl_module_getelf(p->mod, &bias);
-	if (ce) {
-		p->fsyms = malloc((ce->n ? ce->n : 1) * sizeof(*p->fsyms));
-		if (!p->fsyms)
-			return -ENOMEM;
-		for (size_t i = 0; i < ce->n; i++) {
-			p->fsyms[i] = ce->fsyms[i];
-			p->fsyms[i].addr += bias;
-		}
-		p->nfsyms = ce->n;
-		return 0;
-	}
-	nsyms = dwfl_module_getsymtab(p->mod);
-	if (nsyms < 0)
-		nsyms = 0;
-	e = pltsyms_read(elf, &plt, &nplt);
-	if (e)
-		return e;
-	if ((size_t)nsyms + nplt == 0) {
-		symbolize_cache_add(cache, p, bias);
-		return 0;
-	}
-	p->fsyms = malloc(((size_t)nsyms + nplt) * sizeof(*p->fsyms));
-	if (!p->fsyms) {
-		pltsyms_free(plt, nplt);
-		return -ENOMEM;
-	}
-	for (int i = 1; i < nsyms; i++) {
-		GElf_Sym sym;
-		GElf_Addr addr;
-		const char *name = dwfl_module_getsym_info(p->mod, i, &sym,
-							   &addr, NULL, NULL,
-							   NULL);
-		int type = GELF_ST_TYPE(sym.st_info);
-		int bind = GELF_ST_BIND(sym.st_info);
-
-		if (!name || !name[0] || sym.st_shndx == SHN_UNDEF ||
-		    (type != STT_FUNC && type != STT_GNU_IFUNC))
-			continue;
-		p->fsyms[n++] = (struct sym_fsym){
-			addr, sym.st_size, name,
-			bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2,
-		};
-	}
-	/* Ranked below every real symbol: a function symbol at a stub's
-	 * address (none in practice) keeps its name. */
-	for (size_t i = 0; i < nplt; i++) {
-		const char *name = symbolize_intern(p->s, plt[i].name, &oom);
-
-		if (name)
-			p->fsyms[n++] = (struct sym_fsym){
-				plt[i].addr + bias, plt[i].size, name, 3,
-			};
-	}
-	pltsyms_free(plt, nplt);
-	if (oom)
-		return -ENOMEM;
-	qsort(p->fsyms, n, sizeof(*p->fsyms), symbolize_fsym_cmp);
-	/* One symbol per address: the best-ranked name, the largest size. */
-	for (size_t i = 0; i < n; i++) {
-		if (w && p->fsyms[w - 1].addr == p->fsyms[i].addr) {
-			if (p->fsyms[i].size > p->fsyms[w - 1].size)
-				p->fsyms[w - 1].size = p->fsyms[i].size;
-			continue;
-		}
-		p->fsyms[w++] = p->fsyms[i];
-	}
-	p->nfsyms = w;
-	symbolize_cache_add(cache, p, bias);
-	return 0;
-}
-
-struct sym_cache *sym_cache_new(void)
-{
-	return calloc(1, sizeof(struct sym_cache));
-}
-
-void sym_cache_free(struct sym_cache *c)
-{
-	if (!c)
-		return;
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->v[i].build_id);
-		free(c->v[i].fsyms);
-		free(c->v[i].names);
-	}
-	free(c->v);
-	free(c);
-}
-
-void symbolizer_set_cache(struct symbolizer *s, struct sym_cache *c)
+void symbolizer_set_cache(struct symbolizer *s, struct symtab_cache *c)
 {
 	s->cache = c;
-}
-
-/* The function symbol covering a, as dwfl_module_addrinfo would find it:
- * a sized symbol containing a, else the nearest sizeless one below a. */
-static const struct sym_fsym *symbolize_find_fsym(struct sym_mod_priv *p,
-						  uint64_t a)
-{
-	size_t lo = 0, hi = p->nfsyms;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (p->fsyms[mid].addr <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return NULL;
-	/* A few steps back for a large symbol that encloses smaller ones
-	 * (asm entry points inside a function). */
-	for (size_t i = lo, k = 0; i > 0 && k < 8; i--, k++) {
-		const struct sym_fsym *f = &p->fsyms[i - 1];
-
-		if (a < f->addr + f->size)
-			return f;
-	}
-	return p->fsyms[lo - 1].size == 0 ? &p->fsyms[lo - 1] : NULL;
 }
 
 static const char *symbolize_die_name(Dwarf_Die *die)
@@ -1237,11 +1014,12 @@ static int symbolize_file_lines(struct symbolizer *s, Dwfl_Module *mod,
 	int n;
 
 	if (q) {
-		const struct sym_fsym *fs;
+		const struct symtab_sym *fs;
 
-		if (!q->fsyms_loaded && symbolize_load_fsyms(q))
+		if (!q->syms.loaded &&
+		    symtab_load(&q->syms, q->mod, q->build_id, q->s->cache))
 			return -ENOMEM;
-		fs = symbolize_find_fsym(q, la);
+		fs = symtab_find(&q->syms, la);
 		name = fs ? fs->name : NULL;
 		off = fs ? la - fs->addr : 0;
 	} else {

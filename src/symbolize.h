@@ -149,18 +149,12 @@ int symbolizer_prefetch(struct symbolizer *s, const uint64_t *addrs, size_t n);
 size_t symbolizer_modules(struct symbolizer *s,
 			  const struct sym_module *const **mods);
 
-/* Function symbols shared by symbolizers of several processes: a file
- * that many processes map (libc in every child of a make) has its symbol
- * table read and sorted once per build-id, not once per process (the
- * sort of libc6-dbg's 10,000 symbols was a third of `cprof record --
- * make`'s own CPU time). Memory grows with distinct files, not with
- * processes. Not thread-safe: the symbolizers that share one are used by
- * one thread at a time, and it outlives them. */
-struct sym_cache;
-struct sym_cache *sym_cache_new(void);
-void sym_cache_free(struct sym_cache *c);
-/* Makes s use c (NULL: none); call it before the first lookup. */
-void symbolizer_set_cache(struct symbolizer *s, struct sym_cache *c);
+/* Makes s share the function symbols of its modules with the other
+ * symbolizers of c (symtab.h: a file many processes map, libc in every
+ * child of a make, has its symbol table read and sorted once per
+ * build-id). NULL: none. Call it before the first lookup; c outlives s. */
+struct symtab_cache;
+void symbolizer_set_cache(struct symbolizer *s, struct symtab_cache *c);
 
 /* The Dwfl the symbolizer reported into, for tests that check what libdw
  * loaded into it (the DWARF unwinder has a Dwfl of its own, unwind.h).

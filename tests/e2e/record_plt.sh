@@ -25,22 +25,27 @@ stop_bg "$pid"
 check_profile "$prof"
 pp_stacks "$prof" >"$T/plt.stacks"
 enough_samples plt "$T/plt.stacks" 300
-read -r total main stub stub_main < <(awk -F '\t' '
+# Samples in the stub: named plt_leaf@plt, or _init (the symbol before
+# .plt, which is what a stub got before it had a name of its own). How many
+# depends on where the timer interrupt lands (1-12% here): a few suffice.
+read -r total main stub stub_main init < <(awk -F '\t' '
 {
-	n = split($4, fr, ";"); m = 0; s = 0
-	for (i = 1; i <= n; i++) {
+	n = split($4, fr, ";"); m = 0
+	for (i = 1; i <= n; i++)
 		if (fr[i] == "main") m = 1
-		if (fr[i] == "plt_leaf@plt") s = 1
-	}
+	s = fr[1] == "plt_leaf@plt" || fr[1] == "_init"
 	T += $1; if (m) M += $1; if (s) S += $1; if (s && m) SM += $1
+	if (fr[1] == "_init") I += $1
 }
-END { print T + 0, M + 0, S + 0, SM + 0 }' "$T/plt.stacks")
+END { print T + 0, M + 0, S + 0, SM + 0, I + 0 }' "$T/plt.stacks")
 failures=$(comment_count "$prof" "unwind failures")
-note "plt_loop: $total samples, $main reach main; $stub in plt_leaf@plt ($stub_main of them reach main); $failures unwind failures"
-[ $((stub * 100)) -ge $((total * 3)) ] ||
-	fail "only $stub of $total samples in the PLT stub plt_leaf@plt (a stub unnamed, or never sampled?)"
+note "plt_loop: $total samples, $main reach main; $stub in the PLT stub ($stub_main of them reach main, $init named _init); $failures unwind failures"
+[ "$stub" -ge 5 ] || fail "only $stub of $total samples in the PLT stub: too few to judge"
+[ "$init" -eq 0 ] || fail "$init samples in the PLT stub named _init, not plt_leaf@plt"
+[ $((stub_main * 100)) -ge $((stub * 99)) ] ||
+	fail "$stub_main of the $stub samples in the PLT stub reach main (< 99%)"
 [ $((main * 100)) -ge $((total * 99)) ] ||
-	fail "$main of $total samples reach main (< 99%); $stub_main of the $stub in the stub"
+	fail "$main of $total samples reach main (< 99%)"
 [ -n "$failures" ] && [ $((failures * 100)) -le "$total" ] ||
 	fail "$failures unwind failures in $total samples of a program that unwinds everywhere"
 

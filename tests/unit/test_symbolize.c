@@ -25,6 +25,7 @@
 #include "procfs.h"
 #include "modules.h"
 #include "symbolize.h"
+#include "symtab.h"
 
 #define WORKLOAD WORKLOAD_DIR "/inline_nofp"
 
@@ -925,7 +926,7 @@ out:
  * own load address, the names those of a symbolizer without a cache. */
 static void test_cache(void)
 {
-	struct sym_cache *c = sym_cache_new();
+	struct symtab_cache *c = symtab_cache_new();
 	struct symbolizer *s1 = NULL, *s2 = NULL, *s0 = NULL;
 	char err[256] = "";
 	void *fn = dlsym(RTLD_DEFAULT, "nanosleep");
@@ -971,7 +972,7 @@ static void test_cache(void)
 	symbolizer_free(s1);
 	symbolizer_free(s2);
 	/* The names stay valid in the cache after the symbolizers are gone. */
-	sym_cache_free(c);
+	symtab_cache_free(c);
 	kill(a, SIGKILL);
 	kill(b, SIGKILL);
 	waitpid(a, NULL, 0);
