@@ -154,10 +154,14 @@ for mode in ${RECORD_NODE_MODES:-plain perfmap container}; do
 		start_bg env -C "$T" "$node" --perf-basic-prof "$script" 30 \
 			>"$T/ready.$mode" ;;
 	container)
-		# --kill-child: node goes with unshare, killed by its pid.
+		# --kill-child: node goes with unshare, killed by its pid. The
+		# script is copied into the container's /tmp: the checkout
+		# itself may be under the /tmp the tmpfs hides.
 		start_bg env -C "$T" unshare --mount --pid --fork --kill-child \
-			--mount-proc sh -c 'mount -t tmpfs cprof-test /tmp && exec "$0" "$@"' \
-			"$node" --perf-basic-prof "$script" 30 >"$T/ready.$mode" ;;
+			--mount-proc sh -c 'js=$(cat "$1") && mount -t tmpfs cprof-test /tmp &&
+				printf "%s\n" "$js" >/tmp/jsloop.js &&
+				exec "$0" --perf-basic-prof /tmp/jsloop.js 30' \
+			"$node" "$script" >"$T/ready.$mode" ;;
 	esac
 	pid=$BG_PID
 	# node never removes its perf map.

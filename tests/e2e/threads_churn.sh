@@ -17,7 +17,9 @@ grep -q ready "$T/ready" || fail "churn_nofp did not start"
 
 modes=("" "--one-at-a-time" "--unwinder libunwind" "--unwinder libunwind --one-at-a-time")
 exited=0
-for i in $(seq 20); do
+# 20 dumps; 8 in the sanitizer build (each takes 3-4 times as long).
+dumps=20; [ "${CPROF_SANITIZED:-0}" = 1 ] && dumps=8
+for i in $(seq "$dumps"); do
 	mode=${modes[$((i % 4))]}
 	rc=0
 	timeout 20 "$CPROF" threads -p "$WPID" $mode -f json > "$T/out.json" 2> "$T/err" || rc=$?
