@@ -29,10 +29,12 @@ echo "one dump: ${dur_ms} ms"
 
 check_target() {	# $1: what happened
 	local s tracer c0 c1
-	for f in /proc/"$WPID"/task/*/stat; do
-		s=$(sed 's/.*) //' "$f" 2>/dev/null | cut -d' ' -f1)
-		case "$s" in t|T) fail "$1: thread ${f#/proc/$WPID/task/} left in state $s";; esac
-	done
+	# One awk for all threads (a sed and a cut per thread took 0.26 s of
+	# each 0.4 s round); the state follows the last ')' of the line.
+	s=$(awk '{ t = $0; sub(/.*\) /, "", t); split(t, f, " ")
+		if (f[1] == "t" || f[1] == "T") { n = split(FILENAME, p, "/"); print p[n - 1], f[1] } }' \
+		/proc/"$WPID"/task/*/stat 2>/dev/null)
+	[ -z "$s" ] || fail "$1: thread left stopped (tid state): $s"
 	tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$WPID/status")
 	[ "$tracer" = 0 ] || fail "$1: target still traced by $tracer"
 	c0=$(cat "$T/hb")
