@@ -288,24 +288,34 @@ int http_reply_error(struct http_reply *r, int status, const char *fmt, ...)
 }
 
 /* strconv.Atoi / ParseInt(s, 10, 64): optional sign, decimal digits. */
+/* strconv.Atoi: an optional sign and decimal digits. Out of range is
+ * -ERANGE with *v the value's sign (+1 or -1), checked before each digit
+ * is added: the accumulator never wraps, so 2^64 + 1 is not 1. */
 static int parse_go_int(const char *s, long long *v)
 {
 	const char *p = s;
 	bool neg = false;
-	unsigned long long x = 0;
+	unsigned long long x = 0, lim;
 
 	if (*p == '+' || *p == '-')
 		neg = *p++ == '-';
 	if (!*p)
 		return -EINVAL;
+	/* |LLONG_MIN| = LLONG_MAX + 1 */
+	lim = (unsigned long long)LLONG_MAX + (neg ? 1 : 0);
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')
 			return -EINVAL;
-		x = x * 10 + (unsigned)(*p - '0');
-		if (x > (unsigned long long)LLONG_MAX)
-			return -ERANGE;
 	}
-	*v = neg ? -(long long)x : (long long)x;
+	for (p = s + (*s == '+' || *s == '-'); *p; p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (x > (lim - d) / 10) {
+			*v = neg ? -1 : 1;
+			return -ERANGE;
+		}
+		x = x * 10 + d;
+	}
+	*v = neg ? (x == lim ? LLONG_MIN : -(long long)x) : (long long)x;
 	return 0;
 }
 
@@ -322,7 +332,7 @@ int http_check_profile_seconds(const char *value, unsigned def, unsigned max,
 	 * with the 400 its delta profiles give, so that a typo ("5s") is not
 	 * silently a 30 s wait. */
 	int e = parse_go_int(value, &v);
-	if (e == -EINVAL || (e == 0 && v <= 0)) {
+	if (e == -EINVAL || v <= 0) {
 		http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
 		return -EINVAL;
 	}
@@ -345,7 +355,7 @@ int http_check_debug(const char *value, int *out, struct http_reply *r)
 		return 0;
 	}
 	int e = parse_go_int(value, &v);
-	if (e == -EINVAL || (e == 0 && v < 0)) {
+	if (e == -EINVAL || v < 0) {
 		http_reply_error(r, 400, "invalid value for \"debug\" - must be 0, 1 or 2");
 		return -EINVAL;
 	}

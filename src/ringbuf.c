@@ -44,20 +44,19 @@ const struct perf_event_header *ringbuf_next(struct ringbuf *rb, int *err)
 	if (err)
 		*err = 0;
 	avail = rb->head - rb->tail;
-	if (avail < sizeof(*hdr))
+	if (avail == 0)
 		return NULL;
+	/* The kernel writes records of a multiple of 8 bytes and never more
+	 * than the data area: with the tail 8-byte aligned, the 8-byte header
+	 * never wraps and is aligned. A ring that breaks any of this (a
+	 * corrupt or hostile one) is not read further: a misaligned header
+	 * near the end of the area would be read past it. */
+	if (avail < sizeof(*hdr) || avail > rb->size || (rb->tail & 7))
+		goto corrupt;
 	off = rb->tail & mask;
-	/* Records are 8-byte aligned and the data area is a power of two of
-	 * at least a page, so the 8-byte header itself never wraps. */
 	hdr = (const struct perf_event_header *)(rb->data + off);
-	if (hdr->size < sizeof(*hdr) || hdr->size > avail) {
-		/* A corrupt ring: skip everything published so far rather
-		 * than loop on it. */
-		rb->tail = rb->head;
-		if (err)
-			*err = -EBADMSG;
-		return NULL;
-	}
+	if (hdr->size < sizeof(*hdr) || hdr->size > avail || (hdr->size & 7))
+		goto corrupt;
 	if (off + hdr->size > rb->size) {
 		if (rb->scratch_size < hdr->size) {
 			ns = realloc(rb->scratch, hdr->size);
@@ -76,6 +75,13 @@ const struct perf_event_header *ringbuf_next(struct ringbuf *rb, int *err)
 	}
 	rb->tail += hdr->size;
 	return hdr;
+
+corrupt:
+	/* Skip everything published so far rather than loop on it. */
+	rb->tail = rb->head;
+	if (err)
+		*err = -EBADMSG;
+	return NULL;
 }
 
 void ringbuf_unread(struct ringbuf *rb, const struct perf_event_header *hdr)

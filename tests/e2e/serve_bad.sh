@@ -24,6 +24,28 @@ done
 fetch "$BASE/profile?seconds=21"
 expect_go_error "profile?seconds=21" 400 \
 	"profile duration exceeds the server's limit of 20 seconds"
+# Numbers at and past 2^63 and 2^64, both signs: nothing wraps (2^64 + 1
+# was served as a 1 s profile, -2^64 as debug=0).
+for v in 9223372036854775807 9223372036854775808 18446744073709551615 \
+	 18446744073709551616 18446744073709551617 18446744073709551621; do
+	fetch "$BASE/profile?seconds=$v"
+	expect_go_error "profile?seconds=$v" 400 \
+		"profile duration exceeds the server's limit of 20 seconds"
+	fetch "$BASE/profile?seconds=-$v"
+	expect_go_error "profile?seconds=-$v" 400 "$secs"
+	fetch "$BASE/goroutine?debug=-$v"
+	expect_go_error "goroutine?debug=-$v" 400 'invalid value for "debug" - must be 0, 1 or 2'
+done
+# Past 2^63 Go's Atoi clamps: the full dump, as for debug=2.
+fetch "$BASE/goroutine?debug=2"
+cp "$T/body" "$T/debug2"
+for v in 9223372036854775808 18446744073709551616 18446744073709551617; do
+	fetch "$BASE/goroutine?debug=$v"
+	expect_reply "goroutine?debug=$v" 200 "text/plain; charset=utf-8"
+	[ "$(head -1 "$T/body" | cut -d' ' -f1)" = "$(head -1 "$T/debug2" | cut -d' ' -f1)" ] &&
+		[ "$(wc -l <"$T/body")" -ge 5 ] ||
+		fail "goroutine?debug=$v is not the full dump: $(head -2 "$T/body")"
+done
 fetch "$BASE/goroutine?debug=x"
 expect_go_error "debug=x" 400 'invalid value for "debug" - must be 0, 1 or 2'
 fetch "$BASE/goroutine?debug=-1"

@@ -132,6 +132,35 @@ static void test_errors(void)
 	CHECK_INT(r.status, 400);
 	http_reply_release(&r);
 
+	/* Around 2^63 and 2^64, both signs: nothing wraps. 2^64 + 1 was
+	 * taken as 1 s (the accumulator wrapped before the check). */
+	static const struct { const char *v; int ok; unsigned secs; const char *why; } big[] = {
+		{ "18446744073709551617", 0, 0, "limit of 300" },	/* 2^64 + 1 */
+		{ "18446744073709551616", 0, 0, "limit of 300" },	/* 2^64 */
+		{ "18446744073709551615", 0, 0, "limit of 300" },
+		{ "9223372036854775808", 0, 0, "limit of 300" },	/* 2^63 */
+		{ "9223372036854775807", 0, 0, "limit of 300" },
+		{ "18446744073709551916", 0, 0, "limit of 300" },	/* 2^64 + 300 */
+		{ "-9223372036854775808", 0, 0, "positive integer" },
+		{ "-9223372036854775809", 0, 0, "positive integer" },
+		{ "-18446744073709551617", 0, 0, "positive integer" },
+		{ "-18446744073709551615", 0, 0, "positive integer" },	/* -(2^64 - 1) */
+		{ "0000000000000000000000000000005", 1, 5, NULL },
+	};
+	for (size_t i = 0; i < sizeof(big) / sizeof(big[0]); i++) {
+		secs = 0;
+		int e = http_check_profile_seconds(big[i].v, 30, 300, &secs, &r);
+		if (big[i].ok) {
+			CHECK_INT(e, 0);
+			CHECK_INT(secs, big[i].secs);
+		} else {
+			CHECK_INT(e, -EINVAL);
+			CHECK_INT(r.status, 400);
+			CHECK(r.body && strstr(r.body, big[i].why));
+			http_reply_release(&r);
+		}
+	}
+
 	CHECK_INT(http_check_debug(NULL, &debug, &r), 0);
 	CHECK_INT(debug, 0);
 	CHECK_INT(http_check_debug("1", &debug, &r), 0);
@@ -147,6 +176,26 @@ static void test_errors(void)
 	CHECK_INT(http_check_debug("-1", &debug, &r), -EINVAL);
 	CHECK_INT(r.status, 400);
 	http_reply_release(&r);
+	/* -2^64 was taken as debug=0. Past 2^63 either way: Go's Atoi
+	 * clamps, so a huge positive is the full dump, a huge negative is
+	 * refused as any negative is. */
+	static const char *const neg[] = { "-18446744073709551616", "-18446744073709551617",
+					   "-9223372036854775808", "-9223372036854775809" };
+	for (size_t i = 0; i < sizeof(neg) / sizeof(neg[0]); i++) {
+		debug = 7;
+		CHECK_INT(http_check_debug(neg[i], &debug, &r), -EINVAL);
+		CHECK_INT(r.status, 400);
+		CHECK_INT(debug, 7);
+		http_reply_release(&r);
+	}
+	static const char *const pos[] = { "18446744073709551616", "18446744073709551617",
+					   "18446744073709551618", "9223372036854775808",
+					   "9223372036854775807" };
+	for (size_t i = 0; i < sizeof(pos) / sizeof(pos[0]); i++) {
+		debug = 7;
+		CHECK_INT(http_check_debug(pos[i], &debug, &r), 0);
+		CHECK_INT(debug, 2);
+	}
 
 	CHECK_INT(http_reply_error(&r, 404, "Unknown profile"), 0);
 	CHECK_INT(r.status, 404);

@@ -334,9 +334,72 @@ static void test_record_time(void)
 	ringbuf_release(&rb);
 }
 
+/* What no kernel writes and a corrupt or hostile ring may hold: a record
+ * size that is not a multiple of 8 (the next header was misaligned and,
+ * near the end of the area, read past it), a misaligned tail, more
+ * published than the area holds, a head behind the tail. Each is refused
+ * and skipped, never read. */
+static void test_hostile(void)
+{
+	struct ringbuf rb;
+	uint64_t a[2], b[2];
+	int err = 0;
+	static const uint64_t tails[] = { 3, DATA_SIZE - 2, DATA_SIZE - 1 };
+
+	/* size 12: the record is taken whole (it fits what was published),
+	 * then the next header would sit at 12, misaligned. Refused. */
+	memset(&meta, 0, sizeof(meta));
+	memset(data_words, 0, sizeof(data_words));
+	meta.data_head = meta.data_tail = DATA_SIZE - 16;
+	make_record(a, PERF_RECORD_SAMPLE, sizeof(a), 1);
+	set_size(a, 12);
+	make_record(b, PERF_RECORD_SAMPLE, sizeof(b), 2);
+	produce(a, sizeof(a));
+	produce(b, sizeof(b));
+	ringbuf_init(&rb, &meta, data_words, DATA_SIZE);
+	CHECK(ringbuf_begin(&rb));
+	CHECK(ringbuf_next(&rb, &err) == NULL);
+	CHECK_INT(err, -EBADMSG);
+	ringbuf_end(&rb);
+	CHECK_INT(meta.data_tail, meta.data_head);
+
+	/* A tail that is not 8-byte aligned, 2 bytes before the end of the
+	 * area: reading a header there reads past the area. */
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		meta.data_tail = 4 * DATA_SIZE + tails[i];
+		meta.data_head = meta.data_tail + 64;
+		CHECK(ringbuf_begin(&rb));
+		err = 0;
+		CHECK(ringbuf_next(&rb, &err) == NULL);
+		CHECK_INT(err, -EBADMSG);
+		ringbuf_end(&rb);
+		CHECK_INT(meta.data_tail, meta.data_head);
+	}
+
+	/* More published than the area holds, and a head behind the tail. */
+	meta.data_tail = 0;
+	meta.data_head = DATA_SIZE + 8;
+	CHECK(ringbuf_begin(&rb));
+	CHECK(ringbuf_next(&rb, &err) == NULL);
+	CHECK_INT(err, -EBADMSG);
+	meta.data_tail = 64;
+	meta.data_head = 8;
+	CHECK(ringbuf_begin(&rb));
+	CHECK(ringbuf_next(&rb, &err) == NULL);
+	CHECK_INT(err, -EBADMSG);
+	/* 4 bytes published: no whole header. */
+	meta.data_tail = 8;
+	meta.data_head = 12;
+	CHECK(ringbuf_begin(&rb));
+	CHECK(ringbuf_next(&rb, &err) == NULL);
+	CHECK_INT(err, -EBADMSG);
+	ringbuf_release(&rb);
+}
+
 int main(void)
 {
 	test_wrap();
+	test_hostile();
 	test_parse();
 	test_wrapped_sample();
 	test_record_time();
