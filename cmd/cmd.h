@@ -43,6 +43,10 @@ int cli_parse_pid(const char *opt, const char *s, pid_t *pid);
 int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
 		    unsigned long max, unsigned long *v);
 int cli_parse_seconds(const char *opt, const char *s, double *v);
+/* A size in bytes, or with a K, M, G or T suffix (powers of 1024), of at
+ * least min bytes; prints the error and hint itself. */
+int cli_parse_size(const char *opt, const char *s, unsigned long long min,
+		   unsigned long long *v);
 
 /* Reports what getopt_long rejected (c is ':' for a missing value, '?'
  * otherwise) for `cprof CMD`, with a hint pointing at its --help. Call it

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,16 @@
 /* Defaults, shown by --help and documented in cprof-report(1). */
 static const struct {
 	unsigned long top;
+	unsigned long long max_memory;
 } report_defaults = {
 	.top = 20,
+	.max_memory = PPROF_DEFAULT_MAX_MEMORY,
 };
 
 static void report_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cprof report [--top N] [--sample-type TYPE] FILE\n"
+		"usage: cprof report [--top N] [--sample-type TYPE] [--max-memory SIZE] FILE\n"
 		"\n"
 		"Prints the functions of a pprof profile that account for the most\n"
 		"samples, as 'go tool pprof -top' does: flat (in the function itself),\n"
@@ -35,13 +38,16 @@ static void report_usage(FILE *f)
 		"  --top N              rows to print, 0 for all (default %lu)\n"
 		"  --sample-type TYPE   the value to report, e.g. cpu or samples\n"
 		"                       (default: the profile's default, else its last)\n"
+		"  --max-memory SIZE    memory the file may take decoded, e.g. 4G\n"
+		"                       (default %lluM); input that decodes to over %d\n"
+		"                       times its size is refused whatever the limit\n"
 		"  -h, --help           this help\n"
 		"\n"
 		"examples:\n"
 		"  cprof report cpu.pprof\n"
 		"  cprof report --top 50 --sample-type samples cpu.pprof\n"
 		"  cprof report --top 0 goroutine.pb.gz\n",
-		report_defaults.top);
+		report_defaults.top, report_defaults.max_memory >> 20, PPROF_MAX_EXPANSION);
 }
 
 /* Lists the sample types so that a wrong --sample-type has its fix. */
@@ -68,11 +74,13 @@ int cmd_report(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "top", required_argument, NULL, 't' },
 		{ "sample-type", required_argument, NULL, 's' },
+		{ "max-memory", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct report_opts opts = { .top = report_defaults.top };
 	unsigned long top;
+	unsigned long long max_memory = report_defaults.max_memory;
 	int c;
 
 	/* Reset getopt: main may have used it, and we parse argv + 1. */
@@ -89,6 +97,10 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 's':
 			opts.sample_type = optarg;
+			break;
+		case 'm':
+			if (cli_parse_size("--max-memory", optarg, 1ULL << 20, &max_memory) < 0)
+				return CPROF_EXIT_USAGE;
 			break;
 		case 'h':
 			report_usage(stdout);
@@ -112,7 +124,18 @@ int cmd_report(int argc, char **argv)
 
 	struct profile *p = NULL;
 	char err[256];
-	int r = pprof_read_file(path, &p, err, sizeof(err));
+	size_t max = max_memory > SIZE_MAX ? SIZE_MAX : (size_t)max_memory;
+	int r = pprof_read_file_max(path, max, &p, err, sizeof(err));
+	if (r == -E2BIG) {
+		cli_error("'%s' is too large to read: %s", path, err);
+		if (strstr(err, "limit of"))
+			cli_hint("if the file is one you trust, raise the limit with "
+				 "--max-memory SIZE (e.g. --max-memory 4G)");
+		else
+			cli_hint("the file is made to exhaust memory, or corrupt; a real "
+				 "profile decodes to a few times its size");
+		return CPROF_EXIT_FATAL;
+	}
 	if (r == -EBADMSG) {
 		const char *prefix = "not a pprof profile: ";
 		const char *why = strncmp(err, prefix, strlen(prefix)) ? err :

@@ -125,6 +125,30 @@ int cli_parse_pid(const char *opt, const char *s, pid_t *pid)
 	return 0;
 }
 
+int cli_parse_size(const char *opt, const char *s, unsigned long long min,
+		   unsigned long long *v)
+{
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(s, &end, 10), mul = 1;
+	if (!errno && end != s && *s != '-' && *end && !end[1]) {
+		switch (*end) {
+		case 'K': case 'k': mul = 1ULL << 10; end++; break;
+		case 'M': case 'm': mul = 1ULL << 20; end++; break;
+		case 'G': case 'g': mul = 1ULL << 30; end++; break;
+		case 'T': case 't': mul = 1ULL << 40; end++; break;
+		}
+	}
+	if (errno || end == s || *end || *s == '-' || x > ULLONG_MAX / mul || x * mul < min) {
+		cli_error("invalid %s '%s': must be a size of at least %llu MiB, "
+			  "in bytes or with K, M, G or T", opt, s, min >> 20);
+		cli_hint("e.g. %s 4G", opt);
+		return -1;
+	}
+	*v = x * mul;
+	return 0;
+}
+
 int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
 		    unsigned long max, unsigned long *v)
 {

@@ -18,11 +18,8 @@
 #include <zlib.h>
 
 #include "pprof.h"
+#include "pprof_budget.h"
 #include "pprof_pb.h"
-
-/* A decompressed profile larger than this is refused rather than risk
- * exhausting memory on a gzip bomb; real profiles are a few MiB. */
-#define PPROF_MAX_RAW ((size_t)1 << 30)
 
 /* ---- decoding --------------------------------------------------------- */
 
@@ -43,7 +40,27 @@ static int pprof_bad(char *errmsg, size_t errlen, const char *fmt, ...)
 
 /* Inflates gzip data, including several concatenated gzip members as
  * gzip(1) and Go's gzip.Reader accept. */
-static int pprof_gunzip(const uint8_t *buf, size_t len, uint8_t **out,
+static int pprof_too_big(char *errmsg, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Past the memory budget: -E2BIG with the reason. */
+static int pprof_too_big(char *errmsg, size_t errlen, const char *fmt, ...)
+{
+	if (errmsg && errlen) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(errmsg, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -E2BIG;
+}
+
+static uint64_t pprof_mib(uint64_t bytes)
+{
+	return (bytes + (1 << 20) - 1) >> 20;
+}
+
+static int pprof_gunzip(const uint8_t *buf, size_t len, size_t max, uint8_t **out,
 			size_t *outlen, char *errmsg, size_t errlen)
 {
 	z_stream zs;
@@ -51,8 +68,8 @@ static int pprof_gunzip(const uint8_t *buf, size_t len, uint8_t **out,
 	/* 15 + 32: detect a zlib or gzip header (zlib manual, inflateInit2). */
 	if (inflateInit2(&zs, 15 + 32) != Z_OK)
 		return -ENOMEM;
-	size_t cap = len < 4096 ? 16384 : len * 4, n = 0;
-	uint8_t *o = malloc(cap);
+	size_t cap = len < 4096 ? 16384 : len > max / 4 ? max : len * 4, n = 0;
+	uint8_t *o = malloc(cap ? cap : 1);
 	int ret = 0;
 	if (!o) {
 		ret = -ENOMEM;
@@ -62,19 +79,20 @@ static int pprof_gunzip(const uint8_t *buf, size_t len, uint8_t **out,
 	size_t left = len;
 	for (;;) {
 		if (n == cap) {
-			if (cap >= PPROF_MAX_RAW) {
-				ret = pprof_bad(errmsg, errlen,
-						"gzip data expands beyond %zu MiB",
-						PPROF_MAX_RAW >> 20);
+			if (cap >= max) {
+				ret = pprof_too_big(errmsg, errlen,
+						    "its gzip data expands beyond the limit of %llu MiB",
+						    (unsigned long long)pprof_mib(max));
 				goto out;
 			}
-			uint8_t *no = realloc(o, cap * 2);
+			size_t ncap = cap > max / 2 ? max : cap * 2;
+			uint8_t *no = realloc(o, ncap);
 			if (!no) {
 				ret = -ENOMEM;
 				goto out;
 			}
 			o = no;
-			cap *= 2;
+			cap = ncap;
 		}
 		uInt in_now = left > UINT_MAX ? UINT_MAX : (uInt)left;
 		size_t room = cap - n;
@@ -360,6 +378,38 @@ static int pprof_copy(const PbProfile *m, struct profile *p)
 int pprof_decode(const uint8_t *buf, size_t len, struct profile **out,
 		 char *errmsg, size_t errlen)
 {
+	return pprof_decode_max(buf, len, PPROF_DEFAULT_MAX_MEMORY, out, errmsg, errlen);
+}
+
+/* Refuses a message whose decoding would take more than its share
+ * (docs/design.md §6.1): what protobuf-c allocates, and the profile
+ * copied from it, about as large again (measured: 2.0-2.1 times the
+ * unpack's allocations with the message itself), both alive at once. */
+static int pprof_check_budget(const uint8_t *buf, size_t len, size_t max,
+			      char *errmsg, size_t errlen)
+{
+	uint64_t cost;
+	if (pprof_budget_scan(buf, len, &cost) < 0)
+		return pprof_bad(errmsg, errlen, "protobuf parse failed");
+	uint64_t need = len + 2 * cost + cost / 4;
+	if (cost > (uint64_t)PPROF_MAX_EXPANSION * len + PPROF_EXPANSION_SLACK)
+		return pprof_too_big(errmsg, errlen,
+				     "decoding it would take about %llu MiB for %llu KiB of "
+				     "protobuf, more than %d times as much: not a real profile",
+				     (unsigned long long)pprof_mib(need),
+				     (unsigned long long)(len + 1023) / 1024, PPROF_MAX_EXPANSION);
+	if (need > max)
+		return pprof_too_big(errmsg, errlen,
+				     "decoding it would take about %llu MiB, more than the "
+				     "limit of %llu MiB",
+				     (unsigned long long)pprof_mib(need),
+				     (unsigned long long)pprof_mib(max));
+	return 0;
+}
+
+int pprof_decode_max(const uint8_t *buf, size_t len, size_t max_memory,
+		     struct profile **out, char *errmsg, size_t errlen)
+{
 	uint8_t *raw = NULL;
 	size_t rawlen = len;
 	struct profile *p = NULL;
@@ -371,11 +421,14 @@ int pprof_decode(const uint8_t *buf, size_t len, struct profile **out,
 	if (len == 0)
 		return pprof_bad(errmsg, errlen, "empty file");
 	if (len >= 2 && buf[0] == 0x1f && buf[1] == 0x8b) {
-		ret = pprof_gunzip(buf, len, &raw, &rawlen, errmsg, errlen);
+		ret = pprof_gunzip(buf, len, max_memory, &raw, &rawlen, errmsg, errlen);
 		if (ret < 0)
 			return ret;
 		buf = raw;
 	}
+	ret = pprof_check_budget(buf, rawlen, max_memory, errmsg, errlen);
+	if (ret < 0)
+		goto out;
 	m = perftools__profiles__profile__unpack(NULL, rawlen, buf);
 	if (!m) {
 		/* protobuf-c does not tell a parse error from ENOMEM; a parse
@@ -410,6 +463,12 @@ out:
 int pprof_read_file(const char *path, struct profile **out, char *errmsg,
 		    size_t errlen)
 {
+	return pprof_read_file_max(path, PPROF_DEFAULT_MAX_MEMORY, out, errmsg, errlen);
+}
+
+int pprof_read_file_max(const char *path, size_t max_memory, struct profile **out,
+			char *errmsg, size_t errlen)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -431,7 +490,7 @@ int pprof_read_file(const char *path, struct profile **out, char *errmsg,
 	}
 	/* +1 so that the read that sees end of file needs no growth. */
 	cap = S_ISREG(st.st_mode) && st.st_size > 0 &&
-	      (uint64_t)st.st_size < PPROF_MAX_RAW ? (size_t)st.st_size + 1 : 65536;
+	      (uint64_t)st.st_size < max_memory ? (size_t)st.st_size + 1 : 65536;
 	buf = malloc(cap);
 	if (!buf) {
 		ret = -ENOMEM;
@@ -439,17 +498,20 @@ int pprof_read_file(const char *path, struct profile **out, char *errmsg,
 	}
 	for (;;) {
 		if (n == cap) {
-			if (cap >= PPROF_MAX_RAW) {
-				ret = -EFBIG;
-				goto out;
+			if (cap >= max_memory) {
+				ret = pprof_too_big(errmsg, errlen,
+						    "the file is larger than the limit of %llu MiB",
+						    (unsigned long long)pprof_mib(max_memory));
+				goto out_close;
 			}
-			uint8_t *nb = realloc(buf, cap * 2);
+			size_t ncap = cap > max_memory / 2 ? max_memory : cap * 2;
+			uint8_t *nb = realloc(buf, ncap);
 			if (!nb) {
 				ret = -ENOMEM;
 				goto out;
 			}
 			buf = nb;
-			cap *= 2;
+			cap = ncap;
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0) {
@@ -462,7 +524,7 @@ int pprof_read_file(const char *path, struct profile **out, char *errmsg,
 			break;
 		n += (size_t)r;
 	}
-	ret = pprof_decode(buf, n, out, errmsg, errlen);
+	ret = pprof_decode_max(buf, n, max_memory, out, errmsg, errlen);
 	goto out_close;
 out:
 	if (errmsg && errlen)

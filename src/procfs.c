@@ -38,6 +38,10 @@ int procfs_read_file(const char *path, char **buf, size_t *len)
 	}
 	for (;;) {
 		if (cap - n < 2) {
+			if (cap >= PROCFS_MAX_FILE) {
+				e = -EFBIG;
+				goto out_free;
+			}
 			nb = realloc(b, cap * 2);
 			if (!nb) {
 				e = -ENOMEM;

@@ -153,7 +153,12 @@ const char *procfs_syscall_name(long nr);
  * /proc/sys/kernel/perf_event_paranoid. */
 int procfs_read_long(const char *path, long *val);
 
-/* Whole file into a NUL-terminated malloc'd buffer. */
+/* Whole file into a NUL-terminated malloc'd buffer; -EFBIG past
+ * PROCFS_MAX_FILE. A hostile target controls the size of some of its
+ * /proc files: 65,530 mappings (vm.max_map_count) of files with 4 KiB
+ * paths make a 270 MB maps file, while real ones are under 10 MB
+ * (docs/design.md §6.1). */
+#define PROCFS_MAX_FILE ((size_t)64 << 20)
 int procfs_read_file(const char *path, char **buf, size_t *len);
 
 /* /proc/kallsyms */

@@ -6,12 +6,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "outfile.h"
 #include "pprof.h"
+#include "pprof_budget.h"
+#include "pprof_pb.h"
 
 /* Two functions inlined into a third, a mapping, labels, comments: every
  * part of the format that we write. */
@@ -413,6 +416,150 @@ static void test_go_pprof(const char *tmp)
 	unlink(path);
 }
 
+/* The most protobuf-c's unpack has allocated at once, each block rounded
+ * as pprof_budget rounds (the rounded size kept before the block). */
+static uint64_t live, peak;
+static void *count_alloc(void *data, size_t n)
+{
+	(void)data;
+	uint64_t c = (n + 8 + 15) & ~(uint64_t)15;
+	c = n == 0 ? 0 : c < 32 ? 32 : c;
+	uint64_t *b = malloc(n + 16);
+	if (!b)
+		return NULL;
+	b[0] = c;
+	live += c;
+	if (live > peak)
+		peak = live;
+	return b + 2;
+}
+static void count_free(void *data, void *p)
+{
+	(void)data;
+	if (!p)
+		return;
+	uint64_t *b = (uint64_t *)p - 2;
+	live -= b[0];
+	free(b);
+}
+
+static void put_varint(uint8_t *b, size_t *n, uint64_t v)
+{
+	do {
+		b[(*n)++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+}
+
+/* pprof_budget_scan's figure is the unpack's peak, exactly: on
+ * our own profile, on one with unknown fields, unpacked repeated fields
+ * and an empty packed run at every level, and on the amplification input
+ * of 2-byte empty samples, which decoding refuses before allocating. */
+static void test_budget(void)
+{
+	ProtobufCAllocator a = { count_alloc, count_free, NULL };
+	struct profile *p = make_profile();
+	uint8_t *raw, b[512];
+	size_t rawlen, n = 0;
+	uint64_t cost = 0;
+
+	CHECK_INT(pprof_encode_raw(p, &raw, &rawlen), 0);
+	CHECK_INT(pprof_budget_scan(raw, rawlen, &cost), 0);
+	live = peak = 0;
+	PbProfile *m = perftools__profiles__profile__unpack(&a, rawlen, raw);
+	CHECK(m != NULL);
+	CHECK_INT(cost, peak);
+	perftools__profiles__profile__free_unpacked(m, &a);
+	free(raw);
+	profile_free(p);
+
+	/* string_table "", "x"; a sample with location ids unpacked (field
+	 * 1 as varints), an empty packed value run, an empty label and an
+	 * unknown field 9; a location with two lines and an unknown field;
+	 * comments packed and not; an unknown top-level field 20. */
+	static const uint8_t tail[] = {
+		0x32, 0x00, 0x32, 0x01, 'x',
+		0x12, 0x0e, 0x08, 0x05, 0x08, 0x06, 0x12, 0x00, 0x1a, 0x00,
+		0x48, 0x07, 0x4a, 0x02, 0x01, 0x02, 0x1a, 0x00,
+		0x22, 0x0a, 0x08, 0x01, 0x22, 0x02, 0x08, 0x01, 0x22, 0x00, 0x30, 0x01,
+		0x6a, 0x02, 0x01, 0x02, 0x68, 0x03,
+		0xa2, 0x01, 0x03, 'a', 'b', 'c',
+		0x1a, 0x04, 0x08, 0x01, 0x58, 0x01,	/* mapping with field 11 */
+	};
+	memcpy(b, tail, sizeof(tail));
+	n = sizeof(tail);
+	CHECK_INT(pprof_budget_scan(b, n, &cost), 0);
+	live = peak = 0;
+	m = perftools__profiles__profile__unpack(&a, n, b);
+	CHECK(m != NULL);
+	CHECK_INT(cost, peak);
+	if (m)
+		perftools__profiles__profile__free_unpacked(m, &a);
+
+	/* A sample of 40 location ids as separate varints: protobuf-c's scan
+	 * list of the sample outgrows its 16 entries on the stack. */
+	n = 0;
+	b[n++] = 0x12;
+	b[n++] = 80;
+	for (int i = 0; i < 40; i++) {
+		b[n++] = 0x08;
+		b[n++] = (uint8_t)(i + 1);
+	}
+	CHECK_INT(pprof_budget_scan(b, n, &cost), 0);
+	live = peak = 0;
+	m = perftools__profiles__profile__unpack(&a, n, b);
+	CHECK(m != NULL);
+	CHECK_INT(cost, peak);
+	if (m)
+		perftools__profiles__profile__free_unpacked(m, &a);
+
+	/* What the unpack refuses, the scan refuses. */
+	static const uint8_t bad[][4] = {
+		{ 0x12, 0x05, 0x08, 0x01 },	/* length past the end */
+		{ 0x13, 0x00, 0x00, 0x00 },	/* a group */
+		{ 0x10, 0x01, 0x00, 0x00 },	/* sample as a varint */
+		{ 0x12, 0x02, 0x0a, 0x80 },	/* packed run ends inside a varint */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK_INT(pprof_budget_scan(bad[i], bad[i][0] == 0x13 ? 2 : 4, &cost), -EBADMSG);
+
+	/* The issue's input: "\x32\x00" then 16M "\x12\x00" (32 MB, a 32 KB
+	 * gzip): refused as amplification, long before 3.9 GiB are taken. */
+	size_t big = 2 + 2 * ((size_t)16 << 20);
+	uint8_t *bomb = malloc(big);
+	CHECK(bomb != NULL);
+	if (bomb) {
+		bomb[0] = 0x32;
+		bomb[1] = 0x00;
+		for (size_t i = 2; i < big; i += 2) {
+			bomb[i] = 0x12;
+			bomb[i + 1] = 0x00;
+		}
+		struct profile *q = NULL;
+		char err[256];
+		CHECK_INT(pprof_decode(bomb, big, &q, err, sizeof(err)), -E2BIG);
+		CHECK(strstr(err, "more than 32 times") != NULL);
+		CHECK(q == NULL);
+		free(bomb);
+	}
+
+	/* Under the expansion limit but over a given memory limit. */
+	n = 0;
+	b[n++] = 0x32;
+	b[n++] = 0x00;
+	for (int i = 0; i < 40; i++) {
+		b[n++] = 0x12;
+		b[n++] = 0x03;
+		b[n++] = 0x0a;
+		b[n++] = 0x01;
+		put_varint(b, &n, (uint64_t)i + 1);
+	}
+	struct profile *q = NULL;
+	char err[256];
+	CHECK_INT(pprof_decode_max(b, n, 1000, &q, err, sizeof(err)), -E2BIG);
+	CHECK(strstr(err, "limit of 1 MiB") != NULL);
+}
+
 int main(void)
 {
 	char tmp[] = "/tmp/test_pprof.XXXXXX";
@@ -422,6 +569,7 @@ int main(void)
 	}
 	test_round_trip();
 	test_corrupt();
+	test_budget();
 	test_fuzz();
 	test_read_file(tmp);
 	test_go_pprof(tmp);

@@ -12,6 +12,30 @@
 #include "check.h"
 #include "procfs.h"
 
+/* A file past PROCFS_MAX_FILE is refused, not read whole; one just
+ * under it is read. (Sparse files: nothing is written to disk.) */
+static void test_read_limit(void)
+{
+	char path[] = "/tmp/test_procfs.XXXXXX";
+	int fd = mkstemp(path);
+	char *buf = NULL;
+	size_t len = 0;
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_INT(ftruncate(fd, (off_t)PROCFS_MAX_FILE - 2), 0);
+	CHECK_INT(procfs_read_file(path, &buf, &len), 0);
+	CHECK_INT(len, PROCFS_MAX_FILE - 2);
+	free(buf);
+	buf = NULL;
+	CHECK_INT(ftruncate(fd, (off_t)PROCFS_MAX_FILE + 1), 0);
+	CHECK_INT(procfs_read_file(path, &buf, &len), -EFBIG);
+	CHECK(buf == NULL);
+	close(fd);
+	unlink(path);
+}
+
 static void test_maps(void)
 {
 	/* Out of order on purpose: the parser must sort. */
@@ -502,6 +526,7 @@ static void test_descendants_and_dup(void)
 
 int main(void)
 {
+	test_read_limit();
 	test_descendants_and_dup();
 	test_maps();
 	test_self_maps();
