@@ -1,30 +1,37 @@
 #!/usr/bin/env bash
-# test.sh - set up, then build and run the whole test suite twice: a normal
-# build and an AddressSanitizer + UndefinedBehaviorSanitizer build.
+# test.sh - set up, then build and run the whole test suite twice, in a
+# normal build and an AddressSanitizer + UndefinedBehaviorSanitizer build,
+# and the fuzz targets briefly in a third (clang, libFuzzer).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh" "$top/build"
 "$top/scripts/setup.sh" "$top/build-asan" -DCPROF_SANITIZE=ON
+# The fuzz targets (clang, libFuzzer): every input that once crashed one,
+# then a few seconds of fuzzing each (scripts/fuzz.sh runs them longer).
+CC=clang CXX=clang++ cmake -S "$top" -B "$top/build-fuzz" -DCPROF_FUZZ=ON >/dev/null
+cmake --build "$top/build-fuzz" -j"$(nproc)" --target fuzzers >/dev/null
 
 # A stray process spinning on a 2-core machine halves every figure after it
 # and can starve the end-to-end tests: show what else runs.
 busy=$(ps -eo pid,pcpu,comm --sort=-pcpu --no-headers | awk '$2 > 50' || true)
 [ -z "$busy" ] || { echo "test: warning: busy processes:" >&2; echo "$busy" >&2; }
 
-# The two builds' suites run side by side, two tests at a time each: the
+# The builds' suites run side by side, two tests at a time each: the
 # tests are written to pass on a loaded machine (shares against what the
 # workload measured of itself, the CPU time of the sampled window), and most
 # of their time is spent waiting (a recording of N seconds, a workload's
 # warm-up), so one suite after the other took over nine minutes. Each line
 # is prefixed with the build it comes from.
 run_suite() {	# run_suite BUILD_DIR
-	(cd "$top/$1" && ctest -j2 --output-on-failure --timeout 300) 2>&1 |
+	local j=2
+	[ "$1" = build-fuzz ] && j=1	# one fuzzer at a time beside the others
+	(cd "$top/$1" && ctest -j$j --output-on-failure --timeout 300) 2>&1 |
 		sed -u "s/^/[$1] /"
 	return "${PIPESTATUS[0]}"
 }
 pids=()
-for b in build build-asan; do
+for b in build build-asan build-fuzz; do
 	run_suite "$b" &
 	pids+=($!)
 done

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stddef.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -385,19 +387,38 @@ int procfs_pid_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Appends the thread ids among got bytes of getdents64 entries, up to max
- * of them. */
-static void procfs_parse_tasks(const char *buf, ssize_t got, pid_t *tids,
-			       size_t max, size_t *n)
+void procfs_parse_tasks(const char *buf, size_t got, pid_t *tids, size_t max,
+			size_t *n)
 {
-	for (ssize_t off = 0; off < got && *n < max;) {
-		const struct dirent64 *de = (const struct dirent64 *)(buf + off);
-		char *end;
-		long t = strtol(de->d_name, &end, 10);
+	const size_t name_at = offsetof(struct dirent64, d_name);
 
-		if (isdigit((unsigned char)de->d_name[0]) && !*end && t > 0)
-			tids[(*n)++] = (pid_t)t;
-		off += de->d_reclen;
+	for (size_t off = 0; off < got && *n < max;) {
+		struct dirent64 de;
+		size_t rest = got - off, reclen;
+		char name[16];
+
+		/* The kernel's records are whole, 8-byte aligned and end in a
+		 * NUL; anything else ends the listing rather than be read
+		 * past. Copied out: buf need not be aligned. */
+		if (rest < name_at)
+			break;
+		memcpy(&de, buf + off, name_at);
+		reclen = de.d_reclen;
+		if (reclen <= name_at || reclen > rest)
+			break;
+		size_t nlen = strnlen(buf + off + name_at, reclen - name_at);
+		if (nlen == reclen - name_at)
+			break;
+		if (nlen > 0 && nlen < sizeof(name) &&
+		    isdigit((unsigned char)buf[off + name_at])) {
+			char *end;
+			memcpy(name, buf + off + name_at, nlen + 1);
+			errno = 0;
+			long t = strtol(name, &end, 10);
+			if (!*end && !errno && t > 0 && t <= INT_MAX)
+				tids[(*n)++] = (pid_t)t;
+		}
+		off += reclen;
 	}
 }
 
@@ -430,7 +451,7 @@ int procfs_list_some_tasks(pid_t pid, pid_t *tids, size_t max, size_t *n)
 		close(fd);
 		return e;
 	}
-	procfs_parse_tasks(buf, got, tids, max, n);
+	procfs_parse_tasks(buf, (size_t)got, tids, max, n);
 	close(fd);
 	return 0;
 }
@@ -474,7 +495,7 @@ int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n)
 			}
 			v = nv;
 		}
-		procfs_parse_tasks(buf, got, v, cap, &cnt);
+		procfs_parse_tasks(buf, (size_t)got, v, cap, &cnt);
 	}
 	close(fd);
 	if (cnt > 1)

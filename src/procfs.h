@@ -71,6 +71,12 @@ int procfs_pid_cmp(const void *a, const void *b);
 
 /* Thread ids in /proc/PID/task, sorted ascending. *tids malloc'd. */
 int procfs_list_tasks(pid_t pid, pid_t **tids, size_t *n);
+
+/* Appends to tids (up to max in all) the thread ids among got bytes of
+ * getdents64 records; a record that is cut short, or claims more than
+ * got, ends the parse. */
+void procfs_parse_tasks(const char *buf, size_t got, pid_t *tids, size_t max,
+			size_t *n);
 /* Up to max of them (at least the first few dozen), in directory order,
  * the main thread first, at a cost that does not grow with the number of
  * threads. */
