@@ -251,6 +251,36 @@ static bool modules_proc_alive(const struct modules_proc *p)
 	return access(path, F_OK) == 0;
 }
 
+/* Whether fd is an ELF file a process can have loaded: an executable or a
+ * shared object (a corrupt ET_REL would be relocated by libdwfl as an
+ * object file). What is not ELF at all is left to libdwfl to refuse. */
+static bool modules_loadable(int fd)
+{
+	unsigned char h[18];
+	uint16_t type;
+
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+	    memcmp(h, ELFMAG, SELFMAG) != 0)
+		return true;
+	memcpy(&type, h + 16, sizeof(type));	/* e_type, native order */
+	if (h[EI_DATA] == ELFDATA2MSB)
+		type = (uint16_t)(type >> 8 | type << 8);
+	return type == ET_EXEC || type == ET_DYN;
+}
+
+/* The file of fd if it may be loaded; closed and -1 if not. */
+static int modules_checked(int fd, char **file_name)
+{
+	if (modules_loadable(fd))
+		return fd;
+	close(fd);
+	if (*file_name) {
+		free(*file_name);
+		*file_name = NULL;
+	}
+	return -1;
+}
+
 int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 		     const char *name, Dwarf_Addr base, char **file_name,
 		     Elf **elfp)
@@ -277,7 +307,7 @@ int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 		if (fd < 0 && !modules_proc_alive(p))
 			fd = procfs_open_regular_path(f->path, &path);
 		if (modules_keep_if_mapped(f, &fd, &path, file_name))
-			return fd;
+			return modules_checked(fd, file_name);
 	}
 	if (f) {
 		/* Deleted or replaced: the mapped file itself, kept by the
@@ -288,7 +318,7 @@ int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 		if (fd == -ENOMEM)
 			return -1;
 		if (modules_keep_if_mapped(f, &fd, &path, file_name))
-			return fd;
+			return modules_checked(fd, file_name);
 		if (f->map_offset != 0)
 			return -1;
 	}
@@ -297,7 +327,7 @@ int modules_find_elf(struct modules_proc *p, Dwfl_Module *mod, void **userdata,
 	if (fd < 0)
 		return -1;
 	*file_name = NULL;
-	return fd;
+	return modules_checked(fd, file_name);
 }
 
 static int modules_no_debuginfo(Dwfl_Module *mod, void **userdata,
@@ -318,9 +348,12 @@ static int modules_proc_find_elf(Dwfl_Module *mod, void **userdata,
 				file_name, elfp);
 }
 
+/* section_address: libdwfl calls it for an ET_REL file, without a check
+ * (a NULL one crashed on a corrupt file, tests/fuzz/regress/elf). */
 const Dwfl_Callbacks modules_unwind_callbacks = {
 	.find_elf = modules_proc_find_elf,
 	.find_debuginfo = modules_no_debuginfo,
+	.section_address = dwfl_offline_section_address,
 };
 
 static int modules_claim(Dwfl_Module *mod, void **userdata,

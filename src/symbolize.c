@@ -618,6 +618,9 @@ static int symbolize_open(pid_t pid, struct procfs_maps *maps,
 	s->callbacks.find_elf = symbolize_find_elf;
 	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
+	/* libdwfl calls it for an ET_REL file without a check (a corrupt
+	 * debug file, tests/fuzz/regress/elf). */
+	s->callbacks.section_address = dwfl_offline_section_address;
 	s->dwfl = dwfl_begin(&s->callbacks);
 	if (!s->dwfl) {
 		procfs_maps_release(maps);

@@ -16,9 +16,10 @@ rc=0
 "$fuzzer" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 	-artifact_prefix="$w/artifacts/" "${dirs[@]}" >"$w/log" 2>&1 || rc=$?
 cov=$(grep -o 'cov: [0-9]*' "$w/log" | tail -1 || true)
+edges=$(sed -n 's/.*Loaded 1 modules *(\([0-9]*\) inline 8-bit counters.*/\1/p' "$w/log" | head -1)
 execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$w/log")
 eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$w/log")
-echo "fuzz $name: ${execs:-?} runs, ${eps:-?}/s, ${cov:-cov: ?} (edges), rc $rc"
+echo "fuzz $name: ${execs:-?} runs, ${eps:-?}/s, ${cov:-cov: ?} of ${edges:-?} instrumented edges, rc $rc"
 if [ "$rc" != 0 ]; then
 	grep -E 'ERROR|runtime error|SUMMARY|Test unit written' "$w/log" | head -20 >&2
 	for a in "$w"/artifacts/*; do
