@@ -6,7 +6,10 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/setup.sh" "$top/build"
-"$top/scripts/setup.sh" "$top/build-asan" -DCPROF_SANITIZE=ON
+# The workloads are built without sanitizers in both: the second takes the
+# first's.
+"$top/scripts/setup.sh" "$top/build-asan" -DCPROF_SANITIZE=ON \
+	-DCPROF_WORKLOAD_DIR="$top/build/workloads"
 # The fuzz targets (clang, libFuzzer): every input that once crashed one,
 # then a few seconds of fuzzing each (scripts/fuzz.sh runs them longer).
 CC=clang CXX=clang++ cmake -S "$top" -B "$top/build-fuzz" -DCPROF_FUZZ=ON >/dev/null

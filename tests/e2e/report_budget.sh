@@ -37,7 +37,11 @@ need=$(sed -n 's/.*take about \([0-9]*\) MiB.*/\1/p' "$T/small.err")
 grep -q 'func[0-9]' "$T/deep.out" || fail "deep: no function in $(cat "$T/deep.out")"
 rss=$(tail -1 "$T/deep.rss")
 note "60,000 samples: estimate $need MiB, RSS $((rss / 1024)) MiB"
-[ "$rss" -le $(((need + 8) * 1024)) ] || fail "deep: RSS $rss KiB over the estimate of $need MiB"
+# The estimate is of glibc's malloc; ASan's allocator adds redzones and a
+# quarantine of freed blocks (83 MiB where glibc takes 39): there, only
+# that the estimate is not wildly off.
+limit=$((need + 8)); [ "${CPROF_SANITIZED:-0}" = 1 ] && limit=$((need * 3 + 64))
+[ "$rss" -le $((limit * 1024)) ] || fail "deep: RSS $rss KiB over $limit MiB (estimate $need MiB)"
 "$CPROF" report --max-memory "$((need + 1))M" --top 1 "$T/deep.pb.gz" >/dev/null ||
 	fail "--max-memory $((need + 1))M: refused"
 

@@ -17,8 +17,8 @@ grep -q ready "$T/ready" || fail "churn_nofp did not start"
 
 modes=("" "--one-at-a-time" "--unwinder libunwind" "--unwinder libunwind --one-at-a-time")
 exited=0
-# 20 dumps; 8 in the sanitizer build (each takes 3-4 times as long).
-dumps=20; [ "${CPROF_SANITIZED:-0}" = 1 ] && dumps=8
+# 16 dumps; 8 in the sanitizer build (each takes 3-4 times as long).
+dumps=16; [ "${CPROF_SANITIZED:-0}" = 1 ] && dumps=8
 for i in $(seq "$dumps"); do
 	mode=${modes[$((i % 4))]}
 	rc=0

@@ -47,9 +47,9 @@ check_target() {	# $1: what happened
 }
 
 modes=("" "--one-at-a-time" "--unwinder libunwind" "--unwinder libunwind --one-at-a-time")
-# 50 kills of each signal; 20 in the sanitizer build, where each dump takes
+# 40 kills of each signal; 16 in the sanitizer build, where each dump takes
 # 3-4 times as long (the races are the same, its checks are of memory).
-kills=50; [ "${CPROF_SANITIZED:-0}" = 1 ] && kills=20
+kills=40; [ "${CPROF_SANITIZED:-0}" = 1 ] && kills=16
 for sig in KILL INT; do
 	hits=0
 	for i in $(seq "$kills"); do
