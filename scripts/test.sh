@@ -42,5 +42,5 @@ status=0
 for p in "${pids[@]}"; do
 	wait "$p" || status=1
 done
-[ "$status" = 0 ] && echo "test: both suites passed" || echo "test: a suite failed (lines above with ***Failed)" >&2
+[ "$status" = 0 ] && echo "test: all suites passed" || echo "test: a suite failed (lines above with ***Failed)" >&2
 exit $status
