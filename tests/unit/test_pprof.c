@@ -443,6 +443,21 @@ static void count_free(void *data, void *p)
 	free(b);
 }
 
+/* The scan's figure for buf is the unpack's peak. */
+static void check_scan_is_peak(const uint8_t *buf, size_t len)
+{
+	ProtobufCAllocator a = { count_alloc, count_free, NULL };
+	uint64_t cost = 0;
+
+	CHECK_INT(pprof_budget_scan(buf, len, &cost), 0);
+	live = peak = 0;
+	PbProfile *m = perftools__profiles__profile__unpack(&a, len, buf);
+	CHECK(m != NULL);
+	CHECK_INT(cost, peak);
+	if (m)
+		perftools__profiles__profile__free_unpacked(m, &a);
+}
+
 static void put_varint(uint8_t *b, size_t *n, uint64_t v)
 {
 	do {
@@ -457,19 +472,13 @@ static void put_varint(uint8_t *b, size_t *n, uint64_t v)
  * of 2-byte empty samples, which decoding refuses before allocating. */
 static void test_budget(void)
 {
-	ProtobufCAllocator a = { count_alloc, count_free, NULL };
 	struct profile *p = make_profile();
 	uint8_t *raw, b[512];
 	size_t rawlen, n = 0;
 	uint64_t cost = 0;
 
 	CHECK_INT(pprof_encode_raw(p, &raw, &rawlen), 0);
-	CHECK_INT(pprof_budget_scan(raw, rawlen, &cost), 0);
-	live = peak = 0;
-	PbProfile *m = perftools__profiles__profile__unpack(&a, rawlen, raw);
-	CHECK(m != NULL);
-	CHECK_INT(cost, peak);
-	perftools__profiles__profile__free_unpacked(m, &a);
+	check_scan_is_peak(raw, rawlen);
 	free(raw);
 	profile_free(p);
 
@@ -486,15 +495,7 @@ static void test_budget(void)
 		0xa2, 0x01, 0x03, 'a', 'b', 'c',
 		0x1a, 0x04, 0x08, 0x01, 0x58, 0x01,	/* mapping with field 11 */
 	};
-	memcpy(b, tail, sizeof(tail));
-	n = sizeof(tail);
-	CHECK_INT(pprof_budget_scan(b, n, &cost), 0);
-	live = peak = 0;
-	m = perftools__profiles__profile__unpack(&a, n, b);
-	CHECK(m != NULL);
-	CHECK_INT(cost, peak);
-	if (m)
-		perftools__profiles__profile__free_unpacked(m, &a);
+	check_scan_is_peak(tail, sizeof(tail));
 
 	/* A sample of 40 location ids as separate varints: protobuf-c's scan
 	 * list of the sample outgrows its 16 entries on the stack. */
@@ -505,13 +506,7 @@ static void test_budget(void)
 		b[n++] = 0x08;
 		b[n++] = (uint8_t)(i + 1);
 	}
-	CHECK_INT(pprof_budget_scan(b, n, &cost), 0);
-	live = peak = 0;
-	m = perftools__profiles__profile__unpack(&a, n, b);
-	CHECK(m != NULL);
-	CHECK_INT(cost, peak);
-	if (m)
-		perftools__profiles__profile__free_unpacked(m, &a);
+	check_scan_is_peak(b, n);
 
 	/* What the unpack refuses, the scan refuses. */
 	static const uint8_t bad[][4] = {
