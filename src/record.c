@@ -537,12 +537,14 @@ static int add_footer(struct recorder *r)
 			return -ENOMEM;
 	}
 	snprintf(buf, sizeof(buf),
-		 "cprof: %llu samples, %llu lost, %llu truncated stacks, "
-		 "%llu unwind failures, %zu threads, %zu processes",
-		 (unsigned long long)r->st.samples, (unsigned long long)r->st.lost,
-		 (unsigned long long)r->st.truncated,
-		 (unsigned long long)r->st.unwind_failed, r->st.threads,
-		 r->st.processes);
+		 "cprof: %llu sample%s, %llu lost, %llu truncated stack%s, "
+		 "%llu unwind failure%s, %zu thread%s, %zu process%s",
+		 (unsigned long long)r->st.samples, r->st.samples == 1 ? "" : "s",
+		 (unsigned long long)r->st.lost,
+		 (unsigned long long)r->st.truncated, r->st.truncated == 1 ? "" : "s",
+		 (unsigned long long)r->st.unwind_failed, r->st.unwind_failed == 1 ? "" : "s",
+		 r->st.threads, r->st.threads == 1 ? "" : "s",
+		 r->st.processes, r->st.processes == 1 ? "" : "es");
 	if (r->st.target_cpu_ms >= 0) {
 		size_t len = strlen(buf);
 		snprintf(buf + len, sizeof(buf) - len,

@@ -425,8 +425,8 @@ static void threads_write_summary(FILE *out, const struct threads_dump *d,
 		exited += d->threads[k].exited;
 	for (size_t i = 0; i < ng; i++)
 		stacks += !threads_no_stack(g[i].first);
-	fprintf(out, "pid %d: %zu threads, %zu distinct stacks", (int)d->pid,
-		d->n - exited, stacks);
+	fprintf(out, "pid %d: %zu thread%s, %zu distinct stack%s", (int)d->pid,
+		d->n - exited, d->n - exited == 1 ? "" : "s", stacks, stacks == 1 ? "" : "s");
 	if (incomplete)
 		fprintf(out, ", %zu incomplete", incomplete);
 	if (exited)

@@ -8,7 +8,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t_init
 
-# comment_count PROF WORD: N from the profile's "N WORD" comment.
+# comment_count PROF WORD: N from the profile's "N WORD" comment (WORD singular:
+# the comment says "1 unwind failure", "2 unwind failures").
 comment_count() {
 	pp_raw "$1" | sed -n "s/^Comment: cprof: .*[^0-9]\([0-9][0-9]*\) $2.*/\1/p" | head -1
 }
@@ -38,7 +39,7 @@ read -r total main stub stub_main init < <(awk -F '\t' '
 	if (fr[1] == "_init") I += $1
 }
 END { print T + 0, M + 0, S + 0, SM + 0, I + 0 }' "$T/plt.stacks")
-failures=$(comment_count "$prof" "unwind failures")
+failures=$(comment_count "$prof" "unwind failure")
 note "plt_loop: $total samples, $main reach main; $stub in the PLT stub ($stub_main of them reach main, $init named _init); $failures unwind failures"
 [ "$stub" -ge 5 ] || fail "only $stub of $total samples in the PLT stub: too few to judge"
 [ "$init" -eq 0 ] || fail "$init samples in the PLT stub named _init, not plt_leaf@plt"
@@ -71,7 +72,7 @@ read -r total bad good good_main < <(awk -F '\t' '
 	T += $1; if (b) B += $1; if (g) G += $1; if (g && m) GM += $1
 }
 END { print T + 0, B + 0, G + 0, GM + 0 }' "$T/badcfi.stacks")
-failures=$(comment_count "$prof" "unwind failures")
+failures=$(comment_count "$prof" "unwind failure")
 note "badcfi: $total samples, $bad in badcfi_spin, $good in good_spin ($good_main reach main); $failures unwind failures"
 [ "$bad" -ge 50 ] && [ "$good" -ge 50 ] ||
 	fail "badcfi: $bad samples in badcfi_spin and $good in good_spin: too few to judge"
