@@ -287,14 +287,14 @@ int http_reply_error(struct http_reply *r, int status, const char *fmt, ...)
 	return 0;
 }
 
-/* strconv.Atoi / ParseInt(s, 10, 64): optional sign, decimal digits. */
 /* strconv.Atoi: an optional sign and decimal digits. Out of range is
  * -ERANGE with *v the value's sign (+1 or -1), checked before each digit
- * is added: the accumulator never wraps, so 2^64 + 1 is not 1. */
+ * is added: the accumulator never wraps, so 2^64 + 1 is not 1. A
+ * non-digit anywhere is -EINVAL, out of range or not. */
 static int parse_go_int(const char *s, long long *v)
 {
 	const char *p = s;
-	bool neg = false;
+	bool neg = false, over = false;
 	unsigned long long x = 0, lim;
 
 	if (*p == '+' || *p == '-')
@@ -306,14 +306,15 @@ static int parse_go_int(const char *s, long long *v)
 	for (; *p; p++) {
 		if (*p < '0' || *p > '9')
 			return -EINVAL;
-	}
-	for (p = s + (*s == '+' || *s == '-'); *p; p++) {
 		unsigned d = (unsigned)(*p - '0');
-		if (x > (lim - d) / 10) {
-			*v = neg ? -1 : 1;
-			return -ERANGE;
-		}
-		x = x * 10 + d;
+		if (over || x > (lim - d) / 10)
+			over = true;
+		else
+			x = x * 10 + d;
+	}
+	if (over) {
+		*v = neg ? -1 : 1;
+		return -ERANGE;
 	}
 	*v = neg ? (x == lim ? LLONG_MIN : -(long long)x) : (long long)x;
 	return 0;

@@ -274,10 +274,8 @@ static int modules_checked(int fd, char **file_name)
 	if (modules_loadable(fd))
 		return fd;
 	close(fd);
-	if (*file_name) {
-		free(*file_name);
-		*file_name = NULL;
-	}
+	free(*file_name);
+	*file_name = NULL;
 	return -1;
 }
 

@@ -60,6 +60,21 @@ static uint64_t pprof_mib(uint64_t bytes)
 	return (bytes + (1 << 20) - 1) >> 20;
 }
 
+/* Doubles a buffer that is full, up to max bytes: 0, -E2BIG when it
+ * already holds max, or -ENOMEM. */
+static int pprof_grow(uint8_t **buf, size_t *cap, size_t max)
+{
+	if (*cap >= max)
+		return -E2BIG;
+	size_t ncap = *cap > max / 2 ? max : *cap * 2;
+	uint8_t *nb = realloc(*buf, ncap);
+	if (!nb)
+		return -ENOMEM;
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
 static int pprof_gunzip(const uint8_t *buf, size_t len, size_t max, uint8_t **out,
 			size_t *outlen, char *errmsg, size_t errlen)
 {
@@ -79,20 +94,13 @@ static int pprof_gunzip(const uint8_t *buf, size_t len, size_t max, uint8_t **ou
 	size_t left = len;
 	for (;;) {
 		if (n == cap) {
-			if (cap >= max) {
+			ret = pprof_grow(&o, &cap, max);
+			if (ret == -E2BIG)
 				ret = pprof_too_big(errmsg, errlen,
 						    "its gzip data expands beyond the limit of %llu MiB",
 						    (unsigned long long)pprof_mib(max));
+			if (ret < 0)
 				goto out;
-			}
-			size_t ncap = cap > max / 2 ? max : cap * 2;
-			uint8_t *no = realloc(o, ncap);
-			if (!no) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			o = no;
-			cap = ncap;
 		}
 		uInt in_now = left > UINT_MAX ? UINT_MAX : (uInt)left;
 		size_t room = cap - n;
@@ -498,20 +506,15 @@ int pprof_read_file_max(const char *path, size_t max_memory, struct profile **ou
 	}
 	for (;;) {
 		if (n == cap) {
-			if (cap >= max_memory) {
-				ret = pprof_too_big(errmsg, errlen,
-						    "the file is larger than the limit of %llu MiB",
-						    (unsigned long long)pprof_mib(max_memory));
+			ret = pprof_grow(&buf, &cap, max_memory);
+			if (ret == -E2BIG) {
+				pprof_too_big(errmsg, errlen,
+					      "the file is larger than the limit of %llu MiB",
+					      (unsigned long long)pprof_mib(max_memory));
 				goto out_close;
 			}
-			size_t ncap = cap > max_memory / 2 ? max_memory : cap * 2;
-			uint8_t *nb = realloc(buf, ncap);
-			if (!nb) {
-				ret = -ENOMEM;
+			if (ret < 0)
 				goto out;
-			}
-			buf = nb;
-			cap = ncap;
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0) {

@@ -9,11 +9,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stddef.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -393,8 +393,8 @@ void procfs_parse_tasks(const char *buf, size_t got, pid_t *tids, size_t max,
 	const size_t name_at = offsetof(struct dirent64, d_name);
 
 	for (size_t off = 0; off < got && *n < max;) {
-		struct dirent64 de;
 		size_t rest = got - off, reclen;
+		uint16_t rl;
 		char name[16];
 
 		/* The kernel's records are whole, 8-byte aligned and end in a
@@ -402,8 +402,8 @@ void procfs_parse_tasks(const char *buf, size_t got, pid_t *tids, size_t max,
 		 * past. Copied out: buf need not be aligned. */
 		if (rest < name_at)
 			break;
-		memcpy(&de, buf + off, name_at);
-		reclen = de.d_reclen;
+		memcpy(&rl, buf + off + offsetof(struct dirent64, d_reclen), sizeof(rl));
+		reclen = rl;
 		if (reclen <= name_at || reclen > rest)
 			break;
 		size_t nlen = strnlen(buf + off + name_at, reclen - name_at);

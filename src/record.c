@@ -536,15 +536,17 @@ static int add_footer(struct recorder *r)
 		if (profile_add_comment(r->profile, buf) < 0)
 			return -ENOMEM;
 	}
+#define PLURAL(n, s) ((n) == 1 ? "" : (s))
 	snprintf(buf, sizeof(buf),
 		 "cprof: %llu sample%s, %llu lost, %llu truncated stack%s, "
 		 "%llu unwind failure%s, %zu thread%s, %zu process%s",
-		 (unsigned long long)r->st.samples, r->st.samples == 1 ? "" : "s",
+		 (unsigned long long)r->st.samples, PLURAL(r->st.samples, "s"),
 		 (unsigned long long)r->st.lost,
-		 (unsigned long long)r->st.truncated, r->st.truncated == 1 ? "" : "s",
-		 (unsigned long long)r->st.unwind_failed, r->st.unwind_failed == 1 ? "" : "s",
-		 r->st.threads, r->st.threads == 1 ? "" : "s",
-		 r->st.processes, r->st.processes == 1 ? "" : "es");
+		 (unsigned long long)r->st.truncated, PLURAL(r->st.truncated, "s"),
+		 (unsigned long long)r->st.unwind_failed, PLURAL(r->st.unwind_failed, "s"),
+		 r->st.threads, PLURAL(r->st.threads, "s"),
+		 r->st.processes, PLURAL(r->st.processes, "es"));
+#undef PLURAL
 	if (r->st.target_cpu_ms >= 0) {
 		size_t len = strlen(buf);
 		snprintf(buf + len, sizeof(buf) - len,
