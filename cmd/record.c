@@ -35,11 +35,22 @@ static void record_usage(FILE *f)
 		"       cprof record [options] -- COMMAND [ARGS...]\n"
 		"\n"
 		"Samples the CPU use of every thread of a process (and of a command's\n"
-		"child processes) and writes a gzipped pprof profile (read it with\n"
-		"'cprof report' or 'go tool pprof').\n"
+		"child processes), or where its threads wait, and writes a gzipped\n"
+		"pprof profile (read it with 'cprof report' or 'go tool pprof').\n"
 		"\n"
 		"options:\n"
 		"  -p, --pid PID           record this running process\n"
+		"      --profile KIND      what to record (default: cpu):\n"
+		"                          cpu    CPU samples\n"
+		"                          block  every wait off the CPU (sleeps, locks,\n"
+		"                                 I/O), weighted by its length, under the\n"
+		"                                 system call it waited in\n"
+		"                          mutex  the waits for a lock among them, with the\n"
+		"                                 thread that woke the waiter\n"
+		"                          wall   CPU samples and waits together: each\n"
+		"                                 thread's wall-clock time\n"
+		"                          block, mutex and wall need root or CAP_PERFMON;\n"
+		"                          the default output is then KIND.pprof\n"
 		"      --children          also record the processes it forks, and those it\n"
 		"                          has forked already (the default with a command)\n"
 		"      --no-children       record the process (or command) alone\n"
@@ -131,6 +142,7 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 {
 	static const struct option longopts[] = {
 		{ "pid",        required_argument, NULL, 'p' },
+		{ "profile",    required_argument, NULL, 'P' },
 		{ "seconds",    required_argument, NULL, 's' },
 		{ "freq",       required_argument, NULL, 'F' },
 		{ "output",     required_argument, NULL, 'o' },
@@ -149,7 +161,7 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 
 	memset(cli, 0, sizeof(*cli));
 	cli->freq = RECORD_DEFAULT_FREQ;
-	cli->output = RECORD_DEFAULT_OUTPUT;
+	cli->output = NULL;
 	cli->callgraph = SAMPLER_CG_DWARF;
 	cli->stack_size = RECORD_DEFAULT_STACK_SIZE;
 	cli->kernel = true;
@@ -161,6 +173,15 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		case 'p':
 			if (cli_parse_pid("--pid", optarg, &cli->pid) < 0)
 				return -1;
+			break;
+		case 'P':
+			if (record_profile_parse(optarg, &cli->profile) < 0) {
+				cli_error("invalid --profile '%s': must be cpu, block, mutex or wall",
+					  optarg);
+				cli_hint("cpu (the default) samples CPU use; block, mutex and wall "
+					 "show where threads wait");
+				return -1;
+			}
 			break;
 		case 's':
 			if (cli_parse_seconds("--seconds", optarg, &cli->seconds) < 0)
@@ -257,6 +278,11 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 	}
 	if (cli->pid && cli->seconds == 0)
 		cli->seconds = RECORD_DEFAULT_SECONDS;
+	if (!cli->output)
+		cli->output = cli->profile == RECORD_BLOCK ? "block.pprof" :
+			      cli->profile == RECORD_MUTEX ? "mutex.pprof" :
+			      cli->profile == RECORD_WALL ? "wall.pprof" :
+			      RECORD_DEFAULT_OUTPUT;
 	/* As perf: a command's children are part of it (make, sh -c); a
 	 * running process is recorded alone unless asked. The last of
 	 * --children and --no-children wins. */
@@ -562,6 +588,17 @@ int cmd_record(int argc, char **argv)
 			 cli.command[0]);
 		return CPROF_EXIT_FATAL;
 	}
+	if (cli.profile != RECORD_CPU && !have_kernel_access()) {
+		/* The context-switch sample is taken in the scheduler: with
+		 * exclude_kernel, which paranoid 2 imposes, there is none. */
+		cli_error("--profile %s needs root or CAP_PERFMON: off-CPU stacks "
+			  "are sampled in the kernel's scheduler (perf_event_paranoid is > 1)",
+			  record_profile_name(cli.profile));
+		cli_hint("run it with sudo, or give cprof CAP_PERFMON and CAP_SYS_PTRACE "
+			 "(setcap cap_perfmon,cap_sys_ptrace+ep), or lower "
+			 "kernel.perf_event_paranoid to 1");
+		return CPROF_EXIT_FATAL;
+	}
 	/* Opened now: a FIFO's reader is waited for before recording, as
 	 * a shell's '>' would, and a device is never replaced. */
 	struct outfile *out = NULL;
@@ -605,6 +642,7 @@ int cmd_record(int argc, char **argv)
 	bool had_children = !cli.children && !cli.command && has_children(pid);
 	struct record_opts opts = {
 		.pid = pid,
+		.profile = cli.profile,
 		.seconds = cli.seconds,
 		.freq = cli.freq,
 		.callgraph = cli.callgraph,

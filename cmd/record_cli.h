@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "record.h"
 #include "sampler.h"
 
 #define RECORD_DEFAULT_SECONDS 30.0
@@ -25,6 +26,7 @@
 
 struct record_cli {
 	pid_t pid;
+	enum record_profile profile;	/* --profile, default cpu */
 	double seconds;			/* 0 with a command: until it exits */
 	unsigned freq;
 	const char *output;

@@ -21,397 +21,24 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include <linux/perf_event.h>
 
-#include "record.h"
+#include "record_int.h"
 #include "errmsg.h"
-#include "procfs.h"
-#include "procs.h"
-#include "sampler.h"
-#include "stackprof.h"
-#include "symbolize.h"
-#include "symtab.h"
-#include "unwind.h"
-
-/* A re-read of a process's /proc/PID/maps: at most this often. */
-#define REFRESH_INTERVAL_NS 50000000ULL
-#define TICK_MS 100
-/* 2 MiB of ring per CPU in DWARF mode: ~250 samples with 8 KiB stack
- * copies, a quarter of a second at 999 Hz, so that a slow first lookup
- * (a library's debug info being read) does not make the kernel drop
- * samples. The sampler halves it when the mlock budget refuses. */
-#define DWARF_RING_PAGES 512
-/* x86_64: the kernel half of the address space (symbolize.c). */
-#define KERNEL_START 0xffff800000000000ULL
-
-/* What the recording keeps of one procs image (procs_image.priv). */
-struct rimage {
-	struct symbolizer *sym;
-	struct unwinder *unwinder;	/* DWARF mode */
-	struct stackprof *sp;
-	uint64_t generation;		/* of the maps last reported */
-	uint64_t last_reload_ns;	/* of /proc/PID/maps */
-	bool gone;			/* the process had exited when its
-					 * first sample was read */
-	bool failed;			/* no modules: raw addresses */
-};
-
-struct recorder {
-	const struct record_opts *opts;
-	struct sampler *sampler;
-	struct procs *procs;
-	/* Kernel addresses, and user ones no image can name (a process
-	 * whose modules could not be read): their address is kept. */
-	struct symbolizer *ksym;
-	struct stackprof *ksp;
-	struct symtab_cache *cache;	/* symbols of files many processes map */
-	struct profile *profile;
-	uint64_t *pcs, *locs;
-	bool *act;
-	size_t max_frames;
-	struct record_stats st;
-	struct procfs_ksyms ksyms;	/* read before sampling starts */
-	/* The first perf map an image's symbolizer refused, for the
-	 * profile's comments (symbolizer_perfmap_error). */
-	int perfmap_err;
-	char perfmap[64];
-	int error;			/* first fatal error of a callback */
-	char *err;
-	size_t errlen;
-};
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* --- per-image symbolizers ------------------------------------------------- */
-
-static void rimage_clear(struct recorder *r, struct rimage *ri)
-{
-	const char *pm = NULL;
-	int e = ri->sym ? symbolizer_perfmap_error(ri->sym, &pm) : 0;
-
-	if (e && !r->perfmap_err) {
-		r->perfmap_err = e;
-		snprintf(r->perfmap, sizeof(r->perfmap), "%s", pm);
-	}
-	stackprof_free(ri->sp);
-	unwinder_free(ri->unwinder);
-	symbolizer_free(ri->sym);
-	ri->sp = NULL;
-	ri->unwinder = NULL;
-	ri->sym = NULL;
-}
-
-static void rimage_release(struct procs_image *img, void *arg)
-{
-	struct rimage *ri = img->priv;
-
-	if (!ri)
-		return;
-	/* The profile has copied every name and line; the mappings' has_*
-	 * flags are final now. */
-	if (ri->sp)
-		stackprof_finish(ri->sp);
-	rimage_clear(arg, ri);
-	free(ri);
-	img->priv = NULL;
-}
-
-/* Whether /proc/PID/root still leads to the process's files: not once it
- * has exited (a zombie has no root either). */
-static bool files_reachable(pid_t pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/root/", (int)procfs_proc_tid(pid));
-	return access(path, F_OK) == 0;
-}
-
-/* The image's mappings as the symbolizer and unwinder should see them.
- * Once the process is gone its files can only be opened by path, in our
- * mount namespace: a file there that is not the one it mapped (another
- * inode: replaced by an upgrade, or another container's) is marked deleted
- * so that it is not opened (docs/design.md §1.1). The inode alone is
- * compared: the device the kernel reports for a mapping is the
- * filesystem's, which stat() gives differently on btrfs subvolumes and
- * overlayfs. */
-static int image_maps(const struct procs_image *img, bool reachable,
-		      struct procfs_maps *out)
-{
-	int e = procfs_maps_dup(&img->maps, out);
-
-	if (e < 0 || reachable)
-		return e;
-	const char *last = NULL;
-	struct stat st;
-	bool found = false;
-
-	for (size_t i = 0; i < out->n; i++) {
-		struct procfs_map *m = &out->maps[i];
-
-		if (m->path[0] != '/' || m->deleted)
-			continue;
-		/* A file's mappings follow each other: one stat for all. */
-		if (!last || strcmp(last, m->path) != 0) {
-			found = stat(m->path, &st) == 0 && S_ISREG(st.st_mode);
-			last = m->path;
-		}
-		if (!found || st.st_ino != m->inode)
-			m->deleted = true;
-	}
-	return 0;
-}
-
-/* Makes ri's symbolizer, unwinder and stackprof from img's mappings.
- * Returns 0 or -errno with the reason in r->err; ri is then empty and
- * marked failed until img's mappings change (an image is empty between an
- * exec and its first MMAP2 record, and libdwfl cannot unwind without a
- * module to take the architecture from). */
-static int rimage_build(struct recorder *r, struct procs_image *img,
-			struct rimage *ri)
-{
-	struct procfs_maps maps;
-	bool reachable = files_reachable(img->pid);
-	int e;
-
-	ri->generation = img->generation;
-	ri->failed = true;
-	e = image_maps(img, reachable, &maps);
-	if (e < 0)
-		return e;
-	ri->gone = !reachable;
-	e = symbolizer_new_maps(img->pid, &maps, NULL, &ri->sym, r->err, r->errlen);
-	if (e == 0) {
-		/* libc's DWARF from libc6-dbg is ~11 MB decompressed and
-		 * ~100 ms of zlib, spent on the CPUs the target is using;
-		 * its function names come from the debug file's symbol
-		 * table without it. */
-		symbolizer_set_lines(ri->sym, r->opts->system_lines ?
-					      SYM_LINES_ALL : SYM_LINES_OWN);
-		symbolizer_set_cache(ri->sym, r->cache);
-		/* Unwinding needs no debug file: the unwinder's own Dwfl
-		 * never opens one (unwind.h). */
-		if (r->opts->callgraph == SAMPLER_CG_DWARF)
-			e = unwinder_new(img->pid, &maps, &ri->unwinder, r->err,
-					 r->errlen);
-	}
-	if (e == 0) {
-		ri->sp = stackprof_new(ri->sym, r->profile);
-		if (!ri->sp)
-			e = -ENOMEM;
-	}
-	procfs_maps_release(&maps);
-	if (e < 0)
-		rimage_clear(r, ri);
-	else
-		ri->failed = false;
-	return e;
-}
-
-/* Reports what changed in img's mappings since ri last saw them. */
-static int rimage_update(struct procs_image *img, struct rimage *ri)
-{
-	struct procfs_maps maps;
-	int e = image_maps(img, files_reachable(img->pid), &maps);
-
-	if (e < 0)
-		return e;
-	e = symbolizer_set_maps(ri->sym, &maps);
-	if (e == 0 && ri->unwinder)
-		e = unwinder_refresh(ri->unwinder, &maps);
-	procfs_maps_release(&maps);
-	ri->generation = img->generation;
-	return e;
-}
-
-/* The symbolizer state of proc's image, made or brought up to date; NULL
- * when its modules cannot be read (its addresses stay raw) or on ENOMEM
- * (r->error set). */
-static struct rimage *image_state(struct recorder *r, struct procs_process *proc)
-{
-	struct procs_image *img = proc->image;
-	struct rimage *ri = img->priv;
-	int e = 0;
-
-	if (!ri) {
-		ri = calloc(1, sizeof(*ri));
-		if (!ri) {
-			r->error = -ENOMEM;
-			return NULL;
-		}
-		img->priv = ri;
-		e = rimage_build(r, img, ri);
-	} else if (ri->generation != img->generation) {
-		e = ri->failed ? rimage_build(r, img, ri) : rimage_update(img, ri);
-	}
-	if (e == -ENOMEM)
-		r->error = e;
-	/* Otherwise not the recording's failure: this image's addresses
-	 * are kept without names until its mappings change. */
-	if (e < 0 && r->err && r->errlen)
-		r->err[0] = '\0';
-	return ri->failed ? NULL : ri;
-}
-
-/* An address outside every module of the process's current mappings: a
- * library mapped since /proc/PID/maps was read (dlopen, without MMAP2
- * records), a lost record, or JIT code. Re-read the mappings while the
- * process lives, rate-limited since JIT code is never in a module. The
- * unwinder and the symbolizer learn the new modules together, so a sample
- * is worth unwinding again when this returns true. */
-static bool image_refresh(struct recorder *r, struct procs_process *proc)
-{
-	struct rimage *ri = proc->image->priv;
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
-
-	if (!ri || now - ri->last_reload_ns < REFRESH_INTERVAL_NS)
-		return false;
-	ri->last_reload_ns = now;
-	if (procs_reload(r->procs, proc, now) <= 0)
-		return false;
-	/* The image may be a new one now (it was shared). */
-	ri = image_state(r, proc);
-	if (ri)
-		ri->last_reload_ns = now;
-	return ri != NULL;
-}
-
-static bool user_pc_unmapped(struct rimage *ri, uint64_t pc, bool act)
-{
-	const struct sym_frame *f = symbolizer_lookup(ri->sym, pc, !act);
-	return f && !f->module;
-}
-
-/* --- one sample -------------------------------------------------------- */
-
-/* Appends the part of a callchain between the context marker (the kernel's
- * PERF_CONTEXT_KERNEL or PERF_CONTEXT_USER) and the next marker to pcs;
- * returns the new count. */
-static size_t add_callchain_frames(struct recorder *r, const struct perf_sample *s,
-				   size_t n, uint64_t context)
-{
-	bool in_context = false;
-	bool first = true;
-	for (uint64_t i = 0; i < s->nr_callchain && n < r->max_frames; i++) {
-		uint64_t ip = s->callchain[i];
-		if (ip >= (uint64_t)PERF_CONTEXT_MAX) {
-			in_context = ip == context;
-			continue;
-		}
-		if (!in_context)
-			continue;
-		r->pcs[n] = ip;
-		r->act[n] = first;
-		first = false;
-		n++;
-	}
-	return n;
-}
-
-/* FP mode has no unwinder to notice a module it does not know: check the
- * user frames here, and re-read the mappings when one falls outside them. */
-static void refresh_if_unmapped(struct recorder *r, struct procs_process *proc,
-				size_t from, size_t n)
-{
-	struct rimage *ri = image_state(r, proc);
-
-	/* No modules at all (an exec whose mappings no record told). */
-	if (!ri && from < n) {
-		image_refresh(r, proc);
-		return;
-	}
-	for (size_t i = from; ri && i < n; i++) {
-		if (user_pc_unmapped(ri, r->pcs[i], r->act[i])) {
-			image_refresh(r, proc);
-			return;
-		}
-	}
-}
-
-static size_t add_dwarf_user_frames(struct recorder *r, struct procs_process *proc,
-				    const struct perf_sample *s, size_t n)
-{
-	if (s->regs_abi == PERF_SAMPLE_REGS_ABI_NONE || !s->regs)
-		return n;	/* a kernel thread or a sample with no user state */
-	struct rimage *ri = image_state(r, proc);
-	/* No modules at all: after an exec, without the MMAP2 records that
-	 * would have told the new program's mappings (no children asked). */
-	if ((!ri || !ri->unwinder) && !r->error && image_refresh(r, proc))
-		ri = image_state(r, proc);
-	if (!ri || !ri->unwinder) {
-		/* No modules to unwind with: the sampled pc alone. */
-		r->pcs[n] = s->regs[RB_IP];
-		r->act[n] = true;
-		r->st.unwind_failed++;
-		return n + 1;
-	}
-	size_t got = 0;
-	enum unwind_status us = unwinder_unwind(ri->unwinder, (pid_t)s->tid, s->regs,
-						s->stack, s->stack_dyn_size,
-						r->pcs + n, r->act + n,
-						r->max_frames - n, &got);
-	/* A frame outside every known module usually means a library mapped
-	 * since the last report: refresh and unwind again, once. */
-	if (got > 0 && us != UNWIND_OK &&
-	    user_pc_unmapped(ri, r->pcs[n + got - 1], r->act[n + got - 1]) &&
-	    image_refresh(r, proc) && (ri = image_state(r, proc)) && ri->unwinder)
-		us = unwinder_unwind(ri->unwinder, (pid_t)s->tid, s->regs, s->stack,
-				     s->stack_dyn_size, r->pcs + n, r->act + n,
-				     r->max_frames - n, &got);
-	if (us == UNWIND_TRUNCATED)
-		r->st.truncated++;
-	else if (us == UNWIND_FAILED)
-		r->st.unwind_failed++;
-	return n + got;
-}
-
-static bool is_kernel_pc(uint64_t pc)
-{
-	return pc >= KERNEL_START;
-}
 
 static int on_sample(struct recorder *r, const struct perf_sample *s)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	struct procs_process *proc = procs_process(r->procs, (pid_t)s->pid, now);
 	struct procs_thread *thr = proc ? procs_thread(r->procs, proc, (pid_t)s->tid) : NULL;
-	size_t n = 0, nk = 0;
+	struct rimage *ri;
+	int n;
 
 	if (!thr)
 		return -ENOMEM;
-	if (r->opts->kernel)
-		nk = n = add_callchain_frames(r, s, 0, (uint64_t)PERF_CONTEXT_KERNEL);
-	if (r->opts->callgraph == SAMPLER_CG_FP) {
-		n = add_callchain_frames(r, s, n, (uint64_t)PERF_CONTEXT_USER);
-		refresh_if_unmapped(r, proc, nk, n);
-	} else {
-		n = add_dwarf_user_frames(r, proc, s, n);
-	}
-	if (r->error)
-		return r->error;
-	if (n == 0) {
-		/* No stack at all: keep the sample on its IP alone. */
-		r->pcs[0] = s->ip;
-		r->act[0] = true;
-		n = 1;
-		nk = is_kernel_pc(s->ip) ? 1 : 0;
-	}
-	/* User frames first: the first mapping of the profile is then the
-	 * main binary of the first process sampled, as pprof wants. */
-	struct rimage *ri = nk < n ? image_state(r, proc) : NULL;
-	struct stackprof *usp = ri ? ri->sp : r->ksp;
-	for (size_t i = n; i-- > 0;) {
-		struct stackprof *sp = i < nk ? r->ksp : usp;
-		r->locs[i] = stackprof_location(sp, r->pcs[i], r->act[i]);
-		if (!r->locs[i])
-			return -ENOMEM;
-	}
-
+	n = record_locations(r, proc, s, &ri);
+	if (n < 0)
+		return n;
 	if (!thr->sampled) {
 		thr->sampled = true;
 		r->st.threads++;
@@ -423,13 +50,15 @@ static int on_sample(struct recorder *r, const struct perf_sample *s)
 	if (ri && ri->gone)
 		r->st.gone_samples++;
 	int64_t values[2] = { 1, (int64_t)s->period };
-	struct profile_label_in labels[4] = {
+	struct profile_label_in labels[5] = {
 		{ .key = "thread_id", .num = (int64_t)s->tid },
 		{ .key = "thread_name", .str = thr->name },
 		{ .key = "pid", .num = (int64_t)s->pid },
 		{ .key = "process_name", .str = proc->comm },
+		{ .key = "state", .str = "on-cpu" },
 	};
-	int ret = profile_add_sample(r->profile, r->locs, n, values, labels, 4);
+	size_t nl = r->opts->profile == RECORD_WALL ? 5 : 4;
+	int ret = profile_add_sample(r->profile, r->locs, (size_t)n, values, labels, nl);
 	if (ret < 0)
 		return ret;
 	r->st.samples++;
@@ -474,15 +103,28 @@ static int on_record(const struct sampler_record *rec, void *arg)
 			return 0;
 		ret = procs_record(r->procs, rec->hdr, rec->time,
 				   now_ns(CLOCK_MONOTONIC));
+		if (ret >= 0 && r->offcpu)
+			ret = record_offcpu_task(r, rec->hdr, rec->time);
 		break;
 	case PERF_RECORD_SAMPLE:
 		if (!rec->sample)
 			return 0;
 		/* Events follow the target alone unless children are
-		 * wanted (or the kernel lacks inherit_thread, 5.13+). */
-		if (!r->opts->children && (pid_t)rec->sample->pid != r->opts->pid)
+		 * wanted (or the kernel lacks inherit_thread, 5.13+). A
+		 * waker may be anyone: its wakee is ours. */
+		if (!r->opts->children && rec->kind != SAMPLER_WAKING &&
+		    (pid_t)rec->sample->pid != r->opts->pid)
 			return 0;
-		ret = on_sample(r, rec->sample);
+		if (rec->kind == SAMPLER_CPU)
+			ret = on_sample(r, rec->sample);
+		else if (r->offcpu)
+			ret = record_offcpu_sample(r, rec);
+		break;
+	case PERF_RECORD_SWITCH:
+		if (!r->offcpu ||
+		    (!r->opts->children && (pid_t)rec->pid != r->opts->pid))
+			return 0;
+		ret = record_offcpu_switch(r, rec);
 		break;
 	default:
 		return 0;
@@ -497,12 +139,61 @@ static int on_record(const struct sampler_record *rec, void *arg)
 
 /* --- the recording -------------------------------------------------------- */
 
+static const char *const profile_names[] = {
+	[RECORD_CPU] = "cpu", [RECORD_BLOCK] = "block",
+	[RECORD_MUTEX] = "mutex", [RECORD_WALL] = "wall",
+};
+
+const char *record_profile_name(enum record_profile p)
+{
+	return (unsigned)p < sizeof(profile_names) / sizeof(profile_names[0]) ?
+	       profile_names[p] : NULL;
+}
+
+int record_profile_parse(const char *s, enum record_profile *out)
+{
+	for (size_t i = 0; i < sizeof(profile_names) / sizeof(profile_names[0]); i++) {
+		if (s && !strcmp(s, profile_names[i])) {
+			*out = (enum record_profile)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* Go's sample types for each kind (runtime/pprof: the block and mutex
+ * profiles count contentions and their delay). */
+static int add_types(struct recorder *r, uint64_t period_ns)
+{
+	struct profile *p = r->profile;
+
+	switch (r->opts->profile) {
+	case RECORD_BLOCK:
+	case RECORD_MUTEX:
+		if (profile_add_sample_type(p, "contentions", "count") < 0 ||
+		    profile_add_sample_type(p, "delay", "nanoseconds") < 0 ||
+		    profile_set_period(p, "contentions", "count", 1) < 0)
+			return -ENOMEM;
+		return 0;
+	case RECORD_WALL:
+		if (profile_add_sample_type(p, "samples", "count") < 0 ||
+		    profile_add_sample_type(p, "wall", "nanoseconds") < 0 ||
+		    profile_set_period(p, "wall", "nanoseconds", (int64_t)period_ns) < 0)
+			return -ENOMEM;
+		return 0;
+	default:
+		if (profile_add_sample_type(p, "samples", "count") < 0 ||
+		    profile_add_sample_type(p, "cpu", "nanoseconds") < 0 ||
+		    profile_set_period(p, "cpu", "nanoseconds", (int64_t)period_ns) < 0)
+			return -ENOMEM;
+		return 0;
+	}
+}
+
 static int add_header(struct recorder *r, uint64_t period_ns)
 {
 	struct profile *p = r->profile;
-	if (profile_add_sample_type(p, "samples", "count") < 0 ||
-	    profile_add_sample_type(p, "cpu", "nanoseconds") < 0 ||
-	    profile_set_period(p, "cpu", "nanoseconds", (int64_t)period_ns) < 0)
+	if (add_types(r, period_ns) < 0)
 		return -ENOMEM;
 	char *cmdline = NULL;
 	size_t len = 0;
@@ -559,6 +250,17 @@ static int add_footer(struct recorder *r)
 			 ", %llu samples of processes gone before they were read",
 			 (unsigned long long)r->st.gone_samples);
 	}
+	if (profile_add_comment(r->profile, buf) < 0)
+		return -ENOMEM;
+	if (!r->offcpu)
+		return 0;
+	snprintf(buf, sizeof(buf),
+		 "cprof: %llu off-CPU interval%s, %llu with the stack of their "
+		 "own switch-out, %.3f s off the CPU in this profile",
+		 (unsigned long long)r->st.intervals,
+		 r->st.intervals == 1 ? "" : "s",
+		 (unsigned long long)r->st.intervals_own_stack,
+		 (double)r->st.offcpu_ns / 1e9);
 	return profile_add_comment(r->profile, buf);
 }
 
@@ -571,6 +273,8 @@ static void recorder_release(struct recorder *r)
 	symbolizer_free(r->ksym);
 	sampler_free(r->sampler);
 	profile_free(r->profile);
+	offcpu_free(r->offcpu);
+	free(r->olocs);
 	procfs_ksyms_release(&r->ksyms);
 	free(r->pcs);
 	free(r->locs);
@@ -593,7 +297,7 @@ static int prepare_target(struct recorder *r)
 	if (!ri)
 		return -ENOMEM;
 	proc->image->priv = ri;
-	return rimage_build(r, proc->image, ri);
+	return record_rimage_build(r, proc->image, ri);
 }
 
 /* The target has exited or is exiting: no /proc/PID, only a zombie left, or
@@ -664,7 +368,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	r.locs = calloc(r.max_frames, sizeof(*r.locs));
 	r.act = calloc(r.max_frames, sizeof(*r.act));
 	r.profile = profile_new();
-	r.procs = procs_new(rimage_release, &r);
+	r.procs = procs_new(record_rimage_release, &r);
 	r.cache = symtab_cache_new();
 	if (!r.pcs || !r.locs || !r.act || !r.profile || !r.procs || !r.cache) {
 		ret = -ENOMEM;
@@ -672,8 +376,19 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	}
 
 	uint64_t period_ns = 1000000000ULL / opts->freq;
+	bool offcpu = opts->profile != RECORD_CPU;
+	unsigned kinds = SAMPLER_KIND(SAMPLER_CPU);
+
+	if (opts->profile == RECORD_BLOCK)
+		kinds = SAMPLER_KIND(SAMPLER_SWITCH);
+	else if (opts->profile == RECORD_MUTEX)
+		kinds = SAMPLER_KIND(SAMPLER_SWITCH) | SAMPLER_KIND(SAMPLER_WAKING);
+	else if (opts->profile == RECORD_WALL)
+		kinds |= SAMPLER_KIND(SAMPLER_SWITCH);
 	struct sampler_opts so = {
 		.pid = opts->pid,
+		.kinds = kinds,
+		.switch_period = opts->switch_period,
 		.freq = opts->freq,
 		.callgraph = opts->callgraph,
 		.stack_size = opts->stack_size,
@@ -688,9 +403,11 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	/* Reading /proc/kallsyms takes ~60 ms of CPU: before sampling starts
 	 * (and before a command runs), while nothing fills the rings. A
 	 * failure is not fatal: kernel frames stay unnamed. */
-	if (opts->kernel && procfs_read_kallsyms(&r.ksyms) != 0)
+	if ((opts->kernel || offcpu) && procfs_read_kallsyms(&r.ksyms) != 0)
 		memset(&r.ksyms, 0, sizeof(r.ksyms));
-	ret = symbolizer_new_maps(0, &none, opts->kernel ? &r.ksyms : NULL,
+	/* Off-CPU profiles name the system call a thread waits in from
+	 * the kernel frames, kept in the profile only with opts->kernel. */
+	ret = symbolizer_new_maps(0, &none, opts->kernel || offcpu ? &r.ksyms : NULL,
 				  &r.ksym, err, errlen);
 	if (ret < 0)
 		goto out_release;
@@ -719,6 +436,13 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 			goto out_release;
 		}
 		cpu0 = target_cpu_ms(opts->pid);
+	}
+	/* The off-CPU window starts now: as sampling does for a pid, just
+	 * before the exec for a command. */
+	if (offcpu) {
+		ret = record_offcpu_setup(&r, now_ns(CLOCK_MONOTONIC));
+		if (ret < 0)
+			goto out_release;
 	}
 	if (cb->ready) {
 		ret = cb->ready(cb->arg);
@@ -787,6 +511,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	 * recording or late the last tick. */
 	check_target(&r);
 	sampler_disable(r.sampler);
+	uint64_t stop = now_ns(CLOCK_MONOTONIC);
 	if (cpu0 >= 0) {
 		int64_t cpu1 = target_cpu_ms(opts->pid);
 
@@ -797,6 +522,12 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	ret = drain(&r, 0);
 	if (ret < 0 && ret != -ESRCH && ret != -EINTR)
 		goto out_release;
+	if (r.offcpu) {
+		/* Waits still open when sampling stopped end there. */
+		ret = record_offcpu_finish(&r, stop);
+		if (ret < 0)
+			goto out_release;
+	}
 	struct sampler_stats ss;
 	sampler_get_stats(r.sampler, &ss);
 	r.st.lost = ss.lost;

@@ -18,8 +18,24 @@
 #include "sampler.h"
 #include "profile.h"
 
+/* What a recording measures (docs/design.md §7). */
+enum record_profile {
+	RECORD_CPU,		/* CPU samples: samples/count, cpu/ns */
+	RECORD_BLOCK,		/* voluntary off-CPU waits: contentions/count,
+				 * delay/ns */
+	RECORD_MUTEX,		/* the lock waits among them */
+	RECORD_WALL,		/* CPU samples and every off-CPU interval:
+				 * samples/count, wall/ns */
+};
+
+/* "cpu", "block", "mutex", "wall"; NULL for another value. */
+const char *record_profile_name(enum record_profile p);
+/* The profile named s; -EINVAL for another name. */
+int record_profile_parse(const char *s, enum record_profile *out);
+
 struct record_opts {
 	pid_t pid;
+	enum record_profile profile;
 	double seconds;			/* <= 0: until the target exits or
 					 * tick asks to stop */
 	unsigned freq;			/* Hz */
@@ -35,12 +51,19 @@ struct record_opts {
 					 * symbolized against its own
 					 * mappings (docs/design.md §1.1) */
 	size_t max_frames;		/* per stack; 0: 512 */
+	uint64_t switch_period;		/* off-CPU: a stack every Nth
+					 * switch-out; 0 means 1 */
 };
 
 struct record_stats {
 	double elapsed;			/* seconds since sampling began */
 	uint64_t samples;		/* samples added to the profile */
 	uint64_t lost;			/* records the kernel dropped */
+	uint64_t intervals;		/* off-CPU intervals seen (block,
+					 * mutex, wall) */
+	uint64_t intervals_own_stack;	/* of them, with the stack sampled at
+					 * their own switch-out */
+	uint64_t offcpu_ns;		/* the off-CPU time in the profile */
 	uint64_t truncated;		/* stacks cut by the stack copy size */
 	uint64_t unwind_failed;		/* stacks that stopped early otherwise */
 	size_t threads;			/* distinct threads seen in samples */

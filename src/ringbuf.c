@@ -172,6 +172,10 @@ int ringbuf_parse_sample(const struct perf_event_header *hdr,
 		if (c.end - c.p < 4)
 			return -EBADMSG;
 		memcpy(&raw, c.p, 4);
+		if ((uint64_t)(c.end - c.p) < 4 + (uint64_t)raw)
+			return -EBADMSG;
+		out->raw_size = raw;
+		out->raw = c.p + 4;
 		if ((r = ringbuf_skip(&c, (4 + (uint64_t)raw + 7) & ~7ULL)) < 0)
 			return r;
 	}
@@ -211,11 +215,61 @@ uint64_t ringbuf_lost_count(const struct perf_event_header *hdr)
 	return lost;
 }
 
+int ringbuf_sample_id(const struct perf_event_header *hdr,
+		      uint64_t sample_type, struct ringbuf_sample_id *out)
+{
+	size_t trailer = 0;
+	const uint8_t *p;
+	uint64_t v;
+
+	memset(out, 0, sizeof(*out));
+	if (hdr->size < sizeof(*hdr))
+		return -EBADMSG;
+	if (hdr->type == PERF_RECORD_SAMPLE)
+		return -EINVAL;
+	/* The trailer's fields, in this order, each a u64 when present:
+	 * pid/tid, time, id, stream_id, cpu, identifier. */
+	static const uint64_t order[] = {
+		PERF_SAMPLE_TID, PERF_SAMPLE_TIME, PERF_SAMPLE_ID,
+		PERF_SAMPLE_STREAM_ID, PERF_SAMPLE_CPU, PERF_SAMPLE_IDENTIFIER,
+	};
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (sample_type & order[i])
+			trailer += 8;
+	if (hdr->size < sizeof(*hdr) + trailer)
+		return -EBADMSG;
+	p = (const uint8_t *)hdr + hdr->size - trailer;
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (!(sample_type & order[i]))
+			continue;
+		memcpy(&v, p, 8);
+		p += 8;
+		if (order[i] == PERF_SAMPLE_TID) {
+			out->pid = (uint32_t)v;
+			out->tid = (uint32_t)(v >> 32);
+		} else if (order[i] == PERF_SAMPLE_TIME) {
+			out->time = v;
+		} else if (order[i] == PERF_SAMPLE_ID ||
+			   order[i] == PERF_SAMPLE_IDENTIFIER) {
+			out->id = v;
+		}
+	}
+	return 0;
+}
+
+int ringbuf_sample_identifier(const struct perf_event_header *hdr, uint64_t *id)
+{
+	if (hdr->size < sizeof(*hdr) + 8)
+		return -EBADMSG;
+	memcpy(id, hdr + 1, 8);
+	return 0;
+}
+
 int ringbuf_record_time(const struct perf_event_header *hdr,
 			uint64_t sample_type, uint64_t *time)
 {
 	struct perf_sample smp;
-	size_t trailer = 0, at;
+	struct ringbuf_sample_id sid;
 	int r;
 
 	if (!(sample_type & PERF_SAMPLE_TIME))
@@ -226,21 +280,8 @@ int ringbuf_record_time(const struct perf_event_header *hdr,
 			*time = smp.time;
 		return r;
 	}
-	/* The trailer's fields, in this order, each a u64 when present. */
-	if (sample_type & PERF_SAMPLE_TID)
-		trailer += 8;
-	at = trailer;
-	trailer += 8;	/* TIME */
-	if (sample_type & PERF_SAMPLE_ID)
-		trailer += 8;
-	if (sample_type & PERF_SAMPLE_STREAM_ID)
-		trailer += 8;
-	if (sample_type & PERF_SAMPLE_CPU)
-		trailer += 8;
-	if (sample_type & PERF_SAMPLE_IDENTIFIER)
-		trailer += 8;
-	if (hdr->size < sizeof(*hdr) + trailer)
-		return -EBADMSG;
-	memcpy(time, (const uint8_t *)hdr + hdr->size - trailer + at, 8);
-	return 0;
+	r = ringbuf_sample_id(hdr, sample_type, &sid);
+	if (r == 0)
+		*time = sid.time;
+	return r;
 }

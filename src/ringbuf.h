@@ -78,6 +78,8 @@ struct perf_sample {
 	uint64_t period;
 	uint64_t nr_callchain;
 	const uint64_t *callchain;	/* may hold PERF_CONTEXT_* markers */
+	uint32_t raw_size;		/* PERF_SAMPLE_RAW: a tracepoint's */
+	const uint8_t *raw;		/* fields, raw_size bytes */
 	uint64_t regs_abi;		/* PERF_SAMPLE_REGS_ABI_*; NONE: no regs */
 	const uint64_t *regs;		/* RINGBUF_NR_REGS of them */
 	uint64_t stack_size;		/* bytes copied */
@@ -102,6 +104,24 @@ int ringbuf_parse_sample(const struct perf_event_header *hdr,
  * without PERF_SAMPLE_TIME. */
 int ringbuf_record_time(const struct perf_event_header *hdr,
 			uint64_t sample_type, uint64_t *time);
+
+/* The sample_id trailer of a record other than a sample (event opened with
+ * sample_id_all): the fields sample_type asks for, 0 for the others. */
+struct ringbuf_sample_id {
+	uint32_t pid, tid;
+	uint64_t time;
+	uint64_t id;			/* SAMPLE_IDENTIFIER or SAMPLE_ID */
+};
+/* Returns 0, -EBADMSG for a record too short to hold the trailer, or
+ * -EINVAL for a PERF_RECORD_SAMPLE (ringbuf_parse_sample reads those). */
+int ringbuf_sample_id(const struct perf_event_header *hdr,
+		      uint64_t sample_type, struct ringbuf_sample_id *out);
+
+/* The event id of a PERF_RECORD_SAMPLE of an event with
+ * PERF_SAMPLE_IDENTIFIER (the first field, whatever the rest of its
+ * sample_type): what tells which event, and so which layout, a sample
+ * has. Returns 0 or -EBADMSG. */
+int ringbuf_sample_identifier(const struct perf_event_header *hdr, uint64_t *id);
 
 /* PERF_RECORD_LOST: number of lost records, or 0 for another type. */
 uint64_t ringbuf_lost_count(const struct perf_event_header *hdr);

@@ -1,9 +1,11 @@
 /*
- * sampler.c - cpu-clock sampling of every thread of a process.
+ * sampler.c - perf event sampling of every thread of a process.
  *
- * See sampler.h and docs/design.md §1 for the scheme: one event per (thread x
- * online CPU) with inherit, all events of one CPU writing into the ring of
- * the first one (PERF_EVENT_IOC_SET_OUTPUT requires the same CPU).
+ * See sampler.h and docs/design.md §1 for the scheme: one event of each kind
+ * asked for per (thread x online CPU) with inherit, all events of one CPU
+ * writing into the ring of the first one (PERF_EVENT_IOC_SET_OUTPUT requires
+ * the same CPU and clock). Samples start with PERF_SAMPLE_IDENTIFIER, whose
+ * id tells the kind and so the layout of the rest.
  */
 #include <errno.h>
 #include <poll.h>
@@ -57,11 +59,16 @@ struct sampler_thread {
 struct sampler_id {
 	uint64_t id;
 	pid_t tid;
+	enum sampler_kind kind;
 };
 
 struct sampler {
 	struct sampler_opts opts;
-	struct perf_event_attr attr;
+	struct perf_event_attr attr[SAMPLER_NKINDS];
+	unsigned kinds;			/* SAMPLER_KIND() bits */
+	enum sampler_kind primary;	/* the kind whose events write the
+					 * COMM, FORK, EXIT, MMAP2 records */
+	uint32_t wakee_offset;		/* of sched_waking's pid field */
 	size_t data_size;	/* bytes of ring data per CPU */
 
 	struct sampler_ring *rings;	/* one per online CPU */
@@ -83,6 +90,13 @@ struct sampler {
 				 * follow, hand on every one */
 	bool gone;
 	struct sampler_stats stats;
+};
+
+/* perf's names of the events, for messages. */
+static const char *const sampler_kind_event[SAMPLER_NKINDS] = {
+	[SAMPLER_CPU] = "cpu-clock",
+	[SAMPLER_SWITCH] = "context-switches",
+	[SAMPLER_WAKING] = "sched:sched_waking",
 };
 
 static long sampler_perf_event_open(struct perf_event_attr *attr, pid_t pid,
@@ -193,7 +207,8 @@ static struct sampler_thread *sampler_get_thread(struct sampler *s, pid_t tid)
 	return t;
 }
 
-static int sampler_add_id(struct sampler *s, uint64_t id, pid_t tid)
+static int sampler_add_id(struct sampler *s, uint64_t id, pid_t tid,
+			  enum sampler_kind kind)
 {
 	size_t i;
 
@@ -210,24 +225,26 @@ static int sampler_add_id(struct sampler *s, uint64_t id, pid_t tid)
 		s->ids[i] = s->ids[i - 1];
 	s->ids[i].id = id;
 	s->ids[i].tid = tid;
+	s->ids[i].kind = kind;
 	s->nids++;
 	return 0;
 }
 
-static pid_t sampler_id_owner(const struct sampler *s, uint64_t id)
+static const struct sampler_id *sampler_find_id(const struct sampler *s,
+						uint64_t id)
 {
 	size_t lo = 0, hi = s->nids, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
 		if (s->ids[mid].id == id)
-			return s->ids[mid].tid;
+			return &s->ids[mid];
 		if (s->ids[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return 0;
+	return NULL;
 }
 
 static int sampler_add_fd(struct sampler *s, int fd)
@@ -305,8 +322,8 @@ static int sampler_map_ring(struct sampler *s, struct sampler_ring *ring,
 	return 0;
 }
 
-/* Opens one event per CPU on tid. Returns 0, -ESRCH if the thread is gone
- * (nothing left open for it), or another -errno. */
+/* Opens one event of each kind per CPU on tid. Returns 0, -ESRCH if the
+ * thread is gone (nothing left open for it), or another -errno. */
 static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 			       size_t errlen)
 {
@@ -315,18 +332,23 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 	uint64_t id;
 	int r;
 
-	for (i = 0; i < s->ncpus; i++) {
-		struct sampler_ring *ring = &s->rings[i];
+	for (size_t e = 0; e < (size_t)SAMPLER_NKINDS * s->ncpus; e++) {
+		enum sampler_kind kind = (enum sampler_kind)(e / s->ncpus);
+		struct perf_event_attr *attr = &s->attr[kind];
+		struct sampler_ring *ring = &s->rings[e % s->ncpus];
 		long fd;
 
-		s->attr.disabled = !s->enabled;
-		fd = sampler_perf_event_open(&s->attr, tid, ring->cpu, -1,
+		if (!(s->kinds & SAMPLER_KIND(kind)))
+			continue;
+		attr->disabled = !s->enabled;
+		fd = sampler_perf_event_open(attr, tid, ring->cpu, -1,
 					     PERF_FLAG_FD_CLOEXEC);
-		if (fd < 0 && errno == EINVAL && s->attr.inherit_thread) {
+		if (fd < 0 && errno == EINVAL && attr->inherit_thread) {
 			/* inherit_thread is 5.13+; older kernels reject the
 			 * unknown bit: follow forked children too, then. */
-			s->attr.inherit_thread = 0;
-			fd = sampler_perf_event_open(&s->attr, tid, ring->cpu,
+			for (size_t k = 0; k < SAMPLER_NKINDS; k++)
+				s->attr[k].inherit_thread = 0;
+			fd = sampler_perf_event_open(attr, tid, ring->cpu,
 						     -1, PERF_FLAG_FD_CLOEXEC);
 		}
 		if (fd < 0) {
@@ -336,16 +358,19 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 
 				getrlimit(RLIMIT_NOFILE, &rl);
 				errmsg_set(err, errlen,
-					       "perf_event_open(tid %d, cpu %d): %s "
-					       "(%zu threads x %zu CPUs need one fd each; "
+					       "perf_event_open(%s, tid %d, cpu %d): %s "
+					       "(%zu threads x %zu CPUs x %u events need one fd each; "
 					       "RLIMIT_NOFILE is %llu)",
-					       (int)tid, ring->cpu, strerror(-r),
+					       sampler_kind_event[kind], (int)tid,
+					       ring->cpu, strerror(-r),
 					       s->stats.threads + 1, s->ncpus,
+					       (unsigned)__builtin_popcount(s->kinds),
 					       (unsigned long long)rl.rlim_cur);
 			} else {
 				errmsg_set(err, errlen,
-					       "perf_event_open(tid %d, cpu %d): %s",
-					       (int)tid, ring->cpu, strerror(-r));
+					       "perf_event_open(%s, tid %d, cpu %d): %s",
+					       sampler_kind_event[kind], (int)tid,
+					       ring->cpu, strerror(-r));
 			}
 			goto out_close;
 		}
@@ -361,7 +386,7 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 				       strerror(-r));
 			goto out_close;
 		}
-		r = sampler_add_id(s, id, tid);
+		r = sampler_add_id(s, id, tid, kind);
 		if (r < 0) {
 			errmsg_set(err, errlen, "out of memory");
 			goto out_close;
@@ -521,11 +546,159 @@ static bool sampler_pow2(size_t v)
 	return v && !(v & (v - 1));
 }
 
+/* The id of a tracepoint and the offset of one of its fields, from
+ * tracefs (mounted at /sys/kernel/tracing, or under debugfs). Returns 0 or
+ * -errno with the reason in err. */
+static int sampler_tracepoint(const char *name, const char *field,
+			      uint64_t *id, uint32_t *offset, char *err,
+			      size_t errlen)
+{
+	static const char *const roots[] = {
+		"/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events",
+	};
+	char path[256], want[64], *text = NULL;
+	size_t len;
+	long v = -1;
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]) && r < 0; i++) {
+		snprintf(path, sizeof(path), "%s/%s/id", roots[i], name);
+		r = procfs_read_long(path, &v);
+		if (r == 0) {
+			snprintf(path, sizeof(path), "%s/%s/format", roots[i], name);
+			r = procfs_read_file(path, &text, &len);
+		}
+	}
+	if (r < 0) {
+		errmsg_set(err, errlen, "cannot read the tracepoint %s from "
+			   "/sys/kernel/tracing: %s (tracefs must be mounted and "
+			   "readable)", name, strerror(-r));
+		return r;
+	}
+	/* "\tfield:pid_t pid;\toffset:24;\tsize:4;\tsigned:1;" */
+	snprintf(want, sizeof(want), " %s;\toffset:", field);
+	const char *at = strstr(text, want);
+	unsigned long off = 0;
+	if (at)
+		off = strtoul(at + strlen(want), NULL, 10);
+	free(text);
+	if (!at || v < 0 || off > 4096) {
+		errmsg_set(err, errlen, "the tracepoint %s has no field %s",
+			   name, field);
+		return -EINVAL;
+	}
+	*id = (uint64_t)v;
+	*offset = (uint32_t)off;
+	return 0;
+}
+
+/* Fills s->attr[kind]. Every kind's samples start with the same fields
+ * (IDENTIFIER, IP, TID, TIME), and every record's sample_id trailer is the
+ * same (sample_id_all with TID TIME IDENTIFIER): a record's time is read
+ * before its kind is known. */
+static int sampler_set_attr(struct sampler *s, enum sampler_kind kind,
+			    char *err, size_t errlen)
+{
+	const struct sampler_opts *opts = &s->opts;
+	struct perf_event_attr *a = &s->attr[kind];
+	int r;
+
+	a->size = sizeof(*a);
+	a->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP |
+			 PERF_SAMPLE_TID | PERF_SAMPLE_TIME;
+	switch (kind) {
+	case SAMPLER_CPU:
+		a->type = PERF_TYPE_SOFTWARE;
+		a->config = PERF_COUNT_SW_CPU_CLOCK;
+		/* For hrtimer events the kernel turns a frequency into this
+		 * fixed period anyway (docs/design.md §1); a period keeps
+		 * period = ns exact. */
+		a->sample_period = 1000000000ULL / opts->freq;
+		if (!a->sample_period)
+			a->sample_period = 1;
+		a->exclude_kernel = !opts->kernel;
+		break;
+	case SAMPLER_SWITCH:
+		a->type = PERF_TYPE_SOFTWARE;
+		a->config = PERF_COUNT_SW_CONTEXT_SWITCHES;
+		a->sample_period = opts->switch_period ? opts->switch_period : 1;
+		/* The sample is taken in the scheduler, with kernel
+		 * registers: exclude_kernel would drop every one of them
+		 * (docs/design.md §7). The kernel callchain names the
+		 * blocking system call. */
+		a->exclude_kernel = 0;
+		a->context_switch = 1;
+		break;
+	case SAMPLER_WAKING:
+	{
+		uint64_t tp;
+
+		r = sampler_tracepoint("sched/sched_waking", "pid", &tp,
+				       &s->wakee_offset, err, errlen);
+		if (r < 0)
+			return r;
+		a->config = tp;
+	}
+		a->type = PERF_TYPE_TRACEPOINT;
+		a->sample_period = 1;
+		a->sample_type |= PERF_SAMPLE_RAW;
+		a->exclude_kernel = 0;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (kind != SAMPLER_WAKING) {
+		a->sample_type |= PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+		if (opts->callgraph == SAMPLER_CG_DWARF) {
+			a->sample_type |= PERF_SAMPLE_REGS_USER |
+					  PERF_SAMPLE_STACK_USER;
+			a->sample_regs_user = RINGBUF_REGS_MASK;
+			a->sample_stack_user = opts->stack_size;
+			/* We unwind the user part from the stack copy; the
+			 * kernel callchain keeps only kernel frames. */
+			a->exclude_callchain_user = 1;
+		}
+	}
+	a->disabled = 1;
+	a->inherit = 1;
+	/* Without inherit_thread the events follow fork() too, as `perf
+	 * record -- CMD` does (docs/design.md §1.1). */
+	a->inherit_thread = !opts->children;
+	a->enable_on_exec = opts->enable_on_exec;
+	a->exclude_hv = 1;
+	a->sample_id_all = 1;
+	if (kind == s->primary) {
+		a->comm = 1;
+		/* FORK records name the threads that inherited events, so
+		 * that sampler_rescan() leaves them alone; EXIT records end
+		 * a thread's stream (its tid may be reused). */
+		a->task = 1;
+		if (opts->children) {
+			/* MMAP2 records of every mapping (mmap_data: the
+			 * first, read-only mapping of an ELF file tells
+			 * libdwfl where it was loaded), so that a process's
+			 * modules are known after it is gone (docs/design.md
+			 * §1.1). */
+			a->mmap = 1;
+			a->mmap2 = 1;
+			a->mmap_data = 1;
+			a->comm_exec = 1;
+		}
+	}
+	/* Sample times on CLOCK_MONOTONIC, comparable with clock_gettime(). */
+	a->use_clockid = 1;
+	a->clockid = CLOCK_MONOTONIC;
+	/* Wake poll() when a quarter of the ring is filled; the caller's
+	 * poll timeout bounds the latency at low rates. */
+	a->watermark = 1;
+	a->wakeup_watermark = (uint32_t)(s->data_size / 4);
+	return 0;
+}
+
 int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 		 char *err, size_t errlen)
 {
 	struct sampler *s;
-	struct perf_event_attr *a;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages, i;
 	int *cpus = NULL;
 	long max_rate;
@@ -552,6 +725,10 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	     opts->stack_size >= 65536)) {
 		errmsg_set(err, errlen, "stack size %u: must be a multiple of 8 "
 			       "between 8 and 65528", opts->stack_size);
+		return -EINVAL;
+	}
+	if (opts->kinds & ~(SAMPLER_KIND(SAMPLER_NKINDS) - 1)) {
+		errmsg_set(err, errlen, "unknown event kinds %#x", opts->kinds);
 		return -EINVAL;
 	}
 	if (opts->ring_pages && !sampler_pow2(opts->ring_pages)) {
@@ -597,57 +774,15 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	free(cpus);
 	s->stats.cpus = s->ncpus;
 
-	a = &s->attr;
-	a->size = sizeof(*a);
-	a->type = PERF_TYPE_SOFTWARE;
-	a->config = PERF_COUNT_SW_CPU_CLOCK;
-	/* For hrtimer events the kernel turns a frequency into this fixed
-	 * period anyway (docs/design.md §1); a period keeps period = ns exact. */
-	a->sample_period = 1000000000ULL / opts->freq;
-	if (!a->sample_period)
-		a->sample_period = 1;
-	a->sample_type = PERF_SAMPLE_IDENTIFIER | PERF_SAMPLE_IP |
-			 PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
-			 PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
-	if (opts->callgraph == SAMPLER_CG_DWARF) {
-		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
-		a->sample_regs_user = RINGBUF_REGS_MASK;
-		a->sample_stack_user = opts->stack_size;
-		/* We unwind the user part from the stack copy; the kernel
-		 * callchain keeps only kernel frames. */
-		a->exclude_callchain_user = 1;
+	s->kinds = opts->kinds ? opts->kinds : SAMPLER_KIND(SAMPLER_CPU);
+	s->primary = (enum sampler_kind)__builtin_ctz(s->kinds);
+	for (i = 0; i < SAMPLER_NKINDS; i++) {
+		if (!(s->kinds & SAMPLER_KIND(i)))
+			continue;
+		r = sampler_set_attr(s, (enum sampler_kind)i, err, errlen);
+		if (r < 0)
+			goto out_free;
 	}
-	a->disabled = 1;
-	a->inherit = 1;
-	/* Without inherit_thread the events follow fork() too, as `perf
-	 * record -- CMD` does (docs/design.md §1.1). */
-	a->inherit_thread = !opts->children;
-	a->enable_on_exec = opts->enable_on_exec;
-	a->exclude_kernel = !opts->kernel;
-	a->exclude_hv = 1;
-	a->sample_id_all = 1;
-	a->comm = 1;
-	/* FORK records name the threads that inherited events, so that
-	 * sampler_rescan() leaves them alone; EXIT records end a thread's
-	 * stream (its tid may be reused). */
-	a->task = 1;
-	if (opts->children) {
-		/* MMAP2 records of every mapping (mmap_data: the first,
-		 * read-only mapping of an ELF file tells libdwfl where it was
-		 * loaded), so that a process's modules are known after it is
-		 * gone (docs/design.md §1.1). */
-		a->mmap = 1;
-		a->mmap2 = 1;
-		a->mmap_data = 1;
-		a->comm_exec = 1;
-	}
-	/* Sample times on CLOCK_MONOTONIC, comparable with clock_gettime(). */
-	a->use_clockid = 1;
-	a->clockid = CLOCK_MONOTONIC;
-	/* Wake poll() when a quarter of the ring is filled; the caller's
-	 * poll timeout bounds the latency at low rates. */
-	a->watermark = 1;
-	a->wakeup_watermark = (uint32_t)(s->data_size / 4);
 
 	r = sampler_scan_until_stable(s, err, errlen);
 	if (r < 0)
@@ -696,10 +831,12 @@ int sampler_disable(struct sampler *s)
 	return r;
 }
 
-/* See struct sampler_thread: false for a second stream of one thread. */
-static bool sampler_keep_sample(struct sampler *s, const struct perf_sample *smp)
+/* See struct sampler_thread: false for a second stream of one thread (a
+ * sample or a SWITCH record of thread tid, written by event id). */
+static bool sampler_keep(struct sampler *s, pid_t tid, uint64_t id)
 {
-	pid_t tid = (pid_t)smp->tid, owner = sampler_id_owner(s, smp->id);
+	const struct sampler_id *sid = sampler_find_id(s, id);
+	pid_t owner = sid ? sid->tid : 0;
 	struct sampler_thread *t;
 
 	if (owner == 0)
@@ -756,9 +893,10 @@ static int sampler_peek(struct sampler *s, struct sampler_ring *ring)
 	ring->next = ringbuf_next(&ring->rb, &e);
 	ring->next_time = 0;
 	/* A record whose time cannot be read goes first (time 0): the
-	 * callback skips what it cannot use. */
+	 * callback skips what it cannot use. Every kind's samples have
+	 * their time at the same place. */
 	if (ring->next &&
-	    ringbuf_record_time(ring->next, s->attr.sample_type,
+	    ringbuf_record_time(ring->next, s->attr[s->primary].sample_type,
 				&ring->next_time) < 0)
 		ring->next_time = 0;
 	return e == -ENOMEM ? e : 0;
@@ -778,19 +916,46 @@ static bool sampler_deliver(struct sampler *s, const struct perf_event_header *h
 			    int *count)
 {
 	struct perf_sample sample;
+	struct ringbuf_sample_id sid;
 	struct sampler_record rec = { .hdr = hdr, .time = time };
+	uint64_t id;
 
 	if (hdr->type == PERF_RECORD_SAMPLE) {
+		const struct sampler_id *owner = NULL;
+
+		if (ringbuf_sample_identifier(hdr, &id) == 0)
+			owner = sampler_find_id(s, id);
+		rec.kind = owner ? owner->kind : s->primary;
 		/* A record we cannot decode is skipped rather than handed on
 		 * half-read. */
-		if (ringbuf_parse_sample(hdr, s->attr.sample_type, &sample) < 0)
+		if (ringbuf_parse_sample(hdr, s->attr[rec.kind].sample_type,
+					 &sample) < 0)
 			return false;
-		if (!sampler_keep_sample(s, &sample)) {
+		if (rec.kind == SAMPLER_WAKING) {
+			/* Written by the waker's events and by the wakee's:
+			 * not a stream of one thread. */
+			int32_t wakee;
+
+			if (sample.raw_size < s->wakee_offset + sizeof(wakee))
+				return false;
+			memcpy(&wakee, sample.raw + s->wakee_offset, sizeof(wakee));
+			rec.wakee = wakee;
+		} else if (!sampler_keep(s, (pid_t)sample.tid, sample.id)) {
 			s->stats.duplicates++;
 			return false;
+		} else {
+			s->stats.samples++;
 		}
 		rec.sample = &sample;
-		s->stats.samples++;
+	} else if (hdr->type == PERF_RECORD_SWITCH) {
+		if (ringbuf_sample_id(hdr, s->attr[s->primary].sample_type, &sid) < 0)
+			return false;
+		if (!sampler_keep(s, (pid_t)sid.tid, sid.id))
+			return false;
+		rec.kind = SAMPLER_SWITCH;
+		rec.pid = sid.pid;
+		rec.tid = sid.tid;
+		s->stats.switches++;
 	} else if (hdr->type == PERF_RECORD_LOST) {
 		s->stats.lost += ringbuf_lost_count(hdr);
 	} else if (hdr->type == PERF_RECORD_FORK ||
@@ -929,9 +1094,11 @@ void sampler_get_stats(const struct sampler *s, struct sampler_stats *st)
 	st->events = s->nfds;
 }
 
-uint64_t sampler_sample_type(const struct sampler *s)
+uint64_t sampler_sample_type(const struct sampler *s, enum sampler_kind kind)
 {
-	return s->attr.sample_type;
+	if ((unsigned)kind >= SAMPLER_NKINDS || !(s->kinds & SAMPLER_KIND(kind)))
+		kind = s->primary;
+	return s->attr[kind].sample_type;
 }
 
 void sampler_free(struct sampler *s)

@@ -32,8 +32,26 @@ enum sampler_callgraph {
 	SAMPLER_CG_FP,		/* kernel frame-pointer callchain */
 };
 
+/* The events opened on each thread x CPU (docs/design.md §7). */
+enum sampler_kind {
+	SAMPLER_CPU,		/* cpu-clock, sampled every 1e9/freq ns */
+	SAMPLER_SWITCH,		/* context-switches, sampled at switch-out
+				 * (every switch_period-th), and
+				 * PERF_RECORD_SWITCH records of every
+				 * switch out and in; needs kernel
+				 * sampling rights (the sample is taken in
+				 * the scheduler) */
+	SAMPLER_WAKING,		/* the sched:sched_waking tracepoint: who
+				 * woke which thread (sampler_record.wakee) */
+	SAMPLER_NKINDS,
+};
+#define SAMPLER_KIND(k) (1u << (k))
+
 struct sampler_opts {
 	pid_t pid;
+	unsigned kinds;			/* SAMPLER_KIND() bits; 0: CPU alone */
+	uint64_t switch_period;		/* SWITCH: a stack every Nth
+					 * switch-out; 0 means 1 */
 	unsigned freq;			/* Hz; sample_period = 1e9 / freq ns */
 	enum sampler_callgraph callgraph;
 	uint32_t stack_size;		/* dwarf: bytes of user stack copied,
@@ -81,6 +99,12 @@ struct sampler_record {
 	const struct perf_event_header *hdr;	/* raw record */
 	const struct perf_sample *sample;	/* decoded, for SAMPLE only */
 	uint64_t time;				/* 0 when unknown */
+	enum sampler_kind kind;			/* of the event that wrote a
+						 * SAMPLE or SWITCH record */
+	uint32_t pid, tid;			/* SWITCH: the thread */
+	pid_t wakee;				/* WAKING samples: the thread
+						 * woken (sample->tid woke
+						 * it) */
 };
 
 /* Called for each record read from the rings; return non-zero to stop the
@@ -114,6 +138,7 @@ int sampler_rescan(struct sampler *s);
 struct sampler_stats {
 	uint64_t samples;	/* PERF_RECORD_SAMPLE seen */
 	uint64_t lost;		/* sum of PERF_RECORD_LOST counts */
+	uint64_t switches;	/* PERF_RECORD_SWITCH records handed on */
 	uint64_t duplicates;	/* samples dropped: a thread that got events
 				 * both by inherit and directly (set-up race)
 				 * is counted once */
@@ -124,8 +149,9 @@ struct sampler_stats {
 };
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *st);
 
-/* The sample_type the events were opened with (for ringbuf_parse_sample). */
-uint64_t sampler_sample_type(const struct sampler *s);
+/* The sample_type the events of a kind were opened with (for
+ * ringbuf_parse_sample); the first kind asked for when kind is not. */
+uint64_t sampler_sample_type(const struct sampler *s, enum sampler_kind kind);
 
 /* Closes every fd and unmaps every ring. NULL is fine. */
 void sampler_free(struct sampler *s);

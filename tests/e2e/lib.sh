@@ -19,6 +19,7 @@
 #                        frames leaf first, inlined lines expanded innermost first;
 #                        a missing label is "-"
 #   pp_stacks FILE lines the same with each frame "NAME FILE:LINE"
+#                        (COUNT is the first value; PP_VALUE=N picks the Nth)
 #   pp_share STACKS FUNC [FILTER_FUNC]  percentage (one decimal) of the samples
 #                        (weighted by COUNT) with FUNC in the stack; with
 #                        FILTER_FUNC, among the samples that contain it
@@ -164,7 +165,8 @@ pp_raw() {
 # label lines under them, then "Locations" with "ID: 0xADDR M=N NAME FILE:LINE
 # s=N" and one indented continuation line per further (outer) inline line.
 pp_stacks() {
-	pp_raw "$1" | awk -v lines="$([ "${2:-}" = lines ] && echo 1 || echo 0)" '
+	pp_raw "$1" | awk -v lines="$([ "${2:-}" = lines ] && echo 1 || echo 0)" \
+		-v col="${PP_VALUE:-1}" '
 	# with lines: the name (it may hold spaces) and FILE:LINE, that is
 	# fields n..NF-1 of a line ending in s=N
 	function frame(n,   i, f) {
@@ -189,7 +191,7 @@ pp_stacks() {
 		ns++
 		split($0, halves, ":")
 		split(halves[1], vals, " ")
-		count[ns] = vals[1]
+		count[ns] = vals[col]
 		cur = halves[2]; ctid = "-"; cname = "-"; cpid = "-"; cpname = "-"
 		next
 	}

@@ -276,8 +276,8 @@ static void test_child(enum sampler_callgraph cg)
 	CHECK_INT(st.threads, 2);
 	CHECK(st.cpus >= 1);
 	CHECK_INT(st.events, st.threads * st.cpus);
-	CHECK(sampler_sample_type(s) & PERF_SAMPLE_CALLCHAIN);
-	CHECK(!(sampler_sample_type(s) & PERF_SAMPLE_STACK_USER) ==
+	CHECK(sampler_sample_type(s, SAMPLER_CPU) & PERF_SAMPLE_CALLCHAIN);
+	CHECK(!(sampler_sample_type(s, SAMPLER_CPU) & PERF_SAMPLE_STACK_USER) ==
 	      (cg == SAMPLER_CG_FP));
 	/* Nothing runs and nothing is enabled yet. */
 	CHECK_INT(sampler_read(s, 0, on_record, &acc), 0);

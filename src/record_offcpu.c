@@ -1,0 +1,284 @@
+/*
+ * record_offcpu.c - the off-CPU side of a recording (docs/design.md §7):
+ * the stack sampled at each switch-out, named by the system call the thread
+ * blocked in, paired by offcpu.c with the switch-in that ends the wait, and
+ * added to the profile as a block, mutex or wall sample weighted by the
+ * wait's length.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/perf_event.h>
+
+#include "record_int.h"
+
+/* The system call a kernel function is the entry of: __x64_sys_NAME and
+ * the like, or (pass 1, when no such frame is in the chain: the compiler
+ * folded the entry into its helper, as __x64_sys_read into ksys_read)
+ * ksys_NAME. NULL for another function. */
+static const char *syscall_of(const char *fn, int pass)
+{
+	static const char *const entries[] = {
+		"__x64_sys_", "__ia32_sys_", "__do_sys_", "__se_sys_",
+		"__x64_compat_sys_", "__ia32_compat_sys_",
+	};
+	static const char *const helpers[] = { "ksys_" };
+	const char *const *set = pass ? helpers : entries;
+	size_t n = pass ? sizeof(helpers) / sizeof(helpers[0]) :
+			  sizeof(entries) / sizeof(entries[0]);
+
+	for (size_t j = 0; j < n; j++) {
+		size_t len = strlen(set[j]);
+
+		if (!strncmp(fn, set[j], len) && fn[len])
+			return fn + len;
+	}
+	return NULL;
+}
+
+/* What the kernel frames of a switch-out say the thread waited in:
+ * "[syscall] futex", "[page fault]", or "[off-cpu]" when they say nothing
+ * we know (no kallsyms, an unknown path). */
+static void wait_name(struct recorder *r, const struct perf_sample *s,
+		      char *buf, size_t len)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		bool kernel = false;
+
+		for (uint64_t i = 0; i < s->nr_callchain; i++) {
+			uint64_t ip = s->callchain[i];
+
+			if (ip >= (uint64_t)PERF_CONTEXT_MAX) {
+				kernel = ip == (uint64_t)PERF_CONTEXT_KERNEL;
+				continue;
+			}
+			if (!kernel)
+				continue;
+			const struct sym_frame *f = symbolizer_lookup(r->ksym, ip, true);
+			const char *fn = f && f->nlines ?
+				f->lines[f->nlines - 1].function : NULL;
+			const char *call = fn ? syscall_of(fn, pass) : NULL;
+
+			if (call) {
+				snprintf(buf, len, "[syscall] %s", call);
+				return;
+			}
+			if (fn && pass == 0 && strstr(fn, "page_fault")) {
+				snprintf(buf, len, "[page fault]");
+				return;
+			}
+		}
+	}
+	snprintf(buf, len, "[off-cpu]");
+}
+
+/* A location of its own for a synthetic frame (no mapping, no address). */
+static uint64_t named_location(struct recorder *r, const char *name)
+{
+	uint64_t fn = profile_function(r->profile, name, name, NULL, 0);
+	struct profile_line line = { .function_id = fn };
+
+	return fn ? profile_location(r->profile, 0, 0, &line, 1) : 0;
+}
+
+/* The SWITCH sample taken as a thread leaves the CPU: its stack, led by
+ * the name of what it waits in, kept until the switch-in ends the wait. */
+int record_offcpu_sample(struct recorder *r, const struct sampler_record *rec)
+{
+	const struct perf_sample *s = rec->sample;
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct procs_process *proc = procs_process(r->procs, (pid_t)s->pid, now);
+	struct rimage *ri;
+	char name[96];
+	int n;
+
+	if (!proc)
+		return -ENOMEM;
+	if (rec->kind == SAMPLER_WAKING) {
+		offcpu_waking(r->offcpu, rec->wakee, (pid_t)s->tid,
+			      (pid_t)s->pid, rec->time);
+		return 0;
+	}
+	n = record_locations(r, proc, s, &ri);
+	if (n < 0)
+		return n;
+	wait_name(r, s, name, sizeof(name));
+	r->olocs[0] = named_location(r, name);
+	if (!r->olocs[0])
+		return -ENOMEM;
+	memcpy(r->olocs + 1, r->locs, (size_t)n * sizeof(*r->locs));
+	return offcpu_stack(r->offcpu, (pid_t)s->pid, (pid_t)s->tid, rec->time,
+			    r->olocs, (size_t)n + 1);
+}
+
+int record_offcpu_switch(struct recorder *r, const struct sampler_record *rec)
+{
+	uint16_t misc = rec->hdr->misc;
+
+	if (misc & PERF_RECORD_MISC_SWITCH_OUT)
+		return offcpu_switch_out(r->offcpu, (pid_t)rec->pid, (pid_t)rec->tid,
+					 rec->time,
+					 misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT);
+	return offcpu_switch_in(r->offcpu, (pid_t)rec->pid, (pid_t)rec->tid,
+				rec->time);
+}
+
+/* FORK and EXIT records: { u32 pid, ppid, tid, ptid; u64 time; } */
+int record_offcpu_task(struct recorder *r, const struct perf_event_header *hdr,
+		       uint64_t time)
+{
+	uint32_t f[4];
+
+	if (hdr->size < sizeof(*hdr) + sizeof(f))
+		return 0;
+	memcpy(f, hdr + 1, sizeof(f));
+	if (hdr->type == PERF_RECORD_FORK)
+		return offcpu_new_thread(r->offcpu, (pid_t)f[0], (pid_t)f[2], time);
+	if (hdr->type == PERF_RECORD_EXIT)
+		offcpu_exit(r->offcpu, (pid_t)f[2]);
+	return 0;
+}
+
+/* Whether a wait on a futex under this stack is a lock's: the first frame,
+ * from the leaf, that offcpu_lock_frame knows decides. */
+static bool is_lock_wait(const struct recorder *r, const uint64_t *stack, size_t n)
+{
+	const struct profile *p = r->profile;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct profile_location *loc = profile_location_by_id(p, stack[i]);
+
+		for (size_t j = 0; loc && j < loc->nlines; j++) {
+			const struct profile_function *f =
+				profile_function_by_id(p, loc->lines[j].function_id);
+			int c = f ? offcpu_lock_frame(profile_str(p, f->system_name)) : 0;
+
+			if (c)
+				return c > 0;
+		}
+	}
+	return false;
+}
+
+static bool is_futex_wait(const struct recorder *r, const uint64_t *stack, size_t n)
+{
+	const struct profile_location *loc =
+		n ? profile_location_by_id(r->profile, stack[0]) : NULL;
+	const struct profile_function *f = loc && loc->nlines ?
+		profile_function_by_id(r->profile, loc->lines[0].function_id) : NULL;
+
+	return f && !strcmp(profile_str(r->profile, f->name), "[syscall] futex");
+}
+
+static int on_interval(const struct offcpu_interval *iv, void *arg)
+{
+	struct recorder *r = arg;
+	enum record_profile kind = r->opts->profile;
+	const uint64_t *stack = iv->stack;
+	size_t n = iv->nstack;
+	uint64_t leaf;
+
+	if (iv->on_cpu)
+		return 0;
+	/* Preempted while runnable: waiting for a CPU, not blocked. */
+	if (iv->preempted && kind != RECORD_WALL)
+		return 0;
+	if (iv->before_window || !n) {
+		if (kind == RECORD_MUTEX)
+			return 0;	/* nothing to classify it by */
+		leaf = named_location(r, iv->before_window ?
+				      "[off-cpu since before the recording]" :
+				      iv->preempted ? "[runnable]" : "[off-cpu]");
+		if (!leaf)
+			return -ENOMEM;
+		stack = &leaf;
+		n = 1;
+	} else if (kind == RECORD_MUTEX &&
+		   (!is_futex_wait(r, stack, n) || !is_lock_wait(r, stack + 1, n - 1))) {
+		return 0;
+	}
+	if (iv->preempted && iv->nstack && !iv->before_window) {
+		/* The sampled leaf named no system call: say why it left. */
+		uint64_t *buf = r->olocs;
+
+		if (stack != buf)
+			memmove(buf, stack, n * sizeof(*buf));
+		buf[0] = named_location(r, "[preempted]");
+		if (!buf[0])
+			return -ENOMEM;
+		stack = buf;
+	}
+
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct procs_process *proc = procs_process(r->procs, iv->pid, now);
+	struct procs_thread *thr = proc ? procs_thread(r->procs, proc, iv->tid) : NULL;
+	if (!thr)
+		return -ENOMEM;
+	if (!thr->sampled) {
+		thr->sampled = true;
+		r->st.threads++;
+	}
+	if (proc->samples++ == 0)
+		r->st.processes++;
+	if (proc->pid == r->opts->pid)
+		r->st.target_samples++;
+
+	int64_t values[2] = { 1, (int64_t)(iv->end - iv->start) };
+	struct profile_label_in labels[7] = {
+		{ .key = "thread_id", .num = (int64_t)iv->tid },
+		{ .key = "thread_name", .str = thr->name },
+		{ .key = "pid", .num = (int64_t)iv->pid },
+		{ .key = "process_name", .str = proc->comm },
+	};
+	size_t nl = 4;
+	if (kind == RECORD_WALL)
+		labels[nl++] = (struct profile_label_in){ .key = "state", .str = "off-cpu" };
+	if (iv->waker && kind != RECORD_WALL) {
+		labels[nl++] = (struct profile_label_in){
+			.key = "waker_thread_id", .num = (int64_t)iv->waker };
+		struct procs_process *wp = iv->waker_pid == iv->pid ? proc : NULL;
+		struct procs_thread *wt = wp ? procs_thread(r->procs, wp, iv->waker) : NULL;
+		if (wt && wt->name[0])
+			labels[nl++] = (struct profile_label_in){
+				.key = "waker_thread_name", .str = wt->name };
+	}
+	int ret = profile_add_sample(r->profile, stack, n, values, labels, nl);
+	if (ret < 0)
+		return ret;
+	r->st.samples++;
+	r->st.offcpu_ns += iv->end - iv->start;
+	return 0;
+}
+
+int record_offcpu_setup(struct recorder *r, uint64_t start)
+{
+	pid_t *tids = NULL;
+	size_t n = 0;
+
+	r->olocs = calloc(r->max_frames + 1, sizeof(*r->olocs));
+	r->offcpu = offcpu_new(start, on_interval, r);
+	if (!r->olocs || !r->offcpu)
+		return -ENOMEM;
+	/* A thread blocked for the whole window writes no record: know the
+	 * threads there are now. */
+	if (procfs_list_tasks(r->opts->pid, &tids, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (offcpu_add_thread(r->offcpu, r->opts->pid, tids[i]) < 0) {
+				free(tids);
+				return -ENOMEM;
+			}
+	free(tids);
+	return 0;
+}
+
+int record_offcpu_finish(struct recorder *r, uint64_t end)
+{
+	struct offcpu_stats os;
+	int ret = offcpu_finish(r->offcpu, end);
+
+	offcpu_get_stats(r->offcpu, &os);
+	r->st.intervals = os.intervals;
+	r->st.intervals_own_stack = os.own_stack;
+	return ret;
+}
