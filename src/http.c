@@ -32,6 +32,7 @@
 
 #include "hexdigit.h"
 #include "http.h"
+#include "http_int.h"
 #include "errmsg.h"
 #include "pprof.h"
 #include "procfs.h"
@@ -86,580 +87,10 @@ static void http_load_mhd(void)
 	 * server stops, and a second server reuses it. */
 }
 
-#define TEXT_PLAIN "text/plain; charset=utf-8"
-#define TEXT_HTML "text/html; charset=utf-8"
-#define OCTET_STREAM "application/octet-stream"
 #define POLL_MS 100
 /* How long a stopping server lets replies in flight reach their clients
  * before libmicrohttpd shuts the sockets. */
 #define DRAIN_MS 3000
-
-/* --- pure helpers ------------------------------------------------------ */
-
-static int parse_port(const char *s, unsigned *port)
-{
-	if (!*s)
-		return -EINVAL;
-	unsigned long v = 0;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(*p - '0');
-		if (v > 65535)
-			return -EINVAL;
-	}
-	*port = (unsigned)v;
-	return 0;
-}
-
-int http_parse_listen(const char *spec, char *host, size_t hostlen,
-		      unsigned *port, char *err, size_t errlen)
-{
-	const char *colon;
-	size_t hl;
-	const char *h = spec;
-
-	if (spec[0] == '[') {
-		const char *close = strchr(spec, ']');
-		if (!close || close[1] != ':') {
-			errmsg_set(err, errlen, "expected [IPV6]:PORT");
-			return -EINVAL;
-		}
-		h = spec + 1;
-		hl = (size_t)(close - h);
-		colon = close + 1;
-	} else {
-		colon = strrchr(spec, ':');
-		if (!colon) {
-			errmsg_set(err, errlen, "expected [HOST]:PORT, such as :8080 or 127.0.0.1:8080");
-			return -EINVAL;
-		}
-		hl = (size_t)(colon - spec);
-		if (memchr(spec, ':', hl)) {
-			errmsg_set(err, errlen, "write an IPv6 address in brackets, as [::1]:8080");
-			return -EINVAL;
-		}
-	}
-	if (hl >= hostlen) {
-		errmsg_set(err, errlen, "host name too long");
-		return -EINVAL;
-	}
-	if (parse_port(colon + 1, port) < 0) {
-		errmsg_set(err, errlen, "port must be a number from 0 to 65535");
-		return -EINVAL;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	return 0;
-}
-
-/* Decodes [s, s+n) as Go's url.QueryUnescape. Returns the length, -EINVAL
- * on a bad escape or -ENOSPC when out cannot hold it and a NUL. */
-static int query_unescape(const char *s, size_t n, char *out, size_t outlen)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (c == '%') {
-			int hi, lo;
-			if (i + 2 >= n)
-				return -EINVAL;
-			hi = hexdigit(s[i + 1]);
-			lo = hexdigit(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (c == '+') {
-			c = ' ';
-		}
-		if (o + 1 >= outlen)
-			return -ENOSPC;
-		out[o++] = c;
-	}
-	out[o] = '\0';
-	return (int)o;
-}
-
-int http_query_get(const char *query, const char *key, char *buf,
-		   size_t buflen)
-{
-	char kbuf[64];
-	const char *p = query;
-
-	if (!query)
-		return 0;
-	while (*p) {
-		size_t len = strcspn(p, "&");
-		const char *eq = memchr(p, '=', len);
-		size_t klen = eq ? (size_t)(eq - p) : len;
-		/* Go's ParseQuery skips a pair whose key or value does not
-		 * decode (and FormValue ignores that error). */
-		if (len && query_unescape(p, klen, kbuf, sizeof(kbuf)) >= 0 &&
-		    !strcmp(kbuf, key)) {
-			if (!eq) {
-				if (!buflen)
-					return -EINVAL;
-				buf[0] = '\0';
-				return 1;
-			}
-			int r = query_unescape(eq + 1, len - klen - 1, buf, buflen);
-			if (r >= 0)
-				return 1;
-			if (r == -ENOSPC)
-				return -EINVAL;
-		}
-		p += len;
-		if (*p == '&')
-			p++;
-	}
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	enum http_route route;
-} routes[] = {
-	{ "allocs", HTTP_ROUTE_UNAVAILABLE },
-	{ "block", HTTP_ROUTE_UNAVAILABLE },
-	{ "cmdline", HTTP_ROUTE_CMDLINE },
-	{ "goroutine", HTTP_ROUTE_THREADS },
-	{ "heap", HTTP_ROUTE_UNAVAILABLE },
-	{ "mutex", HTTP_ROUTE_UNAVAILABLE },
-	{ "profile", HTTP_ROUTE_PROFILE },
-	{ "symbol", HTTP_ROUTE_SYMBOL },
-	{ "threadcreate", HTTP_ROUTE_THREADCREATE },
-	{ "threads", HTTP_ROUTE_THREADS },
-	{ "trace", HTTP_ROUTE_UNAVAILABLE },
-};
-
-enum http_route http_route_path(const char *path, const char **name)
-{
-	static const char prefix[] = "/debug/pprof/";
-	*name = NULL;
-	if (!strcmp(path, "/debug/pprof"))
-		return HTTP_ROUTE_REDIRECT;
-	if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
-		return HTTP_ROUTE_NOT_FOUND;
-	const char *rest = path + sizeof(prefix) - 1;
-	*name = rest;
-	/* Go's Index serves everything under the prefix: an empty name is
-	 * the index, any other name a profile lookup. */
-	if (!*rest)
-		return HTTP_ROUTE_INDEX;
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-		if (!strcmp(rest, routes[i].name))
-			return routes[i].route;
-	return HTTP_ROUTE_UNKNOWN;
-}
-
-void http_reply_release(struct http_reply *r)
-{
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-}
-
-int http_reply_error(struct http_reply *r, int status, const char *fmt, ...)
-{
-	va_list ap;
-	char *text = NULL;
-
-	free(r->body);
-	memset(r, 0, sizeof(*r));
-	r->status = status;
-	r->content_type = TEXT_PLAIN;
-	r->go_error = true;
-	va_start(ap, fmt);
-	int n = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -ENOMEM;
-	/* fmt.Fprintln(w, txt) */
-	char *b = realloc(text, (size_t)n + 2);
-	if (!b) {
-		free(text);
-		return -ENOMEM;
-	}
-	b[n] = '\n';
-	b[n + 1] = '\0';
-	r->body = b;
-	r->len = (size_t)n + 1;
-	return 0;
-}
-
-/* strconv.Atoi: an optional sign and decimal digits. Out of range is
- * -ERANGE with *v the value's sign (+1 or -1), checked before each digit
- * is added: the accumulator never wraps, so 2^64 + 1 is not 1. A
- * non-digit anywhere is -EINVAL, out of range or not. */
-static int parse_go_int(const char *s, long long *v)
-{
-	const char *p = s;
-	bool neg = false, over = false;
-	unsigned long long x = 0, lim;
-
-	if (*p == '+' || *p == '-')
-		neg = *p++ == '-';
-	if (!*p)
-		return -EINVAL;
-	/* |LLONG_MIN| = LLONG_MAX + 1 */
-	lim = (unsigned long long)LLONG_MAX + (neg ? 1 : 0);
-	for (; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		unsigned d = (unsigned)(*p - '0');
-		if (over || x > (lim - d) / 10)
-			over = true;
-		else
-			x = x * 10 + d;
-	}
-	if (over) {
-		*v = neg ? -1 : 1;
-		return -ERANGE;
-	}
-	*v = neg ? (x == lim ? LLONG_MIN : -(long long)x) : (long long)x;
-	return 0;
-}
-
-int http_check_profile_seconds(const char *value, unsigned def, unsigned max,
-			       unsigned *out, struct http_reply *r)
-{
-	long long v;
-
-	if (!value || !*value) {
-		*out = def < max ? def : max;
-		return 0;
-	}
-	/* Go's Profile handler falls back to 30 s on a bad value; we answer
-	 * with the 400 its delta profiles give, so that a typo ("5s") is not
-	 * silently a 30 s wait. */
-	int e = parse_go_int(value, &v);
-	if (e == -EINVAL || v <= 0) {
-		http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
-		return -EINVAL;
-	}
-	if (e == -ERANGE || v > (long long)max) {
-		http_reply_error(r, 400,
-				 "profile duration exceeds the server's limit of %u seconds",
-				 max);
-		return -EINVAL;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
-int http_check_debug(const char *value, int *out, struct http_reply *r)
-{
-	long long v;
-
-	if (!value || !*value) {
-		*out = 0;
-		return 0;
-	}
-	int e = parse_go_int(value, &v);
-	if (e == -EINVAL || v < 0) {
-		http_reply_error(r, 400, "invalid value for \"debug\" - must be 0, 1 or 2");
-		return -EINVAL;
-	}
-	/* Go: any debug >= 2 asks for the full dump. */
-	*out = (e == -ERANGE || v >= 2) ? 2 : (int)v;
-	return 0;
-}
-
-/* strconv.ParseUint(word, 0, 64); surrounding white space is allowed
- * (a POST body may end in a newline). */
-static int parse_go_uint(const char *s, size_t n, uint64_t *v)
-{
-	while (n && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'))
-		s++, n--;
-	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
-		     s[n - 1] == '\r'))
-		n--;
-	unsigned base = 10;
-	if (n >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
-		base = 16, s += 2, n -= 2;
-	else if (n >= 2 && s[0] == '0' && (s[1] == 'b' || s[1] == 'B'))
-		base = 2, s += 2, n -= 2;
-	else if (n >= 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
-		base = 8, s += 2, n -= 2;
-	else if (n >= 2 && s[0] == '0')
-		base = 8, s += 1, n -= 1;
-	if (!n)
-		return -EINVAL;
-	uint64_t x = 0;
-	for (size_t i = 0; i < n; i++) {
-		int d = hexdigit(s[i]);
-		if (d < 0 || (unsigned)d >= base)
-			return -EINVAL;
-		if (x > (UINT64_MAX - (unsigned)d) / base)
-			return -ERANGE;
-		x = x * base + (unsigned)d;
-	}
-	*v = x;
-	return 0;
-}
-
-int http_parse_symbol_request(const char *text, size_t len, uint64_t **addrs,
-			      size_t *n)
-{
-	size_t cap = 0, cnt = 0;
-	uint64_t *a = NULL;
-	size_t i = 0;
-
-	while (i < len) {
-		const char *w = text + i;
-		const char *plus = memchr(w, '+', len - i);
-		size_t wl = plus ? (size_t)(plus - w) : len - i;
-		uint64_t v;
-		if (parse_go_uint(w, wl, &v) == 0 && v != 0) {
-			if (cnt == cap) {
-				size_t nc = cap ? cap * 2 : 16;
-				uint64_t *na = realloc(a, nc * sizeof(*na));
-				if (!na) {
-					free(a);
-					return -ENOMEM;
-				}
-				a = na;
-				cap = nc;
-			}
-			a[cnt++] = v;
-		}
-		i += wl + 1;
-	}
-	*addrs = a;
-	*n = cnt;
-	return 0;
-}
-
-/* A growing text buffer for reply bodies. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	if (b->oom)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-		va_start(ap, fmt);
-		int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->oom = true;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t nc = b->cap ? b->cap * 2 : 1024;
-		while (nc < b->len + (size_t)n + 1)
-			nc *= 2;
-		char *ns = realloc(b->s, nc);
-		if (!ns) {
-			b->oom = true;
-			return;
-		}
-		b->s = ns;
-		b->cap = nc;
-	}
-}
-
-static int sb_finish(struct sbuf *b, char **body, size_t *len)
-{
-	if (b->oom || !b->s) {
-		free(b->s);
-		return -ENOMEM;
-	}
-	*body = b->s;
-	*len = b->len;
-	return 0;
-}
-
-int http_symbol_body(const uint64_t *addrs, size_t n,
-		     const char *(*lookup)(uint64_t addr, void *arg), void *arg,
-		     char **body, size_t *len)
-{
-	struct sbuf b = { 0 };
-	sb_printf(&b, "num_symbols: 1\n");
-	for (size_t i = 0; i < n; i++) {
-		const char *name = lookup(addrs[i], arg);
-		if (name)
-			sb_printf(&b, "0x%" PRIx64 " %s\n", addrs[i], name);
-	}
-	return sb_finish(&b, body, len);
-}
-
-static void html_escape(struct sbuf *b, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '<': sb_printf(b, "&lt;"); break;
-		case '>': sb_printf(b, "&gt;"); break;
-		case '&': sb_printf(b, "&amp;"); break;
-		case '"': sb_printf(b, "&#34;"); break;
-		case '\'': sb_printf(b, "&#39;"); break;
-		default: sb_printf(b, "%c", *s); break;
-		}
-	}
-}
-
-static const struct {
-	const char *name;
-	bool counted;		/* count = number of threads */
-	bool available;
-	const char *href;
-	const char *desc;
-} index_entries[] = {
-	{ "allocs", false, false, "allocs",
-	  "Not available yet: needs allocation tracing of the process, which cprof does not do." },
-	{ "block", false, false, "block",
-	  "Not available yet: needs off-CPU (blocking) tracing, which cprof does not do." },
-	{ "cmdline", false, true, "cmdline",
-	  "The command line of the process, arguments separated by NUL bytes." },
-	{ "goroutine", true, true, "goroutine?debug=1",
-	  "Stack traces of all current threads of the process (a native process has threads, not goroutines), taken with ptrace. Use debug=2 for one stack per thread." },
-	{ "heap", false, false, "heap",
-	  "Not available yet: needs allocation tracing of the process, which cprof does not do." },
-	{ "mutex", false, false, "mutex",
-	  "Not available yet: needs lock contention tracing, which cprof does not do." },
-	{ "profile", false, true, "profile",
-	  "CPU profile of every thread, sampled with perf_event_open. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile." },
-	{ "threadcreate", true, true, "threadcreate?debug=1",
-	  "Threads grouped by their start routine: the outermost frames of each thread's current stack (_start/main, or start_thread and the function passed to pthread_create). A foreign process keeps no record of where threads were created, so this is what can honestly be shown." },
-	{ "threads", true, true, "threads?debug=1",
-	  "The same as goroutine, under its native name." },
-	{ "trace", false, false, "trace",
-	  "Not available: an execution trace is a Go runtime feature with no native equivalent in cprof." },
-};
-
-int http_index_html(pid_t pid, const char *comm, long nthreads, char **body,
-		    size_t *len)
-{
-	struct sbuf b = { 0 };
-
-	sb_printf(&b, "<html>\n<head>\n<title>/debug/pprof/</title>\n"
-		  "<style>\n.profile-name{\n\tdisplay:inline-block;\n\twidth:6rem;\n}\n</style>\n"
-		  "</head>\n<body>\n/debug/pprof/ of process %d (", (int)pid);
-	html_escape(&b, comm ? comm : "?");
-	sb_printf(&b, "), served by cprof\n<br>\n"
-		  "<p>Set debug=1 as a query parameter to export in legacy text format</p>\n"
-		  "<br>\nTypes of profiles available:\n<table>\n"
-		  "<thead><td>Count</td><td>Profile</td></thead>\n");
-	for (size_t i = 0; i < sizeof(index_entries) / sizeof(index_entries[0]); i++) {
-		if (index_entries[i].counted && nthreads >= 0)
-			sb_printf(&b, "<tr><td>%ld</td>", nthreads);
-		else if (index_entries[i].available)
-			sb_printf(&b, "<tr><td>0</td>");
-		else
-			sb_printf(&b, "<tr><td>n/a</td>");
-		sb_printf(&b, "<td><a href='%s'>%s</a>%s</td></tr>\n",
-			  index_entries[i].href, index_entries[i].name,
-			  index_entries[i].available ? "" : " (not yet available)");
-	}
-	sb_printf(&b, "</table>\n<a href=\"goroutine?debug=2\">full thread stack dump</a>\n"
-		  "<br>\n<p>\nProfile Descriptions:\n<ul>\n");
-	for (size_t i = 0; i < sizeof(index_entries) / sizeof(index_entries[0]); i++)
-		sb_printf(&b, "<li><div class=profile-name>%s: </div> %s</li>\n",
-			  index_entries[i].name, index_entries[i].desc);
-	sb_printf(&b, "</ul>\n</p>\n</body>\n</html>\n");
-	return sb_finish(&b, body, len);
-}
-
-int http_cmdline_body(const char *procbuf, size_t proclen, char **body,
-		      size_t *len)
-{
-	size_t n = proclen;
-	if (n && procbuf[n - 1] == '\0')
-		n--;
-	char *b = malloc(n + 1);
-	if (!b)
-		return -ENOMEM;
-	if (n)
-		memcpy(b, procbuf, n);
-	b[n] = '\0';
-	*body = b;
-	*len = n;
-	return 0;
-}
-
-bool http_unsymbolizable_mapping(const char *filename)
-{
-	const char *base = strrchr(filename, '/');
-	base = base ? base + 1 : filename;
-	return base[0] == '[' || !strncmp(base, "linux-vdso", 10) ||
-	       !strncmp(filename, "/dev/dri/", 9);
-}
-
-/* Names are compared without a symbol version ("__libc_start_main@@GLIBC_2.34"). */
-static bool is_startup_frame(const char *name)
-{
-	static const char *const exact[] = {
-		"_start", "start_thread", "clone", "clone3", "__clone",
-		"__clone3", "__clone_internal", "thread_start",
-	};
-	if (!name)
-		return false;
-	size_t n = strcspn(name, "@");
-	if (!strncmp(name, "__libc_start", 12))
-		return true;
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (strlen(exact[i]) == n && !strncmp(name, exact[i], n))
-			return true;
-	return false;
-}
-
-size_t http_start_routine_frames(const char *const *names, size_t n)
-{
-	size_t keep = 0;
-	for (size_t i = n; i-- > 0;) {
-		keep++;
-		if (!is_startup_frame(names[i]))
-			break;
-	}
-	return keep;
-}
-
-/* Client-supplied text for a log line: escape what could fake a line or a
- * terminal sequence, and keep it short. */
-static void log_escape(char *out, size_t outlen, const char *in)
-{
-	size_t o = 0;
-	const unsigned char *p = (const unsigned char *)(in ? in : "-");
-	for (; *p; p++) {
-		if (o + 8 >= outlen) {
-			memcpy(out + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (*p <= 0x20 || *p >= 0x7f || *p == '%')
-			o += (size_t)snprintf(out + o, outlen - o, "%%%02X", *p);
-		else
-			out[o++] = (char)*p;
-	}
-	out[o] = '\0';
-}
-
-int http_access_line(char *buf, size_t len, const char *peer,
-		     const char *method, const char *uri, int status,
-		     size_t bytes, double ms)
-{
-	char m[32], u[256], st[16];
-	log_escape(m, sizeof(m), method);
-	log_escape(u, sizeof(u), uri);
-	if (status > 0)
-		snprintf(st, sizeof(st), "%d", status);
-	else
-		snprintf(st, sizeof(st), "-");
-	int n = snprintf(buf, len, "%s %s %s %s %zu %.1fms", peer ? peer : "-",
-			 m, u, st, bytes, ms);
-	return n < 0 ? -EINVAL : 0;
-}
 
 /* --- the server -------------------------------------------------------- */
 
@@ -682,7 +113,8 @@ struct server {
 	unsigned long captures_started, captures_done;
 	bool capturing;			/* one ptrace capture at a time */
 	struct shared_dump *latest;	/* the last capture, shared */
-	pthread_mutex_t cpu_lock;	/* one CPU profile at a time */
+	pthread_mutex_t kind_lock[RECORD_WALL + 1];	/* one profile of each
+							 * kind at a time */
 	pthread_mutex_t log_lock;
 	atomic_int stopping;		/* enum stop_reason */
 	atomic_int active;		/* requests not yet completed */
@@ -818,11 +250,7 @@ static const char *unavailable_reason(const char *name)
 {
 	if (!strcmp(name, "heap") || !strcmp(name, "allocs"))
 		return "needs allocation tracing of the process, which cprof does not do yet";
-	if (!strcmp(name, "block"))
-		return "needs off-CPU (blocking) tracing of the process, which cprof does not do yet";
-	if (!strcmp(name, "mutex"))
-		return "needs lock contention tracing of the process, which cprof does not do yet";
-	return "an execution trace is a Go runtime feature with no native equivalent in cprof";
+	return "a timeline of the threads is not made by cprof yet";
 }
 
 /* The outermost frames of every thread (see http_start_routine_frames), as
@@ -1261,18 +689,30 @@ static int profile_tick(const struct record_stats *st, void *arg)
 	return 0;
 }
 
+/* profile, block, mutex and wall: a recording of the kind asked for. One
+ * of each kind at a time (Go's rule for profile: a second one is 500);
+ * kinds do not wait for each other, their perf sessions are independent. */
 static void serve_profile(struct server *s, struct MHD_Connection *c,
-			  const char *query, struct http_reply *r)
+			  const char *query, enum record_profile kind,
+			  struct http_reply *r)
 {
+	const char *what = kind == RECORD_CPU ? "CPU" : record_profile_name(kind);
 	char v[64];
 	unsigned secs;
+	int debug = 0;
 	int g = http_query_get(query, "seconds", v, sizeof(v));
 	if (http_check_profile_seconds(g > 0 ? v : g < 0 ? "?" : NULL,
 				       HTTP_DEFAULT_SECONDS, s->max_seconds,
 				       &secs, r) < 0)
 		return;
-	if (pthread_mutex_trylock(&s->cpu_lock) != 0) {
-		http_reply_error(r, 500, "Could not enable CPU profiling: cpu profiling already in use");
+	if (kind == RECORD_BLOCK || kind == RECORD_MUTEX) {
+		g = http_query_get(query, "debug", v, sizeof(v));
+		if (http_check_debug(g > 0 ? v : g < 0 ? "?" : NULL, &debug, r) < 0)
+			return;
+	}
+	if (pthread_mutex_trylock(&s->kind_lock[kind]) != 0) {
+		http_reply_error(r, 500, "Could not enable %s profiling: %s profiling already in use",
+				 what, kind == RECORD_CPU ? "cpu" : what);
 		return;
 	}
 	const union MHD_ConnectionInfo *ci =
@@ -1285,20 +725,34 @@ static void serve_profile(struct server *s, struct MHD_Connection *c,
 	char err[256] = "";
 	ro.pid = s->pid;
 	ro.seconds = secs;
+	ro.profile = kind;
 	memset(&st, 0, sizeof(st));
 	int e = record_run(&ro, &cb, &p, &st, err, sizeof(err));
-	pthread_mutex_unlock(&s->cpu_lock);
+	pthread_mutex_unlock(&s->kind_lock[kind]);
 
 	if (e == -ESRCH || (e == 0 && st.target_exited))
 		http_reply_error(r, 503, "process %d exited during the profile", (int)s->pid);
+	else if (e == -EACCES || e == -EPERM)
+		http_reply_error(r, 500, "Could not enable %s profiling: %s (%s profiles "
+				 "need cprof to run as root or with CAP_PERFMON)", what,
+				 err[0] ? err : strerror(-e), what);
 	else if (e < 0)
-		http_reply_error(r, 500, "Could not enable CPU profiling: %s",
+		http_reply_error(r, 500, "Could not enable %s profiling: %s", what,
 				 err[0] ? err : strerror(-e));
 	else if (t.client_gone)
 		http_reply_error(r, 500, "the client closed the connection");
 	else if (atomic_load(&s->stopping))
 		reply_stopping(s, r);
-	else {
+	else if (debug > 0) {
+		memset(r, 0, sizeof(*r));
+		e = http_contention_text(p, kind == RECORD_MUTEX, &r->body, &r->len);
+		if (e < 0) {
+			http_reply_error(r, 500, "writing the profile failed: %s", strerror(-e));
+		} else {
+			r->status = 200;
+			r->content_type = TEXT_PLAIN;
+		}
+	} else {
 		memset(r, 0, sizeof(*r));
 		e = encode_profile(s, p, &r->body, &r->len);
 		if (e < 0) {
@@ -1306,7 +760,8 @@ static void serve_profile(struct server *s, struct MHD_Connection *c,
 		} else {
 			r->status = 200;
 			r->content_type = OCTET_STREAM;
-			snprintf(r->disposition, sizeof(r->disposition), "profile");
+			snprintf(r->disposition, sizeof(r->disposition), "%s",
+				 kind == RECORD_CPU ? "profile" : record_profile_name(kind));
 		}
 	}
 	profile_free(p);
@@ -1368,7 +823,16 @@ static void route_request(struct server *s, struct MHD_Connection *c,
 		serve_cmdline(s, r);
 		break;
 	case HTTP_ROUTE_PROFILE:
-		serve_profile(s, c, query, r);
+		serve_profile(s, c, query, RECORD_CPU, r);
+		break;
+	case HTTP_ROUTE_BLOCK:
+		serve_profile(s, c, query, RECORD_BLOCK, r);
+		break;
+	case HTTP_ROUTE_MUTEX:
+		serve_profile(s, c, query, RECORD_MUTEX, r);
+		break;
+	case HTTP_ROUTE_WALL:
+		serve_profile(s, c, query, RECORD_WALL, r);
 		break;
 	case HTTP_ROUTE_SYMBOL:
 		serve_symbol(s, rq, post, query, r);
@@ -1692,7 +1156,8 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	pthread_mutex_init(&s.sym_lock, NULL);
 	pthread_mutex_init(&s.capture_lock, NULL);
 	pthread_cond_init(&s.capture_cond, NULL);
-	pthread_mutex_init(&s.cpu_lock, NULL);
+	for (size_t k = 0; k <= RECORD_WALL; k++)
+		pthread_mutex_init(&s.kind_lock[k], NULL);
 	pthread_mutex_init(&s.log_lock, NULL);
 
 	struct sockaddr_storage ss;
@@ -1766,7 +1231,8 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	}
 out_locks:
 	pthread_mutex_destroy(&s.log_lock);
-	pthread_mutex_destroy(&s.cpu_lock);
+	for (size_t k = 0; k <= RECORD_WALL; k++)
+		pthread_mutex_destroy(&s.kind_lock[k]);
 	dump_put_locked(s.latest);
 	pthread_cond_destroy(&s.capture_cond);
 	pthread_mutex_destroy(&s.capture_lock);

@@ -89,10 +89,13 @@ enum http_route {
 	HTTP_ROUTE_INDEX,
 	HTTP_ROUTE_CMDLINE,
 	HTTP_ROUTE_PROFILE,
+	HTTP_ROUTE_BLOCK,	/* the off-CPU profiles (record.h) */
+	HTTP_ROUTE_MUTEX,
+	HTTP_ROUTE_WALL,
 	HTTP_ROUTE_SYMBOL,
 	HTTP_ROUTE_THREADS,	/* goroutine, threads */
 	HTTP_ROUTE_THREADCREATE,
-	HTTP_ROUTE_UNAVAILABLE,	/* heap allocs block mutex trace: 501 */
+	HTTP_ROUTE_UNAVAILABLE,	/* heap allocs trace: 501 */
 	HTTP_ROUTE_UNKNOWN,	/* /debug/pprof/NAME: 404 Unknown profile */
 };
 enum http_route http_route_path(const char *path, const char **name);
@@ -131,6 +134,15 @@ int http_check_debug(const char *value, int *out, struct http_reply *r);
  * -ENOMEM. */
 int http_parse_symbol_request(const char *text, size_t len, uint64_t **addrs,
 			      size_t *n);
+
+/* Go's debug=1 text of a block or mutex profile (runtime/pprof
+ * writeProfileInternal): "--- contention:", "cycles/second=1000000000" (the
+ * delays are nanoseconds, so cycles are too), for mutex "sampling
+ * period=1", then per sample, largest delay first, "DELAY COUNT @ 0xPC..."
+ * and one "#\t0xPC\tFUNCTION\tFILE:LINE" line per frame (inlined ones
+ * too), a blank line after each. p has contentions/count, delay/ns. */
+int http_contention_text(const struct profile *p, bool mutex, char **body,
+			 size_t *len);
 
 /* The symbol reply body: "num_symbols: 1\n" then "0xADDR name\n" for each
  * address lookup() names (NULL: omitted, as Go omits unknown PCs). */

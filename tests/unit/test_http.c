@@ -88,6 +88,9 @@ static void test_route(void)
 	CHECK_INT(http_route_path("/debug/pprof/heap", &name), HTTP_ROUTE_UNAVAILABLE);
 	CHECK_INT(http_route_path("/debug/pprof/trace", &name), HTTP_ROUTE_UNAVAILABLE);
 	CHECK_INT(http_route_path("/debug/pprof/allocs", &name), HTTP_ROUTE_UNAVAILABLE);
+	CHECK_INT(http_route_path("/debug/pprof/block", &name), HTTP_ROUTE_BLOCK);
+	CHECK_INT(http_route_path("/debug/pprof/mutex", &name), HTTP_ROUTE_MUTEX);
+	CHECK_INT(http_route_path("/debug/pprof/wall", &name), HTTP_ROUTE_WALL);
 	CHECK_INT(http_route_path("/debug/pprof/nosuch", &name), HTTP_ROUTE_UNKNOWN);
 	CHECK_STR(name, "nosuch");
 	CHECK_INT(http_route_path("/debug/pprof/goroutine/", &name), HTTP_ROUTE_UNKNOWN);
@@ -284,7 +287,55 @@ static void test_bodies(void)
 	CHECK(strstr(body, "heap</a> (not yet available)") != NULL);
 	CHECK(strstr(body, "start routine") != NULL);
 	CHECK(strstr(body, "<a href='profile'>profile</a></td>") != NULL);
+	CHECK(strstr(body, "<a href='block?seconds=5'>block</a></td>") != NULL);
+	CHECK(strstr(body, "<a href='wall?seconds=5'>wall</a></td>") != NULL);
+	CHECK(strstr(body, "mutex</a> (not yet available)") == NULL);
 	free(body);
+}
+
+/* Go's debug=1 text of a contention profile: largest delay first, every
+ * frame on a line of its own, inlined lines too. */
+static void test_contention(void)
+{
+	struct profile *p = profile_new();
+	char *body = NULL;
+	size_t len = 0;
+
+	CHECK(p != NULL);
+	CHECK_INT(profile_add_sample_type(p, "contentions", "count"), 0);
+	CHECK_INT(profile_add_sample_type(p, "delay", "nanoseconds"), 0);
+	uint64_t fsys = profile_function(p, "[syscall] futex", NULL, NULL, 0);
+	uint64_t fw = profile_function(p, "wait\x1b", NULL, "w.c", 3);
+	uint64_t fin = profile_function(p, "inl", NULL, "w.c", 9);
+	struct profile_line lsys = { fsys, 0 };
+	struct profile_line lw[2] = { { fin, 10 }, { fw, 5 } };
+	uint64_t locs[2] = {
+		profile_location(p, 0, 0, &lsys, 1),
+		profile_location(p, 0, 0x401000, lw, 2),
+	};
+	int64_t small[2] = { 3, 100 }, big[2] = { 1, 5000 };
+	CHECK_INT(profile_add_sample(p, locs, 1, small, NULL, 0), 0);
+	CHECK_INT(profile_add_sample(p, locs, 2, big, NULL, 0), 0);
+
+	CHECK_INT(http_contention_text(p, true, &body, &len), 0);
+	CHECK_INT(len, strlen(body));
+	CHECK_STR(body,
+		  "--- contention:\n"
+		  "cycles/second=1000000000\n"
+		  "sampling period=1\n"
+		  "5000 1 @ 0x0 0x401000\n"
+		  "#\t0x0\t[syscall] futex\n"
+		  "#\t0x401000\tinl\tw.c:10\n"
+		  "#\t0x401000\twait\\x1b\tw.c:5\n"
+		  "\n"
+		  "100 3 @ 0x0\n"
+		  "#\t0x0\t[syscall] futex\n"
+		  "\n");
+	free(body);
+	CHECK_INT(http_contention_text(p, false, &body, &len), 0);
+	CHECK(strstr(body, "sampling period") == NULL);
+	free(body);
+	profile_free(p);
 }
 
 static void test_start_routine(void)
@@ -348,6 +399,7 @@ int main(void)
 	test_symbol();
 	test_bodies();
 	test_start_routine();
+	test_contention();
 	test_unsymbolizable();
 	test_access_line();
 	return check_done();
