@@ -724,7 +724,15 @@ int cmd_record(int argc, char **argv)
 				 "frame pointers instead (--call-graph fp, the program "
 				 "built with -fno-omit-frame-pointer)",
 				 100.0 * st.truncated / st.samples, RECORD_MAX_STACK_SIZE);
-		explain_no_cpu(&cli, &st, pid, name, had_children);
+		if (st.no_wakers)
+			cli_warn("the waits carry no waker_thread labels: reading the "
+				 "sched_waking tracepoint in /sys/kernel/tracing needs root "
+				 "or CAP_DAC_READ_SEARCH");
+		if (cli.profile == RECORD_CPU)
+			explain_no_cpu(&cli, &st, pid, name, had_children);
+		else if (st.samples == 0)
+			cli_warn("no samples: no thread of pid %d (%s) waited off the CPU "
+				 "while it was recorded", (int)pid, name);
 		if (outfile_is_file(out))
 			cli_info("wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'",
 				 cli.output, size, cli.output, cli.output);

@@ -1,6 +1,6 @@
 /*
  * offcpu.h - the off-CPU intervals of threads, from their context-switch
- * records (docs/design.md §7). Pure bookkeeping: the caller feeds the
+ * records (docs/design.md §8). Pure bookkeeping: the caller feeds the
  * records in time order, this pairs each thread's switch-out with its next
  * switch-in and hands on the interval with the stack sampled at the
  * switch-out and the thread that woke it.
@@ -19,6 +19,12 @@
  * follows the sample by at most this much (the sample is taken first, in
  * the same call into the scheduler). */
 #define OFFCPU_PAIR_NS 1000000ULL
+
+/* Stacks a second the off-CPU profiles unwind at most: above it the switch
+ * samples are taken every Nth switch-out (docs/design.md §8). */
+#define OFFCPU_MAX_STACK_RATE 4000u
+/* ... up to every this many switch-outs. */
+#define OFFCPU_MAX_PERIOD 4096u
 
 struct offcpu_interval {
 	pid_t pid, tid;
@@ -80,7 +86,7 @@ int offcpu_finish(struct offcpu *oc, uint64_t end);
  * locks, spinlocks, C11 mtx_*), -1 another synchronisation primitive's
  * (condition variables, semaphores, barriers, joins, once), 0 neither. A
  * futex wait is a lock wait when the first frame from the leaf that is
- * not 0 says 1 (docs/design.md §7). */
+ * not 0 says 1 (docs/design.md §8). */
 int offcpu_lock_frame(const char *name);
 
 struct offcpu_stats {

@@ -120,6 +120,12 @@ static int on_record(const struct sampler_record *rec, void *arg)
 		else if (r->offcpu)
 			ret = record_offcpu_sample(r, rec);
 		break;
+	case PERF_RECORD_LOST:
+		/* The ring overflowed: stacks come faster than they are
+		 * read, which the rate must see too. */
+		if (r->offcpu)
+			record_offcpu_lost(r, ringbuf_lost_count(rec->hdr), rec->time);
+		return 0;
 	case PERF_RECORD_SWITCH:
 		if (!r->offcpu ||
 		    (!r->opts->children && (pid_t)rec->pid != r->opts->pid))
@@ -254,6 +260,10 @@ static int add_footer(struct recorder *r)
 		return -ENOMEM;
 	if (!r->offcpu)
 		return 0;
+	if (r->st.no_wakers &&
+	    profile_add_comment(r->profile, "cprof: no waker_thread labels: "
+				"/sys/kernel/tracing is not readable") < 0)
+		return -ENOMEM;
 	snprintf(buf, sizeof(buf),
 		 "cprof: %llu off-CPU interval%s, %llu with the stack of their "
 		 "own switch-out, %.3f s off the CPU in this profile",
@@ -261,6 +271,13 @@ static int add_footer(struct recorder *r)
 		 r->st.intervals == 1 ? "" : "s",
 		 (unsigned long long)r->st.intervals_own_stack,
 		 (double)r->st.offcpu_ns / 1e9);
+	if (r->st.switch_period > 1) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, sizeof(buf) - len,
+			 "; stacks taken every %llu switch-outs (over %u a second), "
+			 "each thread's other waits weighed in proportionally",
+			 (unsigned long long)r->st.switch_period, OFFCPU_MAX_STACK_RATE);
+	}
 	return profile_add_comment(r->profile, buf);
 }
 
@@ -273,8 +290,7 @@ static void recorder_release(struct recorder *r)
 	symbolizer_free(r->ksym);
 	sampler_free(r->sampler);
 	profile_free(r->profile);
-	offcpu_free(r->offcpu);
-	free(r->olocs);
+	record_offcpu_release(r);
 	procfs_ksyms_release(&r->ksyms);
 	free(r->pcs);
 	free(r->locs);
@@ -381,8 +397,15 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 
 	if (opts->profile == RECORD_BLOCK)
 		kinds = SAMPLER_KIND(SAMPLER_SWITCH);
-	else if (opts->profile == RECORD_MUTEX)
-		kinds = SAMPLER_KIND(SAMPLER_SWITCH) | SAMPLER_KIND(SAMPLER_WAKING);
+	else if (opts->profile == RECORD_MUTEX) {
+		/* Without tracefs the lock waits are still found, only their
+		 * waker is not named. */
+		kinds = SAMPLER_KIND(SAMPLER_SWITCH);
+		if (sampler_waking_readable())
+			kinds |= SAMPLER_KIND(SAMPLER_WAKING);
+		else
+			r.st.no_wakers = true;
+	}
 	else if (opts->profile == RECORD_WALL)
 		kinds |= SAMPLER_KIND(SAMPLER_SWITCH);
 	struct sampler_opts so = {
@@ -395,7 +418,8 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		.kernel = opts->kernel,
 		.enable_on_exec = opts->enable_on_exec,
 		.children = opts->children,
-		.ring_pages = opts->callgraph == SAMPLER_CG_DWARF ? DWARF_RING_PAGES : 0,
+		.ring_pages = offcpu ? 4 * DWARF_RING_PAGES :
+			      opts->callgraph == SAMPLER_CG_DWARF ? DWARF_RING_PAGES : 0,
 	};
 	ret = sampler_open(&so, &r.sampler, err, errlen);
 	if (ret < 0)
@@ -480,21 +504,32 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	uint64_t deadline = opts->seconds > 0 &&
 		opts->seconds * 1e9 < (double)(UINT64_MAX - start) ?
 		start + (uint64_t)(opts->seconds * 1e9) : UINT64_MAX;
+	uint64_t next_tick = start;
 	while (!r.st.target_exited) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
 		r.st.elapsed = (double)(now - start) / 1e9;
 		if (now >= deadline)
 			break;
-		/* With children the events hang up only when the last of
-		 * them exits; the recording ends with the target, as with a
-		 * command (what it left running is not followed further). */
-		if (check_target(&r) && opts->children) {
-			r.st.target_exited = true;
-			break;
+		/* Once a tick, however often the rings wake us: a read of
+		 * /proc/PID/stat took up to 40 ms of a target switching
+		 * threads 180,000 times a second, while its rings filled. */
+		if (now >= next_tick) {
+			next_tick = now + TICK_MS * 1000000ULL;
+			/* With children the events hang up only when the
+			 * last of them exits; the recording ends with the
+			 * target, as with a command (what it left running
+			 * is not followed further). */
+			if (check_target(&r) && opts->children) {
+				r.st.target_exited = true;
+				break;
+			}
+			if (cb->tick && cb->tick(&r.st, cb->arg))
+				break;
 		}
-		if (cb->tick && cb->tick(&r.st, cb->arg))
-			break;
 		uint64_t left_ms = (deadline - now) / 1000000ULL;
+		uint64_t tick_ms = next_tick > now ? (next_tick - now) / 1000000ULL + 1 : 1;
+		if (tick_ms < left_ms)
+			left_ms = tick_ms;
 		int timeout = left_ms < TICK_MS ? (int)left_ms + 1 : TICK_MS;
 		ret = drain(&r, timeout);
 		if (ret == -ESRCH) {

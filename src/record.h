@@ -18,7 +18,7 @@
 #include "sampler.h"
 #include "profile.h"
 
-/* What a recording measures (docs/design.md §7). */
+/* What a recording measures (docs/design.md §8). */
 enum record_profile {
 	RECORD_CPU,		/* CPU samples: samples/count, cpu/ns */
 	RECORD_BLOCK,		/* voluntary off-CPU waits: contentions/count,
@@ -64,6 +64,10 @@ struct record_stats {
 	uint64_t intervals_own_stack;	/* of them, with the stack sampled at
 					 * their own switch-out */
 	uint64_t offcpu_ns;		/* the off-CPU time in the profile */
+	uint64_t switch_period;		/* stacks were taken every Nth
+					 * switch-out at the end (1: all) */
+	bool no_wakers;			/* mutex: tracefs not readable, so no
+					 * waker_thread labels */
 	uint64_t truncated;		/* stacks cut by the stack copy size */
 	uint64_t unwind_failed;		/* stacks that stopped early otherwise */
 	size_t threads;			/* distinct threads seen in samples */

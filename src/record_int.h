@@ -67,6 +67,10 @@ struct recorder {
 	 * and a stack buffer with room for a leading wait name. */
 	struct offcpu *offcpu;
 	uint64_t *olocs;
+	struct offcpu_scale *scale;	/* per-thread totals (record_offcpu.c) */
+	uint64_t switch_period;		/* a stack every Nth switch-out */
+	uint64_t switch_samples;	/* switch-outs since last_rate_ns */
+	uint64_t last_rate_ns;
 	int error;			/* first fatal error of a callback */
 
 	char *err;
@@ -104,5 +108,11 @@ int record_offcpu_switch(struct recorder *r, const struct sampler_record *rec);
 int record_offcpu_task(struct recorder *r, const struct perf_event_header *hdr,
 		       uint64_t time);
 int record_offcpu_finish(struct recorder *r, uint64_t end);
+/* With each switch sample's time: takes fewer stacks when they come too
+ * fast (OFFCPU_MAX_STACK_RATE). */
+void record_offcpu_tick(struct recorder *r, uint64_t now);
+void record_offcpu_release(struct recorder *r);
+/* A LOST record of n records at time: counted in the rate as stacks. */
+void record_offcpu_lost(struct recorder *r, uint64_t n, uint64_t time);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * record_offcpu.c - the off-CPU side of a recording (docs/design.md §7):
+ * record_offcpu.c - the off-CPU side of a recording (docs/design.md §8):
  * the stack sampled at each switch-out, named by the system call the thread
  * blocked in, paired by offcpu.c with the switch-in that ends the wait, and
  * added to the profile as a block, mutex or wall sample weighted by the
@@ -82,6 +82,63 @@ static uint64_t named_location(struct recorder *r, const char *name)
 	return fn ? profile_location(r->profile, 0, 0, &line, 1) : 0;
 }
 
+/* Each thread's waits: all of them, and those added to the profile with a
+ * stack of their own. A wait whose stack was not taken (1 in N sampling, a
+ * lost sample) is not given another's: at the end each thread's samples
+ * are scaled by all/added, so that its total stays exact and its waits
+ * share it as the sampled ones do (docs/design.md §8). */
+struct scale_thread {
+	pid_t tid, pid;			/* tid 0: empty */
+	uint64_t all_n, all_ns, rep_n, rep_ns;
+	uint64_t outs;			/* switch-outs since its last stack */
+};
+
+struct offcpu_scale {
+	struct scale_thread *t;
+	size_t cap, n;
+};
+
+static struct scale_thread *scale_get(struct offcpu_scale *sc, pid_t pid, pid_t tid)
+{
+	if ((sc->n + 1) * 2 > sc->cap) {
+		size_t cap = sc->cap ? sc->cap * 2 : 64;
+		struct scale_thread *nt = calloc(cap, sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		for (size_t i = 0; i < sc->cap; i++) {
+			if (!sc->t[i].tid)
+				continue;
+			size_t j = (size_t)(uint32_t)sc->t[i].tid & (cap - 1);
+			while (nt[j].tid)
+				j = (j + 1) & (cap - 1);
+			nt[j] = sc->t[i];
+		}
+		free(sc->t);
+		sc->t = nt;
+		sc->cap = cap;
+	}
+	size_t j = (size_t)(uint32_t)tid & (sc->cap - 1);
+	while (sc->t[j].tid && sc->t[j].tid != tid)
+		j = (j + 1) & (sc->cap - 1);
+	if (!sc->t[j].tid) {
+		sc->t[j].tid = tid;
+		sc->t[j].pid = pid;
+		sc->n++;
+	}
+	return &sc->t[j];
+}
+
+static struct scale_thread *scale_find(const struct offcpu_scale *sc, pid_t tid)
+{
+	if (!sc->cap || tid <= 0)
+		return NULL;
+	size_t j = (size_t)(uint32_t)tid & (sc->cap - 1);
+	while (sc->t[j].tid && sc->t[j].tid != tid)
+		j = (j + 1) & (sc->cap - 1);
+	return sc->t[j].tid ? &sc->t[j] : NULL;
+}
+
 /* The SWITCH sample taken as a thread leaves the CPU: its stack, led by
  * the name of what it waits in, kept until the switch-in ends the wait. */
 int record_offcpu_sample(struct recorder *r, const struct sampler_record *rec)
@@ -100,6 +157,19 @@ int record_offcpu_sample(struct recorder *r, const struct sampler_record *rec)
 			      (pid_t)s->pid, rec->time);
 		return 0;
 	}
+	/* One stack per switch_period switch-outs of the thread: the events
+	 * of threads inherited before the period was raised keep the old one
+	 * (sampler_set_period) and sample more often. The sample comes just
+	 * before its own switch-out's record. */
+	if (r->switch_period > 1) {
+		struct scale_thread *sc = scale_get(r->scale, (pid_t)s->pid, (pid_t)s->tid);
+
+		if (!sc)
+			return -ENOMEM;
+		if (sc->outs + 1 < r->switch_period)
+			return 0;
+		sc->outs = 0;
+	}
 	n = record_locations(r, proc, s, &ri);
 	if (n < 0)
 		return n;
@@ -116,6 +186,17 @@ int record_offcpu_switch(struct recorder *r, const struct sampler_record *rec)
 {
 	uint16_t misc = rec->hdr->misc;
 
+	if (misc & PERF_RECORD_MISC_SWITCH_OUT) {
+		struct scale_thread *sc = scale_get(r->scale, (pid_t)rec->pid,
+						    (pid_t)rec->tid);
+		if (!sc)
+			return -ENOMEM;
+		sc->outs++;
+		r->switch_samples++;	/* switch-outs, for the rate */
+		/* By the records' own clock: a drain may run longer than a
+		 * tick when they come faster than they are read. */
+		record_offcpu_tick(r, rec->time);
+	}
 	if (misc & PERF_RECORD_MISC_SWITCH_OUT)
 		return offcpu_switch_out(r->offcpu, (pid_t)rec->pid, (pid_t)rec->tid,
 					 rec->time,
@@ -177,16 +258,30 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 	enum record_profile kind = r->opts->profile;
 	const uint64_t *stack = iv->stack;
 	size_t n = iv->nstack;
-	uint64_t leaf;
+	uint64_t leaf, len = iv->end - iv->start;
+	struct scale_thread *sc;
 
 	if (iv->on_cpu)
 		return 0;
 	/* Preempted while runnable: waiting for a CPU, not blocked. */
 	if (iv->preempted && kind != RECORD_WALL)
 		return 0;
+	sc = scale_get(r->scale, iv->pid, iv->tid);
+	if (!sc)
+		return -ENOMEM;
+	sc->all_n++;
+	sc->all_ns += len;
+	if (!iv->before_window && !iv->own_stack)
+		return 0;	/* weighed in by the thread's scale */
+	if (iv->before_window && kind == RECORD_MUTEX) {
+		/* Nothing to classify it by. */
+		sc->all_n--;
+		sc->all_ns -= len;
+		return 0;
+	}
+	sc->rep_n++;
+	sc->rep_ns += len;
 	if (iv->before_window || !n) {
-		if (kind == RECORD_MUTEX)
-			return 0;	/* nothing to classify it by */
 		leaf = named_location(r, iv->before_window ?
 				      "[off-cpu since before the recording]" :
 				      iv->preempted ? "[runnable]" : "[off-cpu]");
@@ -247,8 +342,129 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 	if (ret < 0)
 		return ret;
 	r->st.samples++;
-	r->st.offcpu_ns += iv->end - iv->start;
 	return 0;
+}
+
+static bool label_is(const struct profile *p, const struct profile_label *l,
+		     const char *key)
+{
+	const char *k = profile_str(p, l->key);
+
+	return k && !strcmp(k, key);
+}
+
+/* Scales each thread's off-CPU samples by its all/added ratio (see struct
+ * scale_thread); a thread none of whose waits kept a stack gets one sample
+ * that says so. */
+static int scale_samples(struct recorder *r)
+{
+	struct profile *p = r->profile;
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < p->nsamples; i++) {
+		struct profile_sample *s = &p->samples[i];
+		struct scale_thread *sc = NULL;
+		bool off = r->opts->profile != RECORD_WALL;
+
+		for (size_t j = 0; j < s->nlabels; j++) {
+			const struct profile_label *l = &s->labels[j];
+
+			if (label_is(p, l, "thread_id"))
+				sc = scale_find(r->scale, (pid_t)l->num);
+			else if (label_is(p, l, "state"))
+				off = !strcmp(profile_str(p, l->str), "off-cpu");
+		}
+		if (!off)
+			continue;
+		if (sc && sc->rep_n && sc->rep_ns &&
+		    (sc->rep_n != sc->all_n || sc->rep_ns != sc->all_ns)) {
+			s->values[0] = (int64_t)((double)s->values[0] *
+					(double)sc->all_n / (double)sc->rep_n + 0.5);
+			s->values[1] = (int64_t)((double)s->values[1] *
+					(double)sc->all_ns / (double)sc->rep_ns + 0.5);
+		}
+		total += (uint64_t)s->values[1];
+	}
+	for (size_t i = 0; i < r->scale->cap; i++) {
+		struct scale_thread *sc = &r->scale->t[i];
+
+		if (!sc->tid || sc->rep_n || !sc->all_n ||
+		    r->opts->profile == RECORD_MUTEX)
+			continue;
+		uint64_t leaf = named_location(r, "[off-cpu, no stack taken]");
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		struct procs_process *proc = procs_process(r->procs, sc->pid, now);
+		struct procs_thread *thr = proc ? procs_thread(r->procs, proc, sc->tid) : NULL;
+		if (!leaf || !thr)
+			return -ENOMEM;
+		int64_t values[2] = { (int64_t)sc->all_n, (int64_t)sc->all_ns };
+		struct profile_label_in labels[5] = {
+			{ .key = "thread_id", .num = (int64_t)sc->tid },
+			{ .key = "thread_name", .str = thr->name },
+			{ .key = "pid", .num = (int64_t)sc->pid },
+			{ .key = "process_name", .str = proc->comm },
+			{ .key = "state", .str = "off-cpu" },
+		};
+		int ret = profile_add_sample(p, &leaf, 1, values, labels,
+					     r->opts->profile == RECORD_WALL ? 5 : 4);
+		if (ret < 0)
+			return ret;
+		total += sc->all_ns;
+	}
+	r->st.offcpu_ns = total;
+	return 0;
+}
+
+void record_offcpu_tick(struct recorder *r, uint64_t now)
+{
+	uint64_t dt = now - r->last_rate_ns;
+
+	if (!r->last_rate_ns || now < r->last_rate_ns) {
+		r->last_rate_ns = now;
+		r->switch_samples = 0;
+		return;
+	}
+	if (dt < 100000000ULL)
+		return;
+	uint64_t period = r->switch_period ? r->switch_period : 1;
+	/* Stacks a second at the current period: switch-outs over it. */
+	double rate = (double)r->switch_samples / (double)period * 1e9 / (double)dt;
+	r->last_rate_ns = now;
+	r->switch_samples = 0;
+	if (rate <= OFFCPU_MAX_STACK_RATE)
+		return;
+	/* Fewer stacks, the next power of two that brings the rate under
+	 * the limit; the switch records still time every wait. */
+	while (rate > OFFCPU_MAX_STACK_RATE && period < OFFCPU_MAX_PERIOD) {
+		period *= 2;
+		rate /= 2;
+	}
+	if (sampler_set_period(r->sampler, SAMPLER_SWITCH, period) == 0) {
+		r->switch_period = period;
+		r->st.switch_period = period;
+	}
+}
+
+void record_offcpu_lost(struct recorder *r, uint64_t n, uint64_t time)
+{
+	/* N switch-outs write one sample and 2N SWITCH records at period N:
+	 * n lost records stood for about n N / (1 + 2N) switch-outs. */
+	uint64_t period = r->switch_period ? r->switch_period : 1;
+
+	r->switch_samples += n * period / (1 + 2 * period);
+	record_offcpu_tick(r, time);
+}
+
+void record_offcpu_release(struct recorder *r)
+{
+	offcpu_free(r->offcpu);
+	free(r->olocs);
+	if (r->scale)
+		free(r->scale->t);
+	free(r->scale);
+	r->offcpu = NULL;
+	r->olocs = NULL;
+	r->scale = NULL;
 }
 
 int record_offcpu_setup(struct recorder *r, uint64_t start)
@@ -258,8 +474,11 @@ int record_offcpu_setup(struct recorder *r, uint64_t start)
 
 	r->olocs = calloc(r->max_frames + 1, sizeof(*r->olocs));
 	r->offcpu = offcpu_new(start, on_interval, r);
-	if (!r->olocs || !r->offcpu)
+	r->scale = calloc(1, sizeof(*r->scale));
+	if (!r->olocs || !r->offcpu || !r->scale)
 		return -ENOMEM;
+	r->switch_period = r->opts->switch_period ? r->opts->switch_period : 1;
+	r->st.switch_period = r->switch_period;
 	/* A thread blocked for the whole window writes no record: know the
 	 * threads there are now. */
 	if (procfs_list_tasks(r->opts->pid, &tids, &n) == 0)
@@ -280,5 +499,5 @@ int record_offcpu_finish(struct recorder *r, uint64_t end)
 	offcpu_get_stats(r->offcpu, &os);
 	r->st.intervals = os.intervals;
 	r->st.intervals_own_stack = os.own_stack;
-	return ret;
+	return ret < 0 ? ret : scale_samples(r);
 }

@@ -75,6 +75,7 @@ struct sampler {
 	size_t ncpus;
 
 	int *fds;		/* every event */
+	unsigned char *fd_kind;	/* parallel to fds: its sampler_kind */
 	struct pollfd *pfds;	/* parallel to fds; fd -1 once hung up */
 	size_t nfds, capfds;
 	size_t nhup;
@@ -89,6 +90,9 @@ struct sampler {
 	bool flush_all;		/* disabled after sampling: no record may
 				 * follow, hand on every one */
 	bool gone;
+	uint64_t gone_checked;	/* when sampler_target_gone last ran */
+	uint64_t held;		/* the oldest record the last drain left in a
+				 * ring for being too young; 0: none */
 	struct sampler_stats stats;
 };
 
@@ -247,7 +251,7 @@ static const struct sampler_id *sampler_find_id(const struct sampler *s,
 	return NULL;
 }
 
-static int sampler_add_fd(struct sampler *s, int fd)
+static int sampler_add_fd(struct sampler *s, int fd, enum sampler_kind kind)
 {
 	if (s->nfds == s->capfds) {
 		size_t cap = s->capfds ? s->capfds * 2 : 16;
@@ -256,6 +260,10 @@ static int sampler_add_fd(struct sampler *s, int fd)
 		if (!nf)
 			return -ENOMEM;
 		s->fds = nf;
+		unsigned char *nk = realloc(s->fd_kind, cap * sizeof(*nk));
+		if (!nk)
+			return -ENOMEM;
+		s->fd_kind = nk;
 		struct pollfd *np = realloc(s->pfds, cap * sizeof(*np));
 		if (!np)
 			return -ENOMEM;
@@ -263,6 +271,7 @@ static int sampler_add_fd(struct sampler *s, int fd)
 		s->capfds = cap;
 	}
 	s->fds[s->nfds] = fd;
+	s->fd_kind[s->nfds] = (unsigned char)kind;
 	s->pfds[s->nfds].fd = fd;
 	s->pfds[s->nfds].events = POLLIN;
 	s->pfds[s->nfds].revents = 0;
@@ -374,7 +383,7 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 			}
 			goto out_close;
 		}
-		r = sampler_add_fd(s, (int)fd);
+		r = sampler_add_fd(s, (int)fd, kind);
 		if (r < 0) {
 			close((int)fd);
 			errmsg_set(err, errlen, "out of memory");
@@ -592,6 +601,12 @@ static int sampler_tracepoint(const char *name, const char *field,
 	return 0;
 }
 
+bool sampler_waking_readable(void)
+{
+	return access("/sys/kernel/tracing/events/sched/sched_waking/format", R_OK) == 0 ||
+	       access("/sys/kernel/debug/tracing/events/sched/sched_waking/format", R_OK) == 0;
+}
+
 /* Fills s->attr[kind]. Every kind's samples start with the same fields
  * (IDENTIFIER, IP, TID, TIME), and every record's sample_id trailer is the
  * same (sample_id_all with TID TIME IDENTIFIER): a record's time is read
@@ -647,8 +662,14 @@ static int sampler_set_attr(struct sampler *s, enum sampler_kind kind,
 	default:
 		return -EINVAL;
 	}
+	/* Not for switches: with PERF_SAMPLE_PERIOD a software event
+	 * samples every occurrence whatever its period (the kernel's
+	 * perf_swevent_event reports each with period nr), and a period
+	 * is how they are thinned (docs/design.md §8). */
+	if (kind == SAMPLER_CPU)
+		a->sample_type |= PERF_SAMPLE_PERIOD;
 	if (kind != SAMPLER_WAKING) {
-		a->sample_type |= PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN;
+		a->sample_type |= PERF_SAMPLE_CALLCHAIN;
 		if (opts->callgraph == SAMPLER_CG_DWARF) {
 			a->sample_type |= PERF_SAMPLE_REGS_USER |
 					  PERF_SAMPLE_STACK_USER;
@@ -983,6 +1004,7 @@ static int sampler_drain(struct sampler *s, sampler_record_fn fn, void *arg,
 	if (!s->flush_all && !s->gone)
 		limit = sampler_now() - SAMPLER_ORDER_SLACK_NS;
 	*stopped = false;
+	s->held = 0;
 	for (i = 0; i < s->ncpus && e == 0; i++) {
 		struct sampler_ring *ring = &s->rings[i];
 
@@ -999,8 +1021,10 @@ static int sampler_drain(struct sampler *s, sampler_record_fn fn, void *arg,
 			if (ring->next && (!first || ring->next_time < first->next_time))
 				first = ring;
 		}
-		if (!first || first->next_time >= limit)
+		if (!first || first->next_time >= limit) {
+			s->held = first ? first->next_time : 0;
 			break;
+		}
 		*stopped = sampler_deliver(s, first->next, first->next_time,
 					   fn, arg, &count);
 		/* Hand the record's space back at once: a slow callback
@@ -1053,6 +1077,17 @@ int sampler_read(struct sampler *s, int timeout_ms, sampler_record_fn fn,
 	int n, r;
 
 	if (!s->gone) {
+		/* Records held back by the last drain wake no one when they
+		 * age (a full ring writes nothing more, so the kernel sends
+		 * no wake-up): come back when the oldest may be handed on,
+		 * or the ring overflows while we sleep. */
+		if (s->held) {
+			uint64_t due = s->held + SAMPLER_ORDER_SLACK_NS, now = sampler_now();
+			int ms = due > now ? (int)((due - now) / 1000000ULL) + 1 : 0;
+
+			if (timeout_ms < 0 || ms < timeout_ms)
+				timeout_ms = ms;
+		}
 		n = poll(s->pfds, s->nfds, timeout_ms);
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -1066,7 +1101,16 @@ int sampler_read(struct sampler *s, int timeout_ms, sampler_record_fn fn,
 				s->nhup++;
 			}
 		}
-		if (s->nhup == s->nfds || (n == 0 && sampler_target_gone(s)))
+		/* /proc/PID/stat at most every 100 ms: a short wait for
+		 * held records times out often, and reading the stat of a
+		 * process switching threads 270,000 times a second took
+		 * tens of ms while its rings filled. */
+		if (n == 0 && sampler_now() - s->gone_checked >= 100000000ULL) {
+			s->gone_checked = sampler_now();
+			if (sampler_target_gone(s))
+				s->gone = true;
+		}
+		if (s->nhup == s->nfds)
 			s->gone = true;
 	}
 	r = sampler_drain(s, fn, arg, &stopped);
@@ -1085,6 +1129,24 @@ int sampler_rescan(struct sampler *s)
 	if (s->gone)
 		return -ESRCH;
 	r = sampler_scan(s, &seen, NULL, 0);
+	return r;
+}
+
+int sampler_set_period(struct sampler *s, enum sampler_kind kind, uint64_t period)
+{
+	int r = 0;
+
+	if ((unsigned)kind >= SAMPLER_NKINDS || !(s->kinds & SAMPLER_KIND(kind)) ||
+	    period == 0)
+		return -EINVAL;
+	/* Threads opened from now on too. */
+	s->attr[kind].sample_period = period;
+	for (size_t i = 0; i < s->nfds; i++) {
+		if (s->fd_kind[i] != kind || s->pfds[i].fd < 0)
+			continue;
+		if (ioctl(s->fds[i], PERF_EVENT_IOC_PERIOD, &period) < 0 && !r)
+			r = -errno;
+	}
 	return r;
 }
 
@@ -1116,6 +1178,7 @@ void sampler_free(struct sampler *s)
 		close(s->fds[i]);
 	free(s->rings);
 	free(s->fds);
+	free(s->fd_kind);
 	free(s->pfds);
 	free(s->threads);
 	free(s->ids);

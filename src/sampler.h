@@ -32,7 +32,7 @@ enum sampler_callgraph {
 	SAMPLER_CG_FP,		/* kernel frame-pointer callchain */
 };
 
-/* The events opened on each thread x CPU (docs/design.md §7). */
+/* The events opened on each thread x CPU (docs/design.md §8). */
 enum sampler_kind {
 	SAMPLER_CPU,		/* cpu-clock, sampled every 1e9/freq ns */
 	SAMPLER_SWITCH,		/* context-switches, sampled at switch-out
@@ -111,6 +111,10 @@ struct sampler_record {
  * drain early (the rest stays queued). */
 typedef int (*sampler_record_fn)(const struct sampler_record *rec, void *arg);
 
+/* Whether the SAMPLER_WAKING tracepoint can be described: its id and format
+ * in tracefs are readable (root, or CAP_DAC_READ_SEARCH: tracefs is 0700). */
+bool sampler_waking_readable(void);
+
 /* Opens (disabled) events on every thread of opts->pid (and of its
  * descendants with opts->children and without enable_on_exec). Returns 0 or -errno:
  * -ESRCH no such process, -EACCES/-EPERM not permitted (cmd/explain.h
@@ -122,8 +126,9 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 int sampler_enable(struct sampler *s);
 int sampler_disable(struct sampler *s);
 
-/* Waits up to timeout_ms for data (poll), then drains every ring, calling fn
- * for each record. Returns the number of records read, or -errno. Returns
+/* Waits up to timeout_ms for data (poll; less when records the last drain
+ * held back for their order become due sooner: a full ring sends no
+ * wake-up), then drains every ring, calling fn for each record. Returns the number of records read, or -errno. Returns
  * -ESRCH once every event has hung up (the target is gone) and the rings are
  * empty. */
 int sampler_read(struct sampler *s, int timeout_ms, sampler_record_fn fn,
@@ -134,6 +139,13 @@ int sampler_read(struct sampler *s, int timeout_ms, sampler_record_fn fn,
  * followed by inherit (cheap; call it now and then). Returns the number of
  * threads added, or -errno. */
 int sampler_rescan(struct sampler *s);
+
+/* Changes the sampling period of every event of a kind opened so far
+ * (PERF_EVENT_IOC_PERIOD) and of those opened from now on. Events the
+ * kernel inherited into threads created since keep the old one (the
+ * ioctl reaches the event it is made on, not its children). Returns 0 or
+ * the first -errno. */
+int sampler_set_period(struct sampler *s, enum sampler_kind kind, uint64_t period);
 
 struct sampler_stats {
 	uint64_t samples;	/* PERF_RECORD_SAMPLE seen */

@@ -93,7 +93,8 @@ for f in sleeper_wait cond_wait_fn pipe_read_fn main_tick holder_rest locker_res
 done
 tags=$(gopprof -symbolize=none -sample_index=delay -tags "$T/mutex.pprof" 2>&1)
 waker=$(awk '/^ *waker_thread_name:/ { s = 1; next } /^ *[a-z_]+: Total/ { s = 0 }
-	s && /: holder$/ { gsub(/[()%:]/, "", $2); print $2 }' <<<"$tags")
+	s && /: holder$/ && match($0, /\( *[0-9.]+%\)/) {
+		v = substr($0, RSTART, RLENGTH); gsub(/[() %]/, "", v); print v }' <<<"$tags")
 note "mutex: the holder woke the waiter in ${waker:-0}% of the delay"
 within "${waker:-0}" 100 10 || fail "mutex: waker_thread_name is holder for ${waker:-0}% of the delay: $tags"
 
