@@ -68,7 +68,9 @@ static void setup_process(void)
 	 * every module without local debug information, and can block on
 	 * network time-outs (elfutils libdwfl/debuginfod-client.c): cprof reads
 	 * local files only. libdebuginfod reads the variable when it queries,
-	 * so removing it before any symbolizer exists is enough. */
+	 * so removing it before any symbolizer exists stops the queries (the
+	 * symbolizer also keeps libdwfl from making a client at all,
+	 * docs/design.md §4). */
 	unsetenv("DEBUGINFOD_URLS");
 	/* Sampling takes one fd per thread and CPU: the usual soft limit of
 	 * 1024 is reached at ~500 threads on 2 CPUs (EMFILE). */

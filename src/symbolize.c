@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -207,6 +208,57 @@ static const char *symbolize_intern(struct symbolizer *s, const char *str,
 
 /* A module's userdata is its sym_mod_priv, set before anything opens the
  * ELF (symbolize_sync_modules). */
+/* Whether the path search of dwfl_standard_find_debuginfo has a file to
+ * find: the .gnu_debuglink name (else FILE.debug) beside the file, in its
+ * .debug directory, or under /usr/lib/debug (libdwfl's default path). */
+static bool symbolize_debuglink_exists(const char *file, const char *link)
+{
+	static const char *const fmt[] = {
+		"%.*s/%s%s", "%.*s/.debug/%s%s", "/usr/lib/debug%.*s/%s%s",
+	};
+	char path[PATH_MAX * 2];
+
+	if (link && link[0] == '/')
+		return access(link, R_OK) == 0;
+	if (!file)
+		return false;
+	const char *slash = strrchr(file, '/');
+	int dlen = slash ? (int)(slash - file) : 1;
+	const char *dir = slash ? file : ".";
+	const char *base = slash ? slash + 1 : file;
+
+	for (size_t i = 0; i < sizeof(fmt) / sizeof(fmt[0]); i++) {
+		snprintf(path, sizeof(path), fmt[i], dlen, dir, link ? link : base,
+			 link ? "" : ".debug");
+		if (access(path, R_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* dwfl_standard_find_debuginfo, local files only: when its own searches
+ * fail it asks libdebuginfod, and elfutils 0.188 then makes a client even
+ * without DEBUGINFOD_URLS (dwfl_get_debuginfod_client), which loads libcurl
+ * and keeps a curl multi handle, whose socketpair stays open until the
+ * Dwfl ends: the first [vdso] frame of a serve session held two more fds
+ * for good (docs/design.md §4). So the standard search runs only when a
+ * local file it could find exists. */
+static int symbolize_find_debuginfo(Dwfl_Module *mod, void **userdata,
+				    const char *modname, Dwarf_Addr base,
+				    const char *file_name, const char *debuglink_file,
+				    GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	int fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file_name,
+					      debuglink_file, debuglink_crc,
+					      debuginfo_file_name);
+
+	if (fd >= 0 || !symbolize_debuglink_exists(file_name, debuglink_file))
+		return fd;
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+					    debuglink_file, debuglink_crc,
+					    debuginfo_file_name);
+}
+
 static int symbolize_find_elf(Dwfl_Module *mod, void **userdata,
 			      const char *name, Dwarf_Addr base,
 			      char **file_name, Elf **elfp)
@@ -616,7 +668,7 @@ static int symbolize_open(pid_t pid, struct procfs_maps *maps,
 		return -ENOMEM;
 	}
 	s->callbacks.find_elf = symbolize_find_elf;
-	s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+	s->callbacks.find_debuginfo = symbolize_find_debuginfo;
 	s->callbacks.debuginfo_path = &s->debuginfo_path;
 	/* libdwfl calls it for an ET_REL file without a check (a corrupt
 	 * debug file, tests/fuzz/regress/elf). */

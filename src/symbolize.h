@@ -7,8 +7,8 @@
  * /proc/PID/root so a container's files are the ones read, and only if
  * they are the files mapped, else through /proc/PID/map_files or from
  * memory, docs/design.md §4.3; separate debug info is found under
- * /usr/lib/debug/.build-id by the standard callbacks; libdwfl also asks
- * debuginfod when DEBUGINFOD_URLS is set, which cprof's main clears).
+ * /usr/lib/debug/.build-id and by .gnu_debuglink, never through
+ * debuginfod: symbolize_find_debuginfo keeps libdwfl from making a client).
  * Every lookup is cached by address: dwfl_module_addrinfo is a linear scan
  * (docs/design.md §4), so each address is resolved once.
  *

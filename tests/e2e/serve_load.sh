@@ -63,7 +63,7 @@ back() {
 if ! back; then
 	for i in $(seq 300); do back && break; sleep 0.05; done
 fi
-back || fail "cprof's fds ($fds0) and threads ($thr0) did not come back within 15 s; new fds: $(fdlist | comm -13 "$T/fds0" - | tr '\n' ' ')(ss: $(ss -tanp 2>/dev/null | grep "pid=$SERVE_PID," | awk '{ print $1, $4, $5 }' | tr '\n' ';')): now $(ls /proc/$SERVE_PID/fd | wc -l) fds, $(ls /proc/$SERVE_PID/task | wc -l) threads; fds: $(ls -l /proc/$SERVE_PID/fd | awk 'NR > 1 { print $NF }' | sort | uniq -c | tr '\n' ' '); threads: $(cat /proc/$SERVE_PID/task/*/wchan 2>/dev/null | tr '\n' ' ')"
+back || fail "cprof's fds ($fds0) and threads ($thr0) did not come back within 15 s; new fds: $(fdlist | comm -13 "$T/fds0" - | tr '\n' ' ')(ss tcp: $(ss -tanp 2>/dev/null | grep "pid=$SERVE_PID," | awk '{ print $1, $4, $5 }' | tr '\n' ';') unix: $(ss -xanp 2>/dev/null | grep "pid=$SERVE_PID," | awk '{ print $1, $2, $5, $7 }' | tr '\n' ';')): now $(ls /proc/$SERVE_PID/fd | wc -l) fds, $(ls /proc/$SERVE_PID/task | wc -l) threads; fds: $(ls -l /proc/$SERVE_PID/fd | awk 'NR > 1 { print $NF }' | sort | uniq -c | tr '\n' ' '); threads: $(cat /proc/$SERVE_PID/task/*/wchan 2>/dev/null | tr '\n' ' ')"
 [ "$(awk '/^TracerPid/ { print $2 }' /proc/$TARGET_PID/status)" = 0 ] || fail "target left traced"
 state=$(awk '{ print $3 }' /proc/$TARGET_PID/stat)
 [ "$state" != T ] && [ "$state" != t ] || fail "target left stopped"

@@ -6,6 +6,8 @@
  * named from a perf map, a file mapped twice, which mappings make modules.
  */
 #include <dlfcn.h>
+#include <dirent.h>
+#include <sys/auxv.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -979,8 +981,55 @@ static void test_cache(void)
 	waitpid(b, NULL, 0);
 }
 
+static int count_sockets(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	char path[300], link[64];
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		ssize_t len = readlink(path, link, sizeof(link) - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			n += !strncmp(link, "socket:", 7);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* A module with no debug file anywhere (the vDSO: a build id, nothing
+ * under /usr/lib/debug) must not make libdwfl start a debuginfod client:
+ * its curl handle kept a socketpair open until the symbolizer ended
+ * (docs/design.md §4). */
+static void test_no_debuginfod(void)
+{
+	struct symbolizer *s = NULL;
+	char err[256];
+	uint64_t vdso = (uint64_t)getauxval(AT_SYSINFO_EHDR);
+	int before = count_sockets();
+
+	CHECK(vdso != 0);
+	CHECK_INT(symbolizer_new(getpid(), false, &s, err, sizeof(err)), 0);
+	if (!s)
+		return;
+	const struct sym_frame *f = NULL;
+	/* Some address in its text: the lookups go through the symbol
+	 * table and the debug file search. */
+	for (uint64_t off = 0x800; off < 0x2000 && !(f && f->nlines); off += 0x40)
+		f = symbolizer_lookup(s, vdso + off, false);
+	CHECK(f && f->module);
+	CHECK_INT(count_sockets(), before);
+	symbolizer_free(s);
+}
+
 int main(void)
 {
+	test_no_debuginfod();
 	test_cache();
 	test_new_maps();
 	alarm(100);
