@@ -25,6 +25,7 @@
 #include "procfs.h"
 #include "explain.h"
 #include "record.h"
+#include "offcpu.h"
 
 #define MAX_SAMPLE_RATE_FILE "/proc/sys/kernel/perf_event_max_sample_rate"
 
@@ -406,14 +407,16 @@ static int on_tick(const struct record_stats *st, void *arg)
 	struct progress *pg = arg;
 	if (pg->tty && !pg->cli->quiet && st->elapsed - pg->last_draw >= 0.25) {
 		pg->last_draw = st->elapsed;
+		const char *what = pg->cli->profile == RECORD_CPU ? "samples" : "stacks";
+
 		if (pg->cli->seconds > 0) {
 			double left = pg->cli->seconds - st->elapsed;
-			fprintf(stderr, "\rcprof: recording pid %d: %.0f s left, %llu samples\033[K",
+			fprintf(stderr, "\rcprof: recording pid %d: %.0f s left, %llu %s\033[K",
 				(int)pg->pid, left < 0 ? 0 : left,
-				(unsigned long long)st->samples);
+				(unsigned long long)st->samples, what);
 		} else {
-			fprintf(stderr, "\rcprof: recording pid %d: %.0f s, %llu samples\033[K",
-				(int)pg->pid, st->elapsed, (unsigned long long)st->samples);
+			fprintf(stderr, "\rcprof: recording pid %d: %.0f s, %llu %s\033[K",
+				(int)pg->pid, st->elapsed, (unsigned long long)st->samples, what);
 		}
 		pg->drawn = true;
 	}
@@ -433,7 +436,14 @@ static void announce(struct progress *pg)
 
 	if (cli->quiet || pg->tty)
 		return;
-	if (cli->seconds > 0)
+	if (cli->profile == RECORD_BLOCK || cli->profile == RECORD_MUTEX) {
+		/* No sampling rate: every switch is seen. */
+		if (cli->seconds > 0)
+			cli_info("recording the waits of pid %d%s for %g s", (int)pg->pid,
+				 who, cli->seconds);
+		else
+			cli_info("recording the waits of pid %d%s", (int)pg->pid, who);
+	} else if (cli->seconds > 0)
 		cli_info("recording pid %d%s for %g s at %u Hz", (int)pg->pid, who,
 			 cli->seconds, cli->freq);
 	else
@@ -702,16 +712,32 @@ int cmd_record(int argc, char **argv)
 	if (!cli.quiet) {
 		char size[32];
 		format_size(len, size, sizeof(size));
-		cli_info(
-			"%llu %s (%llu lost, %llu truncated %s) from %zu %s in %zu %s in %.1f s",
-			(unsigned long long)st.samples, plural(st.samples, "sample", "samples"),
-			(unsigned long long)st.lost, (unsigned long long)st.truncated,
-			plural(st.truncated, "stack", "stacks"),
-			st.threads, plural(st.threads, "thread", "threads"),
-			st.processes, plural(st.processes, "process", "processes"), st.elapsed);
-		if (st.lost)
+		if (cli.profile == RECORD_CPU)
+			cli_info(
+				"%llu %s (%llu lost, %llu truncated %s) from %zu %s in %zu %s in %.1f s",
+				(unsigned long long)st.samples, plural(st.samples, "sample", "samples"),
+				(unsigned long long)st.lost, (unsigned long long)st.truncated,
+				plural(st.truncated, "stack", "stacks"),
+				st.threads, plural(st.threads, "thread", "threads"),
+				st.processes, plural(st.processes, "process", "processes"), st.elapsed);
+		else
+			cli_info(
+				"%llu %s off the CPU (%.3f s), %llu with %s stack, from %zu %s in %zu %s in %.1f s",
+				(unsigned long long)st.intervals, plural(st.intervals, "wait", "waits"),
+				(double)st.offcpu_ns / 1e9,
+				(unsigned long long)st.intervals_own_stack,
+				st.intervals_own_stack == 1 ? "its own" : "their own",
+				st.threads, plural(st.threads, "thread", "threads"),
+				st.processes, plural(st.processes, "process", "processes"), st.elapsed);
+		if (st.lost && cli.profile == RECORD_CPU)
 			cli_warn("the kernel dropped %llu samples: try a lower -F or a smaller --stack-size",
 				 (unsigned long long)st.lost);
+		else if (st.lost)
+			cli_warn("the kernel dropped %llu records while the rings were full: "
+				 "the waits around them are cut short or missing "
+				 "(the stacks are thinned to %u a second within 0.1 s; "
+				 "a smaller --stack-size shortens that burst)",
+				 (unsigned long long)st.lost, OFFCPU_MAX_STACK_RATE);
 		if (st.samples && st.truncated * 10 > st.samples &&
 		    cli.stack_size < RECORD_MAX_STACK_SIZE)
 			cli_warn("%.0f%% of stacks were cut short: try --stack-size %u",

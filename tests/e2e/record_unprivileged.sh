@@ -43,4 +43,29 @@ if [ "$paranoid" -ge 2 ]; then
 		fail "kernel mapping present although not permitted"
 	fi
 fi
+# Off-CPU profiles need kernel sampling: without it cprof stops at once
+# with the reason and writes nothing (with CAP_PERFMON it records them).
+if [ "$paranoid" -ge 2 ]; then
+	start_bg "${asnobody[@]}" "$pd/calltree_nofp" 15
+	pid=$BG_PID
+	wait_exec "$pid" "$pd/calltree_nofp"
+	for kind in block mutex wall; do
+		rc=0
+		"${asnobody[@]}" "$pd/cprof" record -p "$pid" --seconds 1 --profile "$kind" \
+			-o "$pd/out/$kind.pprof" >"$T/out" 2>"$T/err" || rc=$?
+		[ "$rc" -eq 2 ] || fail "--profile $kind as nobody: exit $rc: $(cat "$T/err")"
+		grep -q "^cprof: --profile $kind needs root or CAP_PERFMON" "$T/err" ||
+			fail "--profile $kind as nobody said: $(cat "$T/err")"
+		grep -q '^hint: ' "$T/err" || fail "--profile $kind as nobody: no hint"
+		[ ! -e "$pd/out/$kind.pprof" ] || fail "--profile $kind as nobody wrote a file"
+	done
+	rc=0
+	"${asnobody[@]}" --inh-caps +perfmon --ambient-caps +perfmon \
+		"$pd/cprof" record -q -p "$pid" --seconds 1 --profile block \
+		-o "$pd/out/block.pprof" 2>"$T/err" || rc=$?
+	stop_bg "$pid"
+	[ "$rc" -eq 0 ] || fail "--profile block as nobody with CAP_PERFMON: exit $rc: $(cat "$T/err")"
+	grep -q 'delay/nanoseconds' <<<"$(pp_raw "$pd/out/block.pprof")" ||
+		fail "--profile block with CAP_PERFMON: not a block profile"
+fi
 pass "$n samples, a $sa% of run"
