@@ -19,7 +19,7 @@ struct command {
 
 /* Sorted by name. */
 static const struct command commands[] = {
-	{ "record",  cmd_record,  "sample a process's CPU use into a pprof profile" },
+	{ "record",  cmd_record,  "sample a process's CPU use, or its waits, into a pprof profile" },
 	{ "report",  cmd_report,  "print the top functions of a pprof profile" },
 	{ "serve",   cmd_serve,   "serve /debug/pprof/ endpoints for a process over HTTP" },
 	{ "threads", cmd_threads, "print the stack of every thread of a process" },

@@ -50,7 +50,8 @@ static void record_usage(FILE *f)
 		"                                 thread that woke the waiter\n"
 		"                          wall   CPU samples and waits together: each\n"
 		"                                 thread's wall-clock time\n"
-		"                          block, mutex and wall need root or CAP_PERFMON;\n"
+		"                          block, mutex and wall need root, CAP_PERFMON or\n"
+		"                          perf_event_paranoid <= 1;\n"
 		"                          the default output is then KIND.pprof\n"
 		"      --children          also record the processes it forks, and those it\n"
 		"                          has forked already (the default with a command)\n"
@@ -279,11 +280,13 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 	}
 	if (cli->pid && cli->seconds == 0)
 		cli->seconds = RECORD_DEFAULT_SECONDS;
-	if (!cli->output)
-		cli->output = cli->profile == RECORD_BLOCK ? "block.pprof" :
-			      cli->profile == RECORD_MUTEX ? "mutex.pprof" :
-			      cli->profile == RECORD_WALL ? "wall.pprof" :
-			      RECORD_DEFAULT_OUTPUT;
+	if (!cli->output) {
+		/* KIND.pprof: cpu.pprof as ever for the default. */
+		static char name[32];
+
+		snprintf(name, sizeof(name), "%s.pprof", record_profile_name(cli->profile));
+		cli->output = name;
+	}
 	/* As perf: a command's children are part of it (make, sh -c); a
 	 * running process is recorded alone unless asked. The last of
 	 * --children and --no-children wins. */
@@ -751,9 +754,9 @@ int cmd_record(int argc, char **argv)
 				 "built with -fno-omit-frame-pointer)",
 				 100.0 * st.truncated / st.samples, RECORD_MAX_STACK_SIZE);
 		if (st.no_wakers)
-			cli_warn("the waits carry no waker_thread labels: reading the "
-				 "sched_waking tracepoint in /sys/kernel/tracing needs root "
-				 "or CAP_DAC_READ_SEARCH");
+			cli_warn("the waits carry no waker_thread labels: the "
+				 "sched:sched_waking tracepoint needs root, or CAP_PERFMON "
+				 "and read access to /sys/kernel/tracing (CAP_DAC_READ_SEARCH)");
 		if (cli.profile == RECORD_CPU)
 			explain_no_cpu(&cli, &st, pid, name, had_children);
 		else if (st.samples == 0)

@@ -732,7 +732,7 @@ static void serve_profile(struct server *s, struct MHD_Connection *c,
 
 	if (e == -ESRCH || (e == 0 && st.target_exited))
 		http_reply_error(r, 503, "process %d exited during the profile", (int)s->pid);
-	else if (e == -EACCES || e == -EPERM)
+	else if ((e == -EACCES || e == -EPERM) && kind != RECORD_CPU)
 		http_reply_error(r, 500, "Could not enable %s profiling: %s (%s profiles "
 				 "need cprof to run as root or with CAP_PERFMON)", what,
 				 err[0] ? err : strerror(-e), what);

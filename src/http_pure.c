@@ -603,39 +603,72 @@ static void sb_escaped(struct sbuf *b, const char *s)
 	free(big);
 }
 
-static int cmp_delay_desc(const void *a, const void *b, void *arg)
-{
-	const struct profile *p = arg;
-	int64_t x = p->samples[*(const size_t *)a].values[1];
-	int64_t y = p->samples[*(const size_t *)b].values[1];
+/* One stack of a contention profile: samples that differ only in their
+ * labels (thread, waker) are one entry in Go's text, as they are one
+ * record in its runtime. */
+struct contention {
+	const struct profile_sample *s;	/* the first sample of the stack */
+	int64_t count, delay;
+};
 
-	return x < y ? 1 : x > y ? -1 : 0;
+static int cmp_stack(const void *a, const void *b)
+{
+	const struct profile_sample *x = *(const struct profile_sample *const *)a;
+	const struct profile_sample *y = *(const struct profile_sample *const *)b;
+
+	if (x->nlocations != y->nlocations)
+		return x->nlocations < y->nlocations ? -1 : 1;
+	for (size_t i = 0; i < x->nlocations; i++)
+		if (x->location_ids[i] != y->location_ids[i])
+			return x->location_ids[i] < y->location_ids[i] ? -1 : 1;
+	return 0;
+}
+
+static int cmp_delay_desc(const void *a, const void *b)
+{
+	const struct contention *x = a, *y = b;
+
+	if (x->delay != y->delay)
+		return x->delay < y->delay ? 1 : -1;
+	return cmp_stack(&x->s, &y->s);
 }
 
 int http_contention_text(const struct profile *p, bool mutex, char **body,
 			 size_t *len)
 {
 	struct sbuf b = { 0 };
-	size_t *order = NULL;
+	const struct profile_sample **bystack = NULL;
+	struct contention *c = NULL;
+	size_t nc = 0;
 
 	if (p->nsample_types != 2)
 		return -EINVAL;
 	if (p->nsamples) {
-		order = malloc(p->nsamples * sizeof(*order));
-		if (!order)
+		bystack = malloc(p->nsamples * sizeof(*bystack));
+		c = malloc(p->nsamples * sizeof(*c));
+		if (!bystack || !c) {
+			free(bystack);
+			free(c);
 			return -ENOMEM;
+		}
+		for (size_t i = 0; i < p->nsamples; i++)
+			bystack[i] = &p->samples[i];
+		qsort(bystack, p->nsamples, sizeof(*bystack), cmp_stack);
+		for (size_t i = 0; i < p->nsamples; i++) {
+			if (!nc || cmp_stack(&c[nc - 1].s, &bystack[i]) != 0)
+				c[nc++] = (struct contention){ .s = bystack[i] };
+			c[nc - 1].count += bystack[i]->values[0];
+			c[nc - 1].delay += bystack[i]->values[1];
+		}
+		qsort(c, nc, sizeof(*c), cmp_delay_desc);
 	}
-	for (size_t i = 0; i < p->nsamples; i++)
-		order[i] = i;
-	if (p->nsamples)
-		qsort_r(order, p->nsamples, sizeof(*order), cmp_delay_desc, (void *)p);
 	sb_printf(&b, "--- contention:\ncycles/second=1000000000\n");
 	if (mutex)
 		sb_printf(&b, "sampling period=1\n");
-	for (size_t k = 0; k < p->nsamples; k++) {
-		const struct profile_sample *s = &p->samples[order[k]];
+	for (size_t k = 0; k < nc; k++) {
+		const struct profile_sample *s = c[k].s;
 
-		sb_printf(&b, "%" PRId64 " %" PRId64 " @", s->values[1], s->values[0]);
+		sb_printf(&b, "%" PRId64 " %" PRId64 " @", c[k].delay, c[k].count);
 		for (size_t i = 0; i < s->nlocations; i++) {
 			const struct profile_location *l =
 				profile_location_by_id(p, s->location_ids[i]);
@@ -670,6 +703,7 @@ int http_contention_text(const struct profile *p, bool mutex, char **body,
 		}
 		sb_printf(&b, "\n");
 	}
-	free(order);
+	free(bystack);
+	free(c);
 	return sb_finish(&b, body, len);
 }

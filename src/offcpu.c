@@ -85,8 +85,14 @@ static struct oc_thread *oc_get(struct offcpu *oc, pid_t pid, pid_t tid)
 {
 	struct oc_thread *t = oc_find(oc, tid);
 
-	if (t || tid <= 0)
+	if (t) {
+		/* A tid reused after an exit whose FORK record was lost. */
+		if (pid > 0)
+			t->pid = pid;
 		return t;
+	}
+	if (tid <= 0)
+		return NULL;
 	if ((oc->n + 1) * 2 > oc->cap) {
 		size_t cap = oc->cap ? oc->cap * 2 : 64;
 		struct oc_thread *nt = calloc(cap, sizeof(*nt));
@@ -110,6 +116,11 @@ static struct oc_thread *oc_get(struct offcpu *oc, pid_t pid, pid_t tid)
 static int oc_emit_off(struct offcpu *oc, struct oc_thread *t, uint64_t start,
 		       uint64_t end, bool before_window)
 {
+	/* Events are enabled a little before the window starts. */
+	if (start < oc->start)
+		start = oc->start;
+	if (end <= start)
+		return 0;
 	struct offcpu_interval iv = {
 		.pid = t->pid, .tid = t->tid, .start = start,
 		.end = end > start ? end : start,
@@ -137,7 +148,7 @@ static int oc_emit_on(struct offcpu *oc, struct oc_thread *t, uint64_t end)
 		.start = start, .end = end > start ? end : start,
 	};
 
-	if (!oc->on_cpu || t->in_time == UINT64_MAX)
+	if (!oc->on_cpu || t->in_time == UINT64_MAX || end <= start)
 		return 0;
 	return oc->fn(&iv, oc->arg);
 }
@@ -210,9 +221,17 @@ int offcpu_switch_in(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time)
 	return r;
 }
 
-int offcpu_add_thread(struct offcpu *oc, pid_t pid, pid_t tid)
+int offcpu_add_thread(struct offcpu *oc, pid_t pid, pid_t tid, bool running)
 {
-	return oc_get(oc, pid, tid) ? 0 : -ENOMEM;
+	struct oc_thread *t = oc_get(oc, pid, tid);
+
+	if (!t)
+		return -ENOMEM;
+	/* Running (or runnable) when the window starts: a thread that never
+	 * leaves the CPU writes no switch record, and is not off it. */
+	if (running)
+		t->seen = true;
+	return 0;
 }
 
 int offcpu_new_thread(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time)

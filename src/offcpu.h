@@ -58,9 +58,11 @@ void offcpu_free(struct offcpu *oc);
  * switch-out (for a timeline). */
 void offcpu_report_on_cpu(struct offcpu *oc, bool on);
 
-/* A thread that exists when the window starts: with no switch record
- * at all it is counted off the CPU for the whole window. */
-int offcpu_add_thread(struct offcpu *oc, pid_t pid, pid_t tid);
+/* A thread that exists when the window starts, running (state R) or not:
+ * one that was not, and writes no switch record at all, is counted off the
+ * CPU for the whole window; one that was is on it until its first
+ * switch-out. */
+int offcpu_add_thread(struct offcpu *oc, pid_t pid, pid_t tid, bool running);
 /* A thread created at time (FORK record): runnable until its first
  * switch-in. */
 int offcpu_new_thread(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time);

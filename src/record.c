@@ -261,8 +261,8 @@ static int add_footer(struct recorder *r)
 	if (!r->offcpu)
 		return 0;
 	if (r->st.no_wakers &&
-	    profile_add_comment(r->profile, "cprof: no waker_thread labels: "
-				"/sys/kernel/tracing is not readable") < 0)
+	    profile_add_comment(r->profile, "cprof: no waker_thread labels: the "
+				"sched:sched_waking tracepoint could not be read or opened") < 0)
 		return -ENOMEM;
 	snprintf(buf, sizeof(buf),
 		 "cprof: %llu off-CPU interval%s, %llu with the stack of their "
@@ -422,6 +422,16 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 			      opts->callgraph == SAMPLER_CG_DWARF ? DWARF_RING_PAGES : 0,
 	};
 	ret = sampler_open(&so, &r.sampler, err, errlen);
+	if ((ret == -EACCES || ret == -EPERM) && (so.kinds & SAMPLER_KIND(SAMPLER_WAKING))) {
+		/* The tracepoint with its raw fields needs more than the
+		 * switch events (CAP_PERFMON, or paranoid -1): lock waits
+		 * without their wakers rather than nothing. */
+		so.kinds &= ~SAMPLER_KIND(SAMPLER_WAKING);
+		r.st.no_wakers = true;
+		if (err && errlen)
+			err[0] = '\0';
+		ret = sampler_open(&so, &r.sampler, err, errlen);
+	}
 	if (ret < 0)
 		goto out_release;
 	/* Reading /proc/kallsyms takes ~60 ms of CPU: before sampling starts
@@ -569,7 +579,8 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	uint64_t end = now_ns(CLOCK_MONOTONIC);
 	r.st.elapsed = (double)(end - start) / 1e9;
 	r.profile->time_nanos = wall_start;
-	r.profile->duration_nanos = (int64_t)(end - start);
+	/* The window sampled, not the reading that followed. */
+	r.profile->duration_nanos = (int64_t)(stop - start);
 	/* Every image's stackprof finishes as it is released. */
 	procs_free(r.procs);
 	r.procs = NULL;

@@ -89,13 +89,17 @@ static uint64_t named_location(struct recorder *r, const char *name)
  * share it as the sampled ones do (docs/design.md §8). */
 struct scale_thread {
 	pid_t tid, pid;			/* tid 0: empty */
-	uint64_t all_n, all_ns, rep_n, rep_ns;
+	uint64_t all_n, all_ns, rep_n, rep_ns;	/* waits since the start
+						 * (before-window ones apart) */
 	uint64_t outs;			/* switch-outs since its last stack */
+	double carry_n, carry_ns;	/* rounding left over by scaling */
 };
 
 struct offcpu_scale {
 	struct scale_thread *t;
 	size_t cap, n;
+	uint64_t before_loc;		/* [off-cpu since before the
+					 * recording]: exact, not scaled */
 };
 
 static struct scale_thread *scale_get(struct offcpu_scale *sc, pid_t pid, pid_t tid)
@@ -144,14 +148,12 @@ static struct scale_thread *scale_find(const struct offcpu_scale *sc, pid_t tid)
 int record_offcpu_sample(struct recorder *r, const struct sampler_record *rec)
 {
 	const struct perf_sample *s = rec->sample;
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
-	struct procs_process *proc = procs_process(r->procs, (pid_t)s->pid, now);
+	struct procs_process *proc;
 	struct rimage *ri;
 	char name[96];
 	int n;
 
-	if (!proc)
-		return -ENOMEM;
+	/* Before anything about the waker's process: it may be any. */
 	if (rec->kind == SAMPLER_WAKING) {
 		offcpu_waking(r->offcpu, rec->wakee, (pid_t)s->tid,
 			      (pid_t)s->pid, rec->time);
@@ -161,15 +163,18 @@ int record_offcpu_sample(struct recorder *r, const struct sampler_record *rec)
 	 * of threads inherited before the period was raised keep the old one
 	 * (sampler_set_period) and sample more often. The sample comes just
 	 * before its own switch-out's record. */
-	if (r->switch_period > 1) {
+	if (r->switch_period > 1 && rec->inherited) {
 		struct scale_thread *sc = scale_get(r->scale, (pid_t)s->pid, (pid_t)s->tid);
 
 		if (!sc)
 			return -ENOMEM;
-		if (sc->outs + 1 < r->switch_period)
+		if (sc->outs < r->switch_period)
 			return 0;
 		sc->outs = 0;
 	}
+	proc = procs_process(r->procs, (pid_t)s->pid, now_ns(CLOCK_MONOTONIC));
+	if (!proc)
+		return -ENOMEM;
 	n = record_locations(r, proc, s, &ri);
 	if (n < 0)
 		return n;
@@ -269,22 +274,22 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 	sc = scale_get(r->scale, iv->pid, iv->tid);
 	if (!sc)
 		return -ENOMEM;
-	sc->all_n++;
-	sc->all_ns += len;
-	if (!iv->before_window && !iv->own_stack)
-		return 0;	/* weighed in by the thread's scale */
-	if (iv->before_window && kind == RECORD_MUTEX) {
-		/* Nothing to classify it by. */
-		sc->all_n--;
-		sc->all_ns -= len;
-		return 0;
+	if (iv->before_window) {
+		/* Exact and stackless: kept out of the scale. Nothing to
+		 * classify it by for mutex. */
+		if (kind == RECORD_MUTEX)
+			return 0;
+	} else {
+		sc->all_n++;
+		sc->all_ns += len;
+		if (!iv->own_stack)
+			return 0;	/* weighed in by the thread's scale */
+		sc->rep_n++;
+		sc->rep_ns += len;
 	}
-	sc->rep_n++;
-	sc->rep_ns += len;
 	if (iv->before_window || !n) {
-		leaf = named_location(r, iv->before_window ?
-				      "[off-cpu since before the recording]" :
-				      iv->preempted ? "[runnable]" : "[off-cpu]");
+		leaf = iv->before_window ? r->scale->before_loc :
+		       named_location(r, iv->preempted ? "[runnable]" : "[off-cpu]");
 		if (!leaf)
 			return -ENOMEM;
 		stack = &leaf;
@@ -376,19 +381,29 @@ static int scale_samples(struct recorder *r)
 		}
 		if (!off)
 			continue;
-		if (sc && sc->rep_n && sc->rep_ns &&
+		/* The before-window waits are exact. A thread's rounding is
+		 * carried from one of its samples to the next, so that its
+		 * counts still add up. */
+		bool before = s->nlocations == 1 &&
+			      s->location_ids[0] == r->scale->before_loc;
+		if (sc && !before && sc->rep_n && sc->rep_ns &&
 		    (sc->rep_n != sc->all_n || sc->rep_ns != sc->all_ns)) {
-			s->values[0] = (int64_t)((double)s->values[0] *
-					(double)sc->all_n / (double)sc->rep_n + 0.5);
-			s->values[1] = (int64_t)((double)s->values[1] *
-					(double)sc->all_ns / (double)sc->rep_ns + 0.5);
+			double n = (double)s->values[0] * (double)sc->all_n /
+				   (double)sc->rep_n + sc->carry_n;
+			double ns = (double)s->values[1] * (double)sc->all_ns /
+				    (double)sc->rep_ns + sc->carry_ns;
+
+			s->values[0] = (int64_t)(n + 0.5);
+			s->values[1] = (int64_t)(ns + 0.5);
+			sc->carry_n = n - (double)s->values[0];
+			sc->carry_ns = ns - (double)s->values[1];
 		}
 		total += (uint64_t)s->values[1];
 	}
 	for (size_t i = 0; i < r->scale->cap; i++) {
 		struct scale_thread *sc = &r->scale->t[i];
 
-		if (!sc->tid || sc->rep_n || !sc->all_n ||
+		if (!sc->tid || (sc->rep_n && sc->rep_ns) || !sc->all_n ||
 		    r->opts->profile == RECORD_MUTEX)
 			continue;
 		uint64_t leaf = named_location(r, "[off-cpu, no stack taken]");
@@ -409,6 +424,7 @@ static int scale_samples(struct recorder *r)
 					     r->opts->profile == RECORD_WALL ? 5 : 4);
 		if (ret < 0)
 			return ret;
+		r->st.samples++;
 		total += sc->all_ns;
 	}
 	r->st.offcpu_ns = total;
@@ -477,16 +493,24 @@ int record_offcpu_setup(struct recorder *r, uint64_t start)
 	r->scale = calloc(1, sizeof(*r->scale));
 	if (!r->olocs || !r->offcpu || !r->scale)
 		return -ENOMEM;
+	r->scale->before_loc = named_location(r, "[off-cpu since before the recording]");
+	if (!r->scale->before_loc)
+		return -ENOMEM;
 	r->switch_period = r->opts->switch_period ? r->opts->switch_period : 1;
 	r->st.switch_period = r->switch_period;
 	/* A thread blocked for the whole window writes no record: know the
 	 * threads there are now. */
 	if (procfs_list_tasks(r->opts->pid, &tids, &n) == 0)
-		for (size_t i = 0; i < n; i++)
-			if (offcpu_add_thread(r->offcpu, r->opts->pid, tids[i]) < 0) {
+		for (size_t i = 0; i < n; i++) {
+			struct procfs_stat st;
+			bool running = procfs_read_stat(r->opts->pid, tids[i], &st) == 0 &&
+				       st.state == 'R';
+
+			if (offcpu_add_thread(r->offcpu, r->opts->pid, tids[i], running) < 0) {
 				free(tids);
 				return -ENOMEM;
 			}
+		}
 	free(tids);
 	return 0;
 }

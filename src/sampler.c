@@ -905,20 +905,40 @@ static void sampler_task_record(struct sampler *s, const struct perf_event_heade
 	}
 }
 
+/* The sample_type a record was written with: a sample's event's (found by
+ * its identifier), the primary kind's for other records (every kind shares
+ * their sample_id trailer). *owner (may be NULL) gets the sample's event. */
+static uint64_t sampler_record_type(const struct sampler *s,
+				    const struct perf_event_header *hdr,
+				    const struct sampler_id **owner)
+{
+	const struct sampler_id *o = NULL;
+	uint64_t id;
+
+	if (hdr->type == PERF_RECORD_SAMPLE && ringbuf_sample_identifier(hdr, &id) == 0)
+		o = sampler_find_id(s, id);
+	if (owner)
+		*owner = o;
+	return s->attr[o ? o->kind : s->primary].sample_type;
+}
+
 /* Reads ring i's next record into ring->next (NULL when it has none).
  * Returns 0 or -ENOMEM. */
 static int sampler_peek(struct sampler *s, struct sampler_ring *ring)
 {
 	int e = 0;
 
+	uint64_t type;
+
 	ring->next = ringbuf_next(&ring->rb, &e);
 	ring->next_time = 0;
-	/* A record whose time cannot be read goes first (time 0): the
-	 * callback skips what it cannot use. Every kind's samples have
-	 * their time at the same place. */
-	if (ring->next &&
-	    ringbuf_record_time(ring->next, s->attr[s->primary].sample_type,
-				&ring->next_time) < 0)
+	if (!ring->next)
+		return e == -ENOMEM ? e : 0;
+	/* A sample is read with its own kind's layout (the other records
+	 * share one trailer). A record whose time cannot be read goes first
+	 * (time 0): the callback skips what it cannot use. */
+	type = sampler_record_type(s, ring->next, NULL);
+	if (ringbuf_record_time(ring->next, type, &ring->next_time) < 0)
 		ring->next_time = 0;
 	return e == -ENOMEM ? e : 0;
 }
@@ -939,19 +959,19 @@ static bool sampler_deliver(struct sampler *s, const struct perf_event_header *h
 	struct perf_sample sample;
 	struct ringbuf_sample_id sid;
 	struct sampler_record rec = { .hdr = hdr, .time = time };
-	uint64_t id;
 
 	if (hdr->type == PERF_RECORD_SAMPLE) {
 		const struct sampler_id *owner = NULL;
+		uint64_t type = sampler_record_type(s, hdr, &owner);
 
-		if (ringbuf_sample_identifier(hdr, &id) == 0)
-			owner = sampler_find_id(s, id);
 		rec.kind = owner ? owner->kind : s->primary;
 		/* A record we cannot decode is skipped rather than handed on
 		 * half-read. */
-		if (ringbuf_parse_sample(hdr, s->attr[rec.kind].sample_type,
-					 &sample) < 0)
+		if (ringbuf_parse_sample(hdr, type, &sample) < 0)
 			return false;
+		/* An inherited event reports its parent's id: the owner is
+		 * another thread. */
+		rec.inherited = owner && owner->tid != (pid_t)sample.tid;
 		if (rec.kind == SAMPLER_WAKING) {
 			/* Written by the waker's events and by the wakee's:
 			 * not a stream of one thread. */
@@ -1139,15 +1159,19 @@ int sampler_set_period(struct sampler *s, enum sampler_kind kind, uint64_t perio
 	if ((unsigned)kind >= SAMPLER_NKINDS || !(s->kinds & SAMPLER_KIND(kind)) ||
 	    period == 0)
 		return -EINVAL;
+	size_t done = 0;
+
 	/* Threads opened from now on too. */
 	s->attr[kind].sample_period = period;
 	for (size_t i = 0; i < s->nfds; i++) {
 		if (s->fd_kind[i] != kind || s->pfds[i].fd < 0)
 			continue;
-		if (ioctl(s->fds[i], PERF_EVENT_IOC_PERIOD, &period) < 0 && !r)
-			r = -errno;
+		if (ioctl(s->fds[i], PERF_EVENT_IOC_PERIOD, &period) == 0)
+			done++;
+		else if (!r)
+			r = -errno;	/* a thread that has just exited */
 	}
-	return r;
+	return done ? 0 : r;
 }
 
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *st)

@@ -105,6 +105,10 @@ struct sampler_record {
 	pid_t wakee;				/* WAKING samples: the thread
 						 * woken (sample->tid woke
 						 * it) */
+	bool inherited;				/* a sample of an event the
+						 * kernel inherited into the
+						 * thread (it keeps the period
+						 * of its birth) */
 };
 
 /* Called for each record read from the rings; return non-zero to stop the
@@ -143,8 +147,8 @@ int sampler_rescan(struct sampler *s);
 /* Changes the sampling period of every event of a kind opened so far
  * (PERF_EVENT_IOC_PERIOD) and of those opened from now on. Events the
  * kernel inherited into threads created since keep the old one (the
- * ioctl reaches the event it is made on, not its children). Returns 0 or
- * the first -errno. */
+ * ioctl reaches the event it is made on, not its children). Returns 0 when
+ * at least one event took it, else the first -errno. */
 int sampler_set_period(struct sampler *s, enum sampler_kind kind, uint64_t period);
 
 struct sampler_stats {

@@ -106,6 +106,14 @@ grep -Eq '^samples/count(\[dflt\])? wall/nanoseconds(\[dflt\])?$' <<<"$raw" ||
 grep -q 'state:\[on-cpu\]' <<<"$raw" || fail "wall: no sample is labelled state=on-cpu"
 grep -q 'state:\[off-cpu\]' <<<"$raw" || fail "wall: no sample is labelled state=off-cpu"
 dur=$(sed -n 's/^Duration: *//p' <<<"$raw" | head -1)
+# The waits have their stacks: the sleeper's sleep is under sleeper_wait,
+# named by its system call, and off the CPU.
+out=$(gopprof -symbolize=none -sample_index=wall -top -focus='^sleeper_wait$' \
+	-tagfocus=state=off-cpu "$T/wall.pprof" 2>&1)
+grep -Eq ' \[syscall\] clock_nanosleep$' <<<"$out" ||
+	fail "wall: the sleeper's waits have no stack: $out"
+own=$(sed -n 's/^Comment: cprof: [0-9]* off-CPU intervals*, \([0-9]*\) with.*/\1/p' <<<"$raw")
+[ "${own:-0}" -gt 0 ] || fail "wall: no wait has its own stack: $(grep Comment <<<"$raw")"
 PP_VALUE=2 pp_stacks "$T/wall.pprof" >"$T/wall.stacks"
 per_thread=$(awk -F '\t' '{ t[$3] += $1 } END { for (k in t) printf "%s %.3f\n", k, t[k] / 1e9 }' \
 	"$T/wall.stacks" | sort)

@@ -15,9 +15,11 @@ target=$BG_PID
 serve_start "$target"
 
 # A CPU and a block profile at once, and a second block one meanwhile.
-curl -sS -o "$T/cpu.pb" -w '%{http_code}' --max-time 60 "$BASE/profile?seconds=2" >"$T/cpu.code" &
+# 6 s each: on a loaded machine a session's set-up (kallsyms, the
+# target's modules) can take seconds under ASan.
+curl -sS -o "$T/cpu.pb" -w '%{http_code}' --max-time 60 "$BASE/profile?seconds=6" >"$T/cpu.code" &
 c1=$!
-curl -sS -o "$T/block.pb" -w '%{http_code}' --max-time 60 "$BASE/block?seconds=2" >"$T/block.code" &
+curl -sS -o "$T/block.pb" -w '%{http_code}' --max-time 60 "$BASE/block?seconds=6" >"$T/block.code" &
 c2=$!
 # Both sessions open: one event per thread and CPU each (6 threads).
 ncpu=$(nproc)

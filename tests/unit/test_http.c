@@ -316,6 +316,10 @@ static void test_contention(void)
 	int64_t small[2] = { 3, 100 }, big[2] = { 1, 5000 };
 	CHECK_INT(profile_add_sample(p, locs, 1, small, NULL, 0), 0);
 	CHECK_INT(profile_add_sample(p, locs, 2, big, NULL, 0), 0);
+	/* The same stack from another thread: one entry, summed. */
+	struct profile_label_in other = { .key = "thread_id", .num = 42 };
+	int64_t more[2] = { 2, 700 };
+	CHECK_INT(profile_add_sample(p, locs, 2, more, &other, 1), 0);
 
 	CHECK_INT(http_contention_text(p, true, &body, &len), 0);
 	CHECK_INT(len, strlen(body));
@@ -323,7 +327,7 @@ static void test_contention(void)
 		  "--- contention:\n"
 		  "cycles/second=1000000000\n"
 		  "sampling period=1\n"
-		  "5000 1 @ 0x0 0x401000\n"
+		  "5700 3 @ 0x0 0x401000\n"
 		  "#\t0x0\t[syscall] futex\n"
 		  "#\t0x401000\tinl\tw.c:10\n"
 		  "#\t0x401000\twait\\x1b\tw.c:5\n"

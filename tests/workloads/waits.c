@@ -181,10 +181,12 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	alarm((unsigned)atoi(argv[1]));
 	while (!stop) {
+		/* Signalled after the unlock: the woken waiter then finds
+		 * the mutex free, and its wait stays a condition's. */
 		pthread_mutex_lock(&cm);
 		cond_seq++;
-		pthread_cond_signal(&cv);
 		pthread_mutex_unlock(&cm);
+		pthread_cond_signal(&cv);
 		if (write(pipefd[1], "x", 1) != 1)
 			break;
 		main_tick();
