@@ -50,7 +50,7 @@ record_enough() {
 
 for variant in fp nofp; do
 	wl="$WORKLOAD_DIR/calltree_$variant"
-	start_bg "$wl" 30
+	start_bg "$wl" 90	# ends by itself: up to 3 recordings of 3+8 s, slower under ASan and load
 	pid=$BG_PID
 	wait_exec "$pid" "$wl"
 	record_enough "$pid" "$T/$variant.pprof" "$variant-dwarf"
