@@ -34,24 +34,7 @@ W=$(mktemp -d /tmp/cprof-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 trap 'exit 130' INT TERM
 
-idle_pct() {
-	local a b
-	a=$(awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat)
-	sleep 1
-	b=$(awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6 }' /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ");
-		printf "%d", 100 * (y[2] - x[2]) / (y[1] - x[1] + 1e-9) }'
-}
-quiet_wait() {
-	local i idle
-	for i in $(seq 1 "${QUIET_WAIT:-120}"); do
-		idle=$(idle_pct)
-		[ "$idle" -ge 90 ] && return 0
-	done
-	echo "bench: the machine is still busy ($idle% idle):" >&2
-	ps -eo pid=,pcpu=,etime=,comm= --sort=-pcpu | head -5 >&2
-	[ "${FORCE:-0}" = 1 ] || die "other processes are running (FORCE=1 to measure anyway)"
-}
+. "$(dirname "$0")/lib.sh"
 quiet_wait
 
 work_s() { sed -n 's/.* work \([0-9.]*\) s.*/\1/p'; }

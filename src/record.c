@@ -39,24 +39,12 @@ static int on_sample(struct recorder *r, const struct perf_sample *s)
 	n = record_locations(r, proc, s, &ri);
 	if (n < 0)
 		return n;
-	if (!thr->sampled) {
-		thr->sampled = true;
-		r->st.threads++;
-	}
-	if (proc->samples++ == 0)
-		r->st.processes++;
-	if (proc->pid == r->opts->pid)
-		r->st.target_samples++;
 	if (ri && ri->gone)
 		r->st.gone_samples++;
 	int64_t values[2] = { 1, (int64_t)s->period };
-	struct profile_label_in labels[5] = {
-		{ .key = "thread_id", .num = (int64_t)s->tid },
-		{ .key = "thread_name", .str = thr->name },
-		{ .key = "pid", .num = (int64_t)s->pid },
-		{ .key = "process_name", .str = proc->comm },
-		{ .key = "state", .str = "on-cpu" },
-	};
+	struct profile_label_in labels[5];
+	record_sample_labels(r, proc, thr, labels);
+	labels[4] = (struct profile_label_in){ .key = "state", .str = "on-cpu" };
 	size_t nl = r->opts->profile == RECORD_WALL ? 5 : 4;
 	int ret = profile_add_sample(r->profile, r->locs, (size_t)n, values, labels, nl);
 	if (ret < 0)

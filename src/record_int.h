@@ -99,6 +99,12 @@ int record_rimage_build(struct recorder *r, struct procs_image *img,
 int record_locations(struct recorder *r, struct procs_process *proc,
 		     const struct perf_sample *s, struct rimage **image);
 
+/* Counts a sample of thr (of proc) in the recording's figures and writes
+ * the labels every sample carries (thread_id, thread_name, pid,
+ * process_name) to labels[0..3]. */
+void record_sample_labels(struct recorder *r, struct procs_process *proc,
+			  struct procs_thread *thr, struct profile_label_in labels[4]);
+
 /* record_offcpu.c: the off-CPU side of a recording (block, mutex, wall).
  * setup before sampling starts (threads known then), the records as they
  * come, finish at the end of the window. */

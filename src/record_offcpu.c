@@ -315,22 +315,10 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 	struct procs_thread *thr = proc ? procs_thread(r->procs, proc, iv->tid) : NULL;
 	if (!thr)
 		return -ENOMEM;
-	if (!thr->sampled) {
-		thr->sampled = true;
-		r->st.threads++;
-	}
-	if (proc->samples++ == 0)
-		r->st.processes++;
-	if (proc->pid == r->opts->pid)
-		r->st.target_samples++;
 
 	int64_t values[2] = { 1, (int64_t)(iv->end - iv->start) };
-	struct profile_label_in labels[7] = {
-		{ .key = "thread_id", .num = (int64_t)iv->tid },
-		{ .key = "thread_name", .str = thr->name },
-		{ .key = "pid", .num = (int64_t)iv->pid },
-		{ .key = "process_name", .str = proc->comm },
-	};
+	struct profile_label_in labels[7];
+	record_sample_labels(r, proc, thr, labels);
 	size_t nl = 4;
 	if (kind == RECORD_WALL)
 		labels[nl++] = (struct profile_label_in){ .key = "state", .str = "off-cpu" };
@@ -413,13 +401,9 @@ static int scale_samples(struct recorder *r)
 		if (!leaf || !thr)
 			return -ENOMEM;
 		int64_t values[2] = { (int64_t)sc->all_n, (int64_t)sc->all_ns };
-		struct profile_label_in labels[5] = {
-			{ .key = "thread_id", .num = (int64_t)sc->tid },
-			{ .key = "thread_name", .str = thr->name },
-			{ .key = "pid", .num = (int64_t)sc->pid },
-			{ .key = "process_name", .str = proc->comm },
-			{ .key = "state", .str = "off-cpu" },
-		};
+		struct profile_label_in labels[5];
+		record_sample_labels(r, proc, thr, labels);
+		labels[4] = (struct profile_label_in){ .key = "state", .str = "off-cpu" };
 		int ret = profile_add_sample(p, &leaf, 1, values, labels,
 					     r->opts->profile == RECORD_WALL ? 5 : 4);
 		if (ret < 0)

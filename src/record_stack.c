@@ -337,3 +337,20 @@ int record_locations(struct recorder *r, struct procs_process *proc,
 	*image = ri;
 	return (int)n;
 }
+
+void record_sample_labels(struct recorder *r, struct procs_process *proc,
+			  struct procs_thread *thr, struct profile_label_in labels[4])
+{
+	if (!thr->sampled) {
+		thr->sampled = true;
+		r->st.threads++;
+	}
+	if (proc->samples++ == 0)
+		r->st.processes++;
+	if (proc->pid == r->opts->pid)
+		r->st.target_samples++;
+	labels[0] = (struct profile_label_in){ .key = "thread_id", .num = (int64_t)thr->tid };
+	labels[1] = (struct profile_label_in){ .key = "thread_name", .str = thr->name };
+	labels[2] = (struct profile_label_in){ .key = "pid", .num = (int64_t)proc->pid };
+	labels[3] = (struct profile_label_in){ .key = "process_name", .str = proc->comm };
+}
