@@ -37,6 +37,8 @@ struct sampler_ring {
 	/* During a drain: the ring's next record, read but not taken. */
 	const struct perf_event_header *next;
 	uint64_t next_time;
+	const struct sampler_id *next_owner;	/* a sample's event, or NULL */
+	uint64_t next_type;			/* its sample_type */
 };
 
 /*
@@ -937,7 +939,8 @@ static int sampler_peek(struct sampler *s, struct sampler_ring *ring)
 	/* A sample is read with its own kind's layout (the other records
 	 * share one trailer). A record whose time cannot be read goes first
 	 * (time 0): the callback skips what it cannot use. */
-	type = sampler_record_type(s, ring->next, NULL);
+	type = sampler_record_type(s, ring->next, &ring->next_owner);
+	ring->next_type = type;
 	if (ringbuf_record_time(ring->next, type, &ring->next_time) < 0)
 		ring->next_time = 0;
 	return e == -ENOMEM ? e : 0;
@@ -952,17 +955,19 @@ static uint64_t sampler_now(void)
 }
 
 /* Hands on one record. Returns true when the callback asked to stop. */
-static bool sampler_deliver(struct sampler *s, const struct perf_event_header *hdr,
-			    uint64_t time, sampler_record_fn fn, void *arg,
-			    int *count)
+static bool sampler_deliver(struct sampler *s, const struct sampler_ring *ring,
+			    sampler_record_fn fn, void *arg, int *count)
 {
+	const struct perf_event_header *hdr = ring->next;
+	uint64_t time = ring->next_time;
 	struct perf_sample sample;
 	struct ringbuf_sample_id sid;
 	struct sampler_record rec = { .hdr = hdr, .time = time };
 
 	if (hdr->type == PERF_RECORD_SAMPLE) {
-		const struct sampler_id *owner = NULL;
-		uint64_t type = sampler_record_type(s, hdr, &owner);
+		/* The event and layout sampler_peek found. */
+		const struct sampler_id *owner = ring->next_owner;
+		uint64_t type = ring->next_type;
 
 		rec.kind = owner ? owner->kind : s->primary;
 		/* A record we cannot decode is skipped rather than handed on
@@ -1045,8 +1050,7 @@ static int sampler_drain(struct sampler *s, sampler_record_fn fn, void *arg,
 			s->held = first ? first->next_time : 0;
 			break;
 		}
-		*stopped = sampler_deliver(s, first->next, first->next_time,
-					   fn, arg, &count);
+		*stopped = sampler_deliver(s, first, fn, arg, &count);
 		/* Hand the record's space back at once: a slow callback
 		 * (DWARF unwinding) would otherwise keep the whole batch from
 		 * the kernel, which then drops samples (LOST). */
