@@ -18,7 +18,7 @@ package main
 import (
 	"os"
 	"runtime/pprof"
-	"time"
+	"syscall"
 )
 
 var sink uint64
@@ -43,10 +43,14 @@ func main() {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		panic(err)
 	}
-	end := time.Now().Add(time.Second)
-	for time.Now().Before(end) {
+	// One second of CPU, not of wall: on a loaded machine a second of
+	// wall gave Go's 100 Hz profiler a handful of samples.
+	for cpu := 0.0; cpu < 1.0; {
 		sink += spinA(100000)
 		sink += spinB(300000)
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		cpu = float64(ru.Utime.Sec) + float64(ru.Utime.Usec)/1e6
 	}
 	pprof.StopCPUProfile()
 	f.Close()
