@@ -20,6 +20,7 @@ struct command {
 /* Sorted by name. */
 static const struct command commands[] = {
 	{ "record",  cmd_record,  "sample a process's CPU use, or its waits, into a pprof profile" },
+	{ "trace",   cmd_record,  "record a timeline of a process's threads (Chrome trace JSON)" },
 	{ "report",  cmd_report,  "print the top functions of a pprof profile" },
 	{ "serve",   cmd_serve,   "serve /debug/pprof/ endpoints for a process over HTTP" },
 	{ "threads", cmd_threads, "print the stack of every thread of a process" },

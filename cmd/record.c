@@ -26,8 +26,46 @@
 #include "explain.h"
 #include "record.h"
 #include "offcpu.h"
+#include "trace.h"
 
 #define MAX_SAMPLE_RATE_FILE "/proc/sys/kernel/perf_event_max_sample_rate"
+
+static void trace_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: cprof trace -p PID [options]\n"
+		"       cprof trace [options] -- COMMAND [ARGS...]\n"
+		"\n"
+		"Records a timeline of every thread of a process: when each ran and on\n"
+		"which CPU, when it waited and in what (with the stack it waited\n"
+		"under), and CPU samples with their stacks. Written as Chrome Trace\n"
+		"Event JSON, which Perfetto UI (ui.perfetto.dev), chrome://tracing and\n"
+		"speedscope open; 'go tool trace' cannot read it (it reads Go's own\n"
+		"execution traces only).\n"
+		"\n"
+		"options:\n"
+		"  -p, --pid PID           trace this running process\n"
+		"  -s, --seconds N         stop after N seconds (default: %g with -p;\n"
+		"                          with a command, when it exits); Ctrl-C stops early\n"
+		"  -F, --freq HZ           CPU samples per second per thread (default: %u)\n"
+		"  -o, --output FILE       where to write it (default: trace.json); a name\n"
+		"                          ending in .gz is gzipped; '-' for standard output\n"
+		"  -g, --call-graph MODE   dwarf (default) or fp, as for cprof record\n"
+		"      --stack-size BYTES  user stack copied per sample (default: %u)\n"
+		"      --no-kernel         drop kernel frames from the stacks\n"
+		"      --children          also the processes it forks (the default with\n"
+		"                          a command); --no-children: not\n"
+		"  -q, --quiet             print nothing but errors\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"examples:\n"
+		"  cprof trace -p 1234 -s 5                  5 s into trace.json\n"
+		"  cprof trace -p 1234 -s 5 -o t.json.gz     gzipped\n"
+		"\n"
+		"Needs root, or CAP_PERFMON and CAP_SYS_PTRACE, or perf_event_paranoid\n"
+		"<= 1: the waits are sampled in the kernel's scheduler. See cprof-trace(1).\n",
+		RECORD_DEFAULT_SECONDS, RECORD_DEFAULT_FREQ, RECORD_DEFAULT_STACK_SIZE);
+}
 
 static void record_usage(FILE *f)
 {
@@ -161,7 +199,12 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 	unsigned long v;
 	int c, children = -1;
 
+	/* `cprof trace` shares the options, the targets and the run. */
+	bool trace = argc > 0 && argv[0] && !strcmp(argv[0], "trace");
+
 	memset(cli, 0, sizeof(*cli));
+	if (trace)
+		cli->profile = RECORD_TRACE;
 	cli->freq = RECORD_DEFAULT_FREQ;
 	cli->output = NULL;
 	cli->callgraph = SAMPLER_CG_DWARF;
@@ -177,6 +220,13 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 				return -1;
 			break;
 		case 'P':
+			if (trace) {
+				cli_error("cprof trace takes no --profile: it records "
+					  "the threads' timeline");
+				cli_hint("for a profile of a kind, use 'cprof record --profile %s'",
+					 optarg);
+				return -1;
+			}
 			if (record_profile_parse(optarg, &cli->profile) < 0) {
 				cli_error("invalid --profile '%s': must be cpu, block, mutex or wall",
 					  optarg);
@@ -261,7 +311,7 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 			cli->help = true;
 			return 0;
 		default:
-			return cli_bad_option("record", c, argv);
+			return cli_bad_option(trace ? "trace" : "record", c, argv);
 		}
 	}
 	if (optind < argc) {
@@ -280,7 +330,9 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 	}
 	if (cli->pid && cli->seconds == 0)
 		cli->seconds = RECORD_DEFAULT_SECONDS;
-	if (!cli->output) {
+	if (!cli->output && trace) {
+		cli->output = "trace.json";
+	} else if (!cli->output) {
 		/* KIND.pprof: cpu.pprof as ever for the default. */
 		static char name[32];
 
@@ -585,12 +637,16 @@ int cmd_record(int argc, char **argv)
 {
 	struct record_cli cli;
 	struct child child = { .pid = -1, .go_fd = -1, .exec_fd = -1 };
+	struct trace *trace = NULL;	/* `cprof trace` */
 	int status = CPROF_EXIT_FATAL;
 
 	if (record_cli_parse(argc, argv, &cli) < 0)
 		return CPROF_EXIT_USAGE;
 	if (cli.help) {
-		record_usage(stdout);
+		if (cli.profile == RECORD_TRACE)
+			trace_usage(stdout);
+		else
+			record_usage(stdout);
 		return CPROF_EXIT_OK;
 	}
 	if (cli.pid && cli_check_target(cli.pid) < 0)
@@ -615,7 +671,13 @@ int cmd_record(int argc, char **argv)
 	/* Opened now: a FIFO's reader is waited for before recording, as
 	 * a shell's '>' would, and a device is never replaced. */
 	struct outfile *out = NULL;
-	int r = cli_output_open(cli.output, true, RECORD_DEFAULT_OUTPUT, &out);
+	size_t olen = strlen(cli.output);
+	bool gz = olen > 3 && !strcmp(cli.output + olen - 3, ".gz");
+	/* A trace is text, unless gzipped: it may go to a terminal. */
+	bool binary = cli.profile != RECORD_TRACE || gz;
+	int r = cli_output_open(cli.output, binary,
+				cli.profile == RECORD_TRACE ? "trace.json" : RECORD_DEFAULT_OUTPUT,
+				&out);
 	if (r)
 		return r;
 	if (cli.kernel && !have_kernel_access()) {
@@ -653,9 +715,14 @@ int cmd_record(int argc, char **argv)
 	else if (procfs_read_comm(pid, 0, name, sizeof(name)) < 0)
 		snprintf(name, sizeof(name), "?");
 	bool had_children = !cli.children && !cli.command && has_children(pid);
+	if (cli.profile == RECORD_TRACE && !(trace = trace_new())) {
+		cli_error("out of memory");
+		goto out_child;
+	}
 	struct record_opts opts = {
 		.pid = pid,
 		.profile = cli.profile,
+		.trace = trace,
 		.seconds = cli.seconds,
 		.freq = cli.freq,
 		.callgraph = cli.callgraph,
@@ -700,9 +767,26 @@ int cmd_record(int argc, char **argv)
 
 	uint8_t *data = NULL;
 	size_t len = 0;
-	r = pprof_encode(profile, &data, &len);
+	size_t events = opts.trace ? trace_events(opts.trace) : 0;
+	if (opts.trace) {
+		char *json = NULL;
+
+		r = trace_finish(opts.trace, (uint64_t)profile->duration_nanos, &json, &len);
+		data = (uint8_t *)json;
+		if (r == 0 && gz) {
+			uint8_t *z = NULL;
+
+			r = pprof_gzip(data, len, &z, &len);
+			free(data);
+			data = z;
+		}
+	} else {
+		r = pprof_encode(profile, &data, &len);
+	}
 	if (r < 0) {
-		cli_error("cannot encode the profile: %s", strerror(-r));
+		cli_error("cannot encode the %s: %s", opts.trace ? "trace" : "profile",
+			  strerror(-r));
+		free(data);
 		profile_free(profile);
 		goto out_child;
 	}
@@ -715,7 +799,14 @@ int cmd_record(int argc, char **argv)
 	if (!cli.quiet) {
 		char size[32];
 		format_size(len, size, sizeof(size));
-		if (cli.profile == RECORD_CPU)
+		if (cli.profile == RECORD_TRACE)
+			cli_info("%zu events (%llu waits off the CPU, %.3f s) from %zu %s in "
+				 "%zu %s in %.1f s", events, (unsigned long long)st.intervals,
+				 (double)st.offcpu_ns / 1e9,
+				 st.threads, plural(st.threads, "thread", "threads"),
+				 st.processes, plural(st.processes, "process", "processes"),
+				 st.elapsed);
+		else if (cli.profile == RECORD_CPU)
 			cli_info(
 				"%llu %s (%llu lost, %llu truncated %s) from %zu %s in %zu %s in %.1f s",
 				(unsigned long long)st.samples, plural(st.samples, "sample", "samples"),
@@ -762,7 +853,10 @@ int cmd_record(int argc, char **argv)
 		else if (st.samples == 0)
 			cli_warn("no samples: no thread of pid %d (%s) waited off the CPU "
 				 "while it was recorded", (int)pid, name);
-		if (outfile_is_file(out))
+		if (outfile_is_file(out) && cli.profile == RECORD_TRACE)
+			cli_info("wrote %s (%s); open it in https://ui.perfetto.dev, "
+				 "chrome://tracing or speedscope", cli.output, size);
+		else if (outfile_is_file(out))
 			cli_info("wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'",
 				 cli.output, size, cli.output, cli.output);
 		else if (!strcmp(cli.output, "-"))
@@ -790,6 +884,7 @@ out_child:
 		if (status == CPROF_EXIT_OK && child.execd)
 			status = command_status(&child);
 	}
+	trace_free(trace);
 	outfile_close(out);
 	return status;
 }

@@ -26,7 +26,8 @@
 
 struct record_cli {
 	pid_t pid;
-	enum record_profile profile;	/* --profile, default cpu */
+	enum record_profile profile;	/* --profile, default cpu;
+					 * RECORD_TRACE for `cprof trace` */
 	double seconds;			/* 0 with a command: until it exits */
 	unsigned freq;
 	const char *output;

@@ -92,10 +92,11 @@ enum http_route {
 	HTTP_ROUTE_BLOCK,	/* the off-CPU profiles (record.h) */
 	HTTP_ROUTE_MUTEX,
 	HTTP_ROUTE_WALL,
+	HTTP_ROUTE_TRACE,	/* a timeline, Chrome Trace Event JSON */
 	HTTP_ROUTE_SYMBOL,
 	HTTP_ROUTE_THREADS,	/* goroutine, threads */
 	HTTP_ROUTE_THREADCREATE,
-	HTTP_ROUTE_UNAVAILABLE,	/* heap allocs trace: 501 */
+	HTTP_ROUTE_UNAVAILABLE,	/* heap allocs: 501 */
 	HTTP_ROUTE_UNKNOWN,	/* /debug/pprof/NAME: 404 Unknown profile */
 };
 enum http_route http_route_path(const char *path, const char **name);
@@ -109,6 +110,7 @@ struct http_reply {
 	bool go_error;			/* X-Go-Pprof: 1 */
 	const char *location;		/* Location header, not owned, or NULL */
 	const char *allow;		/* Allow header (405), or NULL */
+	const char *encoding;		/* Content-Encoding, or NULL */
 	char *body;			/* malloc'd; may be NULL when len 0 */
 	size_t len;
 };

@@ -158,7 +158,7 @@ static const struct {
 	{ "symbol", HTTP_ROUTE_SYMBOL },
 	{ "threadcreate", HTTP_ROUTE_THREADCREATE },
 	{ "threads", HTTP_ROUTE_THREADS },
-	{ "trace", HTTP_ROUTE_UNAVAILABLE },
+	{ "trace", HTTP_ROUTE_TRACE },
 	{ "wall", HTTP_ROUTE_WALL },
 };
 
@@ -454,8 +454,8 @@ static const struct {
 	  "Threads grouped by their start routine: the outermost frames of each thread's current stack (_start/main, or start_thread and the function passed to pthread_create). A foreign process keeps no record of where threads were created, so this is what can honestly be shown." },
 	{ "threads", true, true, "threads?debug=1",
 	  "The same as goroutine, under its native name." },
-	{ "trace", false, false, "trace",
-	  "Not available yet: a timeline of the threads' on- and off-CPU intervals." },
+	{ "trace", false, true, "trace?seconds=5",
+	  "A timeline of every thread over the seconds GET parameter: when it ran and on which CPU, when it waited and in what, and its CPU samples, as Chrome Trace Event JSON (gzipped when the client accepts gzip). Open it in Perfetto UI, chrome://tracing or speedscope; go tool trace cannot read it." },
 	{ "wall", false, true, "wall?seconds=5",
 	  "Wall-clock profile: CPU samples and off-CPU waits of every thread together (labelled state=on-cpu or off-cpu), so that each thread adds up to the seconds asked for." },
 };

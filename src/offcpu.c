@@ -14,12 +14,15 @@ struct oc_thread {
 	pid_t tid;			/* 0: empty slot */
 	pid_t pid;
 	bool seen;			/* a switch record of it was read */
+	bool assume_on;			/* runnable at the start: on the CPU
+					 * all along if it never switches */
 	bool off;			/* switched out at out_time */
 	bool preempt;
 	bool own;			/* stack sampled at this switch-out */
 	bool stack_fresh;		/* stack not yet paired */
 	uint64_t out_time;
 	uint64_t in_time;		/* 0: running since the start */
+	int cpu;			/* where it runs since in_time; -1 */
 	uint64_t stack_time;
 	uint64_t *stack;
 	size_t nstack, capstack;
@@ -109,6 +112,7 @@ static struct oc_thread *oc_get(struct offcpu *oc, pid_t pid, pid_t tid)
 	t = &oc->t[oc_slot(oc->t, oc->cap, tid)];
 	t->tid = tid;
 	t->pid = pid;
+	t->cpu = -1;
 	oc->n++;
 	return t;
 }
@@ -122,7 +126,7 @@ static int oc_emit_off(struct offcpu *oc, struct oc_thread *t, uint64_t start,
 	if (end <= start)
 		return 0;
 	struct offcpu_interval iv = {
-		.pid = t->pid, .tid = t->tid, .start = start,
+		.pid = t->pid, .tid = t->tid, .start = start, .cpu = -1,
 		.end = end > start ? end : start,
 		.preempted = !before_window && t->preempt,
 		.before_window = before_window,
@@ -144,7 +148,7 @@ static int oc_emit_on(struct offcpu *oc, struct oc_thread *t, uint64_t end)
 {
 	uint64_t start = t->in_time ? t->in_time : oc->start;
 	struct offcpu_interval iv = {
-		.pid = t->pid, .tid = t->tid, .on_cpu = true,
+		.pid = t->pid, .tid = t->tid, .on_cpu = true, .cpu = t->cpu,
 		.start = start, .end = end > start ? end : start,
 	};
 
@@ -201,6 +205,12 @@ int offcpu_switch_out(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time,
 
 int offcpu_switch_in(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time)
 {
+	return offcpu_switch_in_on(oc, pid, tid, time, -1);
+}
+
+int offcpu_switch_in_on(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time,
+			int cpu)
+{
 	struct oc_thread *t = oc_get(oc, pid, tid);
 	int r = 0;
 
@@ -217,6 +227,7 @@ int offcpu_switch_in(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time)
 	t->seen = true;
 	t->off = false;
 	t->in_time = time;
+	t->cpu = cpu;
 	t->waker = t->waker_pid = 0;
 	return r;
 }
@@ -227,10 +238,10 @@ int offcpu_add_thread(struct offcpu *oc, pid_t pid, pid_t tid, bool running)
 
 	if (!t)
 		return -ENOMEM;
-	/* Running (or runnable) when the window starts: a thread that never
-	 * leaves the CPU writes no switch record, and is not off it. */
-	if (running)
-		t->seen = true;
+	/* Runnable when the window starts: a thread that never leaves the
+	 * CPU writes no switch record, and is not off it. Whether it ran
+	 * from the start or waited for a CPU its first record tells. */
+	t->assume_on = running;
 	return 0;
 }
 
@@ -249,6 +260,7 @@ int offcpu_new_thread(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time)
 	t->off = true;
 	t->preempt = true;
 	t->out_time = time;
+	t->cpu = -1;
 	return 0;
 }
 
@@ -278,6 +290,7 @@ void offcpu_exit(struct offcpu *oc, pid_t tid)
 	 * its own records. */
 	t->seen = true;
 	t->in_time = UINT64_MAX;
+	t->cpu = -1;
 }
 
 int offcpu_finish(struct offcpu *oc, uint64_t end)
@@ -291,7 +304,7 @@ int offcpu_finish(struct offcpu *oc, uint64_t end)
 			continue;
 		if (t->off)
 			r = oc_emit_off(oc, t, t->out_time, end, false);
-		else if (!t->seen && end > oc->start)
+		else if (!t->seen && !t->assume_on && end > oc->start)
 			/* Off the CPU for the whole window. */
 			r = oc_emit_off(oc, t, oc->start, end, true);
 		else if (t->in_time != UINT64_MAX)

@@ -31,6 +31,8 @@ struct offcpu_interval {
 	uint64_t start, end;		/* ns, CLOCK_MONOTONIC */
 	bool on_cpu;			/* a running span (reported only
 					 * with offcpu_report_on_cpu) */
+	int cpu;			/* on_cpu: the CPU it ran on; -1 not
+					 * known */
 	bool preempted;			/* switched out while runnable */
 	bool before_window;		/* began before the recording: the
 					 * thread's first record was a
@@ -75,6 +77,9 @@ int offcpu_stack(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time,
 int offcpu_switch_out(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time,
 		      bool preempt);
 int offcpu_switch_in(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time);
+/* The same, on cpu (kept for the on-CPU span that follows). */
+int offcpu_switch_in_on(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time,
+			int cpu);
 /* waker (of process waker_pid) woke wakee at time. */
 void offcpu_waking(struct offcpu *oc, pid_t wakee, pid_t waker,
 		   pid_t waker_pid, uint64_t time);

@@ -18,6 +18,8 @@ int pprof_encode(const struct profile *p, uint8_t **out, size_t *outlen);
 
 /* Same, without gzip (the raw protobuf message). */
 int pprof_encode_raw(const struct profile *p, uint8_t **out, size_t *outlen);
+/* gzip of any bytes (*out malloc'd). Returns 0 or -errno. */
+int pprof_gzip(const uint8_t *raw, size_t rawlen, uint8_t **out, size_t *outlen);
 
 /* Memory one decode may take (docs/design.md §6.1): the file, the
  * decompressed message, and what decoding builds from it, known before

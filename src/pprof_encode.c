@@ -206,22 +206,18 @@ out:
 	return ret;
 }
 
-int pprof_encode(const struct profile *p, uint8_t **out, size_t *outlen)
+int pprof_gzip(const uint8_t *raw, size_t rawlen, uint8_t **out, size_t *outlen)
 {
-	uint8_t *raw, *gz = NULL;
-	size_t rawlen;
-	int ret = pprof_encode_raw(p, &raw, &rawlen);
-	if (ret < 0)
-		return ret;
+	uint8_t *gz = NULL;
+	int ret = 0;
 	z_stream zs;
+
 	memset(&zs, 0, sizeof(zs));
 	/* 15 + 16: a gzip header and trailer instead of zlib's, which is what
 	 * go tool pprof and the pprof web UIs expect (zlib manual, deflateInit2). */
 	if (deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK) {
-		free(raw);
+			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return -ENOMEM;
-	}
 	if (rawlen > UINT_MAX) {
 		ret = -EFBIG;
 		goto out;
@@ -232,7 +228,7 @@ int pprof_encode(const struct profile *p, uint8_t **out, size_t *outlen)
 		ret = -ENOMEM;
 		goto out;
 	}
-	zs.next_in = raw;
+	zs.next_in = (Bytef *)(uintptr_t)raw;
 	zs.avail_in = (uInt)rawlen;
 	zs.next_out = gz;
 	zs.avail_out = (uInt)(cap > UINT_MAX ? UINT_MAX : cap);
@@ -246,6 +242,18 @@ int pprof_encode(const struct profile *p, uint8_t **out, size_t *outlen)
 out:
 	deflateEnd(&zs);
 	free(gz);
+	return ret;
+}
+
+int pprof_encode(const struct profile *p, uint8_t **out, size_t *outlen)
+{
+	uint8_t *raw;
+	size_t rawlen;
+	int ret = pprof_encode_raw(p, &raw, &rawlen);
+
+	if (ret < 0)
+		return ret;
+	ret = pprof_gzip(raw, rawlen, out, outlen);
 	free(raw);
 	return ret;
 }

@@ -48,6 +48,7 @@ struct procs_thread {
 	pid_t tid, pid;
 	char name[16];
 	bool sampled;			/* the caller's */
+	bool traced;			/* the caller's */
 };
 
 struct procs_process {
@@ -61,6 +62,7 @@ struct procs_process {
 	int nthreads;			/* alive; -1 not known (not seen
 					 * forking): kept to the end */
 	uint64_t samples;		/* the caller's */
+	bool traced;			/* the caller's */
 	/* Private: the last /proc/PID/maps text read (length and hash),
 	 * and whether a record changed the image since. */
 	size_t maps_len;

@@ -45,7 +45,13 @@ static int on_sample(struct recorder *r, const struct perf_sample *s)
 	struct profile_label_in labels[5];
 	record_sample_labels(r, proc, thr, labels);
 	labels[4] = (struct profile_label_in){ .key = "state", .str = "on-cpu" };
-	size_t nl = r->opts->profile == RECORD_WALL ? 5 : 4;
+	size_t nl = r->opts->profile == RECORD_WALL || r->opts->profile == RECORD_TRACE ? 5 : 4;
+	if (r->opts->trace) {
+		int e = record_trace_sample(r, proc, thr, s->time, r->locs, (size_t)n);
+
+		if (e < 0)
+			return e;
+	}
 	int ret = profile_add_sample(r->profile, r->locs, (size_t)n, values, labels, nl);
 	if (ret < 0)
 		return ret;
@@ -135,7 +141,7 @@ static int on_record(const struct sampler_record *rec, void *arg)
 
 static const char *const profile_names[] = {
 	[RECORD_CPU] = "cpu", [RECORD_BLOCK] = "block",
-	[RECORD_MUTEX] = "mutex", [RECORD_WALL] = "wall",
+	[RECORD_MUTEX] = "mutex", [RECORD_WALL] = "wall", [RECORD_TRACE] = "trace",
 };
 
 const char *record_profile_name(enum record_profile p)
@@ -146,7 +152,7 @@ const char *record_profile_name(enum record_profile p)
 
 int record_profile_parse(const char *s, enum record_profile *out)
 {
-	for (size_t i = 0; i < sizeof(profile_names) / sizeof(profile_names[0]); i++) {
+	for (size_t i = 0; i < RECORD_TRACE; i++) {
 		if (s && !strcmp(s, profile_names[i])) {
 			*out = (enum record_profile)i;
 			return 0;
@@ -170,6 +176,7 @@ static int add_types(struct recorder *r, uint64_t period_ns)
 			return -ENOMEM;
 		return 0;
 	case RECORD_WALL:
+	case RECORD_TRACE:
 		if (profile_add_sample_type(p, "samples", "count") < 0 ||
 		    profile_add_sample_type(p, "wall", "nanoseconds") < 0 ||
 		    profile_set_period(p, "wall", "nanoseconds", (int64_t)period_ns) < 0)
@@ -394,7 +401,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		else
 			r.st.no_wakers = true;
 	}
-	else if (opts->profile == RECORD_WALL)
+	else if (opts->profile == RECORD_WALL || opts->profile == RECORD_TRACE)
 		kinds |= SAMPLER_KIND(SAMPLER_SWITCH);
 	struct sampler_opts so = {
 		.pid = opts->pid,
@@ -567,8 +574,10 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	uint64_t end = now_ns(CLOCK_MONOTONIC);
 	r.st.elapsed = (double)(end - start) / 1e9;
 	r.profile->time_nanos = wall_start;
-	/* The window sampled, not the reading that followed. */
-	r.profile->duration_nanos = (int64_t)(stop - start);
+	/* The window sampled, not the reading that followed; for off-CPU
+	 * profiles the one their waits are counted in (it starts a moment
+	 * earlier, when the events are enabled). */
+	r.profile->duration_nanos = (int64_t)(stop - (r.offcpu ? r.window_start : start));
 	/* Every image's stackprof finishes as it is released. */
 	procs_free(r.procs);
 	r.procs = NULL;

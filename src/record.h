@@ -26,11 +26,14 @@ enum record_profile {
 	RECORD_MUTEX,		/* the lock waits among them */
 	RECORD_WALL,		/* CPU samples and every off-CPU interval:
 				 * samples/count, wall/ns */
+	RECORD_TRACE,		/* as wall, and a timeline into
+				 * record_opts.trace (trace.h) */
 };
 
-/* "cpu", "block", "mutex", "wall"; NULL for another value. */
+/* "cpu", "block", "mutex", "wall", "trace"; NULL for another value. */
 const char *record_profile_name(enum record_profile p);
-/* The profile named s; -EINVAL for another name. */
+/* The profile named s (not "trace": that is a command of its own);
+ * -EINVAL for another name. */
 int record_profile_parse(const char *s, enum record_profile *out);
 
 struct record_opts {
@@ -53,6 +56,8 @@ struct record_opts {
 	size_t max_frames;		/* per stack; 0: 512 */
 	uint64_t switch_period;		/* off-CPU: a stack every Nth
 					 * switch-out; 0 means 1 */
+	struct trace *trace;		/* RECORD_TRACE: filled with the
+					 * window's events (the caller's) */
 };
 
 struct record_stats {

@@ -68,7 +68,9 @@ struct recorder {
 	struct offcpu *offcpu;
 	uint64_t *olocs;
 	struct offcpu_scale *scale;	/* per-thread totals (record_offcpu.c) */
+	const char **names;		/* a stack's names, for a trace */
 	uint64_t switch_period;		/* a stack every Nth switch-out */
+	uint64_t window_start;		/* the off-CPU window's start */
 	uint64_t switch_samples;	/* switch-outs since last_rate_ns */
 	uint64_t last_rate_ns;
 	int error;			/* first fatal error of a callback */
@@ -118,6 +120,10 @@ int record_offcpu_finish(struct recorder *r, uint64_t end);
  * fast (OFFCPU_MAX_STACK_RATE). */
 void record_offcpu_tick(struct recorder *r, uint64_t now);
 void record_offcpu_release(struct recorder *r);
+/* A CPU sample of thr at time (locations leaf first) into the trace. */
+int record_trace_sample(struct recorder *r, struct procs_process *proc,
+			struct procs_thread *thr, uint64_t time,
+			const uint64_t *locs, size_t n);
 /* A LOST record of n records at time: counted in the rate as stacks. */
 void record_offcpu_lost(struct recorder *r, uint64_t n, uint64_t time);
 

@@ -12,6 +12,13 @@
 #include <linux/perf_event.h>
 
 #include "record_int.h"
+#include "trace.h"
+
+/* wall and trace keep every interval, preempted ones too. */
+static bool keeps_all(enum record_profile kind)
+{
+	return kind == RECORD_WALL || kind == RECORD_TRACE;
+}
 
 /* The system call a kernel function is the entry of: __x64_sys_NAME and
  * the like, or (pass 1, when no such frame is in the chain: the compiler
@@ -206,8 +213,8 @@ int record_offcpu_switch(struct recorder *r, const struct sampler_record *rec)
 		return offcpu_switch_out(r->offcpu, (pid_t)rec->pid, (pid_t)rec->tid,
 					 rec->time,
 					 misc & PERF_RECORD_MISC_SWITCH_OUT_PREEMPT);
-	return offcpu_switch_in(r->offcpu, (pid_t)rec->pid, (pid_t)rec->tid,
-				rec->time);
+	return offcpu_switch_in_on(r->offcpu, (pid_t)rec->pid, (pid_t)rec->tid,
+				   rec->time, rec->cpu);
 }
 
 /* FORK and EXIT records: { u32 pid, ppid, tid, ptid; u64 time; } */
@@ -257,6 +264,94 @@ static bool is_futex_wait(const struct recorder *r, const uint64_t *stack, size_
 	return f && !strcmp(profile_str(r->profile, f->name), "[syscall] futex");
 }
 
+/* The function names of a stack of locations, innermost line first, into
+ * names (at most max); returns how many. They point into the profile. */
+static size_t stack_names(const struct recorder *r, const uint64_t *stack, size_t n,
+			  const char **names, size_t max)
+{
+	const struct profile *p = r->profile;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n && k < max; i++) {
+		const struct profile_location *loc = profile_location_by_id(p, stack[i]);
+
+		for (size_t j = 0; loc && j < loc->nlines && k < max; j++) {
+			const struct profile_function *f =
+				profile_function_by_id(p, loc->lines[j].function_id);
+			const char *name = f ? profile_str(p, f->name) : NULL;
+
+			names[k++] = name && *name ? name : "?";
+		}
+		if (loc && !loc->nlines && k < max)
+			names[k++] = "?";
+	}
+	return k;
+}
+
+/* Names the tracks of proc and thr, once. */
+static int trace_tracks(struct recorder *r, struct procs_process *proc,
+			struct procs_thread *thr)
+{
+	int e = 0;
+
+	if (!proc->traced) {
+		proc->traced = true;
+		e = trace_process_name(r->opts->trace, proc->pid, proc->comm);
+	}
+	if (e == 0 && !thr->traced) {
+		thr->traced = true;
+		e = trace_thread_name(r->opts->trace, proc->pid, thr->tid, thr->name);
+	}
+	return e;
+}
+
+static int trace_lookup(struct recorder *r, pid_t pid, pid_t tid,
+			struct procs_process **proc, struct procs_thread **thr)
+{
+	*proc = procs_process(r->procs, pid, now_ns(CLOCK_MONOTONIC));
+	*thr = *proc ? procs_thread(r->procs, *proc, tid) : NULL;
+	return *thr ? trace_tracks(r, *proc, *thr) : -ENOMEM;
+}
+
+int record_trace_sample(struct recorder *r, struct procs_process *proc,
+			struct procs_thread *thr, uint64_t time,
+			const uint64_t *locs, size_t n)
+{
+	int e = trace_tracks(r, proc, thr);
+
+	if (e < 0)
+		return e;
+	n = stack_names(r, locs, n, r->names, r->max_frames);
+	return trace_sample(r->opts->trace, proc->pid, thr->tid, time, r->names, n);
+}
+
+/* One interval as a slice: running (with its CPU), or off the CPU named
+ * by what it waited in, with its stack when it has its own. */
+static int trace_interval(struct recorder *r, const struct offcpu_interval *iv)
+{
+	struct procs_process *proc;
+	struct procs_thread *thr;
+	const char *name = "running", *cat = "cpu";
+	size_t n = 0;
+	int e = trace_lookup(r, iv->pid, iv->tid, &proc, &thr);
+
+	if (e < 0)
+		return e;
+	if (!iv->on_cpu) {
+		cat = "off-cpu";
+		name = iv->before_window ? "[off-cpu since before the recording]" :
+		       iv->preempted ? "[preempted]" : "[off-cpu]";
+		if (iv->own_stack && iv->nstack) {
+			n = stack_names(r, iv->stack, iv->nstack, r->names, r->max_frames);
+			/* The leaf names the wait (a system call). */
+			if (n && !iv->preempted)
+				name = r->names[0];
+		}
+	}
+	return trace_slice(r->opts->trace, iv->pid, iv->tid, name, cat, iv->start,
+			   iv->end, iv->cpu, n > 1 ? r->names + 1 : NULL, n > 1 ? n - 1 : 0);
+}
+
 static int on_interval(const struct offcpu_interval *iv, void *arg)
 {
 	struct recorder *r = arg;
@@ -266,10 +361,16 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 	uint64_t leaf, len = iv->end - iv->start;
 	struct scale_thread *sc;
 
+	if (r->opts->trace) {
+		int e = trace_interval(r, iv);
+
+		if (e < 0)
+			return e;
+	}
 	if (iv->on_cpu)
 		return 0;
 	/* Preempted while runnable: waiting for a CPU, not blocked. */
-	if (iv->preempted && kind != RECORD_WALL)
+	if (iv->preempted && !keeps_all(kind))
 		return 0;
 	sc = scale_get(r->scale, iv->pid, iv->tid);
 	if (!sc)
@@ -320,9 +421,9 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 	struct profile_label_in labels[7];
 	record_sample_labels(r, proc, thr, labels);
 	size_t nl = 4;
-	if (kind == RECORD_WALL)
+	if (keeps_all(kind))
 		labels[nl++] = (struct profile_label_in){ .key = "state", .str = "off-cpu" };
-	if (iv->waker && kind != RECORD_WALL) {
+	if (iv->waker && !keeps_all(kind)) {
 		labels[nl++] = (struct profile_label_in){
 			.key = "waker_thread_id", .num = (int64_t)iv->waker };
 		struct procs_process *wp = iv->waker_pid == iv->pid ? proc : NULL;
@@ -357,7 +458,7 @@ static int scale_samples(struct recorder *r)
 	for (size_t i = 0; i < p->nsamples; i++) {
 		struct profile_sample *s = &p->samples[i];
 		struct scale_thread *sc = NULL;
-		bool off = r->opts->profile != RECORD_WALL;
+		bool off = !keeps_all(r->opts->profile);
 
 		for (size_t j = 0; j < s->nlabels; j++) {
 			const struct profile_label *l = &s->labels[j];
@@ -405,7 +506,7 @@ static int scale_samples(struct recorder *r)
 		record_sample_labels(r, proc, thr, labels);
 		labels[4] = (struct profile_label_in){ .key = "state", .str = "off-cpu" };
 		int ret = profile_add_sample(p, &leaf, 1, values, labels,
-					     r->opts->profile == RECORD_WALL ? 5 : 4);
+					     keeps_all(r->opts->profile) ? 5 : 4);
 		if (ret < 0)
 			return ret;
 		r->st.samples++;
@@ -459,6 +560,8 @@ void record_offcpu_release(struct recorder *r)
 {
 	offcpu_free(r->offcpu);
 	free(r->olocs);
+	free(r->names);
+	r->names = NULL;
 	if (r->scale)
 		free(r->scale->t);
 	free(r->scale);
@@ -472,11 +575,20 @@ int record_offcpu_setup(struct recorder *r, uint64_t start)
 	pid_t *tids = NULL;
 	size_t n = 0;
 
+	r->window_start = start;
 	r->olocs = calloc(r->max_frames + 1, sizeof(*r->olocs));
 	r->offcpu = offcpu_new(start, on_interval, r);
 	r->scale = calloc(1, sizeof(*r->scale));
 	if (!r->olocs || !r->offcpu || !r->scale)
 		return -ENOMEM;
+	if (r->opts->trace) {
+		/* Inlined lines make a stack's names outnumber its frames. */
+		r->names = calloc(4 * (r->max_frames + 1), sizeof(*r->names));
+		if (!r->names)
+			return -ENOMEM;
+		trace_set_start(r->opts->trace, start);
+		offcpu_report_on_cpu(r->offcpu, true);
+	}
 	r->scale->before_loc = named_location(r, "[off-cpu since before the recording]");
 	if (!r->scale->before_loc)
 		return -ENOMEM;

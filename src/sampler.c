@@ -962,7 +962,7 @@ static bool sampler_deliver(struct sampler *s, const struct sampler_ring *ring,
 	uint64_t time = ring->next_time;
 	struct perf_sample sample;
 	struct ringbuf_sample_id sid;
-	struct sampler_record rec = { .hdr = hdr, .time = time };
+	struct sampler_record rec = { .hdr = hdr, .time = time, .cpu = ring->cpu };
 
 	if (hdr->type == PERF_RECORD_SAMPLE) {
 		/* The event and layout sampler_peek found. */

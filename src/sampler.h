@@ -101,6 +101,7 @@ struct sampler_record {
 	uint64_t time;				/* 0 when unknown */
 	enum sampler_kind kind;			/* of the event that wrote a
 						 * SAMPLE or SWITCH record */
+	int cpu;				/* of the ring it came from */
 	uint32_t pid, tid;			/* SWITCH: the thread */
 	pid_t wakee;				/* WAKING samples: the thread
 						 * woken (sample->tid woke

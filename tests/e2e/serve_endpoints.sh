@@ -96,7 +96,7 @@ expect_reply "symbol POST" 200 "text/plain; charset=utf-8"
 printf 'num_symbols: 1\n%s server_target_burn\n' "$addr" | cmp -s - "$T/body" ||
 	fail "symbol POST: '$(cat "$T/body")'"
 
-for name in heap allocs trace; do
+for name in heap allocs; do
 	fetch "$BASE/$name"
 	expect_reply "$name" 501 "text/plain; charset=utf-8"
 	[ "$(hdr X-Go-Pprof)" = 1 ] || fail "$name: no X-Go-Pprof"

@@ -65,8 +65,6 @@ grep -q '^Type: delay$' <<<"$out" || fail "block debug=1 read as: $out"
 
 fetch "$BASE/block?seconds=x"
 [ "$CODE" = 400 ] || fail "block?seconds=x: $CODE"
-fetch "$BASE/trace"
-[ "$CODE" = 501 ] || fail "trace: $CODE"
 stop_bg "$SERVE_PID"
 grep -q 'State:.*[SR]' "/proc/$target/status" || fail "target left $(grep State: /proc/$target/status)"
 pass

@@ -86,7 +86,7 @@ static void test_route(void)
 	CHECK_INT(http_route_path("/debug/pprof/cmdline", &name), HTTP_ROUTE_CMDLINE);
 	CHECK_INT(http_route_path("/debug/pprof/symbol", &name), HTTP_ROUTE_SYMBOL);
 	CHECK_INT(http_route_path("/debug/pprof/heap", &name), HTTP_ROUTE_UNAVAILABLE);
-	CHECK_INT(http_route_path("/debug/pprof/trace", &name), HTTP_ROUTE_UNAVAILABLE);
+	CHECK_INT(http_route_path("/debug/pprof/trace", &name), HTTP_ROUTE_TRACE);
 	CHECK_INT(http_route_path("/debug/pprof/allocs", &name), HTTP_ROUTE_UNAVAILABLE);
 	CHECK_INT(http_route_path("/debug/pprof/block", &name), HTTP_ROUTE_BLOCK);
 	CHECK_INT(http_route_path("/debug/pprof/mutex", &name), HTTP_ROUTE_MUTEX);
