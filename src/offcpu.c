@@ -265,11 +265,10 @@ int offcpu_new_thread(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time)
 }
 
 void offcpu_waking(struct offcpu *oc, pid_t wakee, pid_t waker,
-		   pid_t waker_pid, uint64_t time)
+		   pid_t waker_pid)
 {
 	struct oc_thread *t = oc_find(oc, wakee);
 
-	(void)time;
 	if (t && t->off && waker != wakee) {
 		t->waker = waker;
 		t->waker_pid = waker_pid;

@@ -80,9 +80,9 @@ int offcpu_switch_in(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time);
 /* The same, on cpu (kept for the on-CPU span that follows). */
 int offcpu_switch_in_on(struct offcpu *oc, pid_t pid, pid_t tid, uint64_t time,
 			int cpu);
-/* waker (of process waker_pid) woke wakee at time. */
+/* waker (of process waker_pid) woke wakee, off the CPU now. */
 void offcpu_waking(struct offcpu *oc, pid_t wakee, pid_t waker,
-		   pid_t waker_pid, uint64_t time);
+		   pid_t waker_pid);
 /* tid exited: its last switch-out was its end, not a wait. */
 void offcpu_exit(struct offcpu *oc, pid_t tid);
 /* Ends the window at end: every open interval ends there. */

@@ -162,8 +162,7 @@ int record_offcpu_sample(struct recorder *r, const struct sampler_record *rec)
 
 	/* Before anything about the waker's process: it may be any. */
 	if (rec->kind == SAMPLER_WAKING) {
-		offcpu_waking(r->offcpu, rec->wakee, (pid_t)s->tid,
-			      (pid_t)s->pid, rec->time);
+		offcpu_waking(r->offcpu, rec->wakee, (pid_t)s->tid, (pid_t)s->pid);
 		return 0;
 	}
 	/* One stack per switch_period switch-outs of the thread: the events
@@ -305,12 +304,14 @@ static int trace_tracks(struct recorder *r, struct procs_process *proc,
 	return e;
 }
 
-static int trace_lookup(struct recorder *r, pid_t pid, pid_t tid,
-			struct procs_process **proc, struct procs_thread **thr)
+/* The process and thread an interval belongs to; -ENOMEM when they
+ * cannot be made. */
+static int interval_owner(struct recorder *r, const struct offcpu_interval *iv,
+			  struct procs_process **proc, struct procs_thread **thr)
 {
-	*proc = procs_process(r->procs, pid, now_ns(CLOCK_MONOTONIC));
-	*thr = *proc ? procs_thread(r->procs, *proc, tid) : NULL;
-	return *thr ? trace_tracks(r, *proc, *thr) : -ENOMEM;
+	*proc = procs_process(r->procs, iv->pid, now_ns(CLOCK_MONOTONIC));
+	*thr = *proc ? procs_thread(r->procs, *proc, iv->tid) : NULL;
+	return *thr ? 0 : -ENOMEM;
 }
 
 int record_trace_sample(struct recorder *r, struct procs_process *proc,
@@ -327,13 +328,12 @@ int record_trace_sample(struct recorder *r, struct procs_process *proc,
 
 /* One interval as a slice: running (with its CPU), or off the CPU named
  * by what it waited in, with its stack when it has its own. */
-static int trace_interval(struct recorder *r, const struct offcpu_interval *iv)
+static int trace_interval(struct recorder *r, const struct offcpu_interval *iv,
+			  struct procs_process *proc, struct procs_thread *thr)
 {
-	struct procs_process *proc;
-	struct procs_thread *thr;
 	const char *name = "running", *cat = "cpu";
 	size_t n = 0;
-	int e = trace_lookup(r, iv->pid, iv->tid, &proc, &thr);
+	int e = trace_tracks(r, proc, thr);
 
 	if (e < 0)
 		return e;
@@ -360,10 +360,14 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 	size_t n = iv->nstack;
 	uint64_t leaf, len = iv->end - iv->start;
 	struct scale_thread *sc;
+	struct procs_process *proc = NULL;
+	struct procs_thread *thr = NULL;
 
 	if (r->opts->trace) {
-		int e = trace_interval(r, iv);
+		int e = interval_owner(r, iv, &proc, &thr);
 
+		if (e == 0)
+			e = trace_interval(r, iv, proc, thr);
 		if (e < 0)
 			return e;
 	}
@@ -411,10 +415,8 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 		stack = buf;
 	}
 
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
-	struct procs_process *proc = procs_process(r->procs, iv->pid, now);
-	struct procs_thread *thr = proc ? procs_thread(r->procs, proc, iv->tid) : NULL;
-	if (!thr)
+	/* Looked up once: already done for a trace. */
+	if (!thr && interval_owner(r, iv, &proc, &thr) < 0)
 		return -ENOMEM;
 
 	int64_t values[2] = { 1, (int64_t)(iv->end - iv->start) };

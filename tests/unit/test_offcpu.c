@@ -42,7 +42,7 @@ static void test_pairing(void)
 	CHECK_INT(offcpu_stack(oc, 7, 7, 2000, s1, 3), 0);
 	CHECK_INT(offcpu_switch_out(oc, 7, 7, 2100, false), 0);
 	CHECK_INT(g.n, 0);
-	offcpu_waking(oc, 7, 8, 7, 2500);
+	offcpu_waking(oc, 7, 8, 7);
 	CHECK_INT(offcpu_switch_in(oc, 7, 7, 3100), 0);
 	CHECK_INT(g.n, 1);
 	CHECK_INT(g.iv[0].start, 2100);
