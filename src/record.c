@@ -26,6 +26,67 @@
 #include "record_int.h"
 #include "errmsg.h"
 
+/* The frames of n locations, leaf first, each location's lines innermost
+ * first, into r->frames (grown as needed). Returns how many, or -ENOMEM. */
+static ssize_t sample_frames(struct recorder *r, const uint64_t *locs, size_t n)
+{
+	const struct profile *p = r->profile;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct profile_location *loc = profile_location_by_id(p, locs[i]);
+		const struct profile_mapping *m = loc && loc->mapping_id ?
+			profile_mapping_by_id(p, loc->mapping_id) : NULL;
+		const char *module = m ? profile_str(p, m->filename) : NULL;
+		size_t nl = loc && loc->nlines ? loc->nlines : 1;
+
+		if (k + nl > r->frames_cap) {
+			size_t cap = r->frames_cap ? r->frames_cap : 64;
+			while (cap < k + nl)
+				cap *= 2;
+			struct record_frame *f = realloc(r->frames, cap * sizeof(*f));
+			if (!f)
+				return -ENOMEM;
+			r->frames = f;
+			r->frames_cap = cap;
+		}
+		for (size_t j = 0; j < nl; j++) {
+			const struct profile_function *fn = loc && loc->nlines ?
+				profile_function_by_id(p, loc->lines[j].function_id) : NULL;
+			const char *name = fn ? profile_str(p, fn->name) : NULL;
+			const char *file = fn ? profile_str(p, fn->filename) : NULL;
+
+			r->frames[k++] = (struct record_frame){
+				.function = name && *name ? name : NULL,
+				.file = file && *file ? file : NULL,
+				.module = module && *module ? module : NULL,
+				.address = loc ? loc->address : 0,
+				.inlined = j + 1 < nl,
+			};
+		}
+	}
+	return (ssize_t)k;
+}
+
+int record_emit_sample(struct recorder *r, struct procs_process *proc,
+		       struct procs_thread *thr, const uint64_t *locs, size_t n,
+		       uint64_t weight_ns, bool off_cpu)
+{
+	if (!r->cb || !r->cb->sample)
+		return 0;
+	ssize_t k = sample_frames(r, locs, n);
+	if (k < 0)
+		return (int)k;
+	struct record_sample s = {
+		.pid = proc->pid, .tid = thr->tid,
+		.comm = proc->comm, .thread_name = thr->name,
+		.off_cpu = off_cpu, .weight_ns = weight_ns,
+		.nframes = (size_t)k, .frames = r->frames,
+	};
+	int ret = r->cb->sample(&s, r->cb->arg);
+	return ret < 0 ? ret : 0;
+}
+
 static int on_sample(struct recorder *r, const struct perf_sample *s)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
@@ -56,7 +117,7 @@ static int on_sample(struct recorder *r, const struct perf_sample *s)
 	if (ret < 0)
 		return ret;
 	r->st.samples++;
-	return 0;
+	return record_emit_sample(r, proc, thr, r->locs, (size_t)n, s->period, false);
 }
 
 /* The pid a FORK, EXIT, COMM or MMAP2 record is about: the first word of
@@ -290,6 +351,7 @@ static void recorder_release(struct recorder *r)
 	free(r->pcs);
 	free(r->locs);
 	free(r->act);
+	free(r->frames);
 }
 
 /* The target's image, read from /proc/PID/maps, with its symbolizer and
@@ -367,6 +429,7 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 
 	if (!cb)
 		cb = &no_callbacks;
+	r.cb = cb;
 	if (err && errlen)
 		err[0] = '\0';
 	*out = NULL;
@@ -528,8 +591,15 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 				r.st.target_exited = true;
 				break;
 			}
-			if (cb->tick && cb->tick(&r.st, cb->arg))
-				break;
+			if (cb->tick) {
+				struct sampler_stats ss;
+
+				/* Live, for a view (cprof top). */
+				sampler_get_stats(r.sampler, &ss);
+				r.st.lost = ss.lost;
+				if (cb->tick(&r.st, cb->arg))
+					break;
+			}
 		}
 		uint64_t left_ms = (deadline - now) / 1000000ULL;
 		uint64_t tick_ms = next_tick > now ? (next_tick - now) / 1000000ULL + 1 : 1;

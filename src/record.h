@@ -96,6 +96,30 @@ struct record_stats {
 	int64_t target_cpu_ms;
 };
 
+/* One frame of a sample's stack, as record_callbacks.sample sees it. The
+ * strings point into the recording's profile: valid during the call only. */
+struct record_frame {
+	const char *function;		/* NULL when not named */
+	const char *file;		/* source file; NULL when not known */
+	const char *module;		/* the mapped file ("[kernel]"...);
+					 * NULL when none */
+	uint64_t address;
+	bool inlined;			/* inlined into the frame after it */
+};
+
+/* One sample as it enters the profile, its stack symbolized. */
+struct record_sample {
+	pid_t pid, tid;
+	const char *comm;		/* the process's name */
+	const char *thread_name;
+	bool off_cpu;			/* an off-CPU interval (wall) */
+	uint64_t weight_ns;		/* the sampling period, or the
+					 * interval's length */
+	size_t nframes;
+	const struct record_frame *frames;	/* leaf first; inlined
+						 * frames innermost first */
+};
+
 struct record_callbacks {
 	/* Called once the events are open and enabled (before any sampling
 	 * of a command: release the child here). A negative errno aborts
@@ -104,6 +128,12 @@ struct record_callbacks {
 	/* Called about every 100 ms and at the end; non-zero stops the
 	 * recording early (the profile is still finished). May be NULL. */
 	int (*tick)(const struct record_stats *st, void *arg);
+	/* Called with each sample added to the profile, as it is read (the
+	 * live view of `cprof top`). Off-CPU intervals come when they end,
+	 * and only those with their own stack (those weighed in at the end
+	 * by a thread's scale, docs/design.md §8, are not). A negative errno
+	 * aborts the recording with that error. May be NULL. */
+	int (*sample)(const struct record_sample *s, void *arg);
 	void *arg;
 };
 

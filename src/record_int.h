@@ -74,6 +74,11 @@ struct recorder {
 	uint64_t switch_samples;	/* switch-outs since last_rate_ns */
 	uint64_t last_rate_ns;
 	int error;			/* first fatal error of a callback */
+	/* The caller's callbacks, and the frames a sample is handed to
+	 * cb->sample in (record_emit_sample). */
+	const struct record_callbacks *cb;
+	struct record_frame *frames;
+	size_t frames_cap;
 
 	char *err;
 	size_t errlen;
@@ -106,6 +111,12 @@ int record_locations(struct recorder *r, struct procs_process *proc,
  * process_name) to labels[0..3]. */
 void record_sample_labels(struct recorder *r, struct procs_process *proc,
 			  struct procs_thread *thr, struct profile_label_in labels[4]);
+
+/* Hands a sample of thr (of proc), its n locations leaf first, to
+ * r->cb->sample when there is one. Returns 0 or -errno. */
+int record_emit_sample(struct recorder *r, struct procs_process *proc,
+		       struct procs_thread *thr, const uint64_t *locs, size_t n,
+		       uint64_t weight_ns, bool off_cpu);
 
 /* record_offcpu.c: the off-CPU side of a recording (block, mutex, wall).
  * setup before sampling starts (threads known then), the records as they

@@ -438,7 +438,7 @@ static int on_interval(const struct offcpu_interval *iv, void *arg)
 	if (ret < 0)
 		return ret;
 	r->st.samples++;
-	return 0;
+	return record_emit_sample(r, proc, thr, stack, n, len, true);
 }
 
 static bool label_is(const struct profile *p, const struct profile_label *l,
