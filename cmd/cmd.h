@@ -21,6 +21,7 @@ int cmd_record(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_threads(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 /* "cprof: <message>" on stderr. Always returns -1. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -24,6 +24,7 @@ static const struct command commands[] = {
 	{ "report",  cmd_report,  "print the top functions of a pprof profile" },
 	{ "serve",   cmd_serve,   "serve /debug/pprof/ endpoints for a process over HTTP" },
 	{ "threads", cmd_threads, "print the stack of every thread of a process" },
+	{ "top",     cmd_top,     "a live view of the functions a process spends its time in" },
 };
 
 static void usage(FILE *f)
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 		"  cprof report cpu.pprof\n"
 		"  cprof threads -p 1234\n"
 		"  cprof serve -p 1234 --http :8080\n"
+		"  cprof top -p 1234\n"
 		"\n"
 		"'cprof COMMAND --help' describes each command; see also cprof(1).\n");
 }
@@ -104,6 +106,6 @@ int main(int argc, char **argv)
 		}
 	}
 	cli_error("'%s' is not a cprof command", name);
-	cli_hint("the commands are record, report, serve and threads; see 'cprof --help'");
+	cli_hint("the commands are record, report, serve, threads, top and trace; see 'cprof --help'");
 	return CPROF_EXIT_USAGE;
 }
