@@ -12,7 +12,9 @@
 #                         foreground as a user would: stty -a before and
 #                         after in $T/TAG.before and $T/TAG.after, cprof's
 #                         pid in $T/TAG.pid, stderr in $T/TAG.err, exit
-#                         status in $T/TAG.rc (written last)
+#                         status in $T/TAG.rc (written last); the words
+#                         of the array TOP_WRAP, when set, come before
+#                         cprof (setpriv ... for another user)
 #   top_wait_end TAG      waits (20 s at most) for $T/TAG.rc
 #   row_self PANE_FILE FUNC   FUNC's SELF% in a capture (first row of it)
 
@@ -60,7 +62,7 @@ top_in_pane() {
 	{
 		echo "stty -a >'$T/$tag.before'"
 		printf 'bash -c %q %q' 'echo $$ >"$0"; exec "$@"' "$T/$tag.pid"
-		printf ' %q' "$CPROF" top "$@"
+		printf ' %q' ${TOP_WRAP+"${TOP_WRAP[@]}"} "$CPROF" top "$@"
 		echo " 2>'$T/$tag.err'"
 		echo "echo \$? >'$T/$tag.rc.tmp'"
 		echo "stty -a >'$T/$tag.after'"
