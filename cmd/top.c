@@ -9,7 +9,7 @@
  *
  * On a terminal the view is drawn with plain ECMA-48/xterm escape
  * sequences in the alternate screen, the terminal in non-canonical mode
- * without echo or signals (docs/design.md §13: why not ncurses). The
+ * without echo or signals (docs/design.md §10: why not ncurses). The
  * terminal is set up only once the events are open, so that an error
  * before that is printed on an untouched terminal, and restored by
  * tty_restore on every way out of cmd_top: q, Ctrl-C (a key then, not a

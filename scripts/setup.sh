@@ -15,7 +15,7 @@ packages=(
 	libdw-dev libelf-dev elfutils libunwind-dev
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libmicrohttpd-dev
 	mandoc golang-go gdb linux-perf strace curl iproute2 procps time clang
-	libc6-dbg python3 libiberty-dev nodejs libclang-rt-14-dev chromium
+	libc6-dbg python3 libiberty-dev nodejs libclang-rt-14-dev chromium tmux
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,7 +3,7 @@
  * come (record_callbacks.sample), kept per second and per thread, and read
  * back as the functions with the most self (or total) time over a sliding
  * window of the last few seconds, each with its share in each of the last
- * seconds for a trend (docs/design.md §13).
+ * seconds for a trend (docs/design.md §10).
  *
  * A function is a name and its module's file name (basename): the same
  * name in two libraries is two rows. A frame without a name counts as

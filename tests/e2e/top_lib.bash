@@ -17,6 +17,7 @@
 #                         cprof (setpriv ... for another user)
 #   top_wait_end TAG      waits (20 s at most) for $T/TAG.rc
 #   row_self PANE_FILE FUNC   FUNC's SELF% in a capture (first row of it)
+#   pct X A B C           X as a percentage of A+B+C, one decimal
 
 TM_SOCK="cprof-e2e-$E2E_NAME-$$"
 
@@ -78,4 +79,9 @@ top_wait_end() {
 
 row_self() {
 	awk -v f="$2" 'NR > 3 && $(NF - 1) == f { sub("%", "", $1); print $1; exit }' "$1"
+}
+
+pct() {
+	awk -v x="$1" -v a="$2" -v b="$3" -v c="$4" \
+		'BEGIN { s = a + b + c; printf "%.1f\n", (s > 0 ? 100 * x / s : 0) }'
 }

@@ -9,6 +9,11 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 t_init
 
+pct() {	# X A B C: X as a percentage of A+B+C
+	awk -v x="$1" -v a="$2" -v b="$3" -v c="$4" \
+		'BEGIN { s = a + b + c; printf "%.1f\n", (s > 0 ? 100 * x / s : 0) }'
+}
+
 no_controls() {	# FILE: no byte below 0x20 but newline, no DEL, no raw C1
 	! LC_ALL=C grep -q $'[\x01-\x09\x0b-\x1f\x7f]' "$1" &&
 		! LC_ALL=C grep -q $'\xc2[\x80-\x9f]' "$1"
@@ -35,10 +40,9 @@ self() {
 }
 sa=$(self a); sb=$(self b_leaf); sc=$(self c_leaf)
 [ -n "$sa" ] && [ -n "$sb" ] && [ -n "$sc" ] || fail "rows missing: $(cat "$T/last")"
-sum=$(echo "$sa + $sb + $sc" | bc)
-na=$(echo "scale=1; 100 * $sa / $sum" | bc)
-nb=$(echo "scale=1; 100 * $sb / $sum" | bc)
-nc=$(echo "scale=1; 100 * $sc / $sum" | bc)
+na=$(pct "$sa" "$sa" "$sb" "$sc")
+nb=$(pct "$sb" "$sa" "$sb" "$sc")
+nc=$(pct "$sc" "$sa" "$sb" "$sc")
 note "$nblocks blocks; last: a $sa% b_leaf $sb% c_leaf $sc%, of the three $na / $nb / $nc"
 within "$na" 50 10 || fail "a has $na% of the leaves' self time, want 50±10"
 within "$nb" 30 10 || fail "b_leaf has $nb%, want 30±10"

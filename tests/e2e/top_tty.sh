@@ -60,20 +60,23 @@ sa=$(row_self "$T/view.txt" a)
 sb=$(row_self "$T/view.txt" b_leaf)
 sc=$(row_self "$T/view.txt" c_leaf)
 [ -n "$sa" ] && [ -n "$sb" ] && [ -n "$sc" ] || fail "rows missing: $(cat "$T/view.txt")"
-sum=$(echo "$sa + $sb + $sc" | bc)
-na=$(echo "scale=1; 100 * $sa / $sum" | bc)
-nb=$(echo "scale=1; 100 * $sb / $sum" | bc)
-nc=$(echo "scale=1; 100 * $sc / $sum" | bc)
+na=$(pct "$sa" "$sa" "$sb" "$sc")
+nb=$(pct "$sb" "$sa" "$sb" "$sc")
+nc=$(pct "$sc" "$sa" "$sb" "$sc")
 note "self: a $sa% b_leaf $sb% c_leaf $sc%; of the three: $na / $nb / $nc (want 50 / 30 / 20)"
 within "$na" 50 10 || fail "a has $na% of the leaves' self time, want 50±10: $(cat "$T/view.txt")"
 within "$nb" 30 10 || fail "b_leaf has $nb%, want 30±10"
 within "$nc" 20 10 || fail "c_leaf has $nc%, want 20±10"
 # Two threads of 999 Hz each: the header counts them.
 grep -q 'threads 2 ' "$T/view.txt" || fail "header: $(head -1 "$T/view.txt")"
-# Keys: sort by total (run, main at 100% first), back to self.
+# Keys: sort by total (run, in every stack of both threads, first), back
+# to self.
 tm send-keys -t top t
 wait_for 5 "sort total" pane_has 'sort total'
-wait_for 5 "main first by total" sh -c "tmux -L '$TM_SOCK' capture-pane -p -t top | sed -n 4p | grep -Eq ' (main|run|_start|__libc_start_call_main|__libc_start_main|start_thread|clone3) '"
+first_total_all() {	# the first row by total is in (nearly) every sample: run
+	pane | awk 'NR == 4 { sub("%", "", $2); f = $(NF - 1); exit !($2 + 0 >= 95 && f == "run") }'
+}
+wait_for 5 "run (in both threads' stacks) first by total" first_total_all
 tm send-keys -t top s
 wait_for 5 "sort self" pane_has 'sort self'
 # Thread filter: each thread by name (in the order first sampled), then
