@@ -15,7 +15,8 @@
  * tty_restore on every way out of cmd_top: q, Ctrl-C (a key then, not a
  * signal), SIGINT, SIGTERM and SIGHUP (the handler only sets a flag; the
  * tick sees it and the recording ends), --seconds, the target's exit, an
- * error. Not on a terminal, each refresh is a block of plain lines.
+ * error. SIGTSTP gives the terminal back while cprof is stopped (on_tstp).
+ * Not on a terminal, each refresh is a block of plain lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,10 +205,14 @@ static int top_parse(int argc, char **argv, struct top_cli *cli)
 
 /* --- the terminal ---------------------------------------------------------- */
 
-static struct termios tty_saved;
-static bool tty_raw;		/* tty_saved must be put back */
-static bool tty_screen;		/* the alternate screen is shown */
-static volatile sig_atomic_t winch;
+static struct termios tty_saved;	/* the modes the terminal had */
+static struct termios tty_view;		/* the view's */
+static bool tty_keys;			/* the view sets tty_view */
+/* What tty_restore must undo; also read by the SIGTSTP handler. */
+static volatile sig_atomic_t tty_raw;	/* tty_saved must be put back */
+static volatile sig_atomic_t tty_screen;	/* the alternate screen is shown */
+static volatile sig_atomic_t winch;	/* draw again at once */
+static const char tty_enter_seq[] = "\033[?1049h\033[?25l\033[?7l\033[H\033[2J";
 
 static void on_winch(int sig)
 {
@@ -238,12 +243,26 @@ static void tty_restore(void)
 		static const char leave[] = "\033[0m\033[?7h\033[?25h\033[?1049l";
 
 		write_all(STDOUT_FILENO, leave, sizeof(leave) - 1);
-		tty_screen = false;
+		tty_screen = 0;
 	}
 	if (tty_raw) {
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_saved);
-		tty_raw = false;
+		tty_raw = 0;
 	}
+}
+
+/* The view's modes and screen, set up or set again after a stop. */
+static int tty_enter(void)
+{
+	if (tty_keys) {
+		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &tty_view) < 0)
+			return -errno;
+		tty_raw = 1;
+	}
+	tty_screen = 1;
+	if (write_all(STDOUT_FILENO, tty_enter_seq, sizeof(tty_enter_seq) - 1) < 0)
+		return -errno;
+	return 0;
 }
 
 /* Keys one at a time without echo, Ctrl-C as a key (so that it quits
@@ -252,25 +271,57 @@ static void tty_restore(void)
  * wider than the screen is cut at its edge, never scrolls it). */
 static int tty_setup(bool keys)
 {
+	tty_keys = keys;
 	if (keys) {
-		struct termios t;
-
 		if (tcgetattr(STDIN_FILENO, &tty_saved) < 0)
 			return -errno;
-		t = tty_saved;
-		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG | IEXTEN);
-		t.c_iflag &= ~(tcflag_t)(IXON | ICRNL);
-		t.c_cc[VMIN] = 0;
-		t.c_cc[VTIME] = 0;
-		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) < 0)
-			return -errno;
-		tty_raw = true;
+		tty_view = tty_saved;
+		tty_view.c_lflag &= ~(tcflag_t)(ICANON | ECHO | ISIG | IEXTEN);
+		tty_view.c_iflag &= ~(tcflag_t)(IXON | ICRNL);
+		tty_view.c_cc[VMIN] = 0;
+		tty_view.c_cc[VTIME] = 0;
 	}
-	static const char enter[] = "\033[?1049h\033[?25l\033[?7l\033[H\033[2J";
-	tty_screen = true;
-	if (write_all(STDOUT_FILENO, enter, sizeof(enter) - 1) < 0)
-		return -errno;
-	return 0;
+	return tty_enter();
+}
+
+static void on_tstp(int sig);
+
+static void catch_tstp(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_tstp;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTSTP, &sa, NULL);
+}
+
+/* SIGTSTP (kill -TSTP; Ctrl-Z is a key, ISIG being off): the terminal as
+ * it was while cprof is stopped, the view again once continued. Only
+ * async-signal-safe calls: write, tcsetattr, sigaction, sigprocmask,
+ * raise. The events stay open meanwhile; the target runs on. */
+static void on_tstp(int sig)
+{
+	int e = errno;
+	bool view = tty_screen;
+	struct sigaction dfl;
+	sigset_t set;
+
+	tty_restore();
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	/* Continued. */
+	catch_tstp();
+	if (view)
+		tty_enter();
+	winch = 1;
+	errno = e;
 }
 
 static void tty_size(unsigned *rows, unsigned *cols)
@@ -742,6 +793,8 @@ int cmd_top(int argc, char **argv)
 	sa.sa_handler = on_winch;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGWINCH, &sa, NULL);
+	if (t->screen)
+		catch_tstp();
 	/* As cprof record: our wake-ups do not preempt the target. */
 	struct sched_param sp = { .sched_priority = 0 };
 	sched_setscheduler(0, SCHED_BATCH, &sp);

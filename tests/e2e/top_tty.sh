@@ -3,9 +3,11 @@
 # functions of calltree (a 50%, b_leaf 30%, c_leaf 20% of its work, by
 # construction) show within 3 s of the view with their shares within 10
 # points; the keys sort, filter by thread and pause; a smaller window is
-# followed. Each way out - q, Ctrl-C, SIGTERM, SIGHUP - exits 0 and leaves
-# the terminal as it found it: `stty -a` unchanged, the alternate screen
-# left, the cursor shown; the target runs on, not stopped.
+# followed. Each way out - q, Ctrl-C, SIGTERM, SIGHUP, the target's exit -
+# exits 0 and leaves the terminal as it found it: `stty -a` unchanged, the
+# alternate screen left, the cursor shown; the target runs on, not
+# stopped. A SIGTSTP gives the terminal back while cprof is stopped and
+# the view comes back with SIGCONT.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/top_lib.bash"
@@ -130,6 +132,28 @@ for sig in TERM HUP; do
 	check_end "$sig"
 done
 
+# --- SIGTSTP: the terminal as it was while cprof is stopped, the view back
+# once continued ---------------------------------------------------------------
+top_in_pane tstp -p "$pid"
+wait_for 20 "the view" pane_has '^cprof top +pid '
+tty=$(pane_flag '#{pane_tty}')
+kill -TSTP "$(cat "$T/tstp.pid")"
+stopped() {
+	[ "$(awk '{ print $3 }' "/proc/$(cat "$T/tstp.pid")/stat")" = T ]
+}
+wait_for 10 "cprof to stop" stopped
+wait_for 5 "the main screen while stopped" sh -c "[ \"\$(tmux -L '$TM_SOCK' display-message -p -t top '#{alternate_on}')\" = 0 ]"
+[ "$(pane_flag '#{cursor_flag}')" = 1 ] || fail "tstp: the cursor is hidden while cprof is stopped"
+stty -a -F "$tty" >"$T/tstp.stopped"
+diff -u "$T/tstp.before" "$T/tstp.stopped" >"$T/tstp.diff" ||
+	fail "tstp: stty -a differs while cprof is stopped: $(cat "$T/tstp.diff")"
+target_running "tstp (cprof stopped)"
+kill -CONT "$(cat "$T/tstp.pid")"
+wait_for 5 "the view again" sh -c "[ \"\$(tmux -L '$TM_SOCK' display-message -p -t top '#{alternate_on}')\" = 1 ]"
+wait_for 5 "the view drawn again" pane_has '^cprof top +pid '
+tm send-keys -t top q
+check_end tstp
+
 # --- the target exits while watched --------------------------------------------
 start_bg "$WORKLOAD_DIR/spin_nofp" 3	# ends by itself
 spid=$BG_PID
@@ -144,4 +168,4 @@ grep -q "pid $spid (spin_nofp) exited" "$T/exit.err" || fail "target exit: said 
 pid=$pid_save
 target_running "end"
 stop_bg "$pid"
-pass "q, Ctrl-C, SIGTERM, SIGHUP and the target's exit leave the terminal as it was"
+pass "q, Ctrl-C, SIGTERM, SIGHUP, SIGTSTP/SIGCONT and the target's exit leave the terminal as it was"
