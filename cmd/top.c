@@ -73,7 +73,7 @@ static void top_usage(FILE *f)
 		"\n"
 		"options:\n"
 		"  -p, --pid PID            the process to watch\n"
-		"  -F, --freq HZ            samples per second per thread (default %u)\n"
+		"  -F, --freq HZ            samples per second of CPU time (default %u)\n"
 		"  --profile cpu|wall       cpu (default): CPU time; wall: off-CPU time\n"
 		"                           too, each wait shown when it ends, named by\n"
 		"                           its system call (needs root or CAP_PERFMON)\n"
@@ -821,7 +821,7 @@ int cmd_top(int argc, char **argv)
 	/* Not on a terminal, the last part of a second is shown too: with
 	 * --seconds N, N blocks. */
 	if (r == 0 && !t->screen && !t->error && !t->quit && !cli_stop_signal &&
-	    mono_ns() + 500000000ULL > t->next_refresh) {
+	    st.elapsed >= t->st.elapsed + 0.5) {
 		t->st = st;
 		topview_advance(t->tv);
 		if (compute(t) == 0)
