@@ -14,7 +14,7 @@ source "$(dirname "$0")/top_lib.bash"
 t_init
 
 wl="$WORKLOAD_DIR/calltree_nofp"
-start_bg "$wl" 120 2	# two threads; ends by itself
+start_bg "$wl" 240 2	# two threads; ends by itself (killed at the end)
 pid=$BG_PID
 wait_exec "$pid" "$wl"
 tm_start 120 40
@@ -155,11 +155,16 @@ tm send-keys -t top q
 check_end tstp
 
 # --- the target exits while watched --------------------------------------------
-start_bg "$WORKLOAD_DIR/spin_nofp" 3	# ends by itself
+# Killed once the view shows it (a workload that ends by its own clock
+# could end before cprof starts on a loaded machine).
+start_bg "$WORKLOAD_DIR/spin_nofp" 60	# ends by itself
 spid=$BG_PID
 wait_exec "$spid" "$WORKLOAD_DIR/spin_nofp"
 pid_save=$pid
 top_in_pane exit -p "$spid"
+wait_for 20 "the view of spin" pane_has '^cprof top +pid '"$spid"' \(spin_nofp\)'
+wait_for 10 "spin_leaf in the view" pane_has ' spin_leaf +spin_nofp$'
+stop_bg "$spid"
 top_wait_end exit
 [ "$(cat "$T/exit.rc")" = 0 ] || fail "target exit: cprof top exited $(cat "$T/exit.rc")"
 diff -q "$T/exit.before" "$T/exit.after" >/dev/null || fail "target exit: stty -a differs"
