@@ -44,7 +44,8 @@ struct shared_dump {
 static void reply_stopping(struct http_target *tg, struct http_reply *r)
 {
 	if (atomic_load(&tg->stopping) == HTTP_STOP_TARGET_EXITED)
-		http_reply_error(r, 503, "process %d exited: cprof serve is stopping", (int)tg->pid);
+		http_reply_error(r, 503, "process %d exited%s", (int)tg->pid,
+				 tg->fixed ? ": cprof serve is stopping" : "");
 	else
 		http_reply_error(r, 503, "cprof serve is stopping");
 }
@@ -702,6 +703,46 @@ static void serve_profile(struct http_target *tg, struct http_request *rq,
 	trace_free(ro.trace);
 }
 
+/* HEAD of a profile (CPU, off-CPU, trace, thread dumps) answers with the
+ * headers a GET would have and does no work: no sampling, no stopping of
+ * the target's threads (a HEAD checks a URL; it must not cost seconds).
+ * Returns false for the other routes, served as for GET. */
+static bool head_only(enum http_route route, const char *name, const char *query,
+		      struct http_reply *r)
+{
+	char v[64];
+	const char *file = NULL;
+	bool text = false;
+
+	switch (route) {
+	case HTTP_ROUTE_PROFILE: file = "profile"; break;
+	case HTTP_ROUTE_BLOCK: file = "block"; break;
+	case HTTP_ROUTE_MUTEX: file = "mutex"; break;
+	case HTTP_ROUTE_WALL: file = "wall"; break;
+	case HTTP_ROUTE_THREADS:
+	case HTTP_ROUTE_THREADCREATE: file = name; break;
+	case HTTP_ROUTE_TRACE:
+		memset(r, 0, sizeof(*r));
+		r->status = 200;
+		r->content_type = "application/json";
+		snprintf(r->disposition, sizeof(r->disposition), "trace.json");
+		return true;
+	default:
+		return false;
+	}
+	int g = http_query_get(query, "debug", v, sizeof(v));
+	text = g > 0 && v[0] && strcmp(v, "0") != 0;
+	memset(r, 0, sizeof(*r));
+	r->status = 200;
+	if (text) {
+		r->content_type = TEXT_PLAIN;
+	} else {
+		r->content_type = OCTET_STREAM;
+		snprintf(r->disposition, sizeof(r->disposition), "%s", file);
+	}
+	return true;
+}
+
 void http_endpoints_route(struct http_target *tg, struct http_request *rq,
 			  const char *url, const char *method,
 			  struct http_reply *r)
@@ -731,6 +772,8 @@ void http_endpoints_route(struct http_target *tg, struct http_request *rq,
 		reply_stopping(tg, r);
 		return;
 	}
+	if (rq->head && head_only(route, name, query, r))
+		return;
 	switch (route) {
 	case HTTP_ROUTE_REDIRECT: {
 		/* Go's ServeMux keeps the query when it adds the slash, and
@@ -739,7 +782,8 @@ void http_endpoints_route(struct http_target *tg, struct http_request *rq,
 		memset(r, 0, sizeof(*r));
 		r->status = 301;
 		r->content_type = TEXT_HTML;
-		if (*query && asprintf(&rq->location, "/debug/pprof/?%s", query) < 0)
+		if (asprintf(&rq->location, "%s/debug/pprof/%s%s", rq->prefix,
+			     *query ? "?" : "", query) < 0)
 			rq->location = NULL;
 		r->location = rq->location ? rq->location : "/debug/pprof/";
 		sb_printf(&b, "<a href=\"");

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <regex.h>
 #include <time.h>
 #include <sys/types.h>
 #include "http.h"
@@ -74,6 +75,14 @@ struct http_target {
 							 * kind at a time */
 	atomic_int stopping;		/* enum http_stop_reason: requests end
 					 * (503) once it is set */
+
+	/* The registry's, under its lock. */
+	bool fixed;			/* -p: the server stops with it */
+	int refs;			/* requests using it */
+	bool removed;			/* out of the registry: freed by the
+					 * last put */
+	struct timespec last_used;
+	struct http_target *next;
 };
 
 /* Reads the process's start time and opens its symbolizer. Returns 0 or
@@ -83,6 +92,45 @@ int http_target_init(struct http_target *t, const struct http_opts *o,
 void http_target_fini(struct http_target *t);
 /* Whether the process exited (or is a zombie, or its pid was reused). */
 bool http_target_gone(const struct http_target *t);
+
+/* The processes served: with -p one fixed target, opened at start; with
+ * --all those of /proc that pass the filters, rescanned every
+ * HTTP_REFRESH_MS, each one's target opened by its first request and
+ * dropped when the process exits or after HTTP_TARGET_IDLE_SECONDS without
+ * a request (docs/design.md §9). */
+struct http_registry {
+	const struct http_opts *o;
+	pthread_mutex_t lock;
+	struct http_target *open;	/* list; with -p, the fixed one */
+	struct http_proc *procs;	/* --all: the last scan, by pid */
+	size_t nprocs;
+	struct timespec scanned;
+	bool has_re;
+	regex_t re;
+	pid_t self;
+	int stopping;			/* enum http_stop_reason */
+};
+
+int http_registry_init(struct http_registry *reg, const struct http_opts *o,
+		       char *err, size_t errlen);
+void http_registry_fini(struct http_registry *reg);
+/* The target of process pid (with -p, pid 0 also names the fixed one), with
+ * a reference for the caller. Returns 0, -ENOENT (no such process among
+ * the targets), -EACCES (one cprof may not serve: why says so),
+ * -ESHUTDOWN (the server is stopping), or the
+ * error of opening it (why says so). */
+int http_registry_get(struct http_registry *reg, pid_t pid,
+		      struct http_target **t, char *why, size_t whylen);
+void http_registry_put(struct http_registry *reg, struct http_target *t);
+/* From the serve loop: ends the targets of processes that exited (their
+ * requests get 503), drops idle ones, rescans /proc when due. Returns true
+ * when the fixed target of -p exited. */
+bool http_registry_tick(struct http_registry *reg);
+/* Every target's requests end (503) with reason; no new ones are served. */
+void http_registry_stop(struct http_registry *reg, int reason);
+/* A copy of the processes listed (with -p, the one), malloc'd. */
+int http_registry_list(struct http_registry *reg, struct http_proc **procs,
+		       size_t *n);
 
 /* --- requests (http_server.c -> http_endpoints.c) ---------------------- */
 
@@ -97,6 +145,9 @@ struct http_request {
 	char *location;			/* a redirect's Location, or NULL */
 	bool too_large;
 	int fd;				/* the client's socket, -1: unknown */
+	bool head;			/* HEAD: headers only, no work */
+	char prefix[24];		/* "/pid/PID" when asked through it,
+					 * else "" */
 	bool accept_gzip;		/* Accept-Encoding names gzip */
 	int status;
 	size_t bytes;
