@@ -20,7 +20,7 @@ done
 for h in "attacker.example" "attacker.example:$PORT" "127.0.0.1.attacker.example" "10.0.0.1:$PORT" "localhost.attacker.example"; do
 	fetch "$BASE/cmdline" -H "Host: $h"
 	[ "$CODE" = 403 ] && grep -q "DNS rebinding" "$T/body" ||
-		fail "Host '$h': status $CODE '$(cat "$T/body")'"
+		fail "Host '$h': status $CODE '$(tr '\0' ' ' <"$T/body")'"
 done
 
 # HEAD of a 20 s profile: the headers of a profile reply, at once, no

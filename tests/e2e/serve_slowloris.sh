@@ -20,9 +20,10 @@ target_start 2 120
 serve_start "$TARGET_PID" -q
 
 # 64 slow clients from 127.0.0.2 (loopback is a /8: any 127.x.y.z is ours).
-start_bg timeout 60 python3 "$SLOW" slow 127.0.0.1 "$PORT" 127.0.0.2 64 4 24 >"$T/slow.out"
+start_bg timeout 90 python3 "$SLOW" slow 127.0.0.1 "$PORT" 127.0.0.2 64 4 24 "$T/ready" >"$T/slow.out"
 SLOW_PID=$BG_PID
-sleep 2
+wait_for 30 "the 64 slow clients to connect" test -s "$T/ready"
+[ "$(cat "$T/ready")" = 64 ] || fail "only $(cat "$T/ready") of the 64 slow clients connected"
 # The normal client, from 127.0.0.1: 12 requests over ~15 s. Its answers
 # take milliseconds; 5 s is a bound that holds on a loaded machine, far
 # below the header deadline a queued client would wait for.

@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """slowloris.py - slow HTTP clients for serve_slowloris.sh (not a test itself).
 
-  slowloris.py slow HOST PORT SRC N INTERVAL DURATION
+  slowloris.py slow HOST PORT SRC N INTERVAL DURATION READY
       N connections from source address SRC, each sending a request line
       and then one header line every INTERVAL seconds, never ending its
       headers; a connection the server closes is opened again, until
       DURATION seconds. Prints "connections=C closed_by_server=K
       max_life=S" where max_life is the longest a connection lived before
       the server closed it (connections still open at the end count with
-      their age then).
+      their age then). READY is created once the first N are connected.
   slowloris.py hold HOST PORT SRC N WAIT
       N connections from SRC, each sending a request line and one header
       line; after WAIT seconds prints "open=K": how many the server has
@@ -37,7 +37,7 @@ def closed(s):
     except OSError:
         return True
 
-def slow(host, port, src, n, interval, duration):
+def slow(host, port, src, n, interval, duration, ready):
     end = time.monotonic() + duration
     conns = {}
     total = server_closed = 0
@@ -55,6 +55,7 @@ def slow(host, port, src, n, interval, duration):
         sel.register(s, selectors.EVENT_READ)
     for _ in range(n):
         open_one()
+    open(ready, "w").write("%d\n" % len(conns))
     while time.monotonic() < end:
         for key, _ in sel.select(timeout=0.2):
             s = key.fileobj
@@ -96,6 +97,6 @@ def hold(host, port, src, n, wait):
 if __name__ == "__main__":
     a = sys.argv
     if a[1] == "slow":
-        slow(a[2], int(a[3]), a[4], int(a[5]), float(a[6]), float(a[7]))
+        slow(a[2], int(a[3]), a[4], int(a[5]), float(a[6]), float(a[7]), a[8])
     else:
         hold(a[2], int(a[3]), a[4], int(a[5]), float(a[6]))
