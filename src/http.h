@@ -216,7 +216,7 @@ int http_parse_pid_path(const char *path, pid_t *pid, const char **rest);
 
 /* Whether a Host header names this machine's loopback: "localhost",
  * an IPv4 address in 127.0.0.0/8 (dotted quad), "[::1]", each with or
- * without ":PORT". Used against DNS rebinding (docs/design.md §9). */
+ * without ":PORT". Used against DNS rebinding (docs/design.md §7.1). */
 bool http_host_is_loopback(const char *host);
 
 /* a == b, in a time that depends on the lengths only, not on where the

@@ -97,7 +97,7 @@ bool http_target_gone(const struct http_target *t);
  * --all those of /proc that pass the filters, rescanned every
  * HTTP_REFRESH_MS, each one's target opened by its first request and
  * dropped when the process exits or after HTTP_TARGET_IDLE_SECONDS without
- * a request (docs/design.md §9). */
+ * a request (docs/design.md §7.1). */
 struct http_registry {
 	const struct http_opts *o;
 	pthread_mutex_t lock;

@@ -256,7 +256,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 /* Shuts the connections whose request line and headers did not arrive
  * within header_timeout: libmicrohttpd's own timeout counts idle time
  * only, which a client sending a header line every few seconds resets
- * forever (docs/design.md §9). */
+ * forever (docs/design.md §7.1). */
 static void sweep_slow(struct server *s)
 {
 	struct timespec now;
@@ -722,7 +722,7 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 			 v6 ? "]" : "", serv);
 		/* A browser on this machine can be steered to 127.0.0.1 by a
 		 * name an attacker controls (DNS rebinding): its requests then
-		 * carry that name as Host (docs/design.md §9). */
+		 * carry that name as Host (docs/design.md §7.1). */
 		s.check_host = loopback;
 	}
 	/* Stop signals must wake the loop below, not interrupt a system call
@@ -756,7 +756,7 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 		MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)(o->client_timeout ? o->client_timeout : HTTP_DEFAULT_CLIENT_TIMEOUT),
 		/* Slots for everyone, a share of them for one address
-		 * (docs/design.md §9); a Unix socket's peers have none. */
+		 * (docs/design.md §7.1); a Unix socket's peers have none. */
 		MHD_OPTION_CONNECTION_LIMIT, max_clients,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->unix_path ? 0u : per_ip,
 		/* Request line and headers must fit: beyond it libmicrohttpd

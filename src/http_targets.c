@@ -3,7 +3,7 @@
  * (pid and start time, so that a reused pid is not taken for ours), its
  * symbolizer, and the locks its requests share; and the registry of them:
  * one fixed target with -p, the processes of /proc that pass the filters
- * with --all (docs/design.md §9).
+ * with --all (docs/design.md §7.1).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
