@@ -97,6 +97,9 @@ n=$(awk '/^Samples:/ {s=1; next} /^Locations/ {s=0} s && /^ *[0-9]+: / {c += $1}
 [ "$n" = 4 ] || fail "goroutine via the prefix: $n threads, expected 4"
 gopprof -symbolize=none -raw "$PFX/threadcreate" >"$T/tc.txt" 2>"$T/tc.err" ||
 	fail "go tool pprof threadcreate via the prefix: $(tail -3 "$T/tc.err")"
+gopprof -symbolize=none -raw "$PFX/wall?seconds=1" >"$T/wall.txt" 2>"$T/wall.err" ||
+	fail "go tool pprof wall via the prefix: $(tail -3 "$T/wall.err")"
+grep -q '^Samples:' "$T/wall.txt" || fail "wall via the prefix: $(head -5 "$T/wall.txt")"
 fetch "$PFX/cmdline"
 [ "$CODE" = 200 ] && tr '\0' ' ' <"$T/body" | grep -q "$T/hb1" || fail "cmdline via the prefix: $CODE"
 fetch "$URL/pid/${P[0]}/debug/pprof"
