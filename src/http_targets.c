@@ -213,7 +213,7 @@ static const struct http_proc *find_proc(const struct http_proc *procs, size_t n
 					 pid_t pid)
 {
 	struct http_proc key = { .pid = pid };
-	return bsearch(&key, procs, n, sizeof(*procs), cmp_proc);
+	return n ? bsearch(&key, procs, n, sizeof(*procs), cmp_proc) : NULL;
 }
 
 /* Scans /proc; a process seen last time with the same start time and comm
@@ -258,7 +258,8 @@ static int scan(struct http_registry *reg, const struct http_proc *old, size_t n
 			n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), cmp_proc);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_proc);
 	*out = v;
 	*nout = n;
 	return 0;
@@ -486,7 +487,8 @@ int http_registry_list(struct http_registry *reg, struct http_proc **procs,
 	pthread_mutex_lock(&reg->lock);
 	struct http_proc *v = malloc((reg->nprocs ? reg->nprocs : 1) * sizeof(*v));
 	if (v) {
-		memcpy(v, reg->procs, reg->nprocs * sizeof(*v));
+		if (reg->nprocs)
+			memcpy(v, reg->procs, reg->nprocs * sizeof(*v));
 		*n = reg->nprocs;
 	}
 	pthread_mutex_unlock(&reg->lock);
