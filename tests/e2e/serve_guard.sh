@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/serve_lib.bash"
 t_init
 
-target_start 2 120
+target_start 2 290
 serve_start "$TARGET_PID" -q
 
 # Host: loopback names and addresses pass, with or without a port.

@@ -16,7 +16,7 @@ set -euo pipefail
 t_init
 
 SLOW=$(dirname "$0")/slowloris.py
-target_start 2 120
+target_start 2 290
 serve_start "$TARGET_PID" -q
 
 # 64 slow clients from 127.0.0.2 (loopback is a /8: any 127.x.y.z is ours).
