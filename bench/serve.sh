@@ -5,6 +5,9 @@
 #   3. profile?seconds=5: time from the end of the 5 s window to the last
 #      byte, measured as curl's total time - 5 s (an upper bound: it also
 #      holds opening the perf events before the window starts)
+#   4. --all over N=20 processes (4 threads each): cprof's CPU and RSS over
+#      20 s idle (the /proc scan alone), then over 20 s of one
+#      goroutine?debug=1 per process per second through /pid/PID
 # usage: bench/serve.sh [BUILD_DIR]   (default: build; needs cprof and the
 # server_target workload built there)
 set -euo pipefail
@@ -48,3 +51,28 @@ echo "goroutine?debug=1, 20 concurrent clients x 10: p50 $(pct "$D/par" 50) ms, 
 
 t=$(curl -sf -o "$D/cpu.pprof" -w '%{time_total}' "$BASE/profile?seconds=5")
 echo "profile?seconds=5: total $t s; end of window to last byte <= $(awk -v t="$t" 'BEGIN { printf "%.0f", (t - 5) * 1000 }') ms ($(stat -c %s "$D/cpu.pprof") bytes)"
+
+# 4. --all: the cost of the registry.
+N=20
+for i in $(seq $N); do "$TARGET" 2 300 "$D/all.hb$i" & PIDS+=($!); done
+"$CPROF" serve --all --match "$(basename "$D")/all\.hb" --http 127.0.0.1:0 -q 2>"$D/alog" & PIDS+=($!)
+AP=$!
+for _ in $(seq 100); do grep -qs listening "$D/alog" && break; sleep 0.05; done
+AURL=$(grep -o 'http://[^ ]*/debug/pprof' "$D/alog" | sed 's|/debug/pprof$||')
+for _ in $(seq 100); do [ "$(curl -sf "$AURL/targets" | grep -c '"pid"')" -eq $N ] && break; sleep 0.1; done
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+HZ=$(getconf CLK_TCK)
+a=$(ticks "$AP"); sleep 20; b=$(ticks "$AP")
+echo "--all, $N processes served ($(ls /proc | grep -c '^[0-9]') in /proc), idle 20 s: CPU $(awk -v t=$((b - a)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }') s, RSS $(rss "$AP") KiB"
+mapfile -t APIDS < <(curl -sf "$AURL/targets" | grep -o '"pid":"[0-9]*"' | grep -o '[0-9]*')
+a=$(ticks "$AP")
+end=$(($(date +%s) + 20))
+while [ "$(date +%s)" -lt "$end" ]; do
+	cps=()
+	for p in "${APIDS[@]}"; do curl -sf -o /dev/null "$AURL/pid/$p/debug/pprof/goroutine?debug=1" & cps+=($!); done
+	for c in "${cps[@]}"; do wait "$c" || true; done
+	sleep 1
+done
+b=$(ticks "$AP")
+echo "--all, $N processes, goroutine?debug=1 of each every ~1 s for 20 s: CPU $(awk -v t=$((b - a)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }') s ($(awk -v t=$((b - a)) -v hz="$HZ" -v n=$N 'BEGIN { printf "%.3f", t / hz / n }') s per process), RSS $(rss "$AP") KiB"

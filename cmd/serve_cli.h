@@ -14,6 +14,7 @@ struct serve_cli {
 	char host[256];			/* of --http; "" when omitted */
 	struct http_opts http;		/* host points into host[] above:
 					 * do not copy the struct apart */
+	char token[256];		/* of --auth-token-file */
 	bool quiet;
 	bool help;
 };

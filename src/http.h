@@ -29,18 +29,41 @@
 #define HTTP_DEFAULT_SECONDS		30	/* profile?seconds, as Go */
 #define HTTP_DEFAULT_MAX_SECONDS	300
 #define HTTP_DEFAULT_CLIENT_TIMEOUT	10	/* idle seconds */
-#define HTTP_DEFAULT_MAX_CLIENTS	64
+#define HTTP_DEFAULT_MAX_CLIENTS	512	/* open connections */
+#define HTTP_DEFAULT_MAX_PER_IP		128	/* of them from one address */
+#define HTTP_DEFAULT_HEADER_TIMEOUT	10	/* seconds for a request's
+						 * line and headers */
+#define HTTP_TARGET_IDLE_SECONDS	60	/* --all: a process's state is
+						 * dropped this long after its
+						 * last request */
+#define HTTP_REFRESH_MS			1000	/* --all: /proc scanned again */
 #define HTTP_MAX_BODY			(1 << 20)	/* symbol POST bodies */
 
 struct http_opts {
-	pid_t pid;
+	pid_t pid;			/* the one process served (not with all) */
+	bool all;			/* every process allowed by the filters,
+					 * each under /pid/PID/debug/pprof/ */
+	const char *match;		/* all: POSIX ERE on comm or command
+					 * line, NULL: any */
+	bool has_uid;			/* all: only processes of euid uid */
+	uid_t uid;
+	const char *cgroup;		/* all: cgroup path prefix, NULL: any */
 	const char *host;		/* numeric address or name; NULL or "":
 					 * 127.0.0.1 (loopback only) */
+	const char *unix_path;		/* listen on this Unix socket instead
+					 * of host and port */
+	const char *token;		/* requests need "Authorization: Bearer
+					 * TOKEN"; NULL: none */
 	unsigned port;			/* 0: any free port */
 	unsigned max_seconds;		/* cap of profile?seconds; 0: default */
 	unsigned client_timeout;	/* idle seconds before a connection is
 					 * closed; 0: default */
 	unsigned max_clients;		/* open connections; 0: default */
+	unsigned max_per_ip;		/* open connections from one address;
+					 * 0: default */
+	unsigned header_timeout;	/* seconds a request's line and headers
+					 * may take, from the connection's start
+					 * or its previous reply; 0: default */
 	struct record_opts record;	/* CPU profile settings; pid and
 					 * seconds are set per request */
 	struct threads_opts threads;	/* thread dump settings; pid is set */
@@ -49,7 +72,8 @@ struct http_opts {
 					 * /debug/pprof/symbol */
 
 	/* Called once the socket listens, with the address actually bound
-	 * (port 0 resolved). May be NULL. */
+	 * (port 0 resolved; host "unix:PATH" for a Unix socket). May be
+	 * NULL. */
 	void (*on_listen)(const char *host, unsigned port, bool loopback,
 			  void *arg);
 	/* One access-log line per request (no newline), from connection
@@ -111,6 +135,7 @@ struct http_reply {
 	const char *location;		/* Location header, not owned, or NULL */
 	const char *allow;		/* Allow header (405), or NULL */
 	const char *encoding;		/* Content-Encoding, or NULL */
+	const char *authenticate;	/* WWW-Authenticate (401), or NULL */
 	char *body;			/* malloc'd; may be NULL when len 0 */
 	size_t len;
 };
@@ -181,5 +206,60 @@ bool http_unsymbolizable_mapping(const char *filename);
 int http_access_line(char *buf, size_t len, const char *peer,
 		     const char *method, const char *uri, int status,
 		     size_t bytes, double ms);
+
+/* --- serving many processes (--all) and guarding the door -------------- */
+
+/* "/pid/PID/REST": *pid and the rest ("/debug/pprof/..."; "" when the path
+ * ends after PID). Returns 0, or -EINVAL when path is not of that form
+ * (PID decimal, no sign, no leading zero, within pid_t). */
+int http_parse_pid_path(const char *path, pid_t *pid, const char **rest);
+
+/* Whether a Host header names this machine's loopback: "localhost",
+ * an IPv4 address in 127.0.0.0/8 (dotted quad), "[::1]", each with or
+ * without ":PORT". Used against DNS rebinding (docs/design.md §7.1). */
+bool http_host_is_loopback(const char *host);
+
+/* a == b, in a time that depends on the lengths only, not on where the
+ * bytes differ. */
+bool http_secret_equal(const char *a, size_t alen, const char *b,
+		       size_t blen);
+
+/* The container id in a cgroup path: the last path component holding a
+ * run of exactly 64 hex digits (docker-ID.scope, cri-containerd-ID.scope,
+ * crio-ID.scope, libpod-ID.scope, /docker/ID, /kubepods/.../ID) gives that
+ * run. Returns 1 with it in out (65 bytes), 0 when there is none. */
+int http_container_id(const char *cgroup, char out[65]);
+
+/* Whether cgroup path is prefix or below it ("/a" holds "/a" and "/a/b",
+ * not "/ab"); a prefix "/" or "" holds everything. */
+bool http_cgroup_under(const char *cgroup, const char *prefix);
+
+/* One process found in /proc under --all. */
+struct http_proc {
+	pid_t pid;
+	uint64_t starttime;
+	uid_t uid;			/* effective */
+	char comm[64];
+	char user[64];			/* name of uid, or the number */
+	char exe[512];			/* "" when unreadable */
+	char cgroup[512];		/* cgroup v2 path, "" when unknown */
+	char container_id[65];		/* "" when none */
+	char denied[200];		/* why cprof may not serve it; "" when
+					 * it does */
+};
+
+/* The /targets reply, Prometheus HTTP service discovery: one group per
+ * served process (denied ones left out), each with targets [hostport] and
+ * the labels pid, comm, exe, user, cgroup, container_id (when there is
+ * one), service_name (comm) and __profile_path_prefix__ ("/pid/PID", the
+ * label Grafana Alloy's pyroscope.scrape puts before each profile path).
+ * Returns 0 or -ENOMEM. */
+int http_targets_json(const struct http_proc *procs, size_t n,
+		      const char *hostport, char **body, size_t *len);
+
+/* The --all index: a table of the processes served, with links to their
+ * /pid/PID/debug/pprof/, and of those refused, with the reason. */
+int http_all_index_html(const struct http_proc *procs, size_t n,
+			char **body, size_t *len);
 
 #endif

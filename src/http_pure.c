@@ -2,11 +2,12 @@
  * http_pure.c - the side-effect-free half of serve (http.h): listen
  * addresses, query strings, Go's parameter rules and error texts, the
  * index, cmdline and symbol bodies, access-log lines. What the unit tests
- * and the http fuzzer exercise; http.c is the server that uses them.
+ * and the http fuzzer exercise; http_server.c and http_endpoints.c use them.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* vasprintf */
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "errmsg.h"
@@ -705,5 +707,218 @@ int http_contention_text(const struct profile *p, bool mutex, char **body,
 	}
 	free(bystack);
 	free(c);
+	return sb_finish(&b, body, len);
+}
+
+/* --- serving many processes (--all) and guarding the door -------------- */
+
+int http_parse_pid_path(const char *path, pid_t *pid, const char **rest)
+{
+	static const char pre[] = "/pid/";
+	if (strncmp(path, pre, sizeof(pre) - 1) != 0)
+		return -EINVAL;
+	const char *p = path + sizeof(pre) - 1;
+	if (*p < '1' || *p > '9')
+		return -EINVAL;
+	long long v = 0;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (*p - '0');
+		if (v > INT_MAX)
+			return -EINVAL;
+	}
+	if (*p != '\0' && *p != '/')
+		return -EINVAL;
+	*pid = (pid_t)v;
+	*rest = p;
+	return 0;
+}
+
+static bool ipv4_loopback(const char *s, size_t n)
+{
+	unsigned parts = 0, val = 0, digits = 0;
+	unsigned first = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			if (!digits || val > 255)
+				return false;
+			if (parts == 0)
+				first = val;
+			parts++;
+			val = digits = 0;
+			continue;
+		}
+		if (s[i] < '0' || s[i] > '9' || ++digits > 3)
+			return false;
+		val = val * 10 + (unsigned)(s[i] - '0');
+	}
+	return parts == 4 && first == 127;
+}
+
+bool http_host_is_loopback(const char *host)
+{
+	size_t n = strlen(host);
+	const char *colon;
+
+	if (host[0] == '[') {
+		const char *close = strchr(host, ']');
+		if (!close)
+			return false;
+		if (close[1] && (close[1] != ':' || !close[2] ||
+				 strspn(close + 2, "0123456789") != strlen(close + 2)))
+			return false;
+		return (size_t)(close - host) == 4 && !strncmp(host, "[::1", 4);
+	}
+	colon = strchr(host, ':');
+	if (colon) {
+		if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+			return false;
+		n = (size_t)(colon - host);
+	}
+	if (n == 9 && !strncasecmp(host, "localhost", 9))
+		return true;
+	if (n == 10 && !strncasecmp(host, "localhost.", 10))
+		return true;
+	return ipv4_loopback(host, n);
+}
+
+bool http_secret_equal(const char *a, size_t alen, const char *b, size_t blen)
+{
+	/* Every byte of a is compared against b (cycled), so the time is
+	 * that of alen whatever b holds; a length mismatch is folded in. */
+	volatile unsigned char diff = (unsigned char)(alen != blen);
+	for (size_t i = 0; i < alen; i++)
+		diff |= (unsigned char)(a[i] ^ (blen ? b[i % blen] : 0));
+	return diff == 0 && blen > 0;
+}
+
+int http_container_id(const char *cgroup, char out[65])
+{
+	const char *found = NULL;
+	for (const char *p = cgroup; *p; p++) {
+		if (!isxdigit((unsigned char)*p))
+			continue;
+		const char *q = p;
+		while (isxdigit((unsigned char)*q))
+			q++;
+		if (q - p == 64 && (p == cgroup || !isalnum((unsigned char)p[-1])) &&
+		    !isalnum((unsigned char)*q))
+			found = p;	/* the last one wins */
+		p = q - 1;
+	}
+	if (!found)
+		return 0;
+	for (int i = 0; i < 64; i++)
+		out[i] = (char)tolower((unsigned char)found[i]);
+	out[64] = '\0';
+	return 1;
+}
+
+bool http_cgroup_under(const char *cgroup, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	while (n > 0 && prefix[n - 1] == '/')
+		n--;
+	if (n == 0)
+		return true;
+	return !strncmp(cgroup, prefix, n) && (cgroup[n] == '\0' || cgroup[n] == '/');
+}
+
+/* s as a JSON string, quotes included. Bytes >= 0x80 pass as they are. */
+static void json_string(struct sbuf *b, const char *s)
+{
+	sb_printf(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			sb_printf(b, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			sb_printf(b, "\\u%04x", c);
+		else
+			sb_printf(b, "%c", c);
+	}
+	sb_printf(b, "\"");
+}
+
+int http_targets_json(const struct http_proc *procs, size_t n,
+		      const char *hostport, char **body, size_t *len)
+{
+	struct sbuf b = { 0 };
+	bool first = true;
+	char num[24];
+
+	sb_printf(&b, "[");
+	for (size_t i = 0; i < n; i++) {
+		const struct http_proc *p = &procs[i];
+		if (p->denied[0])
+			continue;
+		sb_printf(&b, "%s\n{\"targets\":[", first ? "" : ",");
+		first = false;
+		json_string(&b, hostport);
+		snprintf(num, sizeof(num), "%d", (int)p->pid);
+		sb_printf(&b, "],\"labels\":{\"pid\":\"%s\",\"comm\":", num);
+		json_string(&b, p->comm);
+		sb_printf(&b, ",\"exe\":");
+		json_string(&b, p->exe);
+		sb_printf(&b, ",\"user\":");
+		json_string(&b, p->user);
+		sb_printf(&b, ",\"cgroup\":");
+		json_string(&b, p->cgroup);
+		if (p->container_id[0]) {
+			sb_printf(&b, ",\"container_id\":");
+			json_string(&b, p->container_id);
+		}
+		sb_printf(&b, ",\"service_name\":");
+		json_string(&b, p->comm);
+		sb_printf(&b, ",\"__profile_path_prefix__\":\"/pid/%s\"}}", num);
+	}
+	sb_printf(&b, "%s]\n", first ? "" : "\n");
+	return sb_finish(&b, body, len);
+}
+
+int http_all_index_html(const struct http_proc *procs, size_t n,
+			char **body, size_t *len)
+{
+	struct sbuf b = { 0 };
+	size_t served = 0;
+
+	for (size_t i = 0; i < n; i++)
+		served += !procs[i].denied[0];
+	sb_printf(&b, "<html>\n<head>\n<title>/debug/pprof/</title>\n</head>\n<body>\n"
+		  "<p>cprof serve --all: %zu processes served, each under "
+		  "/pid/PID/debug/pprof/; <a href=\"/targets\">/targets</a> lists them "
+		  "for Prometheus-style service discovery.</p>\n"
+		  "<table>\n<thead><td>PID</td><td>Command</td><td>User</td>"
+		  "<td>Executable</td><td>Cgroup</td></thead>\n", served);
+	for (size_t i = 0; i < n; i++) {
+		const struct http_proc *p = &procs[i];
+		if (p->denied[0])
+			continue;
+		sb_printf(&b, "<tr><td><a href=\"/pid/%d/debug/pprof/\">%d</a></td><td>",
+			  (int)p->pid, (int)p->pid);
+		html_escape(&b, p->comm);
+		sb_printf(&b, "</td><td>");
+		html_escape(&b, p->user);
+		sb_printf(&b, "</td><td>");
+		html_escape(&b, p->exe);
+		sb_printf(&b, "</td><td>");
+		html_escape(&b, p->cgroup);
+		sb_printf(&b, "</td></tr>\n");
+	}
+	sb_printf(&b, "</table>\n<p>Not served (%zu):</p>\n<table>\n"
+		  "<thead><td>PID</td><td>Command</td><td>User</td><td>Reason</td></thead>\n",
+		  n - served);
+	for (size_t i = 0; i < n; i++) {
+		const struct http_proc *p = &procs[i];
+		if (!p->denied[0])
+			continue;
+		sb_printf(&b, "<tr><td>%d</td><td>", (int)p->pid);
+		html_escape(&b, p->comm);
+		sb_printf(&b, "</td><td>");
+		html_escape(&b, p->user);
+		sb_printf(&b, "</td><td>");
+		html_escape(&b, p->denied);
+		sb_printf(&b, "</td></tr>\n");
+	}
+	sb_printf(&b, "</table>\n</body>\n</html>\n");
 	return sb_finish(&b, body, len);
 }

@@ -5,6 +5,7 @@
  * (tests/e2e/serve_*.sh) with curl and go tool pprof.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -394,6 +395,87 @@ static void test_access_line(void)
 	CHECK(strstr(line, "... 414 0 1.0ms") != NULL);
 }
 
+static void test_all(void)
+{
+	pid_t pid = 0;
+	const char *rest = NULL;
+
+	CHECK_INT(http_parse_pid_path("/pid/123/debug/pprof/profile", &pid, &rest), 0);
+	CHECK_INT(pid, 123);
+	CHECK_STR(rest, "/debug/pprof/profile");
+	CHECK_INT(http_parse_pid_path("/pid/7", &pid, &rest), 0);
+	CHECK_STR(rest, "");
+	CHECK_INT(http_parse_pid_path("/pid/0/debug/pprof/", &pid, &rest), -EINVAL);
+	CHECK_INT(http_parse_pid_path("/pid/012/debug/pprof/", &pid, &rest), -EINVAL);
+	CHECK_INT(http_parse_pid_path("/pid/-1/", &pid, &rest), -EINVAL);
+	CHECK_INT(http_parse_pid_path("/pid/12x/", &pid, &rest), -EINVAL);
+	CHECK_INT(http_parse_pid_path("/pid/99999999999/", &pid, &rest), -EINVAL);
+	CHECK_INT(http_parse_pid_path("/debug/pprof/", &pid, &rest), -EINVAL);
+
+	CHECK(http_host_is_loopback("localhost"));
+	CHECK(http_host_is_loopback("LocalHost:8080"));
+	CHECK(http_host_is_loopback("127.0.0.1"));
+	CHECK(http_host_is_loopback("127.255.1.2:1"));
+	CHECK(http_host_is_loopback("[::1]"));
+	CHECK(http_host_is_loopback("[::1]:6060"));
+	CHECK(!http_host_is_loopback("127.0.0.1.evil.example"));
+	CHECK(!http_host_is_loopback("localhost.evil.example"));
+	CHECK(!http_host_is_loopback("evil.example:8080"));
+	CHECK(!http_host_is_loopback("128.0.0.1"));
+	CHECK(!http_host_is_loopback("127.0.0.256"));
+	CHECK(!http_host_is_loopback("127.0.0"));
+	CHECK(!http_host_is_loopback("127.0.0.1:"));
+	CHECK(!http_host_is_loopback("127.0.0.1:80x"));
+	CHECK(!http_host_is_loopback("[::2]:80"));
+	CHECK(!http_host_is_loopback("[::1]x"));
+	CHECK(!http_host_is_loopback(""));
+
+	CHECK(http_secret_equal("abc", 3, "abc", 3));
+	CHECK(!http_secret_equal("abc", 3, "abd", 3));
+	CHECK(!http_secret_equal("ab", 2, "abc", 3));
+	CHECK(!http_secret_equal("abcabc", 6, "abc", 3));
+	CHECK(!http_secret_equal("", 0, "", 0));
+
+	char id[65];
+	const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF";
+	char path[256];
+	snprintf(path, sizeof(path), "/system.slice/docker-%s.scope", hex);
+	CHECK_INT(http_container_id(path, id), 1);
+	CHECK_STR(id, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	snprintf(path, sizeof(path), "/kubepods/burstable/pod1/%s", hex);
+	CHECK_INT(http_container_id(path, id), 1);
+	CHECK_INT(http_container_id("/user.slice/user-0.slice/session-3.scope", id), 0);
+	snprintf(path, sizeof(path), "/x/%s0", hex);	/* 65 digits */
+	CHECK_INT(http_container_id(path, id), 0);
+
+	CHECK(http_cgroup_under("/system.slice/a.service", "/system.slice"));
+	CHECK(http_cgroup_under("/system.slice", "/system.slice/"));
+	CHECK(!http_cgroup_under("/system.slicex/a", "/system.slice"));
+	CHECK(http_cgroup_under("/anything", "/"));
+
+	struct http_proc p[2];
+	memset(p, 0, sizeof(p));
+	p[0].pid = 42;
+	snprintf(p[0].comm, sizeof(p[0].comm), "a\"b\\c\n");
+	snprintf(p[0].user, sizeof(p[0].user), "root");
+	snprintf(p[0].exe, sizeof(p[0].exe), "/bin/a");
+	snprintf(p[0].cgroup, sizeof(p[0].cgroup), "/");
+	p[1] = p[0];
+	p[1].pid = 43;
+	snprintf(p[1].denied, sizeof(p[1].denied), "ptrace denied");
+	char *body = NULL;
+	size_t len = 0;
+	CHECK_INT(http_targets_json(p, 2, "localhost:8080", &body, &len), 0);
+	CHECK_STR(body, "[\n{\"targets\":[\"localhost:8080\"],\"labels\":{\"pid\":\"42\","
+		  "\"comm\":\"a\\\"b\\\\c\\u000a\",\"exe\":\"/bin/a\",\"user\":\"root\","
+		  "\"cgroup\":\"/\",\"service_name\":\"a\\\"b\\\\c\\u000a\","
+		  "\"__profile_path_prefix__\":\"/pid/42\"}}\n]\n");
+	free(body);
+	CHECK_INT(http_targets_json(p, 0, "h:1", &body, &len), 0);
+	CHECK_STR(body, "[]\n");
+	free(body);
+}
+
 int main(void)
 {
 	test_parse_listen();
@@ -406,5 +488,6 @@ int main(void)
 	test_contention();
 	test_unsymbolizable();
 	test_access_line();
+	test_all();
 	return check_done();
 }

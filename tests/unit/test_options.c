@@ -141,6 +141,35 @@ static void test_serve(void)
 	CHECK_INT(cli.http.threads.unwinder, threads_defaults.unwinder);
 	CHECK_INT(cli.http.threads.max_frames, threads_defaults.max_frames);
 	CHECK_INT(serve_cli_parse(3, bad, &cli), -1);
+
+	char *all[] = { "serve", "--all", "--match", "nginx|pg", "--user", "0", "--cgroup",
+			"/system.slice", "--http", "unix:/run/c.sock", "--header-timeout", "3",
+			"--max-clients", "100", "--max-clients-per-ip", "7", NULL };
+	CHECK_INT(serve_cli_parse(16, all, &cli), 0);
+	CHECK(cli.http.all);
+	CHECK_INT(cli.http.pid, 0);
+	CHECK_STR(cli.http.match, "nginx|pg");
+	CHECK(cli.http.has_uid);
+	CHECK_INT(cli.http.uid, 0);
+	CHECK_STR(cli.http.cgroup, "/system.slice");
+	CHECK_STR(cli.http.unix_path, "/run/c.sock");
+	CHECK_INT(cli.http.header_timeout, 3);
+	CHECK_INT(cli.http.max_clients, 100);
+	CHECK_INT(cli.http.max_per_ip, 7);
+	CHECK(cli.http.token == NULL);
+	char *both[] = { "serve", "--all", "-p", "1", "--http", ":0", NULL };
+	CHECK_INT(serve_cli_parse(6, both, &cli), -1);
+	char *filter[] = { "serve", "-p", "1", "--match", "x", "--http", ":0", NULL };
+	CHECK_INT(serve_cli_parse(7, filter, &cli), -1);
+	char *badre[] = { "serve", "--all", "--match", "(", "--http", ":0", NULL };
+	CHECK_INT(serve_cli_parse(6, badre, &cli), -1);
+	char *nouser[] = { "serve", "--all", "--user", "no-such-user-here", "--http", ":0", NULL };
+	CHECK_INT(serve_cli_parse(6, nouser, &cli), -1);
+	char *nosock[] = { "serve", "--all", "--http", "unix:", NULL };
+	CHECK_INT(serve_cli_parse(4, nosock, &cli), -1);
+	char *notoken[] = { "serve", "--all", "--http", ":0", "--auth-token-file",
+			    "/nonexistent/token", NULL };
+	CHECK_INT(serve_cli_parse(6, notoken, &cli), -1);
 }
 
 int main(void)
