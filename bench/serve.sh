@@ -5,10 +5,17 @@
 #   3. profile?seconds=5: time from the end of the 5 s window to the last
 #      byte, measured as curl's total time - 5 s (an upper bound: it also
 #      holds opening the perf events before the window starts)
-# usage: bench/serve.sh [BUILD_DIR]   (default: build; needs cprof and the
-# server_target workload built there)
+#   4. Grafana Alloy's scrape pattern (tests/e2e/scrape_sim.py: profile,
+#      block and mutex with seconds=14 every 15 s, goroutine, allocs)
+#      against 3 workloads, one cprof serve -p each, for SCRAPE_SECONDS
+#      (600): each serve's CPU and RSS and the total, RSS, descriptors and
+#      threads of the first and last minute, the workloads' heartbeats, and
+#      p50/p99 of goroutine?debug=1 while CPU profiles are being taken
+# usage: [SCRAPE_SECONDS=600] bench/serve.sh [BUILD_DIR]   (default: build;
+# needs cprof and the server_target workload built there)
 set -euo pipefail
 B=$(cd "${1:-build}" && pwd)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 CPROF=$B/cprof
 TARGET=$B/workloads/server_target_nofp
 [ -x "$CPROF" ] && [ -x "$TARGET" ] || { echo "build cprof and server_target_nofp in $B first" >&2; exit 2; }
@@ -48,3 +55,18 @@ echo "goroutine?debug=1, 20 concurrent clients x 10: p50 $(pct "$D/par" 50) ms, 
 
 t=$(curl -sf -o "$D/cpu.pprof" -w '%{time_total}' "$BASE/profile?seconds=5")
 echo "profile?seconds=5: total $t s; end of window to last byte <= $(awk -v t="$t" 'BEGIN { printf "%.0f", (t - 5) * 1000 }') ms ($(stat -c %s "$D/cpu.pprof") bytes)"
+
+# 4. The scrape pattern: three more workloads (4 parked threads each), a
+# serve for each.
+specs=()
+for i in 1 2 3; do
+	"$TARGET" 4 $((${SCRAPE_SECONDS:-600} + 120)) "$D/hb$i" & PIDS+=($!)
+	tp=$!
+	for _ in $(seq 100); do [ -s "$D/hb$i" ] && break; sleep 0.05; done
+	"$CPROF" serve -p "$tp" --http 127.0.0.1:0 -q 2>"$D/log$i" & PIDS+=($!)
+	sp=$!
+	for _ in $(seq 100); do grep -q listening "$D/log$i" && break; sleep 0.05; done
+	specs+=(--target "target$i,$(grep -o 'http://[^ ]*/debug/pprof' "$D/log$i"),$D/hb$i,$sp")
+done
+python3 "$SRC/tests/e2e/scrape_sim.py" --duration "${SCRAPE_SECONDS:-600}" --interval 15 \
+	--seconds 14 --sample 10 --latency-probe "${specs[@]}"

@@ -47,7 +47,7 @@ struct shared_dump {
 
 /* What a thread dump is rendered as: Go's goroutine profile
  * (goroutine/count, so that scrapers file it as goroutines: docs/design.md
- * §6.9), its threadcreate profile (threadcreate/count) and cprof's own
+ * §7.2), its threadcreate profile (threadcreate/count) and cprof's own
  * threads endpoint (threads/count, as `cprof threads -f pprof`). */
 enum dump_view { VIEW_GOROUTINE, VIEW_THREADCREATE, VIEW_THREADS };
 
@@ -94,7 +94,7 @@ static const char *sym_name(uint64_t addr, void *arg)
 /* What the server has done for this process, as a line before the end of
  * the index: how often the target was stopped for a dump, recordings
  * sampling now, names /symbol keeps. For people, and for the tests that
- * check the bounds (docs/design.md §6.9). */
+ * check the bounds (docs/design.md §7.2). */
 static int index_add_stats(struct http_target *tg, char **body, size_t *len)
 {
 	static const char end[] = "</body>";
@@ -186,7 +186,7 @@ static void serve_symbol(struct http_target *tg, struct http_request *rq, bool p
 		http_reply_error(r, 500, "out of memory");
 		return;
 	}
-	/* Time per request stays bounded (docs/design.md §6.9). */
+	/* Time per request stays bounded (docs/design.md §7.2). */
 	if (n > HTTP_MAX_SYMBOL_ADDRS) {
 		free(addrs);
 		http_reply_error(r, 413, "%zu addresses in one request, more than the %d cprof serve "
@@ -334,7 +334,7 @@ static void dump_put(struct http_target *tg, struct shared_dump *sd)
  * running and the last one too old starts one, the others wait for it.
  * Requests pass their arrival minus HTTP_DUMP_REUSE_MS, so a flood of them
  * stops the target's threads at most about once a second, and no answer
- * is older than that (docs/design.md §6.9).
+ * is older than that (docs/design.md §7.2).
  * Returns 0 with a reference in *out (dump_put it), -ECANCELED when the
  * server is stopping, -ENOMEM. */
 static int dump_get(struct http_target *tg, uint64_t not_before,
@@ -420,7 +420,7 @@ static struct shared_dump *dump_for(struct http_target *tg, uint64_t not_before,
 }
 
 /* goroutine?seconds=N and threadcreate?seconds=N: Go's delta profile
- * (net/http/pprof serveDeltaProfile, docs/design.md §6.9): a dump now and
+ * (net/http/pprof serveDeltaProfile, docs/design.md §7.2): a dump now and
  * one N seconds later, the second minus the first. */
 static void serve_delta(struct http_target *tg, struct http_request *rq,
 			const char *name, enum dump_view view, long long sec,
@@ -564,7 +564,7 @@ struct tick_ctx {
 };
 
 /* A recording of this kind may start: fewer than HTTP_MAX_RECORDINGS are
- * sampling the process (docs/design.md §6.9). */
+ * sampling the process (docs/design.md §7.2). */
 static bool slot_take(struct http_target *tg, enum record_profile kind)
 {
 	bool ok;

@@ -4,7 +4,7 @@
  * (/debug/pprof/symbol): at most cap names are kept, the least recently
  * used one goes first, and addresses that name nothing are not kept at
  * all, so neither a long scrape nor a client posting random addresses
- * makes it grow (docs/design.md §6.9).
+ * makes it grow (docs/design.md §7.2).
  *
  * Not thread-safe: the caller serializes it with its symbolizer.
  */

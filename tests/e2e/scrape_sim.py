@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """scrape_sim.py - Grafana Alloy's pyroscope.scrape request pattern against
-cprof serve, bounded in time, on loopback (docs/design.md §6.9).
+cprof serve, bounded in time, on loopback (docs/design.md §7.2).
 
 For every target, every INTERVAL seconds (each target at its own offset in
 the interval, as Alloy spreads them): profile?seconds=S, block?seconds=S and

@@ -1,6 +1,6 @@
 #!/bin/bash
 # serve_scrape_compat.sh - what continuous-profiling scrapers need of cprof
-# serve (docs/design.md §6.9):
+# serve (docs/design.md §7.2):
 #  - goroutine is a goroutine/count profile (Pyroscope files it as
 #    goroutines), threadcreate threadcreate/count;
 #  - goroutine?seconds=N and threadcreate?seconds=N are Go's delta
