@@ -9,8 +9,11 @@ and allocs (501 today: heap and allocs need allocation tracing). Every reply
 must be 200 (501 for allocs) with its full length and a gzipped pprof
 profile of the expected sample type. Meanwhile each serve process's RSS,
 descriptors (perf events aside: they come and go with the profiles) and
-threads are sampled every SAMPLE seconds, and the targets' heartbeat files
-are read: they must keep growing.
+threads are sampled every SAMPLE seconds: the last window's (a minute, or
+a third of a shorter run) median RSS and smallest thread and descriptor
+counts must be within 10% of the first window's. The targets' heartbeat
+files are read: their pace must stay within 80% of theirs before the
+scrapes, with no stall over 2 s.
 
 usage: scrape_sim.py [--duration S] [--interval S] [--seconds S]
                      [--sample S] [--latency-probe] [--json FILE]
@@ -294,10 +297,18 @@ def main():
         last = [x for x in s if x[0] >= s[-1][0] - win] or s[-2:]
         cpu_s = (s[-1][4] - s[0][4]) / tick
         elapsed = s[-1][0] - s[0][0]
+        # A thread and a socket per connection: how many a sample sees
+        # depends on the requests in flight at that moment (a 14 s
+        # profile takes 15-17 s on a loaded machine and overlaps the next
+        # round's). What leaks raises the floor: compare the windows'
+        # smallest thread and descriptor counts, and their median RSS.
+        def med(v):
+            v = sorted(v)
+            return v[len(v) // 2]
         r = {
-            "rss_kb_first": max(x[1] for x in first), "rss_kb_last": max(x[1] for x in last),
-            "threads_first": max(x[2] for x in first), "threads_last": max(x[2] for x in last),
-            "fds_first": max(x[3] for x in first), "fds_last": max(x[3] for x in last),
+            "rss_kb_first": med([x[1] for x in first]), "rss_kb_last": med([x[1] for x in last]),
+            "threads_first": min(x[2] for x in first), "threads_last": min(x[2] for x in last),
+            "fds_first": min(x[3] for x in first), "fds_last": min(x[3] for x in last),
             "cpu_percent": 100.0 * cpu_s / elapsed if elapsed > 0 else float("nan"),
             "rss_kb_mean": sum(x[1] for x in s) / len(s),
         }
