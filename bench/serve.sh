@@ -69,4 +69,4 @@ for i in 1 2 3; do
 	specs+=(--target "target$i,$(grep -o 'http://[^ ]*/debug/pprof' "$D/log$i"),$D/hb$i,$sp")
 done
 python3 "$SRC/tests/e2e/scrape_sim.py" --duration "${SCRAPE_SECONDS:-600}" --interval 15 \
-	--seconds 14 --sample 10 --latency-probe "${specs[@]}"
+	--seconds 14 --sample 10 --latency-probe --json "${SCRAPE_JSON:-/dev/null}" "${specs[@]}"

@@ -311,6 +311,7 @@ def main():
             "fds_first": min(x[3] for x in first), "fds_last": min(x[3] for x in last),
             "cpu_percent": 100.0 * cpu_s / elapsed if elapsed > 0 else float("nan"),
             "rss_kb_mean": sum(x[1] for x in s) / len(s),
+            "series": [[round(x[0], 1), x[1], x[2], x[3]] for x in s],
         }
         report["processes"][name] = r
         total_cpu += r["cpu_percent"]
