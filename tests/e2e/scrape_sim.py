@@ -9,9 +9,9 @@ and allocs (501 today: heap and allocs need allocation tracing). Every reply
 must be 200 (501 for allocs) with its full length and a gzipped pprof
 profile of the expected sample type. Meanwhile each serve process's RSS,
 descriptors (perf events aside: they come and go with the profiles) and
-threads are sampled every SAMPLE seconds: the last window's (a minute, or
-a third of a shorter run) median RSS and smallest thread and descriptor
-counts must be within 10% of the first window's. The targets' heartbeat
+threads are sampled every SAMPLE seconds: after two intervals of warm-up,
+the last window's (a minute, or a third of a shorter run) must be within
+10% of the first window's, plus one recording's transient (see below). The targets' heartbeat
 files are read: their pace must stay within 80% of theirs before the
 scrapes, with no stall over 2 s.
 
@@ -286,29 +286,31 @@ def main():
         except OSError as e:
             stats.fail("serve %d at the end: %s" % (pid, e))
 
-    # Flat: the last window against the first (a minute each over 10
-    # minutes; a third of a shorter run), after the first scrape round.
-    win = min(60.0, a.duration / 3)
+    # Flat: the last window against the first, after a warm-up of two
+    # intervals (malloc's arenas grow with the connections in flight).
+    # A thread and a socket per connection, and the files a recording
+    # opens, come and go with the requests in flight (a 14 s profile takes
+    # up to 17 s on a loaded machine and overlaps the next round's): RSS
+    # and descriptors are compared by their highest value in each window,
+    # threads by their lowest; what leaks raises both. Allowed: 10% more,
+    # plus the transient of one recording (8 MiB, 4 descriptors, 1
+    # thread): bench/serve.sh's 10 minutes swing by that much at steady
+    # state, phase against phase.
+    warm = 2 * a.interval
+    win = min(60.0, (a.duration - warm) / 3)
+    slack = {"rss_kb": 8192, "fds": 4, "threads": 1}
     report = {"duration": a.duration, "processes": {}}
     total_cpu = total_rss = 0.0
     for (name, _, _, pid) in targets:
         s = samples[pid]
-        first = [x for x in s if a.interval <= x[0] < a.interval + win] or s[:2]
+        first = [x for x in s if warm <= x[0] < warm + win] or s[:2]
         last = [x for x in s if x[0] >= s[-1][0] - win] or s[-2:]
         cpu_s = (s[-1][4] - s[0][4]) / tick
         elapsed = s[-1][0] - s[0][0]
-        # A thread and a socket per connection: how many a sample sees
-        # depends on the requests in flight at that moment (a 14 s
-        # profile takes 15-17 s on a loaded machine and overlaps the next
-        # round's). What leaks raises the floor: compare the windows'
-        # smallest thread and descriptor counts, and their median RSS.
-        def med(v):
-            v = sorted(v)
-            return v[len(v) // 2]
         r = {
-            "rss_kb_first": med([x[1] for x in first]), "rss_kb_last": med([x[1] for x in last]),
+            "rss_kb_first": max(x[1] for x in first), "rss_kb_last": max(x[1] for x in last),
             "threads_first": min(x[2] for x in first), "threads_last": min(x[2] for x in last),
-            "fds_first": min(x[3] for x in first), "fds_last": min(x[3] for x in last),
+            "fds_first": max(x[3] for x in first), "fds_last": max(x[3] for x in last),
             "cpu_percent": 100.0 * cpu_s / elapsed if elapsed > 0 else float("nan"),
             "rss_kb_mean": sum(x[1] for x in s) / len(s),
             "series": [[round(x[0], 1), x[1], x[2], x[3]] for x in s],
@@ -321,8 +323,9 @@ def main():
                  r["threads_last"], r["fds_first"], r["fds_last"], r["cpu_percent"]))
         for key in ("rss_kb", "threads", "fds"):
             f, l = r[key + "_first"], r[key + "_last"]
-            if l > math.ceil(f * 1.10):
-                stats.fail("%s: %s grew from %d to %d (more than 10%%)" % (name, key, f, l))
+            if l > math.ceil(f * 1.10) + slack[key]:
+                stats.fail("%s: %s grew from %d to %d (more than 10%% + %d)"
+                           % (name, key, f, l, slack[key]))
     report["total_cpu_percent"] = total_cpu
     report["total_rss_kb"] = total_rss
     print("total: CPU %.1f%%, RSS %.0f kB" % (total_cpu, total_rss))
