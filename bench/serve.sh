@@ -8,10 +8,17 @@
 #   4. --all over N=20 processes (4 threads each): cprof's CPU and RSS over
 #      20 s idle (the /proc scan alone), then over 20 s of one
 #      goroutine?debug=1 per process per second through /pid/PID
-# usage: bench/serve.sh [BUILD_DIR]   (default: build; needs cprof and the
-# server_target workload built there)
+#   5. Grafana Alloy's scrape pattern (tests/e2e/scrape_sim.py: profile,
+#      block and mutex with seconds=14 every 15 s, goroutine, allocs)
+#      against 3 workloads, one cprof serve -p each, for SCRAPE_SECONDS
+#      (600): each serve's CPU and RSS and the total, RSS, descriptors and
+#      threads of the first and last minute, the workloads' heartbeats, and
+#      p50/p99 of goroutine?debug=1 while CPU profiles are being taken
+# usage: [SCRAPE_SECONDS=600] bench/serve.sh [BUILD_DIR]   (default: build;
+# needs cprof and the server_target workload built there)
 set -euo pipefail
 B=$(cd "${1:-build}" && pwd)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
 CPROF=$B/cprof
 TARGET=$B/workloads/server_target_nofp
 [ -x "$CPROF" ] && [ -x "$TARGET" ] || { echo "build cprof and server_target_nofp in $B first" >&2; exit 2; }
@@ -76,3 +83,18 @@ while [ "$(date +%s)" -lt "$end" ]; do
 done
 b=$(ticks "$AP")
 echo "--all, $N processes, goroutine?debug=1 of each every ~1 s for 20 s: CPU $(awk -v t=$((b - a)) -v hz="$HZ" 'BEGIN { printf "%.2f", t / hz }') s ($(awk -v t=$((b - a)) -v hz="$HZ" -v n=$N 'BEGIN { printf "%.3f", t / hz / n }') s per process), RSS $(rss "$AP") KiB"
+
+# 5. The scrape pattern: three more workloads (4 parked threads each), a
+# serve for each.
+specs=()
+for i in 1 2 3; do
+	"$TARGET" 4 $((${SCRAPE_SECONDS:-600} + 120)) "$D/hb$i" & PIDS+=($!)
+	tp=$!
+	for _ in $(seq 100); do [ -s "$D/hb$i" ] && break; sleep 0.05; done
+	"$CPROF" serve -p "$tp" --http 127.0.0.1:0 -q 2>"$D/log$i" & PIDS+=($!)
+	sp=$!
+	for _ in $(seq 100); do grep -q listening "$D/log$i" && break; sleep 0.05; done
+	specs+=(--target "target$i,$(grep -o 'http://[^ ]*/debug/pprof' "$D/log$i"),$D/hb$i,$sp")
+done
+python3 "$SRC/tests/e2e/scrape_sim.py" --duration "${SCRAPE_SECONDS:-600}" --interval 15 \
+	--seconds 14 --sample 10 --latency-probe --json "${SCRAPE_JSON:-/dev/null}" "${specs[@]}"

@@ -134,6 +134,10 @@ struct record_callbacks {
 	 * by a thread's scale, docs/design.md §8, are not). A negative errno
 	 * aborts the recording with that error. May be NULL. */
 	int (*sample)(const struct record_sample *s, void *arg);
+	/* Called once sampling has stopped, before the samples left are
+	 * read and the profile is built (serve frees its slot there). May
+	 * be NULL. */
+	void (*sampled)(void *arg);
 	void *arg;
 };
 

@@ -1,0 +1,30 @@
+#!/bin/bash
+# serve_scrape.sh - Grafana Alloy's scrape pattern (tests/e2e/scrape_sim.py:
+# profile, block and mutex with seconds=14 every 15 s, goroutine, allocs)
+# against three workloads, each with its own cprof serve -p, for
+# SCRAPE_SECONDS (75 here; bench/serve.sh runs 10 minutes): every reply 200
+# (allocs 501) with a full-length profile of the right sample type
+# (goroutine/count for goroutine), each serve's RSS, descriptors and
+# threads flat (last window within 10% of the first), the workloads'
+# heartbeats unharmed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve_lib.bash"
+t_init
+
+secs=${SCRAPE_SECONDS:-75}
+specs=()
+for i in 1 2 3; do
+	hb=$T/heartbeat$i
+	start_bg "$WORKLOAD_DIR/server_target_nofp" 4 $((secs + 90)) "$hb"
+	tp=$BG_PID
+	wait_for 10 "target $i to start" test -s "$hb"
+	serve_start "$tp"
+	cp "$SERVE_LOG" "$T/serve$i.log"
+	specs+=(--target "target$i,$BASE,$hb,$SERVE_PID")
+done
+python3 "$SOURCE_DIR/tests/e2e/scrape_sim.py" --duration "$secs" --interval 15 \
+	--seconds 14 --sample 2 --json "$T/report.json" "${specs[@]}" >"$T/sim.out" 2>&1 ||
+	fail "scrape simulation: $(grep -E 'FAIL|failures|Error|rror:' "$T/sim.out" | head -8)"
+while read -r line; do note "$line"; done <"$T/sim.out"
+pass "Alloy's pattern for ${secs}s against 3 processes: every reply whole, serve flat, heartbeats unharmed"
