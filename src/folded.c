@@ -84,7 +84,7 @@ void folded_location_frames(const struct profile *p, const struct profile_locati
 			.name = name && *name ? name : "<unknown>",
 			.file = file ? file : "",
 			.line = l->lines[j].line,
-			.inlined = j > 0,
+			.inlined = j + 1 < l->nlines,
 			.mapping = m,
 		};
 	}
