@@ -365,6 +365,9 @@
 		root = build();
 		view = nodeAt(path);
 		var t = D.types[state.type];
+		/* What is shown, also as attributes (the DOM says what it draws). */
+		$('type').dataset.selected = t[0];
+		$('thread').dataset.selected = state.thread;
 		$('total').textContent = 'total ' + t[0] + ': ' + fmtValue(root.total) +
 			(state.thread ? ' in thread ' + state.thread : '');
 		return draw();
