@@ -12,8 +12,9 @@
 #   dom_attr DOM ID ATTR   an attribute of the element with that id
 #   check_offline HTML     the page loads nothing: its CSP, and no URL,
 #                     src= or href= outside the profile's data
-#   folded_vs_traces PROF TYPE   `cprof report --format folded` against
-#                     `go tool pprof -traces`, stack by stack
+#   folded_vs_traces PROF TYPE [UNIT]   `cprof report --format folded`
+#                     against `go tool pprof -traces -unit=UNIT` (default ns:
+#                     times as integers), stack by stack
 
 chrome() {
 	local rc=0
@@ -84,22 +85,26 @@ PY
 # then the frames leaf first ("%10s   name", the value on the first,
 # " (inline)" after inlined ones). Summed per stack, root first.
 traces_folded() {
-	gopprof -symbolize=none -traces -sample_index="$2" "$1" | python3 -c '
-import sys, collections
+	gopprof -symbolize=none -traces -sample_index="$2" -unit="$3" "$1" | python3 -c '
+import re, sys, collections
 acc = collections.Counter()
-stack, value = [], None
+stack, value = None, None	# None: before the first separator
 def flush():
     if stack and value:
         acc[";".join(reversed(stack))] += value
+# a frame: the value (first frame only, may be wider than 10) and three
+# spaces; a label line has two after its colon
+frame = re.compile(r"^(?: {10}|( *\S+))   (\S.*)$")
 for line in sys.stdin.read().split("\n"):
     if line.startswith("-----------+"):
         flush(); stack, value = [], None; continue
-    if len(line) > 13 and line[10:13] == "   " and line[13] != " ":
-        v, name = line[:10].strip(), line[13:]
+    m = frame.match(line)
+    if m and stack is not None:
+        v, name = (m.group(1) or "").strip(), m.group(2)
         if name.endswith(" (inline)"):
             name = name[:-9]
         if v:
-            value = int(float(v))
+            value = int(float(re.match(r"-?[0-9.]+", v).group(0)))
         stack.append(name)
 flush()
 for k in sorted(acc):
@@ -110,12 +115,12 @@ for k in sorted(acc):
 
 folded_vs_traces() {
 	local prof=$1 type=$2 name
-	name=$(basename "$prof")
+	name=$(basename "$prof").$type
 	"$CPROF" report --format folded --sample-type "$type" "$prof" >"$T/$name.folded" 2>"$T/err" ||
 		fail "cprof report --format folded $prof exited $?: $(cat "$T/err")"
-	traces_folded "$prof" "$type" >"$T/$name.traces" || fail "go tool pprof -traces $prof failed"
+	traces_folded "$prof" "$type" "${3:-ns}" >"$T/$name.traces" || fail "go tool pprof -traces $prof failed"
 	[ -s "$T/$name.traces" ] || fail "go tool pprof -traces shows no stack in $prof"
 	diff "$T/$name.traces" "$T/$name.folded" >"$T/$name.diff" ||
 		fail "folded stacks of $prof differ from go tool pprof -traces (< pprof, > cprof): $(head -20 "$T/$name.diff")"
-	note "$name: $(wc -l <"$T/$name.folded") stacks, the same as go tool pprof -traces -sample_index=$type"
+	note "$name: $(wc -l <"$T/$name.folded") $type stacks, the same as go tool pprof -traces"
 }
