@@ -1,6 +1,6 @@
 /*
  * flame.c - the HTML flame graph page and its JSON model (flame.h,
- * docs/design.md §12).
+ * docs/design.md §9).
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
 /*
  * flame.h - a profile as one self-contained HTML page showing its flame
- * graph (docs/design.md §12): the page template, script and style of
+ * graph (docs/design.md §9): the page template, script and style of
  * src/ui/ (embedded at build time) around a compact JSON model of the
  * profile. Nothing in the page loads anything from the network.
  *

@@ -1,5 +1,5 @@
 /*
- * folded.c - folded stacks (folded.h, docs/design.md §12).
+ * folded.c - folded stacks (folded.h, docs/design.md §9).
  */
 #include <errno.h>
 #include <stdint.h>

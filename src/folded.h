@@ -1,7 +1,7 @@
 /*
  * folded.h - a profile as folded stacks, one line per distinct stack:
  * "root;caller;...;leaf VALUE", the input of flamegraph.pl, inferno and
- * speedscope (docs/design.md §12).
+ * speedscope (docs/design.md §9).
  *
  * A frame is what `go tool pprof -traces` prints for it: the function of
  * each line of a location, inlined lines as frames of their own (outermost

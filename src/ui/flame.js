@@ -7,7 +7,7 @@
  * it can be inspected (data-name, data-w: width as a fraction of the view,
  * data-share: the frame's share of the whole). Siblings narrower than one
  * pixel are merged into one grey block and not descended into
- * (docs/design.md §12). Plain JavaScript, no library, nothing fetched.
+ * (docs/design.md §9). Plain JavaScript, no library, nothing fetched.
  *
  * The URL fragment (or query) sets the view: #search=TEXT&regex=1&
  * type=NAME&thread=NAME&icicle=1.
