@@ -10,7 +10,8 @@
  * (docs/design.md §9). Plain JavaScript, no library, nothing fetched.
  *
  * The URL fragment (or query) sets the view: #search=TEXT&regex=1&
- * type=NAME&thread=NAME&icicle=1.
+ * type=NAME&thread=NAME&icicle=1&zoom=FUNCTION (the widest frame of that
+ * name).
  */
 (function () {
 	'use strict';
@@ -23,7 +24,7 @@
 	var $ = function (id) { return document.getElementById(id); };
 	var chart = $('chart'), tip = $('tip');
 	var state = { type: D.type, thread: '', icicle: false, search: '',
-		regex: false, zoom: [] };
+		regex: false, zoom: '' };
 	var root = null, view = null, drawn = [];
 
 	/* --- the URL ----------------------------------------------------- */
@@ -43,6 +44,7 @@
 					state.type = i;
 		if (get('thread') !== null)
 			state.thread = get('thread');
+		state.zoom = get('zoom') || '';
 	}
 
 	function writeParams() {
@@ -57,6 +59,8 @@
 			h.set('type', D.types[state.type][0]);
 		if (state.thread)
 			h.set('thread', state.thread);
+		if (view && view !== root)
+			h.set('zoom', name(view));
 		try {
 			history.replaceState(null, '', '#' + h.toString());
 		} catch (e) { /* some file:// pages refuse it: no matter */ }
@@ -164,6 +168,19 @@
 			n = c;
 		}
 		return n;
+	}
+
+	/* The widest frame named nm, or the root. */
+	function widest(nm) {
+		var best = root, todo = [root];
+		while (todo.length) {
+			var n = todo.pop();
+			if (n.f >= 0 && name(n) === nm && (best === root || n.total > best.total))
+				best = n;
+			if (n.kids)
+				n.kids.forEach(function (c) { todo.push(c); });
+		}
+		return best;
 	}
 
 	/* --- search ------------------------------------------------------ */
@@ -361,9 +378,9 @@
 	/* --- controls ---------------------------------------------------- */
 
 	function rebuild() {
-		var path = view ? pathOf(view) : [];
+		var path = view ? pathOf(view) : null;
 		root = build();
-		view = nodeAt(path);
+		view = path ? nodeAt(path) : state.zoom ? widest(state.zoom) : root;
 		var t = D.types[state.type];
 		/* What is shown, also as attributes (the DOM says what it draws). */
 		$('type').dataset.selected = t[0];
@@ -428,6 +445,7 @@
 		});
 		$('reset').addEventListener('click', function () {
 			view = root;
+			writeParams();
 			draw();
 		});
 		chart.addEventListener('click', function (ev) {
@@ -435,6 +453,7 @@
 			if (!it || it.small)
 				return;
 			view = it.n === view && view.parent ? view.parent : it.n;
+			writeParams();
 			draw();
 		});
 		chart.addEventListener('mousemove', function (ev) {
@@ -452,6 +471,7 @@
 		});
 		addEventListener('hashchange', function () {
 			readParams();
+			view = null;
 			$('search').value = state.search;
 			$('regex').checked = state.regex;
 			$('icicle').checked = state.icicle;

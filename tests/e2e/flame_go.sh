@@ -34,10 +34,9 @@ for f in main.main main.spinA main.spinB; do
 done
 # Without --sample-type: Go's default, the last (cpu).
 "$CPROF" report --format html "$T/go.pprof" >"$T/go2.html" || fail "cprof report --format html to stdout exited $?"
-chrome_dom "$T/go2.html" "$T/dom2.html"
+chrome_dom "$T/go2.html" "$T/dom2.html" "" "$TEST_TMP/flame_go.png"
 [ "$(dom_attr "$T/dom2.html" type data-selected)" = cpu ] || fail "the page does not show cpu first"
 grep -q 'id="total">total cpu: ' "$T/dom2.html" || fail "the page does not total cpu"
-chrome_shot "$T/go2.html" "$TEST_TMP/flame_go.png"
 
 folded_vs_traces "$T/go.pprof" samples
 folded_vs_traces "$T/go.pprof" cpu

@@ -7,7 +7,7 @@
 # go tool pprof reads them from the same profile (±2 points); a search
 # (#search=) marks exactly the matching frames and shows their share; the
 # thread selector (#thread=) keeps one thread; the sample type selector
-# (#type=) switches. `cprof record -o cpu.html` writes such a page
+# (#type=) switches; zoom (#zoom=) draws a frame full width. `cprof record -o cpu.html` writes such a page
 # directly. The page loads nothing. A screenshot goes to
 # $TEST_TMP/flame_html.png.
 set -euo pipefail
@@ -43,7 +43,8 @@ done
 
 # Widths: the samples sample type, as pp_stacks counts them (a search
 # changes no width).
-chrome_dom "$T/ct.html" "$T/dom.html" "search=b_leaf&type=samples"
+chrome_dom "$T/ct.html" "$T/dom.html" "search=b_leaf&type=samples" "$TEST_TMP/flame_html.png"
+note "screenshot: $TEST_TMP/flame_html.png"
 dom_frames "$T/dom.html" >"$T/frames"
 for f in $funcs; do
 	want=$(pp_share "$T/ct.stacks" "$f")
@@ -67,20 +68,29 @@ shown=$(awk -v s="$shown" 'BEGIN { printf "%.1f\n", 100 * s }')
 want=$(pp_share "$T/ct.stacks" b_leaf)
 note "search b_leaf: the page shows $shown%, pprof $want%"
 within "$shown" "$want" 2 || fail "the search shows $shown% for b_leaf, pprof has $want%"
-# a regular expression: ^[bc]_leaf$ is both leaves
-chrome_dom "$T/ct.html" "$T/regex.html" "search=%5E%5Bbc%5D_leaf%24&regex=1&type=samples"
-shown=$(awk -v s="$(dom_attr "$T/regex.html" matched data-share)" 'BEGIN { printf "%.1f\n", 100 * s }')
-want=$(awk -v b="$(pp_share "$T/ct.stacks" b_leaf)" -v c="$(pp_share "$T/ct.stacks" c_leaf)" \
+# One thread, a regular expression and a zoom in one load (chromium is
+# slow on a loaded machine): calltree-1 runs thread_main, never main;
+# ^[bc]_leaf$ is both leaves, their share of that thread's samples shown;
+# zoom=b draws the thread's b full width with b_leaf under it and its
+# callers below, nothing of a or c.
+chrome_dom "$T/ct.html" "$T/view.html" "thread=calltree-1&search=%5E%5Bbc%5D_leaf%24&regex=1&zoom=b&type=samples"
+dom_frames "$T/view.html" >"$T/vframes"
+[ "$(dom_attr "$T/view.html" thread data-selected)" = calltree-1 ] || fail "the thread selector does not show calltree-1"
+grep -q '<option value="calltree_nofp">' "$T/view.html" || fail "the thread selector lacks the main thread"
+grep -q '^thread_main	' "$T/vframes" || fail "thread calltree-1 shows no thread_main"
+grep -q '^main	' "$T/vframes" && fail "thread calltree-1 shows main, the other thread's"
+awk -F '\t' '$3 == "calltree-1"' "$T/ct.stacks" >"$T/ct1.stacks"
+shown=$(awk -v s="$(dom_attr "$T/view.html" matched data-share)" 'BEGIN { printf "%.1f\n", 100 * s }')
+want=$(awk -v b="$(pp_share "$T/ct1.stacks" b_leaf)" -v c="$(pp_share "$T/ct1.stacks" c_leaf)" \
 	'BEGIN { printf "%.1f\n", b + c }')
-within "$shown" "$want" 2 || fail "the regex search ^[bc]_leaf\$ shows $shown%, pprof has $want%"
-
-# One thread: calltree-1 runs thread_main, never main.
-chrome_dom "$T/ct.html" "$T/thread.html" "thread=calltree-1&type=samples"
-dom_frames "$T/thread.html" >"$T/tframes"
-grep -q '^thread_main	' "$T/tframes" || fail "thread calltree-1 shows no thread_main"
-grep -q '^main	' "$T/tframes" && fail "thread calltree-1 shows main, the other thread's"
-[ "$(dom_attr "$T/thread.html" thread data-selected)" = calltree-1 ] || fail "the thread selector does not show calltree-1"
-grep -q '<option value="calltree_nofp">' "$T/thread.html" || fail "the thread selector lacks the main thread"
+note "thread calltree-1, regex ^[bc]_leaf\$: the page shows $shown%, pprof $want%"
+within "$shown" "$want" 2 || fail "the regex search ^[bc]_leaf\$ in calltree-1 shows $shown%, pprof has $want%"
+awk -F '\t' '$1 == "b" && $4 == "1.000000"' "$T/vframes" | grep -q . ||
+	fail "zoom=b does not draw b full width: $(grep '^b	' "$T/vframes")"
+awk -F '\t' '$1 == "b_leaf" && $4 > 0.95 && $3 == 1' "$T/vframes" | grep -q . ||
+	fail "zoom=b does not draw b_leaf under b, marked by the search"
+grep -q '^run	' "$T/vframes" || fail "zoom=b does not draw its caller run"
+grep -Eq '^(a|c|c_leaf)	' "$T/vframes" && fail "zoom=b still draws a or c: $(grep -E '^(a|c|c_leaf)	' "$T/vframes" | head -3)"
 
 # The page record wrote: every function, a, b and c in their proportions
 # within run (±2 points of the shares computed from its own data).
@@ -105,6 +115,4 @@ while read -r f want; do
 done <"$T/dshares"
 note "record -o direct.html: $(tr '\n' ' ' <"$T/dshares")"
 
-chrome_shot "$T/ct.html" "$TEST_TMP/flame_html.png" "search=b_leaf"
-note "screenshot: $TEST_TMP/flame_html.png"
 pass

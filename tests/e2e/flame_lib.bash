@@ -2,12 +2,14 @@
 # graph and folded stacks); source it after lib.sh and t_init. (Not a .sh
 # file, so ctest does not run it as a test.)
 #
-#   chrome_dom FILE OUT [FRAGMENT]   load FILE (from disk, file://) in headless
-#                     chromium, every host name resolving to nothing; the DOM
-#                     after the script ran into OUT
-#   chrome_shot FILE PNG [FRAGMENT]  the same, a 1400x900 screenshot into PNG
-#   dom_frames DOM    the drawn frames: "NAME<TAB>SHARE<TAB>MATCH" lines
-#                     (SHARE of the whole profile, 0-1; MATCH 1 for a search hit)
+#   chrome_dom FILE OUT [FRAGMENT [PNG]]   load FILE (from disk, file://) in
+#                     headless chromium, every host name resolving to nothing;
+#                     the DOM after the script ran into OUT, and with PNG a
+#                     1400x900 screenshot (in the same run: chromium is slow
+#                     to start on a loaded machine)
+#   dom_frames DOM    the drawn frames: "NAME<TAB>SHARE<TAB>MATCH<TAB>W" lines
+#                     (SHARE of the whole profile, 0-1; MATCH 1 for a search
+#                     hit; W the width as a fraction of the view)
 #   dom_share DOM NAME     percentage (one decimal) of the whole in frames NAME
 #   dom_attr DOM ID ATTR   an attribute of the element with that id
 #   check_offline HTML     the page loads nothing: its CSP, and no URL,
@@ -26,14 +28,10 @@ chrome() {
 }
 
 chrome_dom() {
-	chrome --dump-dom "file://$(readlink -f "$1")${3:+#$3}" >"$2"
+	chrome --dump-dom ${4:+--screenshot="$4"} "file://$(readlink -f "$1")${3:+#$3}" >"$2"
 	grep -q 'data-ready="1"' "$2" ||
 		fail "the page's script did not finish in $1${3:+#$3} (see $2)"
-}
-
-chrome_shot() {
-	chrome --screenshot="$2" "file://$(readlink -f "$1")${3:+#$3}" >/dev/null
-	[ -s "$2" ] || fail "chromium took no screenshot of $1"
+	[ -z "${4:-}" ] || [ -s "$4" ] || fail "chromium took no screenshot of $1"
 }
 
 dom_frames() {
@@ -43,7 +41,7 @@ class P(html.parser.HTMLParser):
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "div" and "f" in (a.get("class") or "").split() and "data-name" in a:
-            print("%s\t%s\t%s" % (a["data-name"], a["data-share"], a.get("data-match", "0")))
+            print("%s\t%s\t%s\t%s" % (a["data-name"], a["data-share"], a.get("data-match", "0"), a["data-w"]))
 P().feed(open(sys.argv[1], encoding="utf-8").read())
 PY
 }
