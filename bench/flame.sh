@@ -14,6 +14,7 @@
 #           picture (body data-first-draw-ms): wall time, so only
 #           meaningful on an idle machine
 # usage: bench/flame.sh [BUILD_DIR] [SIZES...]   (default: build 1000 10000 50000)
+# PPROF_RUNS="1" loads pprof's page once instead of 3 times (it is slow).
 set -euo pipefail
 die() { echo "bench/flame.sh: $*" >&2; exit 2; }
 source "$(dirname "$0")/lib.sh"
@@ -39,13 +40,17 @@ cpu_of() {	# CMD...: user + system ms of CMD and the children it waited for
 	awk '{ printf "%.0f\n", ($1 + $2) * 1000 }' "$D/time"
 }
 
-chrome() {	# URL OUT: CPU ms of a --dump-dom run
-	/usr/bin/time -f '%U %S' -o "$D/time" timeout 180 chromium --headless --no-sandbox \
-		--disable-gpu --enable-unsafe-swiftshader \
+# CHROME_TIMEOUT (default 600 s): a page that takes longer counts as
+# failed (pprof's page for 50k stacks is ~180 MB).
+chrome() {	# URL OUT: CPU ms of a --dump-dom run, or 999999999 when it failed
+	if /usr/bin/time -f '%U %S' -o "$D/time" timeout "${CHROME_TIMEOUT:-600}" chromium \
+		--headless --no-sandbox --disable-gpu --enable-unsafe-swiftshader \
 		--disable-dev-shm-usage --no-zygote --user-data-dir="$D/chrome" \
-		--window-size=1400,900 --virtual-time-budget=30000 --dump-dom "$1" >"$2" 2>/dev/null ||
-		die "chromium failed on $1"
-	awk '{ printf "%.0f\n", ($1 + $2) * 1000 }' "$D/time"
+		--window-size=1400,900 --virtual-time-budget=30000 --dump-dom "$1" >"$2" 2>/dev/null; then
+		awk '{ printf "%.0f\n", ($1 + $2) * 1000 }' "$D/time"
+	else
+		echo 999999999
+	fi
 }
 
 proc_cpu_ms() {	# PID: its user + system time so far
@@ -63,6 +68,7 @@ for n in "${SIZES[@]}"; do
 	cw=$(for _ in 1 2 3; do cpu_of "$CPROF" report --format html -o "$D/c.html" "$prof"; done | best)
 	csize=$(stat -c %s "$D/c.html")
 	cl=$(for _ in 1 2 3; do chrome "file://$D/c.html" "$D/cdom.html"; done | best)
+	[ "$cl" -lt 999999999 ] || die "chromium failed on cprof's page for $n stacks"
 	grep -q 'data-ready="1"' "$D/cdom.html" || die "cprof's page did not finish for $n stacks"
 	cdraw=$(sed -n 's/.*data-first-draw-ms="\([0-9.]*\)".*/\1/p' "$D/cdom.html" | head -1)
 	# pprof
@@ -82,13 +88,14 @@ for n in "${SIZES[@]}"; do
 		echo $((c1 - c0))
 	done | best)
 	psize=$(stat -c %s "$D/p.html")
-	pl=$(for _ in 1 2 3; do chrome "$url" "$D/pdom.html"; done | best)
+	pl=$(for _ in ${PPROF_RUNS:-1 2 3}; do chrome "$url" "$D/pdom.html"; done | best)
 	kill "$pp"; wait "$pp" 2>/dev/null || true
 	cnet=$((cl - blank)); pnet=$((pl - blank))
+	[ "$pl" -lt 999999999 ] || pnet=">${CHROME_TIMEOUT:-600}s"
 	[ "$cnet" -gt 0 ] || cnet=1
 	[ "$cw" -gt 0 ] || cw=1
 	printf "%-7s | %5s ms %5s kB %5s ms %5s ms | %5s ms %5s kB %5s ms | %5s %5s\n" "$n" \
 		"$cw" $((csize / 1024)) "$cnet" "${cdraw}" "$pw" $((psize / 1024)) "$pnet" \
 		"$(awk -v a="$pw" -v b="$cw" 'BEGIN { printf "%.1f", a / b }')" \
-		"$(awk -v a="$pnet" -v b="$cnet" 'BEGIN { printf "%.1f", a / b }')"
+		"$(awk -v a="$pnet" -v b="$cnet" 'BEGIN { if (a ~ /^>/) print "-"; else printf "%.1f", a / b }')"
 done
