@@ -20,7 +20,7 @@ for w in calltree inline; do
 	wait_exec "$pid" "$wl"
 	record_p "$pid" "$T/$w.pprof" --seconds 2 -F 499 || fail "cprof record exited $?"
 	# and folded straight from record
-	"$CPROF" record -q -p "$pid" -s 1 -F 499 -o "$T/$w.folded" || fail "cprof record -o $w.folded exited $?"
+	"$CPROF" record -q -p "$pid" -s 2 -F 499 -o "$T/$w.folded" || fail "cprof record -o $w.folded exited $?"
 	stop_bg "$pid"
 	folded_vs_traces "$T/$w.pprof" samples
 	folded_vs_traces "$T/$w.pprof" cpu
