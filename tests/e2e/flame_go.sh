@@ -20,6 +20,7 @@ enough_samples goprof "$T/go.stacks" 50
 	fail "cprof report --format html on Go's profile exited $?: $(cat "$T/err")"
 check_offline "$T/go.html"
 chrome_dom "$T/go.html" "$T/dom.html"
+dom_frames "$T/dom.html" >"$T/frames"
 [ "$(dom_attr "$T/dom.html" type data-selected)" = samples ] ||
 	fail "--sample-type samples is not the type shown first"
 grep -q '<option value="1">cpu (nanoseconds)</option>' "$T/dom.html" ||
@@ -28,7 +29,7 @@ grep -q '<label id="threadbox" hidden="">' "$T/dom.html" ||
 	fail "a thread selector is shown for a profile without thread_name labels"
 for f in main.main main.spinA main.spinB; do
 	want=$(pp_share "$T/go.stacks" "$f")
-	got=$(dom_share "$T/dom.html" "$f")
+	got=$(dom_share "$T/frames" "$f")
 	note "$f: $got% wide in the page, in $want% of the samples (pprof)"
 	within "$got" "$want" 2 || fail "$f is $got% wide in the page, pprof has it in $want% of the samples"
 done

@@ -50,7 +50,7 @@ note "screenshot: $TEST_TMP/flame_html.png"
 dom_frames "$T/dom.html" >"$T/frames"
 for f in $funcs; do
 	want=$(pp_share "$T/ct.stacks" "$f")
-	got=$(dom_share "$T/dom.html" "$f")
+	got=$(dom_share "$T/frames" "$f")
 	note "$f: $got% wide in the page, in $want% of the samples (pprof)"
 	grep -q "^$f	" "$T/frames" || fail "no frame for $f in the page"
 	within "$got" "$want" 2 || fail "$f is $got% wide in the page, pprof has it in $want% of the samples"
@@ -59,7 +59,7 @@ done
 
 # Search: the b_leaf frames marked, no other; the share shown.
 cp "$T/dom.html" "$T/search.html"
-dom_frames "$T/search.html" >"$T/sframes"
+cp "$T/frames" "$T/sframes"
 awk -F '\t' '$3 == 1 && $1 != "b_leaf"' "$T/sframes" | grep -q . &&
 	fail "the search for b_leaf marks other frames: $(awk -F '\t' '$3 == 1' "$T/sframes" | head -3)"
 [ "$(awk -F '\t' '$1 == "b_leaf" && $3 == 1' "$T/sframes" | wc -l)" -ge 2 ] ||
@@ -97,6 +97,7 @@ grep -Eq '^(a|c|c_leaf)	' "$T/vframes" && fail "zoom=b still draws a or c: $(gre
 # The page record wrote: every function, a, b and c in their proportions
 # within run (±2 points of the shares computed from its own data).
 chrome_dom "$T/direct.html" "$T/ddom.html"
+dom_frames "$T/ddom.html" >"$T/dframes"
 python3 - "$T/direct.html" >"$T/dshares" <<'PY' || fail "cannot read the data of direct.html"
 import json, re, sys
 s = open(sys.argv[1], encoding="utf-8").read()
@@ -112,7 +113,7 @@ for n in "main thread_main run a b b_leaf c c_leaf".split():
     print(n, "%.1f" % (100.0 * has.get(n, 0) / tot))
 PY
 while read -r f want; do
-	got=$(dom_share "$T/ddom.html" "$f")
+	got=$(dom_share "$T/dframes" "$f")
 	within "$got" "$want" 2 || fail "direct.html: $f is $got% wide, its data has it in $want%"
 done <"$T/dshares"
 note "record -o direct.html: $(tr '\n' ' ' <"$T/dshares")"

@@ -10,7 +10,9 @@
 #   dom_frames DOM    the drawn frames: "NAME<TAB>SHARE<TAB>MATCH<TAB>W" lines
 #                     (SHARE of the whole profile, 0-1; MATCH 1 for a search
 #                     hit; W the width as a fraction of the view)
-#   dom_share DOM NAME     percentage (one decimal) of the whole in frames NAME
+#   dom_share FRAMES NAME  percentage (one decimal) of the whole in frames
+#                     NAME, from dom_frames' output (python3 once per page:
+#                     it takes seconds to start on a loaded machine)
 #   dom_attr DOM ID ATTR   an attribute of the element with that id
 #   check_offline HTML     the page loads nothing: its CSP, and no URL,
 #                     src= or href= outside the profile's data
@@ -47,7 +49,7 @@ PY
 }
 
 dom_share() {
-	dom_frames "$1" | awk -F '\t' -v n="$2" '$1 == n { s += $2 } END { printf "%.1f\n", 100 * s }'
+	awk -F '\t' -v n="$2" '$1 == n { s += $2 } END { printf "%.1f\n", 100 * s }' "$1"
 }
 
 dom_attr() {
