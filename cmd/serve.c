@@ -1,6 +1,6 @@
 /*
  * serve.c - `cprof serve`: Go's /debug/pprof/ endpoints for a running
- * process. Parses and validates; src/http.c does the serving.
+ * process. Parses and validates; src/http_server.c does the serving.
  */
 #include <errno.h>
 #include <getopt.h>

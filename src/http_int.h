@@ -1,12 +1,27 @@
 /*
- * http_int.h - what http.c (the server) and http_pure.c (its pure
- * helpers) share beyond http.h. Private to them.
+ * http_int.h - what the parts of the HTTP module share beyond http.h.
+ * Private to them:
+ *   http_server.c     the libmicrohttpd shell: loading the library, the
+ *                     listen socket, requests in and replies out, the
+ *                     serve loop;
+ *   http_endpoints.c  Go-compatible /debug/pprof/ rendering for a target;
+ *   http_targets.c    the processes served: pid, start time, whether one
+ *                     is gone, and the state requests share per process;
+ *   http_pure.c       pure helpers (query parsing, reply building...).
  */
 #ifndef CPROF_HTTP_INT_H
 #define CPROF_HTTP_INT_H
 
 #include <stddef.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <sys/types.h>
+#include "http.h"
+#include "record.h"
+#include "threads_write.h"
 
 #define TEXT_PLAIN "text/plain; charset=utf-8"
 #define TEXT_HTML "text/html; charset=utf-8"
@@ -30,5 +45,71 @@ void html_escape(struct sbuf *b, const char *s);
  * -ERANGE with *v the value's sign (+1 or -1); a non-digit anywhere is
  * -EINVAL. */
 int parse_go_int(const char *s, long long *v);
+
+/* --- targets (http_targets.c) ------------------------------------------ */
+
+enum http_stop_reason {
+	HTTP_RUNNING = 0,
+	HTTP_STOP_REQUESTED,
+	HTTP_STOP_TARGET_EXITED,
+};
+
+struct shared_dump;	/* http_endpoints.c */
+
+/* One process served, with what its requests share. */
+struct http_target {
+	const struct http_opts *o;
+	pid_t pid;
+	uint64_t starttime;		/* tells a reused pid from ours */
+	struct threads_opts topts;	/* pid set */
+	unsigned max_seconds;		/* cap of profile?seconds */
+	struct symbolizer *sym;		/* under sym_lock */
+	pthread_mutex_t sym_lock;	/* elfutils is not thread-safe */
+	pthread_mutex_t capture_lock;	/* the fields below, to latest */
+	pthread_cond_t capture_cond;	/* a capture finished */
+	unsigned long captures_started, captures_done;
+	bool capturing;			/* one ptrace capture at a time */
+	struct shared_dump *latest;	/* the last capture, shared */
+	pthread_mutex_t kind_lock[RECORD_TRACE + 1];	/* one profile of each
+							 * kind at a time */
+	atomic_int stopping;		/* enum http_stop_reason: requests end
+					 * (503) once it is set */
+};
+
+/* Reads the process's start time and opens its symbolizer. Returns 0 or
+ * -errno with err naming what failed; nothing to free then. */
+int http_target_init(struct http_target *t, const struct http_opts *o,
+		     pid_t pid, char *err, size_t errlen);
+void http_target_fini(struct http_target *t);
+/* Whether the process exited (or is a zombie, or its pid was reused). */
+bool http_target_gone(const struct http_target *t);
+
+/* --- requests (http_server.c -> http_endpoints.c) ---------------------- */
+
+/* Per request, from the URI callback to the completion callback. */
+struct http_request {
+	struct timespec start;
+	char *uri;			/* raw, with the query */
+	char method[16];
+	bool started;
+	char *body;			/* POST body */
+	size_t blen;
+	char *location;			/* a redirect's Location, or NULL */
+	bool too_large;
+	int fd;				/* the client's socket, -1: unknown */
+	bool accept_gzip;		/* Accept-Encoding names gzip */
+	int status;
+	size_t bytes;
+};
+
+/* --- endpoints (http_endpoints.c) -------------------------------------- */
+
+/* The reply to a request for url (percent-decoded path) on target tg. */
+void http_endpoints_route(struct http_target *tg, struct http_request *rq,
+			  const char *url, const char *method,
+			  struct http_reply *r);
+/* Drops a reference to a shared thread dump; capture_lock held (or the
+ * target no longer shared). NULL is a no-op. */
+void http_dump_put_locked(struct shared_dump *sd);
 
 #endif

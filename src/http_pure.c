@@ -2,7 +2,7 @@
  * http_pure.c - the side-effect-free half of serve (http.h): listen
  * addresses, query strings, Go's parameter rules and error texts, the
  * index, cmdline and symbol bodies, access-log lines. What the unit tests
- * and the http fuzzer exercise; http.c is the server that uses them.
+ * and the http fuzzer exercise; http_server.c and http_endpoints.c use them.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE	/* vasprintf */
