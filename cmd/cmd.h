@@ -72,6 +72,22 @@ int cli_output_open(const char *path, bool binary, const char *example,
 int cli_output_write(struct outfile *of, const char *path, const void *data,
 		     size_t len);
 
+/* The output formats of a profile (cmd/format.c). */
+enum cli_format { CLI_FORMAT_PPROF, CLI_FORMAT_HTML, CLI_FORMAT_FOLDED, CLI_FORMAT_TOP };
+/* By name ("pprof", "html", "folded", "top"); -1 when unknown (prints nothing). */
+int cli_format_parse(const char *s, enum cli_format *f);
+const char *cli_format_name(enum cli_format f);
+/* By file name: .html/.htm the flame graph, .folded folded stacks, else pprof. */
+enum cli_format cli_format_of_path(const char *path);
+/* The profile in format f into *data (malloc'd, *len bytes): sample_type
+ * (NULL: the default) for html, folded and top, title for html, top rows
+ * for top. -EINVAL for an unknown sample type, with err listing those
+ * that exist; -errno otherwise, err saying why. */
+struct profile;
+int cli_format_render(const struct profile *p, enum cli_format f, const char *sample_type,
+		      const char *title, size_t top, char **data, size_t *len,
+		      char *err, size_t errlen);
+
 /* True when fd 2 is a terminal (progress lines are drawn). */
 bool cli_stderr_is_tty(void);
 

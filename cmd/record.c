@@ -101,7 +101,11 @@ static void record_usage(FILE *f)
 		"                          '-' for standard output (not a terminal). A\n"
 		"                          regular file is replaced atomically (through\n"
 		"                          symbolic links, keeping its mode and owner), a\n"
-		"                          device or FIFO written in place\n"
+		"                          device or FIFO written in place. The format\n"
+		"                          follows the name: .html or .htm a flame graph\n"
+		"                          page, .folded folded stacks, else pprof\n"
+		"      --format FORMAT     pprof, html or folded, whatever the name\n"
+		"                          (for -o - or another name)\n"
 		"  -g, --call-graph MODE   dwarf: unwind copied user stacks with the CFI,\n"
 		"                          right through code without frame pointers\n"
 		"                          (default); fp: the kernel's frame-pointer\n"
@@ -119,6 +123,8 @@ static void record_usage(FILE *f)
 		"examples:\n"
 		"  cprof record -p 1234                      30 s of pid 1234 into cpu.pprof\n"
 		"  cprof record -p 1234 -s 10 -F 999 -o x.pprof\n"
+		"  cprof record -p 1234 -o cpu.html          a flame graph to open in a browser\n"
+		"  cprof record -p 1234 -o cpu.folded        folded stacks (flamegraph.pl)\n"
 		"  cprof record -o make.pprof -- make -j2    a command and its children\n"
 		"  cprof record -p 1234 --children           pid 1234 and its children\n"
 		"  ssh host cprof record -p 1234 -o - > cpu.pprof\n"
@@ -186,6 +192,7 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		{ "seconds",    required_argument, NULL, 's' },
 		{ "freq",       required_argument, NULL, 'F' },
 		{ "output",     required_argument, NULL, 'o' },
+		{ "format",     required_argument, NULL, 'f' },
 		{ "call-graph", required_argument, NULL, 'g' },
 		{ "stack-size", required_argument, NULL, 'S' },
 		{ "no-kernel",  no_argument,       NULL, 'K' },
@@ -198,6 +205,7 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 	};
 	unsigned long v;
 	int c, children = -1;
+	bool format_set = false;
 
 	/* `cprof trace` shares the options, the targets and the run. */
 	bool trace = argc > 0 && argv[0] && !strcmp(argv[0], "trace");
@@ -269,6 +277,23 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 			}
 			cli->output = optarg;
 			break;
+		case 'f':
+			if (trace) {
+				cli_error("cprof trace takes no --format: it writes Chrome "
+					  "Trace Event JSON");
+				cli_hint("for a flame graph, use 'cprof record --format html'");
+				return -1;
+			}
+			if (cli_format_parse(optarg, &cli->format) < 0 ||
+			    cli->format == CLI_FORMAT_TOP) {
+				cli_error("invalid --format '%s': must be pprof, html or folded",
+					  optarg);
+				cli_hint("pprof (the default) for cprof report and go tool pprof; "
+					 "html, a flame graph page; folded, folded stacks");
+				return -1;
+			}
+			format_set = true;
+			break;
 		case 'g':
 			if (!strcmp(optarg, "dwarf")) {
 				cli->callgraph = SAMPLER_CG_DWARF;
@@ -333,11 +358,15 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 	if (!cli->output && trace) {
 		cli->output = "trace.json";
 	} else if (!cli->output) {
-		/* KIND.pprof: cpu.pprof as ever for the default. */
+		/* KIND.pprof: cpu.pprof as ever for the default; KIND.html
+		 * with --format html. */
 		static char name[32];
 
-		snprintf(name, sizeof(name), "%s.pprof", record_profile_name(cli->profile));
+		snprintf(name, sizeof(name), "%s.%s", record_profile_name(cli->profile),
+			 cli->format == CLI_FORMAT_PPROF ? "pprof" : cli_format_name(cli->format));
 		cli->output = name;
+	} else if (!format_set && !trace) {
+		cli->format = cli_format_of_path(cli->output);
 	}
 	/* As perf: a command's children are part of it (make, sh -c); a
 	 * running process is recorded alone unless asked. The last of
@@ -674,7 +703,7 @@ int cmd_record(int argc, char **argv)
 	size_t olen = strlen(cli.output);
 	bool gz = olen > 3 && !strcmp(cli.output + olen - 3, ".gz");
 	/* A trace is text, unless gzipped: it may go to a terminal. */
-	bool binary = cli.profile != RECORD_TRACE || gz;
+	bool binary = cli.profile == RECORD_TRACE ? gz : cli.format == CLI_FORMAT_PPROF;
 	int r = cli_output_open(cli.output, binary,
 				cli.profile == RECORD_TRACE ? "trace.json" : RECORD_DEFAULT_OUTPUT,
 				&out);
@@ -781,11 +810,15 @@ int cmd_record(int argc, char **argv)
 			data = z;
 		}
 	} else {
-		r = pprof_encode(profile, &data, &len);
+		char title[96];
+		snprintf(title, sizeof(title), "%s profile of %s (pid %d)",
+			 record_profile_name(cli.profile), name, (int)pid);
+		r = cli_format_render(profile, cli.format, NULL, title, 0, (char **)&data,
+				      &len, err, sizeof(err));
 	}
 	if (r < 0) {
 		cli_error("cannot encode the %s: %s", opts.trace ? "trace" : "profile",
-			  strerror(-r));
+			  opts.trace ? strerror(-r) : err);
 		free(data);
 		profile_free(profile);
 		goto out_child;
@@ -856,6 +889,11 @@ int cmd_record(int argc, char **argv)
 		if (outfile_is_file(out) && cli.profile == RECORD_TRACE)
 			cli_info("wrote %s (%s); open it in https://ui.perfetto.dev, "
 				 "chrome://tracing or speedscope", cli.output, size);
+		else if (outfile_is_file(out) && cli.format == CLI_FORMAT_HTML)
+			cli_info("wrote %s (%s); open it in a browser", cli.output, size);
+		else if (outfile_is_file(out) && cli.format == CLI_FORMAT_FOLDED)
+			cli_info("wrote %s (%s), folded stacks (flamegraph.pl, inferno, speedscope)",
+				 cli.output, size);
 		else if (outfile_is_file(out))
 			cli_info("wrote %s (%s); see 'cprof report %s' or 'go tool pprof -http=:8081 %s'",
 				 cli.output, size, cli.output, cli.output);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "cmd.h"
 #include "record.h"
 #include "sampler.h"
 
@@ -31,6 +32,8 @@ struct record_cli {
 	double seconds;			/* 0 with a command: until it exits */
 	unsigned freq;
 	const char *output;
+	enum cli_format format;		/* --format, else from -o's name:
+					 * pprof, html or folded */
 	enum sampler_callgraph callgraph;
 	uint32_t stack_size;
 	bool kernel;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "outfile.h"
 #include "pprof.h"
 #include "report.h"
 
@@ -25,18 +26,28 @@ static const struct {
 static void report_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: cprof report [--top N] [--sample-type TYPE] [--max-memory SIZE] FILE\n"
+		"usage: cprof report [--format top|html|folded] [-o OUT] [--top N]\n"
+		"                    [--sample-type TYPE] [--max-memory SIZE] FILE\n"
 		"\n"
 		"Prints the functions of a pprof profile that account for the most\n"
 		"samples, as 'go tool pprof -top' does: flat (in the function itself),\n"
 		"cum (in it and what it calls), and their shares of the total.\n"
+		"Or writes the profile as a flame graph (one HTML file that opens from\n"
+		"disk in a browser, with nothing to download) or as folded stacks.\n"
 		"FILE is any profile.proto file, gzipped or not: cprof's or Go's own.\n"
 		"Its strings (names, comments) are printed with control characters\n"
 		"escaped ('\\x1b').\n"
 		"\n"
 		"options:\n"
-		"  --top N              rows to print, 0 for all (default %lu)\n"
-		"  --sample-type TYPE   the value to report, e.g. cpu or samples\n"
+		"  -f, --format FORMAT  top: the table (default); html: a flame graph\n"
+		"                       page; folded: 'root;...;leaf VALUE' lines\n"
+		"                       (flamegraph.pl, inferno, speedscope)\n"
+		"  -o, --output OUT     where to write it (default: standard output);\n"
+		"                       a regular file is replaced atomically, a device\n"
+		"                       or FIFO written in place\n"
+		"  --top N              rows to print (top), 0 for all (default %lu)\n"
+		"  --sample-type TYPE   the value to report, e.g. cpu or samples, in\n"
+		"                       every format (html: the one shown first)\n"
 		"                       (default: the profile's default, else its last)\n"
 		"  --max-memory SIZE    memory the file may take decoded, e.g. 4G\n"
 		"                       (default %lluM); input that decodes to over %d\n"
@@ -46,7 +57,9 @@ static void report_usage(FILE *f)
 		"examples:\n"
 		"  cprof report cpu.pprof\n"
 		"  cprof report --top 50 --sample-type samples cpu.pprof\n"
-		"  cprof report --top 0 goroutine.pb.gz\n",
+		"  cprof report --top 0 goroutine.pb.gz\n"
+		"  cprof report --format html -o cpu.html cpu.pprof\n"
+		"  cprof report --format folded cpu.pprof | flamegraph.pl > cpu.svg\n",
 		report_defaults.top, report_defaults.max_memory >> 20, PPROF_MAX_EXPANSION);
 }
 
@@ -69,63 +82,16 @@ static void report_hint_types(const struct profile *p)
 		cli_hint("it has no sample types at all");
 }
 
-int cmd_report(int argc, char **argv)
+/* Reads path and writes it in format to out. */
+static int report_file(const char *path, enum cli_format format,
+		       const struct report_opts *opts, const char *output,
+		       struct outfile *out, unsigned long long max_memory)
 {
-	static const struct option longopts[] = {
-		{ "top", required_argument, NULL, 't' },
-		{ "sample-type", required_argument, NULL, 's' },
-		{ "max-memory", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct report_opts opts = { .top = report_defaults.top };
-	unsigned long top;
-	unsigned long long max_memory = report_defaults.max_memory;
-	int c;
-
-	/* Reset getopt: main may have used it, and we parse argv + 1. */
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			if (cli_parse_ulong("--top", optarg, 0, 1000000000UL, &top) < 0) {
-				cli_hint("give the number of rows, or 0 for all of them");
-				return CPROF_EXIT_USAGE;
-			}
-			opts.top = top;
-			break;
-		case 's':
-			opts.sample_type = optarg;
-			break;
-		case 'm':
-			if (cli_parse_size("--max-memory", optarg, 1ULL << 20, &max_memory) < 0)
-				return CPROF_EXIT_USAGE;
-			break;
-		case 'h':
-			report_usage(stdout);
-			return CPROF_EXIT_OK;
-		default:
-			cli_bad_option("report", c, argv);
-			return CPROF_EXIT_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		cli_error("'cprof report' needs a profile FILE");
-		cli_hint("e.g. 'cprof report cpu.pprof'; see 'cprof report --help'");
-		return CPROF_EXIT_USAGE;
-	}
-	if (argc - optind > 1) {
-		cli_error("'cprof report' reads one FILE, not %d", argc - optind);
-		cli_hint("run it once per profile");
-		return CPROF_EXIT_USAGE;
-	}
-	const char *path = argv[optind];
-
+	int r;
 	struct profile *p = NULL;
 	char err[256];
 	size_t max = max_memory > SIZE_MAX ? SIZE_MAX : (size_t)max_memory;
-	int r = pprof_read_file_max(path, max, &p, err, sizeof(err));
+	r = pprof_read_file_max(path, max, &p, err, sizeof(err));
 	if (r == -E2BIG) {
 		cli_error("'%s' is too large to read: %s", path, err);
 		if (strstr(err, "limit of"))
@@ -151,20 +117,114 @@ int cmd_report(int argc, char **argv)
 			cli_hint("check the path; 'cprof record' writes cpu.pprof by default");
 		return CPROF_EXIT_FATAL;
 	}
-	r = report_top(p, &opts, stdout);
+	char *data = NULL;
+	size_t len = 0;
+	const char *base = strrchr(path, '/');
+	r = cli_format_render(p, format, opts->sample_type, base ? base + 1 : path,
+			      opts->top, &data, &len, err, sizeof(err));
 	if (r == -EINVAL) {
-		if (opts.sample_type)
-			cli_error("'%s' has no sample type '%s'", path, opts.sample_type);
+		if (opts->sample_type)
+			cli_error("'%s' has no sample type '%s'", path, opts->sample_type);
 		else
 			cli_error("'%s' has no sample types to report", path);
 		report_hint_types(p);
 		profile_free(p);
-		return opts.sample_type ? CPROF_EXIT_USAGE : CPROF_EXIT_FATAL;
+		return opts->sample_type ? CPROF_EXIT_USAGE : CPROF_EXIT_FATAL;
 	}
 	profile_free(p);
 	if (r < 0) {
-		cli_error("cannot print the report: %s", strerror(-r));
+		cli_error("cannot write the %s: %s", format == CLI_FORMAT_TOP ? "report" :
+			  cli_format_name(format), err);
 		return CPROF_EXIT_FATAL;
 	}
-	return CPROF_EXIT_OK;
+	r = cli_output_write(out, output, data, len);
+	free(data);
+	return r < 0 ? CPROF_EXIT_FATAL : CPROF_EXIT_OK;
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "top", required_argument, NULL, 't' },
+		{ "sample-type", required_argument, NULL, 's' },
+		{ "max-memory", required_argument, NULL, 'm' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct report_opts opts = { .top = report_defaults.top };
+	unsigned long top;
+	unsigned long long max_memory = report_defaults.max_memory;
+	enum cli_format format = CLI_FORMAT_TOP;
+	const char *output = "-";
+	int c;
+
+	/* Reset getopt: main may have used it, and we parse argv + 1. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hf:o:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (cli_parse_ulong("--top", optarg, 0, 1000000000UL, &top) < 0) {
+				cli_hint("give the number of rows, or 0 for all of them");
+				return CPROF_EXIT_USAGE;
+			}
+			opts.top = top;
+			break;
+		case 's':
+			opts.sample_type = optarg;
+			break;
+		case 'm':
+			if (cli_parse_size("--max-memory", optarg, 1ULL << 20, &max_memory) < 0)
+				return CPROF_EXIT_USAGE;
+			break;
+		case 'f':
+			if (cli_format_parse(optarg, &format) < 0 ||
+			    format == CLI_FORMAT_PPROF) {
+				cli_error("invalid --format '%s': must be top, html or folded",
+					  optarg);
+				cli_hint("top prints the table; html writes a flame graph "
+					 "page (-o cpu.html); folded, folded stacks");
+				return CPROF_EXIT_USAGE;
+			}
+			break;
+		case 'o':
+			if (!*optarg) {
+				cli_error("invalid --output '': empty file name");
+				cli_hint("give a file name, e.g. -o cpu.html, or '-' for standard output");
+				return CPROF_EXIT_USAGE;
+			}
+			output = optarg;
+			break;
+		case 'h':
+			report_usage(stdout);
+			return CPROF_EXIT_OK;
+		default:
+			cli_bad_option("report", c, argv);
+			return CPROF_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		cli_error("'cprof report' needs a profile FILE");
+		cli_hint("e.g. 'cprof report cpu.pprof'; see 'cprof report --help'");
+		return CPROF_EXIT_USAGE;
+	}
+	if (argc - optind > 1) {
+		cli_error("'cprof report' reads one FILE, not %d", argc - optind);
+		cli_hint("run it once per profile");
+		return CPROF_EXIT_USAGE;
+	}
+	const char *path = argv[optind];
+
+	/* Checked before the work, as record's -o (cmd/output.c). */
+	struct outfile *out = NULL;
+	int r = cli_output_open(output, false,
+				format == CLI_FORMAT_HTML ? "cpu.html" :
+				format == CLI_FORMAT_FOLDED ? "cpu.folded" : "top.txt", &out);
+	if (r)
+		return r;
+	int status = report_file(path, format, &opts, output, out, max_memory);
+	outfile_close(out);
+	return status;
 }
