@@ -4,10 +4,12 @@
  *
  * Threads: libmicrohttpd runs one thread per connection, so a 30 s CPU
  * profile blocks only its own connection. What is shared between requests
- * is serialized inside: one CPU profile at a time (a second one gets Go's
- * 500 "cpu profiling already in use"), one ptrace capture at a time (two
- * PTRACE_SEIZEs of one thread cannot both succeed), one user of the
- * long-lived symbolizer at a time (elfutils is not thread-safe).
+ * is bounded or serialized inside: up to HTTP_MAX_RECORDINGS CPU profiles
+ * of a process at once, each its own perf session (one more gets Go's 500
+ * "cpu profiling already in use"), one ptrace capture at a time (two
+ * PTRACE_SEIZEs of one thread cannot both succeed) answering every
+ * request of the next HTTP_DUMP_REUSE_MS, one user of the long-lived
+ * symbolizer at a time (elfutils is not thread-safe).
  *
  * The module never prints: the bound address and the access log reach the
  * caller through callbacks, errors through the return value and err.
@@ -31,6 +33,15 @@
 #define HTTP_DEFAULT_CLIENT_TIMEOUT	10	/* idle seconds */
 #define HTTP_DEFAULT_MAX_CLIENTS	64
 #define HTTP_MAX_BODY			(1 << 20)	/* symbol POST bodies */
+#define HTTP_MAX_SYMBOL_ADDRS		65536	/* addresses per symbol
+							 * request */
+#define HTTP_SYMBOL_CACHE_NAMES		16384	/* names /symbol keeps */
+#define HTTP_MAX_RECORDINGS		4	/* profile (block, mutex,
+						 * wall, trace) requests
+						 * sampling one process at
+						 * once, per kind */
+#define HTTP_DUMP_REUSE_MS		1000	/* a thread dump answers
+						 * requests this much younger */
 
 struct http_opts {
 	pid_t pid;
@@ -161,21 +172,6 @@ int http_index_html(pid_t pid, const char *comm, long nthreads, char **body,
  * buffer. */
 int http_cmdline_body(const char *procbuf, size_t proclen, char **body,
 		      size_t *len);
-
-/* Which frames of a stack (leaf first) make its "start routine" for
- * threadcreate: the outermost frames up to and including the first one,
- * counted from the root, that is not thread/process start-up code
- * (_start, __libc_start_*, start_thread, clone, clone3). names[i] may be
- * NULL (unknown). Returns how many outermost frames to keep (>= 1 when
- * n >= 1). */
-size_t http_start_routine_frames(const char *const *names, size_t n);
-
-/* Whether pprof leaves a mapping of this file name alone when it
- * symbolizes (Mapping.Unsymbolizable in github.com/google/pprof
- * profile/profile.go: a base name starting with '[' or "linux-vdso", or
- * under /dev/dri/): it never posts such addresses to /debug/pprof/symbol,
- * so --remote-symbols keeps their names. */
-bool http_unsymbolizable_mapping(const char *filename);
 
 /* The access-log line: "METHOD URI STATUS BYTES MS ms" plus the peer. */
 int http_access_line(char *buf, size_t len, const char *peer,

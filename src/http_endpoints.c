@@ -22,12 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "http.h"
 #include "http_int.h"
 #include "pprof.h"
 #include "procfs.h"
 #include "symbolize.h"
+#include "symnames.h"
 #include "trace.h"
 
 /* One capture, shared by the requests that waited for it, with the replies
@@ -37,9 +39,26 @@ struct shared_dump {
 	int err;			/* of threads_capture */
 	char why[256];
 	int refs;
-	char *body[6];			/* (goroutine, threadcreate) x debug */
-	size_t len[6];
+	uint64_t started_ns;		/* CLOCK_MONOTONIC, capture start */
+	int64_t wall_ns;		/* CLOCK_REALTIME, the same moment */
+	char *body[3 * 3];		/* enum dump_view x debug */
+	size_t len[3 * 3];
 };
+
+/* What a thread dump is rendered as: Go's goroutine profile
+ * (goroutine/count, so that scrapers file it as goroutines: docs/design.md
+ * §6.9), its threadcreate profile (threadcreate/count) and cprof's own
+ * threads endpoint (threads/count, as `cprof threads -f pprof`). */
+enum dump_view { VIEW_GOROUTINE, VIEW_THREADCREATE, VIEW_THREADS };
+
+static const char *const view_type[] = { "goroutine", "threadcreate", "threads" };
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
 
 static void reply_stopping(struct http_target *tg, struct http_reply *r)
 {
@@ -65,10 +84,49 @@ static void reply_target_error(struct http_target *tg, int e, const char *what,
  * then (docs/design.md §4). An address inside a function keeps its own name. */
 static const char *sym_name(uint64_t addr, void *arg)
 {
-	const char *name = symbolizer_name(arg, addr);
+	struct http_target *tg = arg;
+	const char *name = symnames_get(tg->names, tg->sym, addr);
 	if (!name && addr > 1)
-		name = symbolizer_name(arg, addr - 1);
+		name = symnames_get(tg->names, tg->sym, addr - 1);
 	return name;
+}
+
+/* What the server has done for this process, as a line before the end of
+ * the index: how often the target was stopped for a dump, recordings
+ * sampling now, names /symbol keeps. For people, and for the tests that
+ * check the bounds (docs/design.md §6.9). */
+static int index_add_stats(struct http_target *tg, char **body, size_t *len)
+{
+	static const char end[] = "</body>";
+	unsigned long dumps;
+	unsigned rec[RECORD_TRACE + 1];
+	size_t names;
+
+	pthread_mutex_lock(&tg->capture_lock);
+	dumps = tg->captures_done;
+	pthread_mutex_unlock(&tg->capture_lock);
+	pthread_mutex_lock(&tg->slot_lock);
+	memcpy(rec, tg->running, sizeof(rec));
+	pthread_mutex_unlock(&tg->slot_lock);
+	pthread_mutex_lock(&tg->sym_lock);
+	names = symnames_count(tg->names);
+	pthread_mutex_unlock(&tg->sym_lock);
+
+	struct sbuf b = { 0 };
+	char *at = strstr(*body, end);
+	size_t head = at ? (size_t)(at - *body) : *len;
+	sb_printf(&b, "%.*s<p class=cprof-stats>thread dumps taken: %lu; CPU profiles "
+		  "sampling: %u of %d; symbol names cached: %zu of %d</p>\n%s",
+		  (int)head, *body, dumps, rec[RECORD_CPU], HTTP_MAX_RECORDINGS, names,
+		  HTTP_SYMBOL_CACHE_NAMES, *body + head);
+	char *nb;
+	size_t nl;
+	if (sb_finish(&b, &nb, &nl) < 0)
+		return -ENOMEM;
+	free(*body);
+	*body = nb;
+	*len = nl;
+	return 0;
 }
 
 static void serve_index(struct http_target *tg, struct http_reply *r)
@@ -83,7 +141,8 @@ static void serve_index(struct http_target *tg, struct http_reply *r)
 		nthreads = (long)n;
 	free(tids);
 	memset(r, 0, sizeof(*r));
-	if (http_index_html(tg->pid, comm, nthreads, &r->body, &r->len) < 0) {
+	if (http_index_html(tg->pid, comm, nthreads, &r->body, &r->len) < 0 ||
+	    index_add_stats(tg, &r->body, &r->len) < 0) {
 		http_reply_error(r, 500, "out of memory");
 		return;
 	}
@@ -127,11 +186,18 @@ static void serve_symbol(struct http_target *tg, struct http_request *rq, bool p
 		http_reply_error(r, 500, "out of memory");
 		return;
 	}
+	/* Time per request stays bounded (docs/design.md §6.9). */
+	if (n > HTTP_MAX_SYMBOL_ADDRS) {
+		free(addrs);
+		http_reply_error(r, 413, "%zu addresses in one request, more than the %d cprof serve "
+				 "looks up at once: send them in batches", n, HTTP_MAX_SYMBOL_ADDRS);
+		return;
+	}
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_lock(&tg->sym_lock);
 	if (n)
 		symbolizer_refresh(tg->sym);	/* dlopen'ed modules */
-	int e = http_symbol_body(addrs, n, sym_name, tg->sym, &r->body, &r->len);
+	int e = http_symbol_body(addrs, n, sym_name, tg, &r->body, &r->len);
 	pthread_mutex_unlock(&tg->sym_lock);
 	free(addrs);
 	if (e < 0) {
@@ -148,214 +214,13 @@ static const char *unavailable_reason(const char *name)
 	return "needs allocation tracing of the process, which cprof does not do yet";
 }
 
-/* The outermost frames of every thread (see http_start_routine_frames), as
- * a dump of its own arrays; the start routine itself is named by its entry
- * address so that threads waiting at different lines of it form one group,
- * as Go groups threads by where they were created. *view_threads and *mem
- * are the caller's to free; sym_lock is held. */
-static int threadcreate_view(struct http_target *tg, const struct threads_dump *d,
-			     struct threads_dump *view,
-			     struct threads_thread **view_threads, void **mem)
-{
-	size_t total = 0, maxn = 0;
-	for (size_t i = 0; i < d->n; i++) {
-		total += d->threads[i].npcs;
-		if (d->threads[i].npcs > maxn)
-			maxn = d->threads[i].npcs;
-	}
-	struct threads_thread *t = calloc(d->n ? d->n : 1, sizeof(*t));
-	char *buf = calloc(total ? total : 1, sizeof(uint64_t) + sizeof(bool));
-	const struct sym_frame **frames = calloc(maxn ? maxn : 1, sizeof(*frames));
-	const char **names = calloc(maxn ? maxn : 1, sizeof(*names));
-	if (!t || !buf || !frames || !names) {
-		free(t);
-		free(buf);
-		free(frames);
-		free(names);
-		return -ENOMEM;
-	}
-	uint64_t *pcs = (uint64_t *)(void *)buf;
-	bool *act = (bool *)(buf + (total ? total : 1) * sizeof(uint64_t));
-	size_t used = 0;
-	for (size_t i = 0; i < d->n; i++) {
-		const struct threads_thread *th = &d->threads[i];
-		for (size_t j = 0; j < th->npcs; j++) {
-			bool is_return = j > 0 && !(th->is_activation && th->is_activation[j]);
-			frames[j] = symbolizer_lookup(tg->sym, th->pcs[j], is_return);
-			names[j] = frames[j] && frames[j]->nlines ?
-				frames[j]->lines[frames[j]->nlines - 1].function : NULL;
-		}
-		size_t keep = http_start_routine_frames(names, th->npcs);
-		size_t skip = th->npcs - keep;
-		t[i] = *th;
-		t[i].pcs = pcs + used;
-		t[i].is_activation = act + used;
-		for (size_t j = 0; j < keep; j++) {
-			pcs[used + j] = th->pcs[skip + j];
-			act[used + j] = th->is_activation ? th->is_activation[skip + j] : false;
-		}
-		const struct sym_frame *f = keep ? frames[skip] : NULL;
-		if (f && f->nlines && f->lines[f->nlines - 1].offset <= th->pcs[skip]) {
-			pcs[used] = th->pcs[skip] - f->lines[f->nlines - 1].offset;
-			act[used] = true;	/* an entry, not a return address */
-		}
-		used += keep;
-		t[i].npcs = keep;
-		t[i].truncated = false;
-	}
-	free(frames);
-	free(names);
-	*view = *d;
-	view->threads = t;
-	*view_threads = t;
-	*mem = buf;
-	return 0;
-}
-
-/* Position of the location or mapping with this id: profile.c numbers them
- * 1..n in order, a decoded profile may not. n when absent. */
-static size_t loc_pos(const struct profile *p, uint64_t id)
-{
-	if (id && id <= p->nlocations && p->locations[id - 1].id == id)
-		return id - 1;
-	for (size_t i = 0; i < p->nlocations; i++)
-		if (p->locations[i].id == id)
-			return i;
-	return p->nlocations;
-}
-
-static size_t map_pos(const struct profile *p, uint64_t id)
-{
-	if (id && id <= p->nmappings && p->mappings[id - 1].id == id)
-		return id - 1;
-	for (size_t i = 0; i < p->nmappings; i++)
-		if (p->mappings[i].id == id)
-			return i;
-	return p->nmappings;
-}
-
-/* A copy of in with addresses, mappings and build ids but no functions or
- * lines, every mapping without has_functions: what pprof takes as "ask the
- * server" (symbolz.go posts the addresses of locations without lines to
- * /debug/pprof/symbol). Mappings pprof never asks about ([kernel], [vdso]:
- * see http_unsymbolizable_mapping) keep their names, which would otherwise
- * be lost. Returns 0 or -ENOMEM. */
-static int strip_symbols(const struct profile *in, struct profile **out)
-{
-	struct profile *p = profile_new();
-	uint64_t *mapids = calloc(in->nmappings + 1, sizeof(*mapids));
-	uint64_t *locids = calloc(in->nlocations + 1, sizeof(*locids));
-	uint64_t *stack = NULL;
-	struct profile_label_in *labels = NULL;
-	struct profile_line *lines = NULL;
-	bool *keep = NULL;
-	size_t maxloc = 1, maxlab = 1, maxlines = 1;
-	int e = -ENOMEM;
-
-	for (size_t i = 0; i < in->nsamples; i++) {
-		if (in->samples[i].nlocations > maxloc)
-			maxloc = in->samples[i].nlocations;
-		if (in->samples[i].nlabels > maxlab)
-			maxlab = in->samples[i].nlabels;
-	}
-	for (size_t i = 0; i < in->nlocations; i++)
-		if (in->locations[i].nlines > maxlines)
-			maxlines = in->locations[i].nlines;
-	stack = calloc(maxloc, sizeof(*stack));
-	labels = calloc(maxlab, sizeof(*labels));
-	lines = calloc(maxlines, sizeof(*lines));
-	keep = calloc(in->nmappings + 1, sizeof(*keep));
-	if (!p || !mapids || !locids || !stack || !labels || !lines || !keep)
-		goto out;
-#define STR(i) ((i) > 0 && (size_t)(i) < in->nstrings ? in->strings[i] : "")
-	for (size_t i = 0; i < in->nsample_types; i++)
-		if (profile_add_sample_type(p, STR(in->sample_types[i].type),
-					    STR(in->sample_types[i].unit)) < 0)
-			goto out;
-	if (profile_set_period(p, STR(in->period_type.type), STR(in->period_type.unit),
-			       in->period) < 0)
-		goto out;
-	for (size_t i = 0; i < in->ncomments; i++)
-		if (profile_add_comment(p, STR(in->comments[i])) < 0)
-			goto out;
-	p->time_nanos = in->time_nanos;
-	p->duration_nanos = in->duration_nanos;
-	/* mapids[pos], locids[pos]: the new ids; [n] is 0 for "none". */
-	for (size_t i = 0; i < in->nmappings; i++) {
-		const struct profile_mapping *m = &in->mappings[i];
-		mapids[i] = profile_add_mapping(p, m->start, m->limit, m->offset,
-						STR(m->filename), STR(m->build_id));
-		if (!mapids[i])
-			goto out;
-		keep[i] = http_unsymbolizable_mapping(STR(m->filename));
-		if (keep[i]) {
-			struct profile_mapping *nm = profile_mapping(p, mapids[i]);
-			nm->has_functions = m->has_functions;
-			nm->has_filenames = m->has_filenames;
-			nm->has_line_numbers = m->has_line_numbers;
-			nm->has_inline_frames = m->has_inline_frames;
-		}
-	}
-	for (size_t i = 0; i < in->nlocations; i++) {
-		const struct profile_location *l = &in->locations[i];
-		size_t mp = map_pos(in, l->mapping_id);
-		size_t nl = 0;
-		/* pprof never asks /symbol about these: keep their names. */
-		if (mp < in->nmappings && keep[mp]) {
-			for (size_t j = 0; j < l->nlines; j++) {
-				const struct profile_function *f =
-					profile_function_by_id(in, l->lines[j].function_id);
-				if (!f)
-					continue;
-				lines[nl].line = l->lines[j].line;
-				lines[nl].function_id =
-					profile_function(p, STR(f->name), STR(f->system_name),
-							 STR(f->filename), f->start_line);
-				if (!lines[nl++].function_id)
-					goto out;
-			}
-		}
-		locids[i] = profile_location(p, mapids[mp], l->address, nl ? lines : NULL, nl);
-		if (!locids[i])
-			goto out;
-	}
-	for (size_t i = 0; i < in->nsamples; i++) {
-		const struct profile_sample *sm = &in->samples[i];
-		for (size_t j = 0; j < sm->nlocations; j++)
-			stack[j] = locids[loc_pos(in, sm->location_ids[j])];
-		for (size_t j = 0; j < sm->nlabels; j++) {
-			labels[j].key = STR(sm->labels[j].key);
-			labels[j].str = sm->labels[j].str ? STR(sm->labels[j].str) : NULL;
-			labels[j].num = sm->labels[j].num;
-			labels[j].num_unit = sm->labels[j].num_unit ?
-				STR(sm->labels[j].num_unit) : NULL;
-		}
-		if (profile_add_sample(p, stack, sm->nlocations, sm->values, labels,
-				       sm->nlabels) < 0)
-			goto out;
-	}
-#undef STR
-	*out = p;
-	p = NULL;
-	e = 0;
-out:
-	profile_free(p);
-	free(mapids);
-	free(locids);
-	free(stack);
-	free(labels);
-	free(lines);
-	free(keep);
-	return e;
-}
-
 /* Encodes a finished profile for a reply, stripped of symbols if asked. */
 static int encode_profile(struct http_target *tg, const struct profile *p,
 			  char **body, size_t *len)
 {
 	struct profile *stripped = NULL;
 	if (tg->o->remote_symbols) {
-		int e = strip_symbols(p, &stripped);
+		int e = profile_strip_symbols(p, &stripped);
 		if (e < 0)
 			return e;
 		p = stripped;
@@ -365,31 +230,52 @@ static int encode_profile(struct http_target *tg, const struct profile *p,
 	return e;
 }
 
-/* One of the six bodies of a dump: (goroutine, threadcreate) x debug 0-2.
- * sym_lock is held. */
-static int render_dump(struct http_target *tg, const struct threads_dump *d,
-		       bool threadcreate, int debug, char **body, size_t *blen)
+/* A dump as a profile of the view's sample type. sym_lock is held. */
+static int dump_profile(struct http_target *tg, const struct shared_dump *sd,
+			enum dump_view view, struct profile **out)
 {
-	struct threads_dump view;
-	struct threads_thread *vt = NULL;
-	void *mem = NULL;
-	const struct threads_dump *use = d;
+	struct threads_dump *cut = NULL;
+	const struct threads_dump *use = sd->d;
+	int e = 0;
+
+	symbolizer_refresh(tg->sym);	/* modules dlopen'ed since */
+	if (view == VIEW_THREADCREATE) {
+		e = threads_creation_view(sd->d, tg->sym, &cut);
+		use = cut;
+	}
+	if (e == 0)
+		e = threads_to_profile_as(use, tg->sym, view_type[view], out);
+	if (e == 0)
+		(*out)->time_nanos = sd->wall_ns;
+	threads_dump_free(cut);
+	return e;
+}
+
+/* One of the nine bodies of a dump: enum dump_view x debug 0-2.
+ * sym_lock is held. */
+static int render_dump(struct http_target *tg, const struct shared_dump *sd,
+		       enum dump_view view, int debug, char **body, size_t *blen)
+{
+	struct threads_dump *cut = NULL;
+	const struct threads_dump *use = sd->d;
 	char *buf = NULL;
 	size_t len = 0;
 	int e = 0;
 
-	symbolizer_refresh(tg->sym);	/* modules dlopen'ed since */
-	if (threadcreate) {
-		e = threadcreate_view(tg, d, &view, &vt, &mem);
-		use = &view;
-	}
-	if (e == 0 && debug == 0) {
+	if (debug == 0) {
 		struct profile *p = NULL;
-		e = threads_to_profile(use, tg->sym, &p);
+		e = dump_profile(tg, sd, view, &p);
 		if (e == 0)
 			e = encode_profile(tg, p, &buf, &len);
 		profile_free(p);
-	} else if (e == 0) {
+		goto out;
+	}
+	symbolizer_refresh(tg->sym);	/* modules dlopen'ed since */
+	if (view == VIEW_THREADCREATE) {
+		e = threads_creation_view(sd->d, tg->sym, &cut);
+		use = cut;
+	}
+	if (e == 0) {
 		FILE *f = open_memstream(&buf, &len);
 		if (!f) {
 			e = -errno;
@@ -400,7 +286,7 @@ static int render_dump(struct http_target *tg, const struct threads_dump *d,
 		}
 		static const char from[] = "threads profile:";
 		static const char to[] = "threadcreate profile:";
-		if (e == 0 && threadcreate && len >= sizeof(from) - 1 &&
+		if (e == 0 && view == VIEW_THREADCREATE && len >= sizeof(from) - 1 &&
 		    !memcmp(buf, from, sizeof(from) - 1)) {
 			/* Go's header names the profile: say what this is. */
 			size_t nl = len - (sizeof(from) - 1) + (sizeof(to) - 1);
@@ -415,8 +301,8 @@ static int render_dump(struct http_target *tg, const struct threads_dump *d,
 			}
 		}
 	}
-	free(vt);
-	free(mem);
+out:
+	threads_dump_free(cut);
 	if (e < 0) {
 		free(buf);
 		return e;
@@ -443,22 +329,25 @@ static void dump_put(struct http_target *tg, struct shared_dump *sd)
 	pthread_mutex_unlock(&tg->capture_lock);
 }
 
-/* A dump taken after the caller arrived. Concurrent callers share one
- * capture (single flight): whoever finds no capture running starts one,
- * the others wait for it, unless it began before they arrived. Under load,
- * the target is stopped once per round of requests instead of once per
- * request, and each answer is still no older than its request.
+/* A dump whose capture began at not_before (CLOCK_MONOTONIC) or later.
+ * Single flight: concurrent callers share one capture; whoever finds none
+ * running and the last one too old starts one, the others wait for it.
+ * Requests pass their arrival minus HTTP_DUMP_REUSE_MS, so a flood of them
+ * stops the target's threads at most about once a second, and no answer
+ * is older than that (docs/design.md §6.9).
  * Returns 0 with a reference in *out (dump_put it), -ECANCELED when the
  * server is stopping, -ENOMEM. */
-static int dump_get(struct http_target *tg, struct shared_dump **out)
+static int dump_get(struct http_target *tg, uint64_t not_before,
+		    struct shared_dump **out)
 {
 	pthread_mutex_lock(&tg->capture_lock);
-	unsigned long need = tg->captures_started + 1;
-	while (tg->captures_done < need) {
+	for (;;) {
 		if (atomic_load(&tg->stopping)) {
 			pthread_mutex_unlock(&tg->capture_lock);
 			return -ECANCELED;
 		}
+		if (tg->latest && tg->latest->started_ns >= not_before)
+			break;
 		if (tg->capturing) {
 			pthread_cond_wait(&tg->capture_cond, &tg->capture_lock);
 			continue;
@@ -467,8 +356,13 @@ static int dump_get(struct http_target *tg, struct shared_dump **out)
 		unsigned long k = ++tg->captures_started;
 		pthread_mutex_unlock(&tg->capture_lock);
 		struct shared_dump *sd = calloc(1, sizeof(*sd));
-		if (sd)
+		if (sd) {
+			struct timespec wall;
+			clock_gettime(CLOCK_REALTIME, &wall);
+			sd->wall_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
+			sd->started_ns = mono_ns();
 			sd->err = threads_capture(&tg->topts, &sd->d, sd->why, sizeof(sd->why));
+		}
 		pthread_mutex_lock(&tg->capture_lock);
 		tg->capturing = false;
 		http_dump_put_locked(tg->latest);
@@ -477,6 +371,8 @@ static int dump_get(struct http_target *tg, struct shared_dump **out)
 			sd->refs = 1;
 		tg->captures_done = k;
 		pthread_cond_broadcast(&tg->capture_cond);
+		if (!sd)
+			break;
 	}
 	struct shared_dump *sd = tg->latest;
 	if (sd)
@@ -488,48 +384,150 @@ static int dump_get(struct http_target *tg, struct shared_dump **out)
 	return 0;
 }
 
-static void serve_threads(struct http_target *tg, const char *name, const char *query,
-			  bool threadcreate, struct http_reply *r)
+/* Whether the client closed its connection: an orderly close reads as
+ * EOF. Nothing else reads this socket while the handler runs (one thread
+ * per connection). */
+static bool client_gone(int fd)
 {
-	char v[64];
-	int debug;
-	int g = http_query_get(query, "debug", v, sizeof(v));
-	if (http_check_debug(g > 0 ? v : g < 0 ? "?" : NULL, &debug, r) < 0)
-		return;
-	g = http_query_get(query, "seconds", v, sizeof(v));
-	if (g < 0 || (g > 0 && v[0])) {
-		long long sec;
-		if (g < 0 || parse_go_int(v, &sec) < 0 || sec <= 0)
-			http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
-		else if (debug != 0)
-			http_reply_error(r, 400, "seconds and debug params are incompatible");
-		else
-			http_reply_error(r, 501, "delta profiles (seconds=N) of %s are not supported: a thread dump is a snapshot, request it without seconds",
-					 name);
-		return;
-	}
+	if (fd < 0)
+		return false;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+			  errno != EINTR);
+}
 
+/* A dump for a request, or the error reply. */
+static struct shared_dump *dump_for(struct http_target *tg, uint64_t not_before,
+				    struct http_reply *r)
+{
 	struct shared_dump *sd = NULL;
-	int e = dump_get(tg, &sd);
+	int e = dump_get(tg, not_before, &sd);
 	if (e == -ECANCELED) {
 		reply_stopping(tg, r);
-		return;
+		return NULL;
 	}
 	if (e < 0) {
 		http_reply_error(r, 500, "out of memory");
-		return;
+		return NULL;
 	}
 	if (sd->err < 0) {
 		reply_target_error(tg, sd->err, "capturing the threads", sd->why, r);
 		dump_put(tg, sd);
+		return NULL;
+	}
+	return sd;
+}
+
+/* goroutine?seconds=N and threadcreate?seconds=N: Go's delta profile
+ * (net/http/pprof serveDeltaProfile, docs/design.md §6.9): a dump now and
+ * one N seconds later, the second minus the first. */
+static void serve_delta(struct http_target *tg, struct http_request *rq,
+			const char *name, enum dump_view view, long long sec,
+			struct http_reply *r)
+{
+	struct profile *p0 = NULL, *p1 = NULL, *d = NULL;
+	struct shared_dump *sd = dump_for(tg, mono_ns() - HTTP_DUMP_REUSE_MS * 1000000ULL, r);
+	int e;
+
+	if (!sd)
+		return;
+	pthread_mutex_lock(&tg->sym_lock);
+	e = dump_profile(tg, sd, view, &p0);
+	pthread_mutex_unlock(&tg->sym_lock);
+	dump_put(tg, sd);
+	if (e < 0)
+		goto fail;
+	uint64_t end = mono_ns() + (uint64_t)sec * 1000000000ULL;
+	for (uint64_t now = mono_ns(); now < end; now = mono_ns()) {
+		if (atomic_load(&tg->stopping)) {
+			reply_stopping(tg, r);
+			goto out;
+		}
+		if (client_gone(rq->fd)) {
+			http_reply_error(r, 500, "the client closed the connection");
+			goto out;
+		}
+		uint64_t left = end - now;
+		struct timespec ts = { 0, (long)(left < 100000000ULL ? left : 100000000ULL) };
+		nanosleep(&ts, NULL);
+	}
+	/* A capture begun after the wait: never the first one again. */
+	sd = dump_for(tg, mono_ns(), r);
+	if (!sd)
+		goto out;
+	pthread_mutex_lock(&tg->sym_lock);
+	e = dump_profile(tg, sd, view, &p1);
+	pthread_mutex_unlock(&tg->sym_lock);
+	dump_put(tg, sd);
+	if (e == 0)
+		e = profile_delta(p0, p1, &d);
+	if (e == 0) {
+		memset(r, 0, sizeof(*r));
+		e = encode_profile(tg, d, &r->body, &r->len);
+	}
+	if (e < 0)
+		goto fail;
+	r->status = 200;
+	r->content_type = OCTET_STREAM;
+	snprintf(r->disposition, sizeof(r->disposition), "%s-delta", name);
+	goto out;
+fail:
+	http_reply_error(r, 500, "failed to compute the delta of %s of process %d: %s", name,
+			 (int)tg->pid, strerror(-e));
+out:
+	profile_free(p0);
+	profile_free(p1);
+	profile_free(d);
+}
+
+static void serve_threads(struct http_target *tg, struct http_request *rq,
+			  const char *name, const char *query, enum dump_view view,
+			  struct http_reply *r)
+{
+	char v[64];
+	int debug;
+	int g = http_query_get(query, "seconds", v, sizeof(v));
+	if (g < 0 || (g > 0 && v[0])) {
+		/* Go's checks, in Go's order; debug is read as Atoi reads it. */
+		long long sec, dbg = 0;
+		if (g < 0 || parse_go_int(v, &sec) < 0 || sec <= 0) {
+			http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
+			return;
+		}
+		if (view == VIEW_THREADS) {
+			http_reply_error(r, 400, "\"seconds\" parameter is not supported for this profile type");
+			return;
+		}
+		/* The server's write timeout is our --max-seconds. */
+		if (sec >= (long long)tg->max_seconds) {
+			http_reply_error(r, 400, "profile duration exceeds server's WriteTimeout");
+			return;
+		}
+		g = http_query_get(query, "debug", v, sizeof(v));
+		if (g > 0 && parse_go_int(v, &dbg) < 0)
+			dbg = 0;
+		if (dbg != 0) {
+			http_reply_error(r, 400, "seconds and debug params are incompatible");
+			return;
+		}
+		serve_delta(tg, rq, name, view, sec, r);
 		return;
 	}
+	g = http_query_get(query, "debug", v, sizeof(v));
+	if (http_check_debug(g > 0 ? v : g < 0 ? "?" : NULL, &debug, r) < 0)
+		return;
 
-	int variant = (threadcreate ? 3 : 0) + debug;
+	struct shared_dump *sd = dump_for(tg, mono_ns() - HTTP_DUMP_REUSE_MS * 1000000ULL, r);
+	if (!sd)
+		return;
+	/* debug=1 and 2 of goroutine and threads are the same text. */
+	int variant = (view == VIEW_THREADS && debug ? VIEW_GOROUTINE : view) * 3 + debug;
+	int e = 0;
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_lock(&tg->sym_lock);
 	if (!sd->body[variant]) {
-		e = render_dump(tg, sd->d, threadcreate, debug, &sd->body[variant],
+		e = render_dump(tg, sd, view, debug, &sd->body[variant],
 				&sd->len[variant]);
 	}
 	if (e == 0) {
@@ -559,9 +557,37 @@ static void serve_threads(struct http_target *tg, const char *name, const char *
 
 struct tick_ctx {
 	struct http_target *tg;
+	enum record_profile kind;
 	int fd;
 	bool client_gone;
+	bool holds_slot;
 };
+
+/* A recording of this kind may start: fewer than HTTP_MAX_RECORDINGS are
+ * sampling the process (docs/design.md §6.9). */
+static bool slot_take(struct http_target *tg, enum record_profile kind)
+{
+	bool ok;
+	pthread_mutex_lock(&tg->slot_lock);
+	ok = tg->running[kind] < HTTP_MAX_RECORDINGS;
+	if (ok)
+		tg->running[kind]++;
+	pthread_mutex_unlock(&tg->slot_lock);
+	return ok;
+}
+
+/* Record's sampled callback, and the end of the request: the slot is free
+ * once sampling stops, while the profile is still being built. */
+static void slot_release(void *arg)
+{
+	struct tick_ctx *t = arg;
+	if (!t->holds_slot)
+		return;
+	t->holds_slot = false;
+	pthread_mutex_lock(&t->tg->slot_lock);
+	t->tg->running[t->kind]--;
+	pthread_mutex_unlock(&t->tg->slot_lock);
+}
 
 static int profile_tick(const struct record_stats *st, void *arg)
 {
@@ -572,14 +598,9 @@ static int profile_tick(const struct record_stats *st, void *arg)
 	 * the one CPU profile slot busy: an orderly close reads as EOF.
 	 * Nothing else reads this socket while the handler runs (one thread
 	 * per connection). */
-	if (t->fd >= 0) {
-		char c;
-		ssize_t n = recv(t->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-			       errno != EINTR)) {
-			t->client_gone = true;
-			return 1;
-		}
+	if (client_gone(t->fd)) {
+		t->client_gone = true;
+		return 1;
 	}
 	return 0;
 }
@@ -614,9 +635,10 @@ static int serve_trace_body(struct http_request *rq, struct trace *t,
 	return 0;
 }
 
-/* profile, block, mutex and wall: a recording of the kind asked for. One
- * of each kind at a time (Go's rule for profile: a second one is 500);
- * kinds do not wait for each other, their perf sessions are independent. */
+/* profile, block, mutex, wall and trace: a recording of the kind asked
+ * for, each its own perf session. Up to HTTP_MAX_RECORDINGS of a kind
+ * sample at once (scrapers and people asking at the same time); one more
+ * gets Go's 500 "already in use". Kinds do not wait for each other. */
 static void serve_profile(struct http_target *tg, struct http_request *rq,
 			  const char *query, enum record_profile kind,
 			  struct http_reply *r)
@@ -635,13 +657,17 @@ static void serve_profile(struct http_target *tg, struct http_request *rq,
 		if (http_check_debug(g > 0 ? v : g < 0 ? "?" : NULL, &debug, r) < 0)
 			return;
 	}
-	if (pthread_mutex_trylock(&tg->kind_lock[kind]) != 0) {
-		http_reply_error(r, 500, "Could not enable %s profiling: %s profiling already in use",
-				 what, kind == RECORD_CPU ? "cpu" : what);
+	if (!slot_take(tg, kind)) {
+		http_reply_error(r, 500, "Could not enable %s profiling: %s profiling already in use "
+				 "(%d %s profiles of process %d are being taken, the most cprof serve "
+				 "takes at once: ask again when one ends)",
+				 what, kind == RECORD_CPU ? "cpu" : what, HTTP_MAX_RECORDINGS, what,
+				 (int)tg->pid);
 		return;
 	}
-	struct tick_ctx t = { .tg = tg, .fd = rq->fd };
-	struct record_callbacks cb = { .tick = profile_tick, .arg = &t };
+	struct tick_ctx t = { .tg = tg, .kind = kind, .fd = rq->fd, .holds_slot = true };
+	struct record_callbacks cb = { .tick = profile_tick, .sampled = slot_release,
+				       .arg = &t };
 	struct record_opts ro = tg->o->record;
 	struct record_stats st;
 	struct profile *p = NULL;
@@ -651,13 +677,13 @@ static void serve_profile(struct http_target *tg, struct http_request *rq,
 	ro.profile = kind;
 	ro.trace = NULL;
 	if (kind == RECORD_TRACE && !(ro.trace = trace_new())) {
-		pthread_mutex_unlock(&tg->kind_lock[kind]);
+		slot_release(&t);
 		http_reply_error(r, 500, "out of memory");
 		return;
 	}
 	memset(&st, 0, sizeof(st));
 	int e = record_run(&ro, &cb, &p, &st, err, sizeof(err));
-	pthread_mutex_unlock(&tg->kind_lock[kind]);
+	slot_release(&t);	/* record_run failed before sampling ended */
 
 	if (e == -ESRCH || (e == 0 && st.target_exited))
 		http_reply_error(r, 503, "process %d exited during the profile", (int)tg->pid);
@@ -776,10 +802,11 @@ void http_endpoints_route(struct http_target *tg, struct http_request *rq,
 		serve_symbol(tg, rq, post, query, r);
 		break;
 	case HTTP_ROUTE_THREADS:
-		serve_threads(tg, name, query, false, r);
+		serve_threads(tg, rq, name, query,
+			      !strcmp(name, "threads") ? VIEW_THREADS : VIEW_GOROUTINE, r);
 		break;
 	case HTTP_ROUTE_THREADCREATE:
-		serve_threads(tg, name, query, true, r);
+		serve_threads(tg, rq, name, query, VIEW_THREADCREATE, r);
 		break;
 	case HTTP_ROUTE_UNAVAILABLE:
 		http_reply_error(r, 501, "%s profile not available: %s", name,

@@ -55,6 +55,7 @@ enum http_stop_reason {
 };
 
 struct shared_dump;	/* http_endpoints.c */
+struct symnames;
 
 /* One process served, with what its requests share. */
 struct http_target {
@@ -70,8 +71,12 @@ struct http_target {
 	unsigned long captures_started, captures_done;
 	bool capturing;			/* one ptrace capture at a time */
 	struct shared_dump *latest;	/* the last capture, shared */
-	pthread_mutex_t kind_lock[RECORD_TRACE + 1];	/* one profile of each
-							 * kind at a time */
+	pthread_mutex_t slot_lock;	/* running[] */
+	unsigned running[RECORD_TRACE + 1];	/* recordings of each kind
+						 * sampling now, at most
+						 * HTTP_MAX_RECORDINGS */
+	struct symnames *names;		/* /symbol's bounded cache, under
+					 * sym_lock */
 	atomic_int stopping;		/* enum http_stop_reason: requests end
 					 * (503) once it is set */
 };

@@ -510,43 +510,6 @@ int http_cmdline_body(const char *procbuf, size_t proclen, char **body,
 	return 0;
 }
 
-bool http_unsymbolizable_mapping(const char *filename)
-{
-	const char *base = strrchr(filename, '/');
-	base = base ? base + 1 : filename;
-	return base[0] == '[' || !strncmp(base, "linux-vdso", 10) ||
-	       !strncmp(filename, "/dev/dri/", 9);
-}
-
-/* Names are compared without a symbol version ("__libc_start_main@@GLIBC_2.34"). */
-static bool is_startup_frame(const char *name)
-{
-	static const char *const exact[] = {
-		"_start", "start_thread", "clone", "clone3", "__clone",
-		"__clone3", "__clone_internal", "thread_start",
-	};
-	if (!name)
-		return false;
-	size_t n = strcspn(name, "@");
-	if (!strncmp(name, "__libc_start", 12))
-		return true;
-	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
-		if (strlen(exact[i]) == n && !strncmp(name, exact[i], n))
-			return true;
-	return false;
-}
-
-size_t http_start_routine_frames(const char *const *names, size_t n)
-{
-	size_t keep = 0;
-	for (size_t i = n; i-- > 0;) {
-		keep++;
-		if (!is_startup_frame(names[i]))
-			break;
-	}
-	return keep;
-}
-
 /* Client-supplied text for a log line: escape what could fake a line or a
  * terminal sequence, and keep it short. */
 static void log_escape(char *out, size_t outlen, const char *in)

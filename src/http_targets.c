@@ -11,6 +11,7 @@
 #include "errmsg.h"
 #include "procfs.h"
 #include "symbolize.h"
+#include "symnames.h"
 
 int http_target_init(struct http_target *t, const struct http_opts *o,
 		     pid_t pid, char *err, size_t errlen)
@@ -42,15 +43,21 @@ int http_target_init(struct http_target *t, const struct http_opts *o,
 	pthread_mutex_init(&t->sym_lock, NULL);
 	pthread_mutex_init(&t->capture_lock, NULL);
 	pthread_cond_init(&t->capture_cond, NULL);
-	for (size_t k = 0; k <= RECORD_TRACE; k++)
-		pthread_mutex_init(&t->kind_lock[k], NULL);
+	pthread_mutex_init(&t->slot_lock, NULL);
+	t->names = symnames_new(HTTP_SYMBOL_CACHE_NAMES);
+	if (!t->names) {
+		http_target_fini(t);
+		errmsg_set(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
 	return 0;
 }
 
 void http_target_fini(struct http_target *t)
 {
-	for (size_t k = 0; k <= RECORD_TRACE; k++)
-		pthread_mutex_destroy(&t->kind_lock[k]);
+	pthread_mutex_destroy(&t->slot_lock);
+	symnames_free(t->names);
+	t->names = NULL;
 	http_dump_put_locked(t->latest);
 	t->latest = NULL;
 	pthread_cond_destroy(&t->capture_cond);

@@ -172,4 +172,36 @@ const struct profile_mapping *profile_mapping_by_id(const struct profile *p, uin
 /* The string at index i, or NULL when i is out of range. */
 const char *profile_str(const struct profile *p, int64_t i);
 
+/* --- copies (profile_strip.c) ------------------------------------------- */
+
+/* Whether pprof leaves a mapping of this file name alone when it
+ * symbolizes (Mapping.Unsymbolizable in github.com/google/pprof
+ * profile/profile.go: a base name starting with '[' or "linux-vdso", or
+ * under /dev/dri/): it never posts such addresses to /debug/pprof/symbol. */
+bool profile_unsymbolizable_mapping(const char *filename);
+
+/* Position in p->locations (p->mappings) of the object with this id:
+ * profile.c numbers them 1..n in order, a decoded profile may not.
+ * nlocations (nmappings) when absent. */
+size_t profile_location_pos(const struct profile *p, uint64_t id);
+size_t profile_mapping_pos(const struct profile *p, uint64_t id);
+
+/* A copy of in with addresses, mappings and build ids but no functions or
+ * lines, every mapping without has_functions: what pprof takes as "ask the
+ * server" (symbolz.go posts the addresses of locations without lines to
+ * /debug/pprof/symbol). Mappings pprof never asks about
+ * (profile_unsymbolizable_mapping: [kernel], [vdso]) keep their names,
+ * which would otherwise be lost. Returns 0 or -ENOMEM. */
+int profile_strip_symbols(const struct profile *in, struct profile **out);
+
+/* after minus before, as Go's delta profiles (net/http/pprof
+ * serveDeltaProfile: pprof's Merge of before scaled by -1 and after):
+ * samples match by content (addresses, mappings, lines, labels), not ids,
+ * so the two may come from separate builds; negative values are kept,
+ * samples that cancel out are dropped. time_nanos is after's,
+ * duration_nanos the time between the two. Returns 0, -EINVAL when the
+ * sample types differ, -ENOMEM. */
+int profile_delta(const struct profile *before, const struct profile *after,
+		  struct profile **out);
+
 #endif

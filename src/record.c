@@ -552,6 +552,8 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	check_target(&r);
 	sampler_disable(r.sampler);
 	uint64_t stop = now_ns(CLOCK_MONOTONIC);
+	if (cb->sampled)
+		cb->sampled(cb->arg);
 	if (cpu0 >= 0) {
 		int64_t cpu1 = target_cpu_ms(opts->pid);
 

@@ -104,6 +104,10 @@ struct record_callbacks {
 	/* Called about every 100 ms and at the end; non-zero stops the
 	 * recording early (the profile is still finished). May be NULL. */
 	int (*tick)(const struct record_stats *st, void *arg);
+	/* Called once sampling has stopped, before the samples left are
+	 * read and the profile is built (serve frees its slot there). May
+	 * be NULL. */
+	void (*sampled)(void *arg);
 	void *arg;
 };
 

@@ -1521,6 +1521,20 @@ const char *symbolizer_name(struct symbolizer *s, uint64_t addr)
 	return f->lines[f->nlines - 1].function;
 }
 
+const char *symbolizer_name_uncached(struct symbolizer *s, uint64_t addr)
+{
+	struct sym_block *b;
+	const char *name = NULL;
+
+	symbolize_prefetch_join(s);
+	b = symbolize_resolve(s, addr, false);
+	/* Names are interned in s, so they outlive the block. */
+	if (b && b->frame.nlines)
+		name = b->lines[b->frame.nlines - 1].function;
+	free(b);
+	return name;
+}
+
 void symbolizer_free(struct symbolizer *s)
 {
 	if (!s)

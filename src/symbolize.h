@@ -176,6 +176,11 @@ int symbolizer_perfmap_error(struct symbolizer *s, const char **name);
 
 /* Name for addr for /debug/pprof/symbol: "func" or NULL. */
 const char *symbolizer_name(struct symbolizer *s, uint64_t addr);
+/* The same without caching the lookup in s (symbolizer_lookup's cache
+ * grows with every address asked about): for addresses chosen by clients,
+ * cached, if at all, by a bounded cache of the caller's (symnames.h). The
+ * name stays valid until symbolizer_free. */
+const char *symbolizer_name_uncached(struct symbolizer *s, uint64_t addr);
 
 void symbolizer_free(struct symbolizer *s);
 

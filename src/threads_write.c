@@ -499,6 +499,12 @@ int threads_write(const struct threads_dump *d, struct symbolizer *sym,
 int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
 		       struct profile **out)
 {
+	return threads_to_profile_as(d, sym, "threads", out);
+}
+
+int threads_to_profile_as(const struct threads_dump *d, struct symbolizer *sym,
+			  const char *type, struct profile **out)
+{
 	struct profile *p = profile_new();
 	struct stackprof *sp = NULL;
 	struct timespec now;
@@ -507,8 +513,8 @@ int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
 
 	if (!p)
 		return -ENOMEM;
-	if (profile_add_sample_type(p, "threads", "count") < 0 ||
-	    profile_set_period(p, "threads", "count", 1) < 0)
+	if (profile_add_sample_type(p, type, "count") < 0 ||
+	    profile_set_period(p, type, "count", 1) < 0)
 		goto out_free;
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->time_nanos = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
@@ -549,4 +555,90 @@ out_free:
 	stackprof_free(sp);
 	profile_free(p);
 	return r;
+}
+
+/* Names are compared without a symbol version ("__libc_start_main@@GLIBC_2.34"). */
+static bool threads_startup_frame(const char *name)
+{
+	static const char *const exact[] = {
+		"_start", "start_thread", "clone", "clone3", "__clone",
+		"__clone3", "__clone_internal", "thread_start",
+	};
+	if (!name)
+		return false;
+	size_t n = strcspn(name, "@");
+	if (!strncmp(name, "__libc_start", 12))
+		return true;
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (strlen(exact[i]) == n && !strncmp(name, exact[i], n))
+			return true;
+	return false;
+}
+
+size_t threads_start_routine_frames(const char *const *names, size_t n)
+{
+	size_t keep = 0;
+	for (size_t i = n; i-- > 0;) {
+		keep++;
+		if (!threads_startup_frame(names[i]))
+			break;
+	}
+	return keep;
+}
+
+int threads_creation_view(const struct threads_dump *d, struct symbolizer *sym,
+			  struct threads_dump **out)
+{
+	size_t maxn = 1;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->threads[i].npcs > maxn)
+			maxn = d->threads[i].npcs;
+	struct threads_dump *v = calloc(1, sizeof(*v));
+	const struct sym_frame **frames = calloc(maxn, sizeof(*frames));
+	const char **names = calloc(maxn, sizeof(*names));
+	int e = -ENOMEM;
+
+	if (!v || !frames || !names)
+		goto out;
+	*v = *d;
+	v->n = 0;
+	v->threads = calloc(d->n ? d->n : 1, sizeof(*v->threads));
+	if (!v->threads)
+		goto out;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct threads_thread *th = &d->threads[i];
+		for (size_t j = 0; j < th->npcs; j++) {
+			bool is_return = j > 0 && !(th->is_activation && th->is_activation[j]);
+			frames[j] = sym ? symbolizer_lookup(sym, th->pcs[j], is_return) : NULL;
+			names[j] = frames[j] && frames[j]->nlines ?
+				frames[j]->lines[frames[j]->nlines - 1].function : NULL;
+		}
+		size_t keep = threads_start_routine_frames(names, th->npcs);
+		size_t skip = th->npcs - keep;
+		struct threads_thread *t = &v->threads[v->n++];
+		*t = *th;
+		t->pcs = calloc(keep + 1, sizeof(*t->pcs));
+		t->is_activation = calloc(keep + 1, sizeof(*t->is_activation));
+		if (!t->pcs || !t->is_activation)
+			goto out;
+		for (size_t j = 0; j < keep; j++) {
+			t->pcs[j] = th->pcs[skip + j];
+			t->is_activation[j] = th->is_activation ? th->is_activation[skip + j] : false;
+		}
+		const struct sym_frame *f = keep ? frames[skip] : NULL;
+		if (f && f->nlines && f->lines[f->nlines - 1].offset <= th->pcs[skip]) {
+			t->pcs[0] = th->pcs[skip] - f->lines[f->nlines - 1].offset;
+			t->is_activation[0] = true;	/* an entry, not a return address */
+		}
+		t->npcs = keep;
+		t->truncated = false;
+	}
+	*out = v;
+	v = NULL;
+	e = 0;
+out:
+	threads_dump_free(v);
+	free(frames);
+	free(names);
+	return e;
 }

@@ -34,6 +34,27 @@ int threads_write(const struct threads_dump *d, struct symbolizer *sym,
  * stacks incomplete (...)". Caller frees *out. */
 int threads_to_profile(const struct threads_dump *d, struct symbolizer *sym,
 		       struct profile **out);
+/* The same with another sample type: "goroutine" (goroutine/count) is
+ * what scrapers file as goroutines (docs/design.md §6, serve). */
+int threads_to_profile_as(const struct threads_dump *d, struct symbolizer *sym,
+			  const char *type, struct profile **out);
+
+/* Which frames of a stack (leaf first) make its "start routine" for
+ * threadcreate: the outermost frames up to and including the first one,
+ * counted from the root, that is not thread/process start-up code
+ * (_start, __libc_start_*, start_thread, clone, clone3). names[i] may be
+ * NULL (unknown). Returns how many outermost frames to keep (>= 1 when
+ * n >= 1). */
+size_t threads_start_routine_frames(const char *const *names, size_t n);
+
+/* Go's threadcreate profile of a dump: every thread's stack cut to its
+ * start routine (threads_start_routine_frames), the routine itself named
+ * by its entry address so that threads waiting at different lines of it
+ * form one group, as Go groups threads by where they were created. *out
+ * is a dump of its own (threads_dump_free). sym NULL: nothing is named,
+ * each stack keeps its outermost frame. Returns 0 or -ENOMEM. */
+int threads_creation_view(const struct threads_dump *d, struct symbolizer *sym,
+			  struct threads_dump **out);
 
 /* Threads whose stack stopped before the outermost frame (threads_thread
  * stop), exited ones aside. */

@@ -342,39 +342,6 @@ static void test_contention(void)
 	profile_free(p);
 }
 
-static void test_start_routine(void)
-{
-	const char *thread[] = { "nanosleep", "park", "worker", "start_thread", "clone3" };
-	CHECK_INT(http_start_routine_frames(thread, 5), 3);
-	const char *mainth[] = { "pause", "main", "__libc_start_call_main",
-				 "__libc_start_main_impl", "_start" };
-	CHECK_INT(http_start_routine_frames(mainth, 5), 4);
-	const char *unknown[] = { "a", NULL, "clone" };
-	CHECK_INT(http_start_routine_frames(unknown, 3), 2);
-	const char *versioned[] = { "main", "__libc_start_call_main",
-				    "__libc_start_main@@GLIBC_2.34", "_start" };
-	CHECK_INT(http_start_routine_frames(versioned, 4), 4);
-	const char *vthread[] = { "x", "worker", "start_thread@GLIBC_2.2.5", "__clone3" };
-	CHECK_INT(http_start_routine_frames(vthread, 4), 3);
-	const char *prefix[] = { "worker", "start_threadx" };
-	CHECK_INT(http_start_routine_frames(prefix, 2), 1);
-	const char *only[] = { "start_thread", "clone3" };
-	CHECK_INT(http_start_routine_frames(only, 2), 2);
-	CHECK_INT(http_start_routine_frames(only, 0), 0);
-}
-
-static void test_unsymbolizable(void)
-{
-	/* pprof's Mapping.Unsymbolizable: never posted to /symbol. */
-	CHECK(http_unsymbolizable_mapping("[kernel]"));
-	CHECK(http_unsymbolizable_mapping("[vdso]"));
-	CHECK(http_unsymbolizable_mapping("/x/[weird]"));
-	CHECK(http_unsymbolizable_mapping("linux-vdso.so.1"));
-	CHECK(http_unsymbolizable_mapping("/dev/dri/renderD128"));
-	CHECK(!http_unsymbolizable_mapping("/usr/lib/x86_64-linux-gnu/libc.so.6"));
-	CHECK(!http_unsymbolizable_mapping(""));
-}
-
 static void test_access_line(void)
 {
 	char line[512];
@@ -402,9 +369,7 @@ int main(void)
 	test_errors();
 	test_symbol();
 	test_bodies();
-	test_start_routine();
 	test_contention();
-	test_unsymbolizable();
 	test_access_line();
 	return check_done();
 }

@@ -1,6 +1,8 @@
 /* test_profile.c - interning and sample merging in the in-memory profile. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "profile.h"
@@ -198,6 +200,150 @@ static void test_growth(void)
 	profile_free(p);
 }
 
+/* A goroutine-like profile: two stacks in a.out, one in [vdso]. */
+static struct profile *sample_profile(int64_t n1, int64_t n2, int64_t n3,
+				      int64_t time)
+{
+	struct profile *p = profile_new();
+	CHECK(profile_add_sample_type(p, "goroutine", "count") == 0);
+	CHECK(profile_set_period(p, "goroutine", "count", 1) == 0);
+	CHECK(profile_add_comment(p, "a comment") == 0);
+	p->time_nanos = time;
+	uint64_t m1 = profile_add_mapping(p, 0x1000, 0x2000, 0, "/bin/a.out", "abcd");
+	uint64_t m2 = profile_add_mapping(p, 0x7000, 0x8000, 0, "[vdso]", "");
+	profile_mapping(p, m1)->has_functions = true;
+	profile_mapping(p, m2)->has_functions = true;
+	struct profile_line l1 = { profile_function(p, "main", "main", "a.c", 3), 10 };
+	struct profile_line l2 = { profile_function(p, "work", "work", "a.c", 20), 22 };
+	struct profile_line l3 = { profile_function(p, "__vdso_clock_gettime", NULL, NULL, 0), 0 };
+	uint64_t a = profile_location(p, m1, 0x1100, &l1, 1);
+	uint64_t b = profile_location(p, m1, 0x1200, &l2, 1);
+	uint64_t c = profile_location(p, m2, 0x7010, &l3, 1);
+	uint64_t s1[] = { b, a }, s3[] = { c, b, a };
+	struct profile_label_in lab = { .key = "thread_name", .str = "worker" };
+	if (n1)
+		CHECK(profile_add_sample(p, s1, 2, &n1, NULL, 0) == 0);
+	if (n2)
+		CHECK(profile_add_sample(p, s1, 2, &n2, &lab, 1) == 0);
+	if (n3)
+		CHECK(profile_add_sample(p, s3, 3, &n3, NULL, 0) == 0);
+	return p;
+}
+
+/* The value of the sample whose leaf is at addr, with (labelled) or
+ * without a label; INT64_MIN when absent. */
+static int64_t value_at(const struct profile *p, uint64_t addr, bool labelled)
+{
+	for (size_t i = 0; i < p->nsamples; i++) {
+		const struct profile_sample *s = &p->samples[i];
+		const struct profile_location *l =
+			profile_location_by_id(p, s->location_ids[0]);
+		if (l && l->address == addr && (s->nlabels > 0) == labelled &&
+		    s->nlocations == (addr == 0x7010 ? 3u : 2u))
+			return s->values[0];
+	}
+	return INT64_MIN;
+}
+
+static void test_strip(void)
+{
+	struct profile *in = sample_profile(2, 3, 4, 77), *out = NULL;
+	CHECK_INT(profile_strip_symbols(in, &out), 0);
+	if (!out)
+		goto done;
+	CHECK_INT(out->nsamples, 3);
+	CHECK_INT(out->nmappings, 2);
+	CHECK_INT(out->time_nanos, 77);
+	CHECK_INT(out->ncomments, 1);
+	CHECK_STR(profile_str(out, out->sample_types[0].type), "goroutine");
+	CHECK_STR(profile_str(out, out->mappings[0].filename), "/bin/a.out");
+	CHECK_STR(profile_str(out, out->mappings[0].build_id), "abcd");
+	CHECK(!out->mappings[0].has_functions);	/* pprof asks /symbol */
+	CHECK(out->mappings[1].has_functions);	/* [vdso]: kept */
+	size_t named = 0;
+	for (size_t i = 0; i < out->nlocations; i++) {
+		const struct profile_location *l = &out->locations[i];
+		if (l->address == 0x7010) {
+			CHECK_INT(l->nlines, 1);
+			named++;
+		} else {
+			CHECK_INT(l->nlines, 0);
+		}
+	}
+	CHECK_INT(named, 1);
+	CHECK_INT(out->nfunctions, 1);
+	CHECK_INT(value_at(out, 0x1200, false), 2);
+	CHECK_INT(value_at(out, 0x1200, true), 3);
+	CHECK_INT(value_at(out, 0x7010, false), 4);
+done:
+	profile_free(in);
+	profile_free(out);
+}
+
+static void test_delta(void)
+{
+	/* before: 2, 3, 4; after: 5, 3, 1 (the labelled one unchanged, the
+	 * [vdso] one fewer). Built apart: ids match by accident only. */
+	struct profile *before = sample_profile(2, 3, 4, 1000);
+	struct profile *after = sample_profile(5, 3, 1, 4000), *d = NULL;
+	CHECK_INT(profile_delta(before, after, &d), 0);
+	if (!d)
+		goto done;
+	CHECK_INT(d->nsamples, 2);			/* 3 - 3 dropped */
+	CHECK_INT(value_at(d, 0x1200, false), 3);
+	CHECK_INT(value_at(d, 0x1200, true), INT64_MIN);
+	CHECK_INT(value_at(d, 0x7010, false), -3);	/* negative kept */
+	CHECK_INT(d->nmappings, 2);			/* merged by content */
+	CHECK_INT(d->time_nanos, 4000);
+	CHECK_INT(d->duration_nanos, 3000);
+	CHECK_STR(profile_str(d, d->sample_types[0].type), "goroutine");
+	CHECK_STR(profile_str(d, d->period_type.type), "goroutine");
+	CHECK(d->mappings[0].has_functions);		/* not stripped */
+	const struct profile_location *l = NULL;
+	for (size_t i = 0; i < d->nlocations; i++)
+		if (d->locations[i].address == 0x1200)
+			l = &d->locations[i];
+	CHECK(l && l->nlines == 1);
+	if (l && l->nlines) {
+		const struct profile_function *f =
+			profile_function_by_id(d, l->lines[0].function_id);
+		CHECK(f && !strcmp(profile_str(d, f->name), "work"));
+	}
+	profile_free(d);
+	d = NULL;
+
+	/* A stack that appears only before comes out negative. */
+	struct profile *empty = sample_profile(0, 0, 0, 5000);
+	CHECK_INT(profile_delta(after, empty, &d), 0);
+	CHECK(d && d->nsamples == 3);
+	if (d)
+		CHECK_INT(value_at(d, 0x1200, false), -5);
+	profile_free(d);
+	d = NULL;
+
+	/* Different sample types: no delta. */
+	struct profile *other = profile_new();
+	profile_add_sample_type(other, "samples", "count");
+	CHECK_INT(profile_delta(before, other, &d), -EINVAL);
+	profile_free(other);
+	profile_free(empty);
+done:
+	profile_free(before);
+	profile_free(after);
+}
+
+static void test_unsymbolizable(void)
+{
+	/* pprof's Mapping.Unsymbolizable */
+	CHECK(profile_unsymbolizable_mapping("[kernel]"));
+	CHECK(profile_unsymbolizable_mapping("[vdso]"));
+	CHECK(profile_unsymbolizable_mapping("/x/[weird]"));
+	CHECK(profile_unsymbolizable_mapping("linux-vdso.so.1"));
+	CHECK(profile_unsymbolizable_mapping("/dev/dri/renderD128"));
+	CHECK(!profile_unsymbolizable_mapping("/usr/lib/x86_64-linux-gnu/libc.so.6"));
+	CHECK(!profile_unsymbolizable_mapping(""));
+}
+
 int main(void)
 {
 	test_strings();
@@ -205,5 +351,8 @@ int main(void)
 	test_samples();
 	test_raw();
 	test_growth();
+	test_strip();
+	test_delta();
+	test_unsymbolizable();
 	return check_done();
 }

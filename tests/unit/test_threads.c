@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,8 +425,84 @@ static void check_errors(void)
 	}
 }
 
+/* Stand-ins for thread start-up code, named as libc names it: the
+ * symbolizer reads this binary's local symbols too. */
+__attribute__((noinline, used)) static int start_thread(int x) { return x + 1; }
+__attribute__((noinline, used)) static int thread_start(int x) { return x + 2; }
+__attribute__((noinline, used)) static int tc_routine(int x) { return x * 3 + 5; }
+__attribute__((noinline, used)) static int tc_leaf(int x) { return x * 7 + 9; }
+
+static void check_start_routine(void)
+{
+	const char *thread[] = { "nanosleep", "park", "worker", "start_thread", "clone3" };
+	CHECK_INT(threads_start_routine_frames(thread, 5), 3);
+	const char *mainth[] = { "pause", "main", "__libc_start_call_main",
+				 "__libc_start_main_impl", "_start" };
+	CHECK_INT(threads_start_routine_frames(mainth, 5), 4);
+	const char *unknown[] = { "a", NULL, "clone" };
+	CHECK_INT(threads_start_routine_frames(unknown, 3), 2);
+	const char *versioned[] = { "main", "__libc_start_call_main",
+				    "__libc_start_main@@GLIBC_2.34", "_start" };
+	CHECK_INT(threads_start_routine_frames(versioned, 4), 4);
+	const char *vthread[] = { "x", "worker", "start_thread@GLIBC_2.2.5", "__clone3" };
+	CHECK_INT(threads_start_routine_frames(vthread, 4), 3);
+	const char *prefix[] = { "worker", "start_threadx" };
+	CHECK_INT(threads_start_routine_frames(prefix, 2), 1);
+	const char *only[] = { "start_thread", "clone3" };
+	CHECK_INT(threads_start_routine_frames(only, 2), 2);
+	CHECK_INT(threads_start_routine_frames(only, 0), 0);
+}
+
+/* threadcreate's view: stacks cut to their start routine, which is named
+ * by its entry so that threads stopped at different lines of it group. */
+static void check_creation_view(void)
+{
+	struct symbolizer *sym = NULL;
+	char err[256] = "";
+	uint64_t st = (uint64_t)(uintptr_t)start_thread, ts = (uint64_t)(uintptr_t)thread_start;
+	uint64_t rt = (uint64_t)(uintptr_t)tc_routine, lf = (uint64_t)(uintptr_t)tc_leaf;
+
+	CHECK_INT(symbolizer_new(getpid(), false, &sym, err, sizeof(err)), 0);
+	if (!sym)
+		return;
+	uint64_t pcs0[] = { lf + 1, rt + 4, st + 2, ts + 2 };
+	uint64_t pcs1[] = { rt + 2, st + 2, ts + 2 };	/* another line of it */
+	uint64_t pcs2[] = { lf + 2 };			/* no start-up code */
+	bool act0[4] = { true, false, false, false }, act1[3] = { true, false, false };
+	struct threads_thread th[3] = {
+		{ .tid = 10, .pcs = pcs0, .is_activation = act0, .npcs = 4, .truncated = true },
+		{ .tid = 11, .pcs = pcs1, .is_activation = act1, .npcs = 3 },
+		{ .tid = 12, .pcs = pcs2, .npcs = 1 },
+	};
+	struct threads_dump d = { .pid = 42, .threads = th, .n = 3 };
+	struct threads_dump *v = NULL;
+
+	CHECK_INT(threads_creation_view(&d, sym, &v), 0);
+	if (v) {
+		CHECK_INT(v->n, 3);
+		CHECK_INT(v->pid, 42);
+		CHECK_INT(v->threads[0].tid, 10);
+		CHECK_INT(v->threads[0].npcs, 3);
+		CHECK(!v->threads[0].truncated);
+		CHECK(v->threads[0].pcs[0] == rt);	/* the routine's entry */
+		CHECK(v->threads[0].is_activation[0]);
+		CHECK(v->threads[0].pcs[1] == st + 2 && v->threads[0].pcs[2] == ts + 2);
+		CHECK(!v->threads[0].is_activation[1]);
+		CHECK_INT(v->threads[1].npcs, 3);
+		CHECK(v->threads[1].pcs[0] == rt);	/* groups with the first */
+		CHECK_INT(v->threads[2].npcs, 1);
+		CHECK(v->threads[2].pcs[0] == lf);
+		/* The dump it came from is untouched. */
+		CHECK(th[0].pcs == pcs0 && th[0].npcs == 4 && pcs0[1] == rt + 4);
+	}
+	threads_dump_free(v);
+	symbolizer_free(sym);
+}
+
 int main(void)
 {
+	check_start_routine();
+	check_creation_view();
 	pid_t pid = start_parked();
 	CHECK(pid > 0);
 	if (pid > 0) {
