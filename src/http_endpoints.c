@@ -699,7 +699,16 @@ static void serve_profile(struct http_target *tg, struct http_request *rq,
 		http_reply_error(r, 500, "the client closed the connection");
 	else if (atomic_load(&tg->stopping))
 		reply_stopping(tg, r);
-	else if (ro.trace) {
+	else if (rq->ui_html) {
+		memset(r, 0, sizeof(*r));
+		e = http_ui_flame_body(tg, p, kind, &r->body, &r->len);
+		if (e < 0) {
+			http_reply_error(r, 500, "writing the flame graph failed: %s", strerror(-e));
+		} else {
+			r->status = 200;
+			r->content_type = TEXT_HTML;
+		}
+	} else if (ro.trace) {
 		memset(r, 0, sizeof(*r));
 		e = serve_trace_body(rq, ro.trace, (uint64_t)p->duration_nanos, r);
 		if (e < 0)
@@ -769,6 +778,28 @@ static bool head_only(enum http_route route, const char *name, const char *query
 	return true;
 }
 
+struct shared_dump *http_dump_for(struct http_target *tg, struct http_reply *r)
+{
+	return dump_for(tg, mono_ns() - HTTP_DUMP_REUSE_MS * 1000000ULL, r);
+}
+
+const struct threads_dump *http_dump_threads(const struct shared_dump *sd)
+{
+	return sd->d;
+}
+
+void http_dump_put(struct http_target *tg, struct shared_dump *sd)
+{
+	dump_put(tg, sd);
+}
+
+void http_serve_profile(struct http_target *tg, struct http_request *rq,
+			const char *query, enum record_profile kind,
+			struct http_reply *r)
+{
+	serve_profile(tg, rq, query, kind, r);
+}
+
 void http_endpoints_route(struct http_target *tg, struct http_request *rq,
 			  const char *url, const char *method,
 			  struct http_reply *r)
@@ -777,6 +808,8 @@ void http_endpoints_route(struct http_target *tg, struct http_request *rq,
 	const char *q = rq->uri ? strchr(rq->uri, '?') : NULL;
 	const char *query = q ? q + 1 : "";
 	enum http_route route = http_route_path(url, &name);
+	if (route == HTTP_ROUTE_NOT_FOUND && http_ui_route(tg, rq, url, method, r))
+		return;
 	bool get = !strcmp(method, "GET") ||
 		   !strcmp(method, "HEAD");
 	bool post = !strcmp(method, "POST");

@@ -154,6 +154,8 @@ struct http_request {
 	char prefix[24];		/* "/pid/PID" when asked through it,
 					 * else "" */
 	bool accept_gzip;		/* Accept-Encoding names gzip */
+	bool ui_html;			/* a /ui/flame page: the recording
+					 * rendered as a flame graph */
 	int status;
 	size_t bytes;
 };
@@ -164,6 +166,26 @@ struct http_request {
 void http_endpoints_route(struct http_target *tg, struct http_request *rq,
 			  const char *url, const char *method,
 			  struct http_reply *r);
+/* For the /ui/ pages (http_ui_serve.c): a thread dump shared with the
+ * goroutine endpoint (NULL with the error reply in r), its threads, and
+ * its release; a recording of kind made as /debug/pprof/ makes it, with
+ * the same limits, answered as a flame graph page when rq->ui_html. */
+struct shared_dump *http_dump_for(struct http_target *tg, struct http_reply *r);
+const struct threads_dump *http_dump_threads(const struct shared_dump *sd);
+void http_dump_put(struct http_target *tg, struct shared_dump *sd);
+void http_serve_profile(struct http_target *tg, struct http_request *rq,
+			const char *query, enum record_profile kind,
+			struct http_reply *r);
+
+/* --- /ui/ (http_ui_serve.c) --------------------------------------------- */
+/* The reply to a request under /ui: false (and r untouched) for another
+ * path. */
+bool http_ui_route(struct http_target *tg, struct http_request *rq,
+		   const char *url, const char *method, struct http_reply *r);
+/* Recording p of kind as the flame graph page. 0 or -errno. */
+int http_ui_flame_body(struct http_target *tg, const struct profile *p,
+		       enum record_profile kind, char **body, size_t *len);
+
 /* Drops a reference to a shared thread dump; capture_lock held (or the
  * target no longer shared). NULL is a no-op. */
 void http_dump_put_locked(struct shared_dump *sd);

@@ -487,6 +487,7 @@ int http_index_html(pid_t pid, const char *comm, long nthreads, char **body,
 			  index_entries[i].available ? "" : " (not yet available)");
 	}
 	sb_printf(&b, "</table>\n<a href=\"goroutine?debug=2\">full thread stack dump</a>\n"
+		  "<br>\n<a href=\"../../ui/\">flame graphs and the thread dump in the browser</a>\n"
 		  "<br>\n<p>\nProfile Descriptions:\n<ul>\n");
 	for (size_t i = 0; i < sizeof(index_entries) / sizeof(index_entries[0]); i++)
 		sb_printf(&b, "<li><div class=profile-name>%s: </div> %s</li>\n",

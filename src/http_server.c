@@ -32,6 +32,7 @@
 
 #include "http.h"
 #include "http_int.h"
+#include "http_ui.h"
 #include "errmsg.h"
 
 /* libmicrohttpd is opened by the first server, not linked into cprof: its
@@ -144,6 +145,9 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct http_request 
 	mhd.add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (r->content_type)
 		mhd.add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+	/* No page of ours loads anything from elsewhere (http_ui.h). */
+	if (r->content_type && !strcmp(r->content_type, TEXT_HTML))
+		mhd.add_response_header(resp, "Content-Security-Policy", HTTP_UI_CSP);
 	if (r->disposition[0]) {
 		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", r->disposition);
 		mhd.add_response_header(resp, "Content-Disposition", disp);

@@ -285,6 +285,7 @@ static void test_bodies(void)
 	CHECK(strstr(body, "<tr><td>17</td><td><a href='goroutine?debug=1'>goroutine</a>") != NULL);
 	CHECK(strstr(body, "<a href='threads?debug=1'>threads</a>") != NULL);
 	CHECK(strstr(body, "<a href=\"goroutine?debug=2\">") != NULL);
+	CHECK(strstr(body, "<a href=\"../../ui/\">") != NULL);	/* /ui/, also under a prefix */
 	CHECK(strstr(body, "heap</a> (not yet available)") != NULL);
 	CHECK(strstr(body, "start routine") != NULL);
 	CHECK(strstr(body, "<a href='profile'>profile</a></td>") != NULL);
