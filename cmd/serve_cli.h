@@ -16,6 +16,7 @@ struct serve_cli {
 					 * do not copy the struct apart */
 	bool quiet;
 	bool help;
+	const char *run_as;		/* --run-as USER, or NULL */
 };
 
 /* Parses argv (argv[0] is "serve"). Prints the error and a hint and

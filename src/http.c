@@ -1201,6 +1201,10 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 	e = listen_socket(o->host, o->port, &fd, err, errlen);
 	if (e < 0)
 		goto out_symbolizer;
+	if (o->after_bind && (e = o->after_bind(o->arg, err, errlen)) < 0) {
+		close(fd);
+		goto out_symbolizer;
+	}
 
 	pthread_mutex_init(&s.sym_lock, NULL);
 	pthread_mutex_init(&s.capture_lock, NULL);
