@@ -44,10 +44,12 @@ install(CODE "
     set(_cprof_unitdir \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\")
   endif()
   set(CPROF_BINDIR \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_BINDIR}\")
+  # One file per prefix and DESTDIR: installs may run at once (ctest -j).
+  string(MD5 _cprof_h \"\$ENV{DESTDIR}|\${CMAKE_INSTALL_PREFIX}\")
   configure_file(\"${CMAKE_SOURCE_DIR}/dist/cprof.service.in\"
-                 \"${CMAKE_BINARY_DIR}/dist/cprof.service\" @ONLY)
+                 \"${CMAKE_BINARY_DIR}/dist/\${_cprof_h}/cprof.service\" @ONLY)
   file(INSTALL DESTINATION \"\${_cprof_unitdir}\" TYPE FILE
-       FILES \"${CMAKE_BINARY_DIR}/dist/cprof.service\")
+       FILES \"${CMAKE_BINARY_DIR}/dist/\${_cprof_h}/cprof.service\")
 ")
 
 # --- the Debian package (scripts/package.sh: cpack in the build directory)
@@ -58,13 +60,14 @@ set(CPACK_PACKAGE_CONTACT "cprof developers")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
     "sampling profiler and thread dumper for native Linux processes")
+# The synopsis is CPACK_PACKAGE_DESCRIPTION_SUMMARY; CPack indents these
+# lines of the extended description itself.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-"sampling profiler and thread dumper for native Linux processes
- cprof records CPU profiles of a running process (perf events, DWARF
- unwinding of copied user stacks), its off-CPU waits and timelines, dumps
- the stack of every thread, and serves Go's /debug/pprof endpoints for one
- process or every process of the host (cprof.service), in the pprof
- format read by go tool pprof, Pyroscope, Grafana Alloy and Parca.")
+"cprof records CPU profiles of a running process (perf events, DWARF
+unwinding of copied user stacks), its off-CPU waits and timelines, dumps
+the stack of every thread, and serves Go's /debug/pprof endpoints for one
+process or every process of the host (cprof.service), in the pprof format
+read by go tool pprof, Pyroscope, Grafana Alloy and Parca.")
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
