@@ -93,6 +93,7 @@ struct serve_env {
 	uid_t run_uid;
 	gid_t run_gid;
 	uint64_t kept;
+	bool refused;		/* after_bind explained why */
 };
 
 /* Once the socket is bound, before any thread exists (capabilities are
@@ -103,8 +104,19 @@ static int after_bind(void *arg, char *err, size_t errlen)
 {
 	struct serve_env *env = arg;
 
-	return privs_drop(PRIVS_SERVE_KEEP, env->run_as, env->run_uid, env->run_gid,
-			  &env->kept, err, errlen);
+	char buf[2048];
+	int e = privs_drop(PRIVS_SERVE_KEEP, env->run_as, env->run_uid, env->run_gid,
+			   &env->kept, err, errlen);
+	if (e < 0)
+		return e;
+	/* As the user that will serve: what it lacks for the target, named
+	 * (checked before the switch without --run-as). */
+	if (env->run_as && explain_access(env->pid, EXPLAIN_SERVE, buf, sizeof(buf)) < 0) {
+		cli_explain(buf);
+		env->refused = true;
+		return -EPERM;
+	}
+	return 0;
 }
 
 static void on_listen(const char *host, unsigned port, bool loopback, void *arg)
@@ -279,6 +291,8 @@ int cmd_serve(int argc, char **argv)
 		cli_info("pid %d exited: stopping the server", (int)env.pid);
 		return CPROF_EXIT_OK;
 	}
+	if (e < 0 && env.refused)
+		return CPROF_EXIT_FATAL;
 	if (e < 0) {
 		cli_error("%s", why[0] ? why : strerror(-e));
 		if (e == -EADDRINUSE)

@@ -128,6 +128,11 @@ want="65534	65534	65534	65534|0000000000000000|0000004400080004|0000004400080004
 [ "$(ls /proc/"$spid"/task | wc -l)" -ge 2 ] || fail "serve has no server thread: the check saw one thread only"
 stop_bg "$spid"
 untraced "serve --run-as"
+# Root without CAP_DAC_READ_SEARCH reads its own 0700 directory as its
+# owner; nobody cannot: checked after the switch, and named.
+refused "serve --run-as nobody without CAP_DAC_READ_SEARCH" CAP_DAC_READ_SEARCH \
+	setpriv --bounding-set=-dac_read_search,-dac_override \
+	"$pd/cprof" serve -p "$pid" --http 127.0.0.1:0 --run-as nobody
 rc=0
 "$pd/cprof" serve -p "$pid" --http 127.0.0.1:0 --run-as no-such-user-here 2>"$T/err" || rc=$?
 [ "$rc" = 64 ] && grep -q "no such user" "$T/err" || fail "--run-as of an unknown user: exit $rc: $(cat "$T/err")"

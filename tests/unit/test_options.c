@@ -141,6 +141,12 @@ static void test_serve(void)
 	CHECK_INT(cli.http.threads.unwinder, threads_defaults.unwinder);
 	CHECK_INT(cli.http.threads.max_frames, threads_defaults.max_frames);
 	CHECK_INT(serve_cli_parse(3, bad, &cli), -1);
+	char *runas[] = { "serve", "-p", "4321", "--http", ":80", "--run-as", "cprof", NULL };
+	CHECK_INT(serve_cli_parse(7, runas, &cli), 0);
+	CHECK_STR(cli.run_as, "cprof");
+	CHECK_INT(cli.http.port, 80);
+	CHECK_INT(serve_cli_parse(7, args, &cli), 0);
+	CHECK(cli.run_as == NULL);	/* not kept from the previous parse */
 }
 
 int main(void)
