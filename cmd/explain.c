@@ -6,7 +6,6 @@
  * command line turns them into this.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -318,14 +317,18 @@ const char *explain_ptrace(int err, pid_t pid, const char *reason, char *buf,
 	return buf;
 }
 
-/* Whether cprof may open path for reading, with its effective ids and
- * capabilities (access(2) would use the real ids). */
-static int explain_can_read(const char *path)
+/* Whether cprof may open the target's file path for reading as the
+ * symbolizer opens it: through /proc/PID/root (procfs_open_root_file), with
+ * cprof's effective ids and capabilities (access(2) would use the real
+ * ids). */
+static int explain_can_read(pid_t pid, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	char *opened = NULL;
+	int fd = procfs_open_root_file(pid, path, &opened);
 
+	free(opened);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	close(fd);
 	return 0;
 }
@@ -352,9 +355,9 @@ int explain_access(pid_t pid, enum explain_use use, char *buf, size_t len)
 			explain_ptrace(-EPERM, pid, "permission denied", buf, len);
 		return -EPERM;
 	}
-	/* The executable is read by path, as the maps name it: a directory
-	 * cprof's user may not search hides it even from a tracer, and the
-	 * stacks would have no function names. */
+	/* The executable is read by the path the maps give (under the
+	 * target's root): a directory cprof's user may not search hides it
+	 * even from a tracer, and the stacks would have no function names. */
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	n = readlink(path, exe, sizeof(exe) - 1);
 	if (n <= 0)
@@ -362,7 +365,7 @@ int explain_access(pid_t pid, enum explain_use use, char *buf, size_t len)
 	exe[n] = '\0';
 	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 		return 0;
-	int e = explain_can_read(exe);
+	int e = explain_can_read(pid, exe);
 	if ((e == -EACCES || e == -EPERM) && !privs_has(PRIVS_CAP_DAC_READ_SEARCH) &&
 	    !privs_has(PRIVS_CAP_DAC_OVERRIDE)) {
 		snprintf(buf, len, "cannot read %s, the executable of pid %d: cprof lacks "
