@@ -103,7 +103,6 @@ struct serve_env {
 static int after_bind(void *arg, char *err, size_t errlen)
 {
 	struct serve_env *env = arg;
-
 	char buf[2048];
 	int e = privs_drop(PRIVS_SERVE_KEEP, env->run_as, env->run_uid, env->run_gid,
 			   &env->kept, err, errlen);
@@ -270,7 +269,8 @@ int cmd_serve(int argc, char **argv)
 			cli_hint("start it with sudo, or leave --run-as out");
 			return CPROF_EXIT_USAGE;
 		}
-		env.run_as = true;
+		/* Already that user: nothing to switch. */
+		env.run_as = geteuid() == 0;
 		env.run_uid = pw->pw_uid;
 		env.run_gid = pw->pw_gid;
 	}
