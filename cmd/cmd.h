@@ -59,6 +59,10 @@ int cli_bad_option(const char *cmd, int c, char **argv);
  * not a zombie. Prints the error and hint
  * and returns -1 otherwise. */
 int cli_check_target(pid_t pid);
+/* Checks that cprof holds the capabilities it needs for pid (use: an enum
+ * explain_use); prints the one-line error naming the missing capability
+ * and hints, and returns -1 otherwise. */
+int cli_check_access(pid_t pid, int use);
 
 /* What -o names (cmd/output.c; "-" is standard output), opened and checked
  * before the work: prints the error and hint and returns the exit status

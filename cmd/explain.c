@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "explain.h"
+#include "privs.h"
 #include "procfs.h"
 
 static void explain_append(char **p, size_t *left, const char *fmt, ...)
@@ -125,7 +126,8 @@ const char *explain_sampling(int err, pid_t pid, char *buf, size_t len)
 		    pst.st_uid != geteuid()) {
 			explain_append(&p, &left,
 				       "no permission to sample pid %d: it belongs to "
-				       "another user (uid %u; perf_event_paranoid is %ld)\n"
+				       "another user (uid %u) and cprof lacks CAP_SYS_PTRACE "
+				       "(perf_event_paranoid is %ld)\n"
 				       "hint: run cprof as that user or as root, or grant it "
 				       "CAP_SYS_PTRACE and CAP_PERFMON (setcap "
 				       "cap_perfmon,cap_sys_ptrace+ep cprof); lowering "
@@ -292,9 +294,11 @@ const char *explain_ptrace(int err, pid_t pid, const char *reason, char *buf,
 			snprintf(owner, sizeof(owner), " (pid %d belongs to uid %u, "
 				 "cprof runs as uid %u)", (int)pid,
 				 (unsigned)st.st_uid, (unsigned)geteuid());
-		snprintf(buf, len, "cannot attach to pid %d: %s\nhint: run as the "
-			 "user that owns the process%s, or as root (CAP_SYS_PTRACE)%s",
-			 (int)pid, why, owner, yama);
+		snprintf(buf, len, "cannot attach to pid %d: %s%s\nhint: run as the "
+			 "user that owns the process%s, or as root, or grant cprof "
+			 "CAP_SYS_PTRACE (cprof(1), CAPABILITIES)%s",
+			 (int)pid, why, explain_has_cap(EXPLAIN_CAP_SYS_PTRACE) ? "" :
+			 ": cprof lacks CAP_SYS_PTRACE", owner, yama);
 	} else if (err == -ESRCH) {
 		snprintf(buf, len, "%s\nhint: check the PID with 'ps -p %d' or "
 			 "'pgrep NAME'", why, (int)pid);
@@ -311,4 +315,65 @@ const char *explain_ptrace(int err, pid_t pid, const char *reason, char *buf,
 			 why);
 	}
 	return buf;
+}
+
+/* Whether cprof may open the target's file path for reading as the
+ * symbolizer opens it: through /proc/PID/root (procfs_open_root_file), with
+ * cprof's effective ids and capabilities (access(2) would use the real
+ * ids). */
+static int explain_can_read(pid_t pid, const char *path)
+{
+	char *opened = NULL;
+	int fd = procfs_open_root_file(pid, path, &opened);
+
+	free(opened);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+int explain_access(pid_t pid, enum explain_use use, char *buf, size_t len)
+{
+	struct privs_ids ids;
+	struct stat st;
+	char path[40], exe[4096];
+	ssize_t n;
+
+	buf[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	if (privs_read_ids(pid, &ids) < 0 || stat(path, &st) < 0)
+		return 0;	/* gone: the caller's next step says so */
+	/* /proc/PID belongs to root instead of the process's effective uid
+	 * when it is not dumpable (proc(5)). */
+	bool dumpable = st.st_uid == ids.uid[1];
+	if (!explain_has_cap(EXPLAIN_CAP_SYS_PTRACE) &&
+	    privs_ptrace_needs_cap(geteuid(), getegid(), &ids, dumpable)) {
+		if (use == EXPLAIN_SAMPLE)
+			explain_sampling(-EPERM, pid, buf, len);
+		else
+			explain_ptrace(-EPERM, pid, "permission denied", buf, len);
+		return -EPERM;
+	}
+	/* The executable is read by the path the maps give (under the
+	 * target's root): a directory cprof's user may not search hides it
+	 * even from a tracer, and the stacks would have no function names. */
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return 0;
+	exe[n] = '\0';
+	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
+		return 0;
+	int e = explain_can_read(pid, exe);
+	if ((e == -EACCES || e == -EPERM) && !privs_has(PRIVS_CAP_DAC_READ_SEARCH) &&
+	    !privs_has(PRIVS_CAP_DAC_OVERRIDE)) {
+		snprintf(buf, len, "cannot read %s, the executable of pid %d: cprof lacks "
+			 "CAP_DAC_READ_SEARCH (uid %u may not read it), so the stacks "
+			 "would have no function names\n"
+			 "hint: grant cprof CAP_DAC_READ_SEARCH as well, or run it as root "
+			 "(cprof(1), CAPABILITIES)", exe, (int)pid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
 }

@@ -19,4 +19,19 @@ const char *explain_sampling(int err, pid_t pid, char *buf, size_t len);
 const char *explain_ptrace(int err, pid_t pid, const char *reason, char *buf,
 			   size_t len);
 
+/* What cprof is about to do to pid, for explain_access. */
+enum explain_use {
+	EXPLAIN_TRACE,		/* threads: ptrace and read the binaries */
+	EXPLAIN_SAMPLE,		/* record: perf events and read the binaries */
+	EXPLAIN_SERVE,		/* serve: both */
+};
+
+/* Before anything is done to pid: the capability cprof lacks for it, if
+ * any (docs/design.md §11): CAP_SYS_PTRACE for another user's (or a
+ * non-dumpable) process, CAP_DAC_READ_SEARCH for an executable cprof's
+ * user may not read. Returns 0 with buf empty when nothing is missing,
+ * -EPERM with the explanation (as explain_sampling or explain_ptrace would
+ * give it) in buf otherwise. */
+int explain_access(pid_t pid, enum explain_use use, char *buf, size_t len);
+
 #endif

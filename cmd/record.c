@@ -678,7 +678,8 @@ int cmd_record(int argc, char **argv)
 			record_usage(stdout);
 		return CPROF_EXIT_OK;
 	}
-	if (cli.pid && cli_check_target(cli.pid) < 0)
+	if (cli.pid && (cli_check_target(cli.pid) < 0 ||
+			cli_check_access(cli.pid, EXPLAIN_SAMPLE) < 0))
 		return CPROF_EXIT_FATAL;
 	if (cli.command && !command_exists(cli.command[0])) {
 		cli_error("command not found: '%s'", cli.command[0]);
@@ -715,7 +716,7 @@ int cmd_record(int argc, char **argv)
 		cli.kernel = false;
 		if (!cli.quiet)
 			cli_warn("kernel frames and time in system calls are not recorded "
-				 "(perf_event_paranoid > 1 and not root)");
+				 "(perf_event_paranoid > 1 and no CAP_PERFMON)");
 	}
 
 	cli_catch_signals();

@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 
 #include "cmd.h"
+#include "explain.h"
 #include "http.h"
+#include "privs.h"
 #include "procfs.h"
 #include "record_cli.h"
 #include "serve_cli.h"
@@ -46,7 +48,7 @@ static const struct {
 static bool kernel_allowed(void)
 {
 	long paranoid = 2;
-	if (geteuid() == 0)
+	if (privs_has(PRIVS_CAP_PERFMON) || privs_has(PRIVS_CAP_SYS_ADMIN))
 		return true;
 	procfs_read_long("/proc/sys/kernel/perf_event_paranoid", &paranoid);
 	return paranoid <= 1;
@@ -92,6 +94,10 @@ static void usage(FILE *f)
 		"      --max-clients-per-ip N  of them from one address (default %u)\n"
 		"      --remote-symbols     profiles without function names: clients name\n"
 		"                           addresses through /debug/pprof/symbol\n"
+		"      --run-as USER        started as root: become USER once listening,\n"
+		"                           keeping only the capabilities it needs\n"
+		"                           (CAP_SYS_PTRACE, CAP_PERFMON, CAP_DAC_READ_SEARCH,\n"
+		"                           CAP_SYSLOG); every other one is dropped anyway\n"
 		"  -q, --quiet              no access log on stderr\n"
 		"  -h, --help               this help\n"
 		"\n"
@@ -114,6 +120,7 @@ static void usage(FILE *f)
 		"  cprof serve --all --match 'nginx|postgres' --http :8080\n"
 		"  curl http://localhost:8080/targets\n"
 		"  cprof serve --all --http unix:/run/cprof.sock --auth-token-file /etc/cprof.token\n"
+		"  sudo cprof serve -p 1234 --http :80 --run-as nobody\n"
 		"\n"
 		"See cprof-serve(1).\n",
 		defaults.max_seconds, defaults.freq, defaults.client_timeout,
@@ -125,7 +132,34 @@ struct serve_env {
 	char comm[32];
 	bool quiet;
 	bool token;
+	bool run_as;
+	uid_t run_uid;
+	gid_t run_gid;
+	uint64_t kept;
+	bool refused;		/* after_bind explained why */
 };
+
+/* Once the socket is bound, before any thread exists (capabilities are
+ * per thread): root and every capability not needed to trace, sample and
+ * symbolize go (docs/design.md §11.2). CAP_NET_BIND_SERVICE served bind()
+ * only. Whatever serve mode runs, http_serve calls this. */
+static int after_bind(void *arg, char *err, size_t errlen)
+{
+	struct serve_env *env = arg;
+	char buf[2048];
+	int e = privs_drop(PRIVS_SERVE_KEEP, env->run_as, env->run_uid, env->run_gid,
+			   &env->kept, err, errlen);
+	if (e < 0)
+		return e;
+	/* As the user that will serve: what it lacks for the target, named
+	 * (checked before the switch without --run-as). */
+	if (env->run_as && env->pid && explain_access(env->pid, EXPLAIN_SERVE, buf, sizeof(buf)) < 0) {
+		cli_explain(buf);
+		env->refused = true;
+		return -EPERM;
+	}
+	return 0;
+}
 
 static void on_listen(const char *host, unsigned port, bool loopback, void *arg)
 {
@@ -135,15 +169,21 @@ static void on_listen(const char *host, unsigned port, bool loopback, void *arg)
 		snprintf(what, sizeof(what), "pid %d (%s)", (int)env->pid, env->comm);
 	else
 		snprintf(what, sizeof(what), "every process allowed (/targets lists them)");
-	if (!strncmp(host, "unix:", 5)) {
-		cli_info("listening on %s (/debug/pprof/) for %s", host, what);
-		return;
-	}
+	bool unix_socket = !strncmp(host, "unix:", 5);
 	bool v6 = strchr(host, ':') != NULL;
-	cli_info("listening on http://%s%s%s:%u/debug/pprof/ for %s",
-		v6 ? "[" : "", host, v6 ? "]" : "", port, what);
-	if (!loopback && !env->token)
-		cli_warn("%s is not a loopback address: anyone who can reach it can read the "
+	if (unix_socket)
+		cli_info("listening on %s (/debug/pprof/) for %s", host, what);
+	else
+		cli_info("listening on http://%s%s%s:%u/debug/pprof/ for %s",
+			 v6 ? "[" : "", host, v6 ? "]" : "", port, what);
+	char caps[256];
+	if (!env->quiet)
+		cli_info("running as uid %u with %s", (unsigned)geteuid(),
+			 privs_set_str(env->kept, caps, sizeof(caps)));
+	if (geteuid() == 0)
+		cli_warn("serving as root (without its other capabilities): add --run-as USER "
+			 "so that a flaw in the server cannot use root's files");
+	if (!unix_socket && !loopback && !env->token)		cli_warn("%s is not a loopback address: anyone who can reach it can read the "
 			 "profiles, thread stacks and command line of %s (see --auth-token-file)",
 			 host, env->pid ? what : "every process served");
 }
@@ -225,6 +265,7 @@ int serve_cli_parse(int argc, char **argv, struct serve_cli *cli)
 		{ "client-timeout", required_argument, NULL, 'T' },
 		{ "remote-symbols", no_argument, NULL, 'R' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "run-as", required_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -313,6 +354,9 @@ int serve_cli_parse(int argc, char **argv, struct serve_cli *cli)
 			break;
 		case 'q':
 			cli->quiet = true;
+			break;
+		case 'U':
+			cli->run_as = optarg;
 			break;
 		case 'h':
 			cli->help = true;
@@ -413,14 +457,36 @@ int cmd_serve(int argc, char **argv)
 	env.pid = cli.pid;
 	env.quiet = cli.quiet;
 	env.token = cli.http.token != NULL;
-	if (env.pid) {
-		if (cli_check_target(env.pid) < 0)
-			return CPROF_EXIT_FATAL;
-		if (procfs_read_comm(env.pid, env.pid, env.comm, sizeof(env.comm)) < 0)
-			snprintf(env.comm, sizeof(env.comm), "?");
+	if (env.pid && cli_check_target(env.pid) < 0)
+		return CPROF_EXIT_FATAL;
+	if (cli.run_as) {
+		/* Looked up now: NSS may need files the new user cannot read. */
+		struct passwd *pw = getpwnam(cli.run_as);
+		if (!pw) {
+			cli_error("invalid --run-as '%s': no such user", cli.run_as);
+			cli_hint("give a user of this machine (getent passwd NAME), e.g. "
+				 "--run-as nobody or the service's user cprof");
+			return CPROF_EXIT_USAGE;
+		}
+		if (geteuid() != 0 && pw->pw_uid != geteuid()) {
+			cli_error("--run-as %s needs cprof to start as root (it runs as uid %u)",
+				  cli.run_as, (unsigned)geteuid());
+			cli_hint("start it with sudo, or leave --run-as out");
+			return CPROF_EXIT_USAGE;
+		}
+		/* Already that user: nothing to switch. */
+		env.run_as = geteuid() == 0;
+		env.run_uid = pw->pw_uid;
+		env.run_gid = pw->pw_gid;
 	}
+	/* Checked as the user and with the capabilities that will serve. */
+	if (env.pid && !env.run_as && cli_check_access(env.pid, EXPLAIN_SERVE) < 0)
+		return CPROF_EXIT_FATAL;
+	if (env.pid && procfs_read_comm(env.pid, env.pid, env.comm, sizeof(env.comm)) < 0)
+		snprintf(env.comm, sizeof(env.comm), "?");
 
 	struct http_opts *o = &cli.http;
+	o->after_bind = after_bind;
 	o->on_listen = on_listen;
 	o->on_log = env.quiet ? NULL : on_log;
 	o->arg = &env;
@@ -430,6 +496,8 @@ int cmd_serve(int argc, char **argv)
 		cli_info("pid %d exited: stopping the server", (int)env.pid);
 		return CPROF_EXIT_OK;
 	}
+	if (e < 0 && env.refused)
+		return CPROF_EXIT_FATAL;
 	if (e < 0) {
 		cli_error("%s", why[0] ? why : strerror(-e));
 		if (e == -EADDRINUSE && o->unix_path)

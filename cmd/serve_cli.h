@@ -17,6 +17,7 @@ struct serve_cli {
 	char token[256];		/* of --auth-token-file */
 	bool quiet;
 	bool help;
+	const char *run_as;		/* --run-as USER, or NULL */
 };
 
 /* Parses argv (argv[0] is "serve"). Prints the error and a hint and

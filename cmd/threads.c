@@ -304,7 +304,7 @@ int cmd_threads(int argc, char **argv)
 		threads_usage(stdout);
 		return CPROF_EXIT_OK;
 	}
-	if (cli_check_target(cli.pid) < 0)
+	if (cli_check_target(cli.pid) < 0 || cli_check_access(cli.pid, EXPLAIN_TRACE) < 0)
 		return CPROF_EXIT_FATAL;
 	/* What -o names is opened before any thread stops: a FIFO's reader
 	 * is waited for now, not while the target is stopped. A binary

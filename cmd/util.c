@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "explain.h"
 #include "escape.h"
 #include "procfs.h"
 
@@ -261,4 +262,14 @@ void cli_catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+int cli_check_access(pid_t pid, int use)
+{
+	char buf[2048];
+
+	if (explain_access(pid, (enum explain_use)use, buf, sizeof(buf)) == 0)
+		return 0;
+	cli_explain(buf);
+	return -1;
 }

@@ -16,6 +16,7 @@ packages=(
 	libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libmicrohttpd-dev
 	mandoc golang-go gdb linux-perf strace curl iproute2 procps time clang
 	libc6-dbg python3 libiberty-dev nodejs libclang-rt-14-dev chromium tmux
+	dpkg-dev fakeroot file systemd man-db util-linux
 )
 missing=()
 for p in "${packages[@]}"; do

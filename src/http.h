@@ -82,6 +82,12 @@ struct http_opts {
 					 * clients name the addresses through
 					 * /debug/pprof/symbol */
 
+	/* Called once the socket is bound and listens, before the server
+	 * starts any thread (capabilities and uids are per thread, and
+	 * threads inherit them): the place to give up privileges
+	 * (privs_drop). A negative return (-errno, reason in err) stops
+	 * the server before it serves anything. May be NULL. */
+	int (*after_bind)(void *arg, char *err, size_t errlen);
 	/* Called once the socket listens, with the address actually bound
 	 * (port 0 resolved; host "unix:PATH" for a Unix socket). May be
 	 * NULL. */

@@ -707,6 +707,11 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 		goto out_registry;
 	pthread_mutex_init(&s.log_lock, NULL);
 	pthread_mutex_init(&s.conn_lock, NULL);
+	/* Privileges go before any thread starts (http.h after_bind). */
+	if (o->after_bind && (e = o->after_bind(o->arg, err, errlen)) < 0) {
+		close(fd);
+		goto out_log;
+	}
 
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);

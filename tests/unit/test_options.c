@@ -170,6 +170,12 @@ static void test_serve(void)
 	char *notoken[] = { "serve", "--all", "--http", ":0", "--auth-token-file",
 			    "/nonexistent/token", NULL };
 	CHECK_INT(serve_cli_parse(6, notoken, &cli), -1);
+	char *runas[] = { "serve", "-p", "4321", "--http", ":80", "--run-as", "cprof", NULL };
+	CHECK_INT(serve_cli_parse(7, runas, &cli), 0);
+	CHECK_STR(cli.run_as, "cprof");
+	CHECK_INT(cli.http.port, 80);
+	CHECK_INT(serve_cli_parse(7, args, &cli), 0);
+	CHECK(cli.run_as == NULL);	/* not kept from the previous parse */
 }
 
 int main(void)
