@@ -28,8 +28,17 @@ install(FILES ${CPROF_MAN_GZ} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 
 install(FILES ${CMAKE_SOURCE_DIR}/dist/cprof.bash-completion
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME cprof)
-# The project has no licence file yet: README only (see docs/design.md §11.4).
+# The licence: whichever of LICENSE* / COPYING* the repository holds, also as
+# the package's copyright file. None exists yet (choosing one is the
+# project owner's call, docs/design.md §11.4): README only until then.
 install(FILES ${CMAKE_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+file(GLOB CPROF_LICENCE LIST_DIRECTORIES false
+     ${CMAKE_SOURCE_DIR}/LICENSE* ${CMAKE_SOURCE_DIR}/COPYING*)
+if(CPROF_LICENCE)
+  install(FILES ${CPROF_LICENCE} DESTINATION ${CMAKE_INSTALL_DOCDIR})
+  list(GET CPROF_LICENCE 0 CPROF_LICENCE_FIRST)
+  install(FILES ${CPROF_LICENCE_FIRST} DESTINATION ${CMAKE_INSTALL_DOCDIR} RENAME copyright)
+endif()
 install(FILES ${CMAKE_SOURCE_DIR}/dist/sysusers.conf
         DESTINATION lib/sysusers.d RENAME cprof.conf)
 
