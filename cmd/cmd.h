@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "sampler.h"
 
 /* Exit status, documented in cprof(1) EXIT STATUS. */
 enum {
@@ -44,6 +45,8 @@ int cli_parse_pid(const char *opt, const char *s, pid_t *pid);
 int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
 		    unsigned long max, unsigned long *v);
 int cli_parse_seconds(const char *opt, const char *s, double *v);
+/* --call-graph dwarf|fp. */
+int cli_parse_callgraph(const char *s, enum sampler_callgraph *cg);
 /* A size in bytes, or with a K, M, G or T suffix (powers of 1024), of at
  * least min bytes; prints the error and hint itself. */
 int cli_parse_size(const char *opt, const char *s, unsigned long long min,
@@ -59,6 +62,9 @@ int cli_bad_option(const char *cmd, int c, char **argv);
  * not a zombie. Prints the error and hint
  * and returns -1 otherwise. */
 int cli_check_target(pid_t pid);
+/* Whether perf events may include the kernel (its frames, tracepoints):
+ * CAP_PERFMON or CAP_SYS_ADMIN in effect, or perf_event_paranoid <= 1. */
+bool cli_kernel_access(void);
 /* Checks that cprof holds the capabilities it needs for pid (use: an enum
  * explain_use); prints the one-line error naming the missing capability
  * and hints, and returns -1 otherwise. */

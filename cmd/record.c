@@ -161,28 +161,6 @@ static bool command_exists(const char *cmd)
 	return false;
 }
 
-static bool have_kernel_access(void)
-{
-	if (geteuid() == 0)
-		return true;
-	long paranoid = 2;
-	procfs_read_long("/proc/sys/kernel/perf_event_paranoid", &paranoid);
-	if (paranoid <= 1)
-		return true;
-	/* CAP_PERFMON (38) or CAP_SYS_ADMIN (21) in our effective set. */
-	char *status = NULL;
-	size_t len;
-	bool ok = false;
-	if (procfs_read_file("/proc/self/status", &status, &len) == 0) {
-		const char *p = strstr(status, "CapEff:");
-		if (p) {
-			unsigned long long caps = strtoull(p + 7, NULL, 16);
-			ok = (caps & (1ULL << 38)) || (caps & (1ULL << 21));
-		}
-	}
-	free(status);
-	return ok;
-}
 
 int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 {
@@ -295,15 +273,8 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 			format_set = true;
 			break;
 		case 'g':
-			if (!strcmp(optarg, "dwarf")) {
-				cli->callgraph = SAMPLER_CG_DWARF;
-			} else if (!strcmp(optarg, "fp")) {
-				cli->callgraph = SAMPLER_CG_FP;
-			} else {
-				cli_error("invalid --call-graph '%s': must be dwarf or fp", optarg);
-				cli_hint("dwarf (the default) is right without frame pointers; fp is cheaper");
+			if (cli_parse_callgraph(optarg, &cli->callgraph) < 0)
 				return -1;
-			}
 			break;
 		case 'S':
 			if (cli_parse_ulong("--stack-size", optarg, 8,
@@ -687,7 +658,7 @@ int cmd_record(int argc, char **argv)
 			 cli.command[0]);
 		return CPROF_EXIT_FATAL;
 	}
-	if (cli.profile != RECORD_CPU && !have_kernel_access()) {
+	if (cli.profile != RECORD_CPU && !cli_kernel_access()) {
 		/* The context-switch sample is taken in the scheduler: with
 		 * exclude_kernel, which paranoid 2 imposes, there is none. */
 		cli_error("--profile %s needs root or CAP_PERFMON: off-CPU stacks "
@@ -710,7 +681,7 @@ int cmd_record(int argc, char **argv)
 				&out);
 	if (r)
 		return r;
-	if (cli.kernel && !have_kernel_access()) {
+	if (cli.kernel && !cli_kernel_access()) {
 		/* Unprivileged users may still sample their own processes in
 		 * user space: do that rather than fail. */
 		cli.kernel = false;

@@ -45,14 +45,6 @@ static const struct {
 /* Kernel time is kept, as by `cprof record`, where perf allows it:
  * exclude_kernel=0 needs perf_event_paranoid <= 1 or privilege
  * (docs/design.md §1). */
-static bool kernel_allowed(void)
-{
-	long paranoid = 2;
-	if (privs_has(PRIVS_CAP_PERFMON) || privs_has(PRIVS_CAP_SYS_ADMIN))
-		return true;
-	procfs_read_long("/proc/sys/kernel/perf_event_paranoid", &paranoid);
-	return paranoid <= 1;
-}
 
 static void usage(FILE *f)
 {
@@ -97,7 +89,8 @@ static void usage(FILE *f)
 		"      --run-as USER        started as root: become USER once listening,\n"
 		"                           keeping only the capabilities it needs\n"
 		"                           (CAP_SYS_PTRACE, CAP_PERFMON, CAP_DAC_READ_SEARCH,\n"
-		"                           CAP_SYSLOG); every other one is dropped anyway\n"
+		"                           CAP_SYSLOG, CAP_IPC_LOCK); every other one is\n"
+		"                           dropped anyway\n"
 		"  -q, --quiet              no access log on stderr\n"
 		"  -h, --help               this help\n"
 		"\n"
@@ -284,7 +277,7 @@ int serve_cli_parse(int argc, char **argv, struct serve_cli *cli)
 	o->record.freq = defaults.freq;
 	o->record.callgraph = SAMPLER_CG_DWARF;
 	o->record.stack_size = defaults.stack_size;
-	o->record.kernel = kernel_allowed();
+	o->record.kernel = cli_kernel_access();
 	/* Dumps as `cprof threads` makes them. */
 	o->threads = threads_defaults;
 

@@ -171,15 +171,8 @@ static int top_parse(int argc, char **argv, struct top_cli *cli)
 			cli->lines = (unsigned)v;
 			break;
 		case 'g':
-			if (!strcmp(optarg, "dwarf")) {
-				cli->callgraph = SAMPLER_CG_DWARF;
-			} else if (!strcmp(optarg, "fp")) {
-				cli->callgraph = SAMPLER_CG_FP;
-			} else {
-				cli_error("invalid --call-graph '%s': must be dwarf or fp", optarg);
-				cli_hint("dwarf (the default) is right without frame pointers; fp is cheaper");
+			if (cli_parse_callgraph(optarg, &cli->callgraph) < 0)
 				return -1;
-			}
 			break;
 		case 'h':
 			cli->help = true;
@@ -721,30 +714,6 @@ static int on_ready(void *arg)
 	return draw(t);
 }
 
-/* Kernel frames need root, CAP_PERFMON or CAP_SYS_ADMIN, or
- * perf_event_paranoid <= 1 (as cprof record decides). */
-static bool kernel_access(void)
-{
-	long paranoid = 2;
-	char *status = NULL;
-	size_t len;
-	bool ok = false;
-
-	if (geteuid() == 0)
-		return true;
-	procfs_read_long("/proc/sys/kernel/perf_event_paranoid", &paranoid);
-	if (paranoid <= 1)
-		return true;
-	if (procfs_read_file("/proc/self/status", &status, &len) == 0) {
-		const char *p = strstr(status, "CapEff:");
-		if (p) {
-			unsigned long long caps = strtoull(p + 7, NULL, 16);
-			ok = (caps & (1ULL << 38)) || (caps & (1ULL << 21));
-		}
-	}
-	free(status);
-	return ok;
-}
 
 int cmd_top(int argc, char **argv)
 {
@@ -759,7 +728,7 @@ int cmd_top(int argc, char **argv)
 	}
 	if (cli_check_target(cli.pid) < 0)
 		return CPROF_EXIT_FATAL;
-	cli.kernel = kernel_access();
+	cli.kernel = cli_kernel_access();
 	if (cli.profile == RECORD_WALL && !cli.kernel) {
 		cli_error("--profile wall needs root or CAP_PERFMON: off-CPU stacks "
 			  "are sampled in the kernel's scheduler (perf_event_paranoid is > 1)");

@@ -16,6 +16,7 @@
 #include "cmd.h"
 #include "explain.h"
 #include "escape.h"
+#include "privs.h"
 #include "procfs.h"
 
 volatile int cli_stop_signal;
@@ -165,6 +166,30 @@ int cli_parse_ulong(const char *opt, const char *s, unsigned long min,
 	}
 	*v = (unsigned long)x;
 	return 0;
+}
+
+int cli_parse_callgraph(const char *s, enum sampler_callgraph *cg)
+{
+	if (!strcmp(s, "dwarf")) {
+		*cg = SAMPLER_CG_DWARF;
+	} else if (!strcmp(s, "fp")) {
+		*cg = SAMPLER_CG_FP;
+	} else {
+		cli_error("invalid --call-graph '%s': must be dwarf or fp", s);
+		cli_hint("dwarf (the default) is right without frame pointers; fp is cheaper");
+		return -1;
+	}
+	return 0;
+}
+
+bool cli_kernel_access(void)
+{
+	long paranoid = 2;
+
+	if (privs_has(PRIVS_CAP_PERFMON) || privs_has(PRIVS_CAP_SYS_ADMIN))
+		return true;
+	procfs_read_long("/proc/sys/kernel/perf_event_paranoid", &paranoid);
+	return paranoid <= 1;
 }
 
 int cli_parse_seconds(const char *opt, const char *s, double *v)

@@ -8,11 +8,8 @@
 
 #include "escape.h"
 
-/* Length of the valid UTF-8 sequence at p (at most avail bytes) and its
- * code point, or 0 when p does not start one: a stray continuation byte,
- * C0/C1 lead bytes (overlong), a cut sequence, a surrogate, or a code point
- * past U+10FFFF. */
-static size_t escape_utf8(const unsigned char *p, size_t avail, uint32_t *cp)
+/* See escape.h. */
+size_t escape_utf8(const unsigned char *p, size_t avail, uint32_t *cp)
 {
 	unsigned char c = p[0];
 	uint32_t v, min;

@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Writes s escaped to out (NULL writes nothing). Returns 0, or -EIO when out
@@ -38,6 +39,12 @@ int escape_fwrite(const char *s, size_t n, FILE *out);
  * (never half an escape); returns the length of the whole escaped string,
  * so that a result >= len means it was cut. */
 size_t escape_str(char *buf, size_t len, const char *s);
+
+/* Length of the valid UTF-8 sequence at p (at most avail bytes) and its
+ * code point in *cp, or 0 when p does not start one: a stray continuation
+ * byte, an overlong lead byte, a cut sequence, a surrogate, or a code
+ * point past U+10FFFF. What every writer of names decides by. */
+size_t escape_utf8(const unsigned char *p, size_t avail, uint32_t *cp);
 
 /* True when s prints as it is (nothing to escape). */
 bool escape_clean(const char *s);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "flame.h"
 #include "folded.h"
 #include "hash.h"
@@ -20,31 +21,10 @@ enum { FLAME_MAIN, FLAME_LIB, FLAME_KERNEL, FLAME_JIT, FLAME_UNKNOWN };
 
 /* --- JSON strings -------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p and its code point, or 0 when p
- * does not start one (as escape.c decides). */
+/* The UTF-8 sequence at p (NUL-terminated), as escape.c decides. */
 static size_t flame_utf8(const unsigned char *p, uint32_t *cp)
 {
-	unsigned char c = p[0];
-	uint32_t v, min;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, v = c & 0x1f, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, v = c & 0x0f, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, v = c & 0x07, min = 0x10000;
-	else
-		return 0;
-	for (size_t i = 1; i < n; i++) {	/* a NUL stops it: not 10xxxxxx */
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (p[i] & 0x3f);
-	}
-	if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-		return 0;
-	*cp = v;
-	return n;
+	return escape_utf8(p, strnlen((const char *)p, 4), cp);
 }
 
 void flame_json_str(const char *s, FILE *out)

@@ -18,6 +18,7 @@
 #define PRIVS_CAP_SETUID 7
 #define PRIVS_CAP_SETPCAP 8
 #define PRIVS_CAP_NET_BIND_SERVICE 10
+#define PRIVS_CAP_IPC_LOCK 14
 #define PRIVS_CAP_SYS_PTRACE 19
 #define PRIVS_CAP_SYS_ADMIN 21
 #define PRIVS_CAP_SYSLOG 34
@@ -25,10 +26,13 @@
 #define PRIVS_BIT(cap) (UINT64_C(1) << (cap))
 
 /* What a long-running `cprof serve` keeps after start-up (docs/design.md
- * §11.1): tracing and sampling other users' processes, reading their
- * binaries, naming kernel frames. Intersected with what it holds. */
+ * §11.1, §11.2): tracing and sampling other users' processes, reading
+ * their binaries, naming kernel frames, and mapping the perf rings of
+ * several recordings at once past perf_event_mlock_kb and RLIMIT_MEMLOCK.
+ * Intersected with what it holds. */
 #define PRIVS_SERVE_KEEP (PRIVS_BIT(PRIVS_CAP_SYS_PTRACE) | PRIVS_BIT(PRIVS_CAP_PERFMON) | \
-			  PRIVS_BIT(PRIVS_CAP_DAC_READ_SEARCH) | PRIVS_BIT(PRIVS_CAP_SYSLOG))
+			  PRIVS_BIT(PRIVS_CAP_DAC_READ_SEARCH) | PRIVS_BIT(PRIVS_CAP_SYSLOG) | \
+			  PRIVS_BIT(PRIVS_CAP_IPC_LOCK))
 
 /* "CAP_SYS_PTRACE" for 19; NULL for an unknown number. */
 const char *privs_cap_name(int cap);

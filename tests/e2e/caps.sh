@@ -114,8 +114,8 @@ refused "serve without CAP_SYS_PTRACE" CAP_SYS_PTRACE as_nobody perfmon,dac_read
 refused "serve without CAP_DAC_READ_SEARCH" CAP_DAC_READ_SEARCH as_nobody sys_ptrace,perfmon \
 	"$pd/cprof" serve -p "$pid" --http 127.0.0.1:0
 
-# serve as root --run-as nobody: nobody, with the four it keeps (bits 2,
-# 19, 34, 38 = 0x4400080004) in every thread and set but the inheritable
+# serve as root --run-as nobody: nobody, with the five it keeps (bits 2,
+# 14, 19, 34, 38 = 0x4400084004) in every thread and set but the inheritable
 # and ambient ones.
 start_bg "$pd/cprof" serve -p "$pid" --http 127.0.0.1:0 --run-as nobody 2>"$T/serve2.log"
 spid=$BG_PID
@@ -123,7 +123,7 @@ serve_check "$T/serve2.log"
 caps_of "$spid" >"$T/caps"
 note "serve --run-as nobody, per thread: $(cat "$T/caps")"
 [ "$(wc -l <"$T/caps")" = 1 ] || fail "threads of serve differ in ids or capabilities: $(cat "$T/caps")"
-want="65534	65534	65534	65534|0000000000000000|0000004400080004|0000004400080004|0000004400080004|0000000000000000|1|"
+want="65534	65534	65534	65534|0000000000000000|0000004400084004|0000004400084004|0000004400084004|0000000000000000|1|"
 [ "$(cat "$T/caps")" = "$want" ] || fail "serve --run-as nobody: $(cat "$T/caps"), want $want"
 [ "$(ls /proc/"$spid"/task | wc -l)" -ge 2 ] || fail "serve has no server thread: the check saw one thread only"
 stop_bg "$spid"

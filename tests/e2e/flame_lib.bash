@@ -2,6 +2,8 @@
 # graph and folded stacks); source it after lib.sh and t_init. (Not a .sh
 # file, so ctest does not run it as a test.)
 #
+#   chrome ARGS...    headless chromium, every host name resolving to nothing
+#                     (CHROME_RESOLVE: other --host-resolver-rules)
 #   chrome_dom FILE OUT [FRAGMENT [PNG]]   load FILE (from disk, file://) in
 #                     headless chromium, every host name resolving to nothing;
 #                     the DOM after the script ran into OUT, and with PNG a
@@ -24,7 +26,7 @@ chrome() {
 	local rc=0
 	timeout 120 chromium --headless --no-sandbox --disable-gpu --enable-unsafe-swiftshader \
 		--disable-dev-shm-usage --no-zygote --user-data-dir="$T/chrome" \
-		--host-resolver-rules="MAP * ~NOTFOUND" --window-size=1400,900 \
+		--host-resolver-rules="${CHROME_RESOLVE:-MAP * ~NOTFOUND}" --window-size=1400,900 \
 		--virtual-time-budget=8000 "$@" 2>>"$T/chrome.err" || rc=$?
 	[ "$rc" -eq 0 ] || fail "chromium exited $rc: $(grep -v dbus "$T/chrome.err" | tail -3)"
 }

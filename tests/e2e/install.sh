@@ -75,7 +75,7 @@ for k in NoNewPrivileges=yes ProtectSystem=strict ProtectHome=read-only PrivateT
 	grep -qx "$k" "$T/units/cprof.service" || fail "the unit lacks $k"
 done
 # Exactly the capabilities documented in cprof(1).
-caps="CAP_SYS_PTRACE CAP_PERFMON CAP_DAC_READ_SEARCH CAP_SYSLOG"
+caps="CAP_SYS_PTRACE CAP_PERFMON CAP_DAC_READ_SEARCH CAP_SYSLOG CAP_IPC_LOCK"
 grep -qx "AmbientCapabilities=$caps" "$T/units/cprof.service" || fail "AmbientCapabilities is not $caps"
 grep -qx "CapabilityBoundingSet=$caps" "$T/units/cprof.service" || fail "CapabilityBoundingSet is not $caps"
 pass

@@ -2,7 +2,9 @@
 # serve_scrape.sh - Grafana Alloy's scrape pattern (tests/e2e/scrape_sim.py:
 # profile, block and mutex with seconds=14 every 15 s, goroutine, allocs)
 # against three workloads, each with its own cprof serve -p, for
-# SCRAPE_SECONDS (75 here; bench/serve.sh runs 10 minutes): every reply 200
+# SCRAPE_SECONDS (48 here, at Alloy's shape scaled to an 8 s interval and
+# 7 s profiles, six rounds; bench/serve.sh runs the real 15 s pattern for
+# 10 minutes): every reply 200
 # (allocs 501) with a full-length profile of the right sample type
 # (goroutine/count for goroutine), each serve's RSS, descriptors and
 # threads flat (last window within 10% of the first), the workloads'
@@ -12,7 +14,7 @@ set -euo pipefail
 . "$(dirname "$0")/serve_lib.bash"
 t_init
 
-secs=${SCRAPE_SECONDS:-75}
+secs=${SCRAPE_SECONDS:-48}
 specs=()
 for i in 1 2 3; do
 	hb=$T/heartbeat$i
@@ -23,8 +25,8 @@ for i in 1 2 3; do
 	cp "$SERVE_LOG" "$T/serve$i.log"
 	specs+=(--target "target$i,$BASE,$hb,$SERVE_PID")
 done
-python3 "$SOURCE_DIR/tests/e2e/scrape_sim.py" --duration "$secs" --interval 15 \
-	--seconds 14 --sample 2 --json "$T/report.json" "${specs[@]}" >"$T/sim.out" 2>&1 ||
+python3 "$SOURCE_DIR/tests/e2e/scrape_sim.py" --duration "$secs" --interval 8 \
+	--seconds 7 --sample 2 --json "$T/report.json" "${specs[@]}" >"$T/sim.out" 2>&1 ||
 	fail "scrape simulation: $(grep -E 'FAIL|failures|Error|rror:' "$T/sim.out" | head -8)"
 while read -r line; do note "$line"; done <"$T/sim.out"
 pass "Alloy's pattern for ${secs}s against 3 processes: every reply whole, serve flat, heartbeats unharmed"

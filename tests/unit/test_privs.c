@@ -27,7 +27,7 @@ static void test_names(void)
 	CHECK(privs_cap_name(-1) == NULL);
 	CHECK_STR(privs_set_str(0, buf, sizeof(buf)), "none");
 	CHECK_STR(privs_set_str(PRIVS_SERVE_KEEP, buf, sizeof(buf)),
-		  "CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE, CAP_SYSLOG, CAP_PERFMON");
+		  "CAP_DAC_READ_SEARCH, CAP_IPC_LOCK, CAP_SYS_PTRACE, CAP_SYSLOG, CAP_PERFMON");
 	CHECK_STR(privs_set_str(PRIVS_BIT(50), buf, sizeof(buf)), "cap_50");
 	/* Cut, never overflowing. */
 	char small[20];
