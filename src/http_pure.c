@@ -852,7 +852,7 @@ int http_all_index_html(const struct http_proc *procs, size_t n,
 		  "/pid/PID/debug/pprof/; <a href=\"/targets\">/targets</a> lists them "
 		  "for Prometheus-style service discovery.</p>\n"
 		  "<table>\n<thead><td>PID</td><td>Command</td><td>User</td>"
-		  "<td>Executable</td><td>Cgroup</td></thead>\n", served);
+		  "<td>Executable</td><td>Cgroup</td><td>Pages</td></thead>\n", served);
 	for (size_t i = 0; i < n; i++) {
 		const struct http_proc *p = &procs[i];
 		if (p->denied[0])
@@ -866,7 +866,8 @@ int http_all_index_html(const struct http_proc *procs, size_t n,
 		html_escape(&b, p->exe);
 		sb_printf(&b, "</td><td>");
 		html_escape(&b, p->cgroup);
-		sb_printf(&b, "</td></tr>\n");
+		sb_printf(&b, "</td><td><a href=\"/pid/%d/ui/\">flame graphs, threads</a></td></tr>\n",
+			  (int)p->pid);
 	}
 	sb_printf(&b, "</table>\n<p>Not served (%zu):</p>\n<table>\n"
 		  "<thead><td>PID</td><td>Command</td><td>User</td><td>Reason</td></thead>\n",

@@ -344,6 +344,30 @@ static void test_contention(void)
 	profile_free(p);
 }
 
+/* serve --all's index: each process served linked to its endpoints and
+ * its /ui/ pages, the refused ones with their reason, all escaped. */
+static void test_all_index(void)
+{
+	struct http_proc procs[2] = {
+		{ .pid = 12, .comm = "a<b>", .user = "root", .exe = "/x&y", .cgroup = "/s" },
+		{ .pid = 13, .comm = "c", .user = "nobody", .denied = "ptrace denied: <no>" },
+	};
+	char *body = NULL;
+	size_t len = 0;
+
+	CHECK_INT(http_all_index_html(procs, 2, &body, &len), 0);
+	CHECK(body && strlen(body) == len);
+	if (!body)
+		return;
+	CHECK(strstr(body, "1 processes served") != NULL);
+	CHECK(strstr(body, "<a href=\"/pid/12/debug/pprof/\">12</a>") != NULL);
+	CHECK(strstr(body, "<a href=\"/pid/12/ui/\">") != NULL);
+	CHECK(strstr(body, "/pid/13/") == NULL);
+	CHECK(strstr(body, "a&lt;b&gt;") != NULL && strstr(body, "/x&amp;y") != NULL);
+	CHECK(strstr(body, "ptrace denied: &lt;no&gt;") != NULL);
+	free(body);
+}
+
 static void test_access_line(void)
 {
 	char line[512];
@@ -453,6 +477,7 @@ int main(void)
 	test_symbol();
 	test_bodies();
 	test_contention();
+	test_all_index();
 	test_access_line();
 	test_all();
 	return check_done();
