@@ -123,6 +123,7 @@ static void usage(FILE *f)
 struct serve_env {
 	pid_t pid;
 	char comm[32];
+	const char *unix_path;		/* --http unix:PATH, or NULL */
 	bool quiet;
 	bool token;
 	bool run_as;
@@ -140,6 +141,15 @@ static int after_bind(void *arg, char *err, size_t errlen)
 {
 	struct serve_env *env = arg;
 	char buf[2048];
+	/* The socket was made by root: it becomes the user's, who must
+	 * answer on it and remove it at exit. */
+	if (env->run_as && env->unix_path &&
+	    lchown(env->unix_path, env->run_uid, env->run_gid) < 0) {
+		int e = -errno;
+		snprintf(err, errlen, "giving %s to uid %u: %s", env->unix_path,
+			 (unsigned)env->run_uid, strerror(errno));
+		return e;
+	}
 	int e = privs_drop(PRIVS_SERVE_KEEP, env->run_as, env->run_uid, env->run_gid,
 			   &env->kept, err, errlen);
 	if (e < 0)
@@ -472,6 +482,7 @@ int cmd_serve(int argc, char **argv)
 		env.run_uid = pw->pw_uid;
 		env.run_gid = pw->pw_gid;
 	}
+	env.unix_path = cli.http.unix_path;
 	/* Checked as the user and with the capabilities that will serve. */
 	if (env.pid && !env.run_as && cli_check_access(env.pid, EXPLAIN_SERVE) < 0)
 		return CPROF_EXIT_FATAL;

@@ -684,11 +684,16 @@ static int on_tick(const struct record_stats *st, void *arg)
 			return 1;
 		}
 	}
-	if (redraw && t->screen && draw(t) < 0)
-		return 1;
-	/* Plain blocks: one a second, never for keys. */
-	if (!t->screen && recompute && !t->paused && draw(t) < 0)
-		return 1;
+	/* Plain blocks: one a second, never for keys. A reader that went
+	 * away (| head) ends the view quietly; another error is said. */
+	if ((redraw && t->screen) || (!t->screen && recompute && !t->paused)) {
+		int ret = draw(t);
+		if (ret < 0) {
+			if (ret != -EPIPE)
+				t->error = ret;
+			return 1;
+		}
+	}
 	return 0;
 }
 
@@ -785,6 +790,9 @@ int cmd_top(int argc, char **argv)
 	struct record_stats st;
 	char err[512] = "";
 	int r = record_run(&opts, &cb, &profile, &st, err, sizeof(err));
+	/* No SIGTSTP between leaving the screen and saying so: its handler
+	 * would bring the view back (on_tstp). */
+	signal(SIGTSTP, SIG_IGN);
 	tty_restore();
 	profile_free(profile);
 	/* Not on a terminal, the last part of a second is shown too: with

@@ -433,6 +433,7 @@ static void serve_delta(struct http_target *tg, struct http_request *rq,
 
 	if (!sd)
 		return;
+	uint64_t first = sd->started_ns;
 	pthread_mutex_lock(&tg->sym_lock);
 	e = dump_profile(tg, sd, view, &p0);
 	pthread_mutex_unlock(&tg->sym_lock);
@@ -453,8 +454,13 @@ static void serve_delta(struct http_target *tg, struct http_request *rq,
 		struct timespec ts = { 0, (long)(left < 100000000ULL ? left : 100000000ULL) };
 		nanosleep(&ts, NULL);
 	}
-	/* A capture begun after the wait: never the first one again. */
-	sd = dump_for(tg, mono_ns(), r);
+	/* A capture at most a second old, as every dump request gets (so
+	 * that delta requests cannot stop the target more often either),
+	 * but never the first one again. */
+	uint64_t not_before = mono_ns() - HTTP_DUMP_REUSE_MS * 1000000ULL;
+	if (not_before <= first)
+		not_before = first + 1;
+	sd = dump_for(tg, not_before, r);
 	if (!sd)
 		goto out;
 	pthread_mutex_lock(&tg->sym_lock);

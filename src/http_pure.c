@@ -787,18 +787,37 @@ bool http_cgroup_under(const char *cgroup, const char *prefix)
 	return !strncmp(cgroup, prefix, n) && (cgroup[n] == '\0' || cgroup[n] == '/');
 }
 
-/* s as a JSON string, quotes included. Bytes >= 0x80 pass as they are. */
+/* s as a JSON string, quotes included. The target chose these bytes (its
+ * comm, cut at 15 bytes perhaps inside a character; its paths): invalid
+ * UTF-8 becomes U+FFFD, controls (C0, DEL, C1) and U+2028/U+2029 \u
+ * escapes, so that one process cannot make /targets unparseable. */
 static void json_string(struct sbuf *b, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	sb_printf(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
+	while (*p) {
+		unsigned char c = *p;
+		uint32_t cp;
+		size_t n;
+		if (c == '"' || c == '\\') {
 			sb_printf(b, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
+			p++;
+		} else if (c < 0x20 || c == 0x7f) {
 			sb_printf(b, "\\u%04x", c);
-		else
+			p++;
+		} else if (c < 0x80) {
 			sb_printf(b, "%c", c);
+			p++;
+		} else if ((n = escape_utf8(p, strnlen((const char *)p, 4), &cp)) == 0) {
+			sb_printf(b, "\\ufffd");
+			p++;
+		} else if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029) {
+			sb_printf(b, "\\u%04x", (unsigned)cp);
+			p += n;
+		} else {
+			sb_printf(b, "%.*s", (int)n, (const char *)p);
+			p += n;
+		}
 	}
 	sb_printf(b, "\"");
 }

@@ -107,7 +107,8 @@ struct server {
 	struct http_registry reg;	/* the processes served */
 	pthread_mutex_t log_lock;
 	atomic_int active;		/* requests not yet completed */
-	bool check_host;		/* bound to loopback: Host must say so */
+	bool check_host;		/* an IP socket: on a loopback address,
+					 * Host must say so */
 	char bound[NI_MAXHOST + 16];	/* HOST:PORT bound, for /targets */
 	unsigned header_timeout;
 	pthread_mutex_t conn_lock;
@@ -283,14 +284,31 @@ static void sweep_slow(struct server *s)
 
 /* The door: Host (bound to loopback) and the bearer token. Returns true
  * when r holds the refusal. */
+static bool sockaddr_is_loopback(const struct sockaddr *sa);
+
+/* Whether connection c reached us on a loopback address: bound to a
+ * wildcard, a server answers on 127.0.0.1 too, where a rebound name can
+ * reach it. */
+static bool reached_on_loopback(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		mhd.get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (!ci || getsockname(ci->connect_fd, (struct sockaddr *)&ss, &sl) < 0)
+		return true;	/* cannot tell: check */
+	return sockaddr_is_loopback((struct sockaddr *)&ss);
+}
+
 static bool refused(struct server *s, struct MHD_Connection *c, struct http_reply *r)
 {
-	if (s->check_host) {
+	if (s->check_host && reached_on_loopback(c)) {
 		const char *host = mhd.lookup_connection_value(c, MHD_HEADER_KIND,
 							       MHD_HTTP_HEADER_HOST);
 		if (host && !http_host_is_loopback(host)) {
-			http_reply_error(r, 403, "Host '%s' is not a loopback name: cprof serve "
-					 "listens on loopback and answers only requests addressed to "
+			http_reply_error(r, 403, "Host '%s' is not a loopback name: on a loopback "
+					 "address cprof serve answers only requests addressed to "
 					 "localhost, 127.0.0.0/8 or [::1] (DNS rebinding protection)",
 					 host);
 			r->go_error = false;
@@ -732,7 +750,7 @@ int http_serve(const struct http_opts *o, volatile int *stop, char *err,
 		/* A browser on this machine can be steered to 127.0.0.1 by a
 		 * name an attacker controls (DNS rebinding): its requests then
 		 * carry that name as Host (docs/design.md §7.1). */
-		s.check_host = loopback;
+		s.check_host = true;	/* per connection, on loopback */
 	}
 	/* Stop signals must wake the loop below, not interrupt a system call
 	 * of a connection thread: libmicrohttpd's threads (and the

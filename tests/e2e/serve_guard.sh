@@ -23,6 +23,20 @@ for h in "attacker.example" "attacker.example:$PORT" "127.0.0.1.attacker.example
 		fail "Host '$h': status $CODE '$(tr '\0' ' ' <"$T/body")'"
 done
 
+# Bound to every address (a wildcard), the server answers on 127.0.0.1
+# too: there the Host check holds as well.
+start_bg "$CPROF" serve -p "$TARGET_PID" -q --http 0.0.0.0:0 2>"$T/wild.log"
+wild=$BG_PID
+wait_for 20 "cprof serve on 0.0.0.0 to listen" grep -q 'listening on http://' "$T/wild.log"
+wport=$(sed -n 's|.*listening on http://0\.0\.0\.0:\([0-9]*\)/.*|\1|p' "$T/wild.log" | head -1)
+[ -n "$wport" ] || fail "no port in the wildcard server's line: $(cat "$T/wild.log")"
+fetch "http://127.0.0.1:$wport/debug/pprof/cmdline" -H "Host: attacker.example"
+[ "$CODE" = 403 ] && grep -q "DNS rebinding" "$T/body" ||
+	fail "wildcard bind, reached on 127.0.0.1 with Host attacker.example: status $CODE"
+fetch "http://127.0.0.1:$wport/debug/pprof/cmdline" -H "Host: localhost:$wport"
+[ "$CODE" = 200 ] || fail "wildcard bind, reached on 127.0.0.1 with Host localhost: status $CODE"
+stop_bg "$wild"
+
 # HEAD of a 20 s profile: the headers of a profile reply, at once, no
 # profile taken. (A GET takes the full 20 s; 10 s is a bound a loaded
 # machine keeps, and the old server, which ran the profile for HEAD too,

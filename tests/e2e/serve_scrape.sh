@@ -15,6 +15,11 @@ set -euo pipefail
 t_init
 
 secs=${SCRAPE_SECONDS:-48}
+# Under ASan, freed memory waits in a quarantine of up to 256 MiB: the RSS
+# of a few minutes' serving grows with it, not with cprof's own state.
+if [ "${CPROF_SANITIZED:-0}" = 1 ]; then
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
+fi
 specs=()
 for i in 1 2 3; do
 	hb=$T/heartbeat$i

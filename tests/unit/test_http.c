@@ -466,6 +466,14 @@ static void test_all(void)
 	CHECK_INT(http_targets_json(p, 0, "h:1", &body, &len), 0);
 	CHECK_STR(body, "[]\n");
 	free(body);
+	/* Bytes the process chose: a comm cut inside a character, a C1
+	 * control, U+2028 and a fine 'é' in the executable's path. */
+	struct http_proc q = { .pid = 7, .comm = "ab\xc3", .exe = "/x\xc2\x85y\xe2\x80\xa8\xc3\xa9",
+			       .user = "u", .cgroup = "/" };
+	CHECK_INT(http_targets_json(&q, 1, "h:1", &body, &len), 0);
+	CHECK(body && strstr(body, "\"comm\":\"ab\\ufffd\"") != NULL);
+	CHECK(body && strstr(body, "\"exe\":\"/x\\u0085y\\u2028\xc3\xa9\"") != NULL);
+	free(body);
 }
 
 int main(void)
