@@ -21,7 +21,7 @@ struct command {
 static const struct command commands[] = {
 	{ "record",  cmd_record,  "sample a process's CPU use, or its waits, into a pprof profile" },
 	{ "trace",   cmd_record,  "record a timeline of a process's threads (Chrome trace JSON)" },
-	{ "report",  cmd_report,  "print the top functions of a pprof profile" },
+	{ "report",  cmd_report,  "print a pprof profile's top functions, or write its flame graph" },
 	{ "serve",   cmd_serve,   "serve /debug/pprof/ endpoints for a process over HTTP" },
 	{ "threads", cmd_threads, "print the stack of every thread of a process" },
 	{ "top",     cmd_top,     "a live view of the functions a process spends its time in" },
