@@ -17,6 +17,7 @@ packages=(
 	mandoc golang-go gdb linux-perf strace curl iproute2 procps time clang
 	libc6-dbg python3 libiberty-dev nodejs libclang-rt-14-dev chromium tmux
 	dpkg-dev fakeroot file systemd man-db util-linux
+	heaptrack valgrind
 )
 missing=()
 for p in "${packages[@]}"; do
