@@ -1,0 +1,107 @@
+#!/bin/bash
+# heap_kill: SIGKILL of cprof at random moments while it attaches, while it
+# samples and while it detaches, 100 trials on one running target
+# (heapmix, which checks every block it frees and times its own
+# malloc/free loop). After each kill every thread of the target runs on:
+# not stopped, not traced. A killed cprof leaves its hooks (inert once
+# the heartbeat stops) for the next cprof to remove; after a last cprof
+# that runs to its end, the mappings and the GOT are as before the
+# trials, the target's checksum is that of an unprofiled run of the same
+# rounds, and its malloc loop runs within 5% of its unprofiled cost.
+# HEAP_KILL_TRIALS (100) for runs by hand.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/heap_lib.bash"
+t_init
+
+trials=${HEAP_KILL_TRIALS:-100}
+bin=$WORKLOAD_DIR/heapmix_nofp
+hm_start "$bin" -d 0 -s 240
+hm_wait_line 20 "the module to load" '^heapmix: module loaded'
+before=$(hm_loop_best 5)
+maps_snapshot "$HM_PID" "$T/maps.before"
+got_snapshot "$HM_PID" "$T/got.before"
+
+# ms since the epoch
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# One trial: cprof record runs for up to 1.5 s; PHASE says when it dies.
+#   attach: 0 to 300 ms after its start (it may not have mapped anything yet)
+#   sample: 0 to 400 ms after the sampler appeared in the target's maps
+#   detach: SIGINT (cprof starts to leave), then 0 to 60 ms later
+trial() {
+	local i=$1 phase=$2 rec t0 d rc
+	"$CPROF" record -q -p "$HM_PID" -o "$T/kill.pprof" --profile heap --rate 65536 --seconds 1.5 \
+		>/dev/null 2>>"$T/cprof.err" &
+	rec=$!
+	BG_PIDS+=("$rec")
+	t0=$(ms)
+	case $phase in
+	attach)
+		d=$((RANDOM % 300))
+		sleep "$(awk -v d="$d" 'BEGIN { printf "%.3f", d / 1000 }')"
+		;;
+	sample|detach)
+		while kill -0 "$rec" 2>/dev/null && ! heap_injected "$HM_PID" && [ $(($(ms) - t0)) -lt 10000 ]; do
+			sleep 0.01
+		done
+		if [ "$phase" = sample ]; then
+			d=$((RANDOM % 400))
+		else
+			kill -INT "$rec" 2>/dev/null || true
+			d=$((RANDOM % 60))
+		fi
+		sleep "$(awk -v d="$d" 'BEGIN { printf "%.3f", d / 1000 }')"
+		;;
+	esac
+	kill -KILL "$rec" 2>/dev/null || true
+	rc=0
+	wait "$rec" 2>/dev/null || rc=$?
+	forget_bg "$rec"
+	kill -0 "$HM_PID" 2>/dev/null || fail "trial $i ($phase, +${d} ms): the target died: $(tail -3 "$HM_OUT")"
+	# cprof is reaped: the kernel has detached it from every thread.
+	task_states_ok "$HM_PID" ||
+		fail "trial $i ($phase, +${d} ms): a thread is left stopped or traced: $(grep -h -E '^(State|TracerPid)' /proc/"$HM_PID"/task/*/status | sort | uniq -c | tr '\n' ' ')"
+	KILLED[$phase]=$((KILLED[$phase] + (rc == 137)))
+}
+
+declare -A KILLED=([attach]=0 [sample]=0 [detach]=0)
+phases=(attach sample detach)
+r0=$(cpu_ms "$HM_PID")
+for i in $(seq 1 "$trials"); do
+	trial "$i" "${phases[$((RANDOM % 3))]}"
+done
+r1=$(cpu_ms "$HM_PID")
+note "$trials trials: killed while attaching ${KILLED[attach]}, sampling ${KILLED[sample]}, detaching ${KILLED[detach]} (the others ended first); the target used $((r1 - r0)) ms of CPU meanwhile"
+[ $((KILLED[attach] + KILLED[sample] + KILLED[detach])) -ge $((trials / 2)) ] ||
+	fail "cprof was killed in only $((KILLED[attach] + KILLED[sample] + KILLED[detach])) of $trials trials"
+
+# What the last killed cprof left (if it was killed) must have stopped
+# sampling within a second of its heartbeat's end: a hook still sampling
+# costs many times the loop; an inert one, a load and a branch.
+sleep 1.5
+inert=$(hm_loop_best 3)
+note "malloc loop: $before ns/call before the trials, $inert right after them"
+awk -v a="$inert" -v b="$before" 'BEGIN { exit !(a <= 1.5 * b) }' ||
+	fail "malloc loop at $inert ns/call after the last kill, $before before: hooks left sampling"
+
+# A cprof that runs to its end removes what a killed one left.
+heap_record "$HM_PID" "$T/last.pprof" --profile heap --rate 65536 --seconds 1 ||
+	fail "cprof record after the trials exited $?: $(tail -3 "$T/cprof.err")"
+task_states_ok "$HM_PID" || fail "a thread is left stopped or traced after the last cprof"
+heap_injected "$HM_PID" && fail "a sampler is still mapped after the last cprof: $(grep cprof-heap /proc/"$HM_PID"/maps)"
+maps_snapshot "$HM_PID" "$T/maps.after"
+diff "$T/maps.before" "$T/maps.after" >"$T/maps.diff" || fail "mappings differ after the trials: $(head -5 "$T/maps.diff")"
+got_snapshot "$HM_PID" "$T/got.after"
+diff "$T/got.before" "$T/got.after" >"$T/got.diff" || fail "GOT entries differ after the trials: $(head -5 "$T/got.diff")"
+
+after=$(hm_loop_best 5)
+note "malloc loop: $before ns/call before the trials, $after after"
+awk -v a="$after" -v b="$before" 'BEGIN { exit !(a <= 1.05 * b) }' ||
+	fail "malloc loop at $after ns/call after the trials, $before before (more than 5% slower)"
+
+hm_stop
+[ "$HM_ERRORS" = 0 ] || fail "heapmix found $HM_ERRORS damaged blocks"
+want=$(hm_reference "$bin" "$HM_ROUNDS" -d 0)
+[ "$HM_SUM" = "$want" ] || fail "checksum $HM_SUM after $HM_ROUNDS rounds and $trials kills, $want unprofiled"
+pass "$trials SIGKILLs: target running, untraced, right results (checksum $HM_SUM), malloc at $after ns/call (was $before)"

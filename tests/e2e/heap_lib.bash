@@ -1,0 +1,165 @@
+# heap_lib.bash - helpers for the heap_*.sh scripts (heap and allocs
+# profiles of tests/workloads/heapmix.c); source it after lib.sh and
+# t_init. (Not a .sh file, so ctest does not run it as a test.)
+#
+#   HEAP_FUNCS          heapmix's allocating functions (its "bytes" line)
+#   hm_start BIN ARGS...  start a heapmix build (stdout in $T/hm.out), wait
+#                       for "ready"; sets HM_PID, HM_OUT
+#   hm_wait_line SECS DESC REGEX  wait until $HM_OUT has a line matching REGEX
+#   hm_stop             SIGUSR2 (every thread ends at one round), wait for
+#                       the exit; HM_ROUNDS, HM_SUM, HM_ERRORS from its last line
+#   hm_bytes FUNC       the bytes heapmix says FUNC allocated
+#   hm_reference BIN ROUNDS ARGS...  checksum of an unpaced run of ROUNDS
+#                       rounds (what a profiled run must print too)
+#   hm_loop_best N      send SIGUSR1 N times, print the best ns/call of the
+#                       N timings of the malloc loop
+#   heap_record PID PROF ARGS...  cprof record -q -p PID -o PROF ARGS
+#   pp_cum PROF INDEX FUNC  FUNC's cumulative share (%) of sample type INDEX
+#                       (alloc_space, inuse_space...) by go tool pprof -top
+#   check_heap_types PROF DEFAULT  Go's four sample types, space/bytes
+#                       period, DEFAULT the sample type pprof shows first
+#   check_alloc_shares LABEL PROF  each function's alloc_space share within
+#                       5 points of the share heapmix measured of itself
+#   heap_injected PID   the target has the sampler mapped (heapabi.h's memfd)
+#   task_states_ok PID  no thread stopped or traced (State, TracerPid)
+#   got_snapshot PID FILE  the GOT entries of the hooked allocation
+#                       functions in every module (heap_got.py)
+
+HEAP_FUNCS="hm_alloc_freed hm_alloc_kept hm_cxx_new hm_realloc_chain heapmod_work hm_big"
+
+hm_start() {
+	HM_OUT=$T/hm.out
+	: >"$HM_OUT"
+	start_bg "$@" >"$HM_OUT"
+	HM_PID=$BG_PID
+	wait_for 20 "heapmix to start" grep -q '^heapmix: pid .* ready' "$HM_OUT"
+}
+
+hm_wait_line() {
+	wait_for "$1" "$2" grep -Eq "$3" "$HM_OUT"
+}
+
+hm_stop() {
+	kill -USR2 "$HM_PID" 2>/dev/null || fail "heapmix (pid $HM_PID) is gone: $(tail -3 "$HM_OUT")"
+	local rc=0
+	wait "$HM_PID" || rc=$?
+	forget_bg "$HM_PID"
+	[ "$rc" = 0 ] || fail "heapmix exited $rc: $(tail -5 "$HM_OUT")"
+	read -r HM_ROUNDS HM_SUM HM_ERRORS < <(sed -n 's/^heapmix: rounds \([0-9]*\) checksum \(0x[0-9a-f]*\) errors \([0-9]*\)$/\1 \2 \3/p' "$HM_OUT")
+	[ -n "${HM_SUM:-}" ] || fail "heapmix printed no checksum: $(tail -5 "$HM_OUT")"
+}
+
+hm_bytes() {
+	sed -n "s/^heapmix: bytes .*[ ]$1=\([0-9]*\).*/\1/p" "$HM_OUT"
+}
+
+hm_reference() {
+	local bin=$1 rounds=$2 out
+	shift 2
+	out=$("$bin" -r "$rounds" -b 0 -B 0 "$@") || fail "reference run of $bin exited $?: $out"
+	sed -n 's/^heapmix: rounds [0-9]* checksum \(0x[0-9a-f]*\) errors 0$/\1/p' <<<"$out"
+}
+
+hm_loop_best() {
+	local n=$1 i have
+	have=$(grep -c '^heapmix: loop ' "$HM_OUT" || true)
+	for i in $(seq 1 "$n"); do
+		kill -USR1 "$HM_PID"
+		hm_wait_line 60 "malloc loop timing $((have + i))" "^heapmix: loop $((have + i)) "
+	done
+	grep '^heapmix: loop ' "$HM_OUT" | tail -n "$n" | awk '{ print $5 }' | sort -g | head -1
+}
+
+heap_record() {
+	local pid=$1 prof=$2
+	shift 2
+	"$CPROF" record -q -p "$pid" -o "$prof" "$@"
+}
+
+pp_cum() {
+	local prof=$1 index=$2 func=$3
+	gopprof -symbolize=none -sample_index="$index" -top -cum -nodecount=100000 \
+		-nodefraction=0 -edgefraction=0 "$prof" 2>/dev/null |
+		awk -v f="$func" '$6 == f { sub("%", "", $5); print $5; found = 1; exit }
+			END { if (!found) print 0 }'
+}
+
+check_heap_types() {
+	local prof=$1 dflt=$2 raw
+	[ -s "$prof" ] || fail "no profile written at $prof"
+	raw=$(pp_raw "$prof" 2>&1) || fail "go tool pprof cannot read $prof: $raw"
+	grep -q '^PeriodType: space bytes$' <<<"$raw" || fail "$prof: period type is not space/bytes"
+	grep -Eq '^alloc_objects/count(\[dflt\])? alloc_space/bytes(\[dflt\])? inuse_objects/count(\[dflt\])? inuse_space/bytes(\[dflt\])?$' <<<"$raw" ||
+		fail "$prof: sample types are not Go's heap profile's: $(grep -m1 -A1 '^PeriodType' <<<"$raw")"
+	gopprof -symbolize=none -top -nodecount=1 "$prof" 2>/dev/null | grep -q "^Type: $dflt\$" ||
+		fail "$prof: the type pprof shows by default is not $dflt"
+}
+
+# The workload measured its bytes over its whole run, the profile over
+# cprof's window: the mix of a round is fixed and rounds are paced, so the
+# shares are the same in any window of a few seconds (the large block of
+# each second aside, a few points at most).
+check_alloc_shares() {
+	local label=$1 prof=$2 f total=0 b want got report=
+	for f in $HEAP_FUNCS; do
+		b=$(hm_bytes "$f")
+		[ -n "$b" ] || fail "$label: heapmix printed no byte count for $f"
+		total=$((total + b))
+	done
+	for f in $HEAP_FUNCS; do
+		b=$(hm_bytes "$f")
+		want=$(awk -v b="$b" -v t="$total" 'BEGIN { printf "%.1f", 100 * b / t }')
+		got=$(pp_cum "$prof" alloc_space "$f")
+		report="$report $f $got% (heapmix $want%)"
+		within "$got" "$want" 5 || fail "$label: alloc_space of $f is $got%, heapmix measured $want% (within 5 points):$report"
+	done
+	note "$label: alloc_space shares:$report"
+}
+
+heap_injected() {
+	grep -q "memfd:cprof-heap" "/proc/$1/maps" 2>/dev/null
+}
+
+# Every thread: not stopped (T) nor in a tracing stop (t), TracerPid 0.
+task_states_ok() {
+	local pid=$1 s
+	for s in /proc/"$pid"/task/*/status; do
+		awk '/^State:/ && ($2 == "T" || $2 == "t") { bad = 1 }
+		     /^TracerPid:/ && $2 != 0 { bad = 1 }
+		     END { exit bad }' "$s" 2>/dev/null || return 1
+	done
+}
+
+got_snapshot() {
+	python3 "$(dirname "${BASH_SOURCE[0]}")/heap_got.py" "$1" >"$2" ||
+		fail "cannot read the GOT entries of pid $1"
+}
+
+# What must not change across a profile: file-backed and executable
+# mappings (the heap and the arenas grow meanwhile: anonymous data
+# mappings are left out).
+maps_snapshot() {
+	awk '$6 != "" && $6 !~ /^\[(heap|stack)\]$/ || $2 ~ /x/' "/proc/$1/maps" >"$2"
+}
+
+# heap_shares_test BIN LABEL [RECORD ARGS...]: heapmix BIN runs (module
+# loaded from the start), cprof records its allocs profile for 4 s; each
+# function's alloc_space share is within 5 points of what heapmix measured.
+heap_shares_test() {
+	local bin=$1 label=$2
+	shift 2
+	hm_start "$bin" -d 0 -s 60
+	hm_wait_line 20 "the module to load" '^heapmix: module loaded'
+	got_snapshot "$HM_PID" "$T/got.before"
+	heap_record "$HM_PID" "$T/$label.pprof" --profile allocs --rate 16384 --seconds 4 "$@" ||
+		fail "$label: cprof record exited $?"
+	task_states_ok "$HM_PID" || fail "$label: a thread of the target is left stopped or traced"
+	heap_injected "$HM_PID" && fail "$label: the sampler is still mapped after cprof exited"
+	got_snapshot "$HM_PID" "$T/got.after"
+	diff "$T/got.before" "$T/got.after" >"$T/got.diff" ||
+		fail "$label: GOT entries differ after cprof exited: $(head -5 "$T/got.diff")"
+	hm_stop
+	[ "$HM_ERRORS" = 0 ] || fail "$label: heapmix found $HM_ERRORS damaged blocks"
+	check_heap_types "$T/$label.pprof" alloc_space
+	check_alloc_shares "$label" "$T/$label.pprof"
+}

@@ -1,0 +1,44 @@
+#!/bin/bash
+# heap_restore: a heap profile leaves the target as it found it. The
+# target's results (checksum of every block it allocated and checked) are
+# those of an unprofiled run of the same rounds; after cprof exits no
+# thread is stopped or traced, the mappings (file-backed and executable)
+# and every GOT entry of an allocation function (and every JUMP_SLOT of
+# the dlopen'd module) hold what they held before, the sampler is not
+# mapped, and its malloc/free loop runs at its unprofiled speed (its own
+# CPU-time per call, best of 5 timings against its best of 5 before: a
+# hook left in the GOT, even inert, costs more than the 12% allowed).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/heap_lib.bash"
+t_init
+
+bin=$WORKLOAD_DIR/heapmix_nofp
+hm_start "$bin" -d 0 -s 60
+hm_wait_line 20 "the module to load" '^heapmix: module loaded'
+before=$(hm_loop_best 5)
+maps_snapshot "$HM_PID" "$T/maps.before"
+got_snapshot "$HM_PID" "$T/got.before"
+grep -q '^libheapmod.so malloc JUMP_SLO ' "$T/got.before" || fail "no GOT entry of malloc in libheapmod.so: $(cat "$T/got.before")"
+grep -q '^heapmix_nofp malloc JUMP_SLO ' "$T/got.before" || fail "no GOT entry of malloc in heapmix_nofp"
+
+heap_record "$HM_PID" "$T/heap.pprof" --profile heap --seconds 2 || fail "cprof record exited $?"
+check_heap_types "$T/heap.pprof" inuse_space
+
+task_states_ok "$HM_PID" || fail "a thread of the target is left stopped or traced: $(grep -h -E '^(State|TracerPid)' /proc/"$HM_PID"/task/*/status | sort | uniq -c)"
+heap_injected "$HM_PID" && fail "the sampler is still mapped after cprof exited: $(grep cprof-heap /proc/"$HM_PID"/maps)"
+maps_snapshot "$HM_PID" "$T/maps.after"
+diff "$T/maps.before" "$T/maps.after" >"$T/maps.diff" || fail "mappings differ after cprof exited: $(head -5 "$T/maps.diff")"
+got_snapshot "$HM_PID" "$T/got.after"
+diff "$T/got.before" "$T/got.after" >"$T/got.diff" || fail "GOT entries differ after cprof exited: $(head -5 "$T/got.diff")"
+
+after=$(hm_loop_best 5)
+note "malloc loop: $before ns/call before, $after ns/call after cprof"
+awk -v a="$after" -v b="$before" 'BEGIN { exit !(a <= 1.12 * b) }' ||
+	fail "malloc loop at $after ns/call after cprof exited, $before before (over 12% slower)"
+
+hm_stop
+[ "$HM_ERRORS" = 0 ] || fail "heapmix found $HM_ERRORS damaged blocks"
+want=$(hm_reference "$bin" "$HM_ROUNDS" -d 0)
+[ "$HM_SUM" = "$want" ] || fail "checksum $HM_SUM after $HM_ROUNDS rounds profiled, $want unprofiled"
+pass "results, mappings, GOT and malloc speed as without cprof (checksum $HM_SUM, $before -> $after ns/call)"
