@@ -11,7 +11,9 @@ t_init
 hm_start "$WORKLOAD_DIR/heapmix_nofp" -s 60
 start_bg "$CPROF" record -q -p "$HM_PID" -o "$T/allocs.pprof" --profile allocs --rate 16384 --seconds 6
 rec=$BG_PID
-wait_for 20 "cprof to inject its sampler" heap_injected "$HM_PID"
+injected_or_gone() { heap_injected "$HM_PID" || ! kill -0 "$rec" 2>/dev/null; }
+wait_for 20 "cprof to inject its sampler" injected_or_gone
+heap_injected "$HM_PID" || fail "cprof exited before it injected its sampler"
 grep -q libheapmod "/proc/$HM_PID/maps" && fail "the module is loaded before heapmix was told to"
 kill -HUP "$HM_PID"
 hm_wait_line 20 "the module to load" '^heapmix: module loaded'

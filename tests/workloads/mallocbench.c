@@ -4,16 +4,18 @@
  * malloc + free pairs of small blocks of varied sizes (16 to 1 KiB, a
  * few live at a time), as fast as they can, and print what they did:
  *
- *   mallocbench: work W s calls C calls/s R bytes B
+ *   mallocbench: work W s cpu U s calls C calls/s R bytes B
  *
  * W is the wall time from the start of the work to the end of the last
- * thread, C the malloc calls, B the bytes they asked for. With -w it waits
+ * thread, U the CPU time (user + system) of the process meanwhile, C the malloc calls, B the bytes they asked for. With -w it waits
  * for SIGUSR1 before working ("mallocbench: pid P waiting" first), so that
  * a profiler can attach to it first. alarm(SECONDS) (600) ends a run that
  * hangs.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@
 #include <unistd.h>
 
 static long calls = 20000000;
+static int waiting;
+static _Atomic int go;
 static volatile unsigned char sink;
 
 static double now(void)
@@ -31,16 +35,24 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double cpu_now(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 struct worker {
 	pthread_t th;
 	uint64_t rng;
 	uint64_t bytes;
 };
 
-__attribute__((noinline)) static void mb_work(struct worker *w)
+__attribute__((noinline)) static uint64_t mb_loop(void **live, uint64_t *rng, long calls)
 {
-	void *live[8] = { 0 };
-	uint64_t x = w->rng, bytes = 0;
+	uint64_t x = *rng, bytes = 0;
 
 	for (long i = 0; i < calls; i++) {
 		size_t n;
@@ -58,6 +70,27 @@ __attribute__((noinline)) static void mb_work(struct worker *w)
 		free(live[i & 7]);
 		live[i & 7] = p;
 	}
+	*rng = x;
+	return bytes;
+}
+
+/* The uncounted loop before SIGUSR1 (-w), a function of its own so that a
+ * profile can leave its allocations out. */
+__attribute__((noinline)) static void mb_spin(void **live, uint64_t *rng)
+{
+	while (!atomic_load(&go))
+		mb_loop(live, rng, 1000);
+	__asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void mb_work(struct worker *w)
+{
+	void *live[8] = { 0 };
+	uint64_t spin_rng = w->rng ^ 0x5555, bytes;
+
+	if (waiting)
+		mb_spin(live, &spin_rng);
+	bytes = mb_loop(live, &w->rng, calls);
 	for (int k = 0; k < 8; k++) {
 		if (live[k])
 			sink = *(unsigned char *)live[k];
@@ -78,7 +111,7 @@ int main(int argc, char **argv)
 	unsigned seconds = 600;
 	struct worker *w;
 	uint64_t bytes = 0;
-	double t0, t1;
+	double t0, t1, c0, c1;
 
 	while ((c = getopt(argc, argv, "t:n:ws:")) != -1) {
 		switch (c) {
@@ -98,29 +131,41 @@ int main(int argc, char **argv)
 	w = calloc((size_t)nthreads, sizeof(*w));
 	if (!w)
 		return 2;
+	waiting = wait;
+	if (wait) {
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &set, NULL);
+	}
+	t0 = now();
+	c0 = cpu_now();
+	for (int i = 0; i < nthreads; i++) {
+		w[i].rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
+		if (pthread_create(&w[i].th, NULL, worker_main, &w[i]))
+			return 2;
+	}
 	if (wait) {
 		sigset_t set;
 		int sig;
 
 		sigemptyset(&set);
 		sigaddset(&set, SIGUSR1);
-		sigprocmask(SIG_BLOCK, &set, NULL);
 		printf("mallocbench: pid %d waiting\n", (int)getpid());
 		sigwait(&set, &sig);
-	}
-	t0 = now();
-	for (int i = 0; i < nthreads; i++) {
-		w[i].rng = 0x9e3779b97f4a7c15ULL * (uint64_t)(i + 1);
-		if (pthread_create(&w[i].th, NULL, worker_main, &w[i]))
-			return 2;
+		t0 = now();
+		c0 = cpu_now();
+		atomic_store(&go, 1);
 	}
 	for (int i = 0; i < nthreads; i++) {
 		pthread_join(w[i].th, NULL);
 		bytes += w[i].bytes;
 	}
 	t1 = now();
-	printf("mallocbench: work %.3f s calls %ld calls/s %.0f bytes %llu\n", t1 - t0,
-	       calls * nthreads, (double)(calls * nthreads) / (t1 - t0),
+	c1 = cpu_now();
+	printf("mallocbench: work %.3f s cpu %.3f s calls %ld calls/s %.0f bytes %llu\n", t1 - t0,
+	       c1 - c0, calls * nthreads, (double)(calls * nthreads) / (t1 - t0),
 	       (unsigned long long)bytes);
 	return 0;
 }
