@@ -6,7 +6,7 @@
  * them (tests/unit/heapblob_map.h): not live (a load and a branch) and
  * live at RATE bytes a sample, with a reader draining the ring every
  * millisecond as cprof does. Alternates the modes RUNS times and prints
- * medians. Not a test: figures depend on the machine.
+ * medians of the CPU time a pair takes. Not a test: figures depend on the machine.
  *
  *   build/bench/heap_hook [ITERS [RUNS [THREADS [RATE [STACK]]]]]
  */
@@ -33,7 +33,15 @@ struct job {
 	free_fn f;
 	unsigned seed;
 	pthread_barrier_t *go;
+	double cpu;			/* the thread's CPU seconds in the loop */
 };
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static void *loop(void *arg)
 {
@@ -42,12 +50,14 @@ static void *loop(void *arg)
 	free_fn f = j->f;
 	uint64_t x = 0x9e3779b97f4a7c15ull * (j->seed + 1);
 	pthread_barrier_wait(j->go);
+	double t0 = cpu_now();
 	for (long i = 0; i < iters; i++) {
 		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
 		void *p = m(32 + (x & 255) * 225 / 256);
 		*(volatile char *)p = 1;
 		f(p);
 	}
+	j->cpu = cpu_now() - t0;
 	return NULL;
 }
 
@@ -67,14 +77,9 @@ static void *drain(void *arg)
 	return NULL;
 }
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* ns per pair, per thread */
+/* ns of CPU time per pair, the mean of the threads (CPU time, not wall
+ * time: on a shared machine, time spent waiting for a CPU is not the
+ * loop's) */
 static double run(malloc_fn m, free_fn f, int with_reader)
 {
 	pthread_t t[16], r;
@@ -86,20 +91,21 @@ static double run(malloc_fn m, free_fn f, int with_reader)
 		pthread_create(&r, NULL, drain, NULL);
 	}
 	for (int k = 0; k < nthreads; k++) {
-		j[k] = (struct job){ m, f, (unsigned)k, &go };
+		j[k] = (struct job){ m, f, (unsigned)k, &go, 0 };
 		pthread_create(&t[k], NULL, loop, &j[k]);
 	}
 	pthread_barrier_wait(&go);
-	double t0 = now();
-	for (int k = 0; k < nthreads; k++)
+	double cpu = 0;
+	for (int k = 0; k < nthreads; k++) {
 		pthread_join(t[k], NULL);
-	double el = now() - t0;
+		cpu += j[k].cpu;
+	}
 	if (with_reader) {
 		draining = 0;
 		pthread_join(r, NULL);
 	}
 	pthread_barrier_destroy(&go);
-	return el * 1e9 / iters;
+	return cpu / nthreads * 1e9 / iters;
 }
 
 static int cmp(const void *a, const void *b)

@@ -40,9 +40,10 @@ int heapring_init(struct heapabi_shared *sh, const struct heapring_config *cfg,
 	return 0;
 }
 
-void heapring_init_private(struct heapabi_private *priv)
+void heapring_init_private(void *priv)
 {
-	memset(priv, 0, sizeof(*priv));
+	/* The whole area: the blob keeps its own state past the struct. */
+	memset(priv, 0, HEAPABI_PRIV_SIZE);
 }
 
 int heapring_check(const struct heapabi_shared *sh, char *err, size_t errlen)

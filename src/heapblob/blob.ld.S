@@ -55,7 +55,11 @@ SECTIONS
 
 	. = HB_CODE_SIZE;
 	.shared (NOLOAD) : { heapblob_shared = .; . += HB_SHARED_SIZE; }
-	.priv (NOLOAD) : { heapblob_priv = .; . += HB_PRIV_SIZE; }
+	.priv (NOLOAD) : {
+		heapblob_priv = .;
+		heapblob_groups = heapblob_priv + HB_PRIV_GROUPS;
+		. += HB_PRIV_SIZE;
+	}
 
 	/DISCARD/ : { *(.dynsym .dynstr .gnu.hash .hash .dynamic .interp) *(.comment) *(.note .note.*) *(.eh_frame .eh_frame_hdr) }
 }

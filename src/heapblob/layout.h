@@ -22,6 +22,9 @@
 #define HB_PRIV_COUNTERS	64
 #define HB_COUNTER_SHIFT	6
 #define HB_COUNTER_LEFT		0
+/* The blob's own state in the private area, past struct heapabi_private
+ * (sample.c: the live-set groups) */
+#define HB_PRIV_GROUPS		4160
 
 /* The counter of a thread: counters[(SP >> 20) * HB_HASH_MUL >> 58]
  * (the top 6 bits: HEAPABI_NCOUNTERS == 64). */

@@ -161,15 +161,38 @@ static void seed(struct heapabi_counter *c, uint64_t sp)
 
 /* --- the live set ---------------------------------------------------------- */
 
+/* Most frees are of blocks never sampled: so that they need not read a
+ * line of the 1 MiB live set (a cache miss each), the blob keeps, in its
+ * own part of the private area (past struct heapabi_private: the area is
+ * a page larger than the struct, and zero when mapped), how many entries
+ * each group of 4 buckets holds: 2 KiB, which stays in cache. A group is
+ * counted up after an entry went in and down after one went out, so a
+ * free finds 0 only when its block cannot be in the set: the block was
+ * inserted before the hook that sampled it returned it. */
+#define HB_GROUP_SHIFT		2
+#define HB_NGROUPS		(HEAPABI_LIVE_BUCKETS >> HB_GROUP_SHIFT)
+_Static_assert(HB_PRIV_GROUPS >= sizeof(struct heapabi_private) &&
+	       HB_PRIV_GROUPS + HB_NGROUPS <= HEAPABI_PRIV_SIZE,
+	       "layout.h: HB_PRIV_GROUPS: the live-set groups must fit in the private area");
+_Static_assert(HEAPABI_LIVE_WAYS << HB_GROUP_SHIFT < 256, "a group's count is a byte");
+extern uint8_t heapblob_groups[HB_NGROUPS] HIDDEN;	/* blob.ld.S */
+
+static inline uint8_t *group_of(uint32_t bucket)
+{
+	return &heapblob_groups[bucket >> HB_GROUP_SHIFT];
+}
+
 static int live_insert(uint64_t addr, uint64_t id)
 {
-	struct heapabi_bucket *b = &heapblob_shared.live[heapabi_bucket_of(addr)];
+	uint32_t bucket = heapabi_bucket_of(addr);
+	struct heapabi_bucket *b = &heapblob_shared.live[bucket];
 	for (unsigned w = 0; w < HEAPABI_LIVE_WAYS; w++) {
 		uint64_t zero = 0;
 		if (__atomic_load_n(&b->addr[w], __ATOMIC_RELAXED) == 0 &&
 		    __atomic_compare_exchange_n(&b->addr[w], &zero, addr, 0,
 						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
 			__atomic_store_n(&b->id[w], id, __ATOMIC_RELEASE);
+			__atomic_fetch_add(group_of(bucket), 1, __ATOMIC_RELAXED);
 			return 1;
 		}
 	}
@@ -181,15 +204,20 @@ static int live_insert(uint64_t addr, uint64_t id)
  * Inlined: free's whole cost while live. */
 static inline __attribute__((always_inline)) uint64_t live_remove(uint64_t addr)
 {
-	struct heapabi_bucket *b = &heapblob_shared.live[heapabi_bucket_of(addr)];
+	uint32_t bucket = heapabi_bucket_of(addr);
+	if (__atomic_load_n(group_of(bucket), __ATOMIC_RELAXED) == 0)
+		return 0;
+	struct heapabi_bucket *b = &heapblob_shared.live[bucket];
 	for (unsigned w = 0; w < HEAPABI_LIVE_WAYS; w++) {
 		uint64_t a = addr;
 		if (__atomic_load_n(&b->addr[w], __ATOMIC_RELAXED) != addr)
 			continue;
 		uint64_t id = __atomic_load_n(&b->id[w], __ATOMIC_RELAXED);
 		if (__atomic_compare_exchange_n(&b->addr[w], &a, 0, 0,
-						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+						__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+			__atomic_fetch_sub(group_of(bucket), 1, __ATOMIC_RELAXED);
 			return id ? id : 1;
+		}
 	}
 	return 0;
 }

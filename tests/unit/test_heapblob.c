@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "heapblob_map.h"
+#include "heapblob/layout.h"
 #include "heapring.h"
 
 static struct hb_map M;
@@ -146,6 +147,23 @@ static unsigned drain(void)
 		heapring_release(M.cprof);
 	}
 	return n;
+}
+
+/* The blob's count of entries per group of 4 live-set buckets (its own
+ * part of the private area, at HB_PRIV_GROUPS: src/heapblob/layout.h),
+ * which lets a free skip the set, agrees with the set. */
+static int groups_agree(void)
+{
+	const uint8_t *groups = (const uint8_t *)M.priv + HB_PRIV_GROUPS;
+	for (unsigned g = 0; g < HEAPABI_LIVE_BUCKETS / 4; g++) {
+		unsigned n = 0;
+		for (unsigned b = 4 * g; b < 4 * g + 4; b++)
+			for (unsigned w = 0; w < HEAPABI_LIVE_WAYS; w++)
+				n += M.cprof->live[b].addr[w] != 0;
+		if (n != groups[g])
+			return 0;
+	}
+	return 1;
 }
 
 /* --- the header ----------------------------------------------------------------- */
@@ -424,6 +442,7 @@ static void test_free_realloc(void)
 	CHECK(!heapring_is_live(M.cprof, g2.addr, g2.id));
 	CHECK(!heapring_is_live(M.cprof, g3.addr, g3.id));
 	CHECK_INT(drain(), 0);
+	CHECK(groups_agree());
 }
 
 static void test_other_entries(void)
@@ -573,6 +592,7 @@ static void test_ring_full(void)
 	CHECK_INT(n, 5);
 	CHECK(n == 5 && got[0].id == HEAPABI_NSLOTS + 1 &&	/* a drop takes no id */
 	      got[0].addr == (uintptr_t)more[0]);
+	CHECK(groups_agree());
 	for (int i = 0; i < 5; i++)
 		hf(more[i]);
 	for (int i = 0; i < N; i++)
@@ -664,6 +684,7 @@ static void test_threads(void)
 	CHECK_INT(wrong_tid, 0);
 	CHECK_INT(still_live, 0);
 	CHECK_INT(st.stack_failed, 0);
+	CHECK(groups_agree());
 	free(seen);
 }
 
