@@ -38,11 +38,12 @@
 
 /* Save the caller's callee-saved registers, the entry SP and the three
  * argument registers; call hb_enter(frame, func); return its result to
- * the caller. At entry RSP = 8 mod 16: RSP - HB_FRAME_SIZE is 16-aligned
- * at the call. */
+ * the caller. The frame is 16-aligned whatever the caller's stack was
+ * (a caller that breaks the ABI must not make our C code fault). */
 .macro ENTER func
 	mov	%rsp, %rax
 	sub	$HB_FRAME_SIZE, %rsp
+	and	$-16, %rsp
 	mov	%rbx, HB_FRAME_BX(%rsp)
 	mov	%rbp, HB_FRAME_BP(%rsp)
 	mov	%r12, HB_FRAME_R12(%rsp)
@@ -56,7 +57,7 @@
 	mov	%rsp, %rdi
 	mov	$\func, %esi
 	call	hb_enter
-	add	$HB_FRAME_SIZE, %rsp
+	mov	HB_FRAME_SP(%rsp), %rsp
 	ret
 .endm
 

@@ -46,7 +46,7 @@
 #define HB_NFUNCS		10
 
 /* struct hb_frame (sample.c): what a stub saves before it calls the C
- * part; HB_FRAME_SIZE keeps the stack 16-byte aligned at that call. */
+ * part, at a 16-aligned address below the entry SP. */
 #define HB_FRAME_BX		0
 #define HB_FRAME_BP		8
 #define HB_FRAME_R12		16

@@ -53,7 +53,6 @@ _Static_assert(offsetof(struct hb_frame, r15) == HB_FRAME_R15, "HB_FRAME_R15");
 _Static_assert(offsetof(struct hb_frame, sp) == HB_FRAME_SP, "HB_FRAME_SP");
 _Static_assert(offsetof(struct hb_frame, a) == HB_FRAME_A0, "HB_FRAME_A0");
 _Static_assert(sizeof(struct hb_frame) == HB_FRAME_SIZE, "HB_FRAME_SIZE");
-_Static_assert(HB_FRAME_SIZE % 16 == 8, "the stubs' call must see a 16-aligned stack");
 
 uint64_t hb_enter(struct hb_frame *fr, unsigned func) HIDDEN;
 void hb_free(void *p) HIDDEN;
