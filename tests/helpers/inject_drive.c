@@ -4,7 +4,7 @@
  *
  *   inject_drive [--passthrough] PID SECONDS [RATE]
  *
- * Attaches, polls every 100 ms for SECONDS, counting the samples in the
+ * Attaches, polls every 100 ms for SECONDS (or until SIGTERM or SIGINT), counting the samples in the
  * ring (consumed as heapabi.h says), then detaches. Prints
  *   attached pid=P base=0x... modules=N entries=N stop_ms=X
  *   patch ADDR ORIG HOOK          one line per GOT entry patched
@@ -16,6 +16,7 @@
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,6 +60,14 @@ static size_t passthrough_image(void)
 	h.code_size = off;
 	memcpy(image, &h, sizeof(h));
 	return off;
+}
+
+static volatile sig_atomic_t quit;
+
+static void on_quit(int sig)
+{
+	(void)sig;
+	quit = 1;
 }
 
 static double now_s(void)
@@ -109,6 +118,8 @@ int main(int argc, char **argv)
 		o.image = image;
 		o.image_len = passthrough_image();
 	}
+	signal(SIGTERM, on_quit);
+	signal(SIGINT, on_quit);
 	r = inject_check(pid, err, sizeof(err));
 	if (r < 0) {
 		printf("error: %s\n", err);
@@ -133,7 +144,7 @@ int main(int argc, char **argv)
 
 	uint64_t samples = 0;
 	double end = now_s() + secs;
-	while (now_s() < end) {
+	while (!quit && now_s() < end) {
 		struct timespec ts = { 0, 100000000 };
 		nanosleep(&ts, NULL);
 		if (!pass)

@@ -9,7 +9,8 @@
  *     sleeper writes to at the end. Ends by itself after SECONDS (alarm),
  *     printing
  *       loops=N checksum=X expected=X bad=0 short_sleeps=0 read_ok=1
- *     and exits 0 only when all of them are right. --seccomp installs an
+ *     and exits 0 only when all of them are right. SIGALRM sent early ends
+ *     it the same way. --seccomp installs an
  *     allow-everything seccomp filter first (a target injection refuses).
  *   mallocloop SECONDS --idle
  *     no allocating threads: every thread is inside a blocking system call
@@ -142,7 +143,7 @@ static void *sleeper(void *arg)
 {
 	(void)arg;
 	uint64_t end = now_ns() + (uint64_t)seconds * 1000000000u;
-	while (now_ns() + 1000000000u <= end) {
+	while (!stop && now_ns() + 1000000000u <= end) {
 		struct timespec ts = { 1, 0 };
 		uint64_t t0 = now_ns();
 		/* Signals are blocked here: EINTR cannot end it early. */
