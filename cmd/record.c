@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -88,9 +89,20 @@ static void record_usage(FILE *f)
 		"                                 thread that woke the waiter\n"
 		"                          wall   CPU samples and waits together: each\n"
 		"                                 thread's wall-clock time\n"
+		"                          heap   sampled allocations and what is still\n"
+		"                                 in use (inuse_space by default), as Go's\n"
+		"                                 /debug/pprof/heap: a sampler injected into\n"
+		"                                 the process, taken out at the end\n"
+		"                          allocs the same, alloc_space by default\n"
 		"                          block, mutex and wall need root, CAP_PERFMON or\n"
-		"                          perf_event_paranoid <= 1;\n"
+		"                          perf_event_paranoid <= 1; heap and allocs, the\n"
+		"                          right to ptrace the process;\n"
 		"                          the default output is then KIND.pprof\n"
+		"      --rate BYTES        heap, allocs: a sample every BYTES allocated on\n"
+		"                          average (k, m suffixes; default: 524288, Go's)\n"
+		"      --method METHOD     heap, allocs: auto (default: inject, or uprobe\n"
+		"                          when the allocator is in the program itself),\n"
+		"                          inject or uprobe"
 		"      --children          also record the processes it forks, and those it\n"
 		"                          has forked already (the default with a command)\n"
 		"      --no-children       record the process (or command) alone\n"
@@ -127,6 +139,8 @@ static void record_usage(FILE *f)
 		"  cprof record -p 1234 -o cpu.folded        folded stacks (flamegraph.pl)\n"
 		"  cprof record -o make.pprof -- make -j2    a command and its children\n"
 		"  cprof record -p 1234 --children           pid 1234 and its children\n"
+		"  cprof record -p 1234 --profile heap -s 60 what pid 1234 allocated and holds\n"
+		"  cprof record --profile allocs -- ./prog   who allocates the most in prog\n"
 		"  ssh host cprof record -p 1234 -o - > cpu.pprof\n"
 		"  cprof report cpu.pprof                    its top functions\n"
 		"  go tool pprof -http=:8081 cpu.pprof       flame graph in a browser\n"
@@ -162,6 +176,32 @@ static bool command_exists(const char *cmd)
 }
 
 
+/* --rate BYTES: a whole number of bytes, with an optional k or m (KiB,
+ * MiB) suffix. */
+static int parse_rate(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (!errno && end != s && *s != '-') {
+		if ((*end == 'k' || *end == 'K') && !end[1] && v <= (1ULL << 40))
+			v <<= 10, end++;
+		else if ((*end == 'm' || *end == 'M') && !end[1] && v <= (1ULL << 30))
+			v <<= 20, end++;
+	}
+	if (errno || end == s || *end || *s == '-' || v == 0 || v > (1ULL << 40)) {
+		cli_error("invalid --rate '%s': must be a positive number of bytes "
+			  "(k and m suffixes allowed)", s);
+		cli_hint("the default is 524288 (512k), as Go's MemProfileRate; smaller "
+			 "rates take more samples and cost the target more");
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 {
 	static const struct option longopts[] = {
@@ -177,6 +217,8 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		{ "system-lines", no_argument,     NULL, 'L' },
 		{ "children",   no_argument,       NULL, 'C' },
 		{ "no-children", no_argument,      NULL, 'N' },
+		{ "rate",       required_argument, NULL, 'R' },
+		{ "method",     required_argument, NULL, 'M' },
 		{ "quiet",      no_argument,       NULL, 'q' },
 		{ "help",       no_argument,       NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -214,10 +256,10 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 				return -1;
 			}
 			if (record_profile_parse(optarg, &cli->profile) < 0) {
-				cli_error("invalid --profile '%s': must be cpu, block, mutex or wall",
-					  optarg);
+				cli_error("invalid --profile '%s': must be cpu, block, mutex, "
+					  "wall, heap or allocs", optarg);
 				cli_hint("cpu (the default) samples CPU use; block, mutex and wall "
-					 "show where threads wait");
+					 "show where threads wait; heap and allocs, memory");
 				return -1;
 			}
 			break;
@@ -300,6 +342,27 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		case 'N':
 			children = 0;
 			break;
+		case 'R':
+			if (parse_rate(optarg, &cli->rate) < 0)
+				return -1;
+			cli->heap_option = true;
+			break;
+		case 'M':
+			if (!strcmp(optarg, "auto"))
+				cli->method = RECORD_HEAP_AUTO;
+			else if (!strcmp(optarg, "inject"))
+				cli->method = RECORD_HEAP_INJECT;
+			else if (!strcmp(optarg, "uprobe"))
+				cli->method = RECORD_HEAP_UPROBE;
+			else {
+				cli_error("invalid --method '%s': must be auto, inject or uprobe",
+					  optarg);
+				cli_hint("auto (the default) injects a sampler, or uses uprobes "
+					 "when the allocator is linked into the program");
+				return -1;
+			}
+			cli->heap_option = true;
+			break;
 		case 'q':
 			cli->quiet = true;
 			break;
@@ -324,6 +387,14 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 		cli_hint("'cprof record -p 1234' or 'cprof record -- ./program args'");
 		return -1;
 	}
+	bool heap = cli->profile == RECORD_HEAP || cli->profile == RECORD_ALLOCS;
+	if (cli->heap_option && !heap) {
+		cli_error("--rate and --method are options of the heap and allocs profiles");
+		cli_hint("add --profile heap (or allocs), or drop them");
+		return -1;
+	}
+	if (!cli->rate)
+		cli->rate = RECORD_HEAP_RATE;
 	if (cli->pid && cli->seconds == 0)
 		cli->seconds = RECORD_DEFAULT_SECONDS;
 	if (!cli->output && trace) {
@@ -343,6 +414,15 @@ int record_cli_parse(int argc, char **argv, struct record_cli *cli)
 	 * running process is recorded alone unless asked. The last of
 	 * --children and --no-children wins. */
 	cli->children = children < 0 ? cli->command != NULL : children == 1;
+	if (heap && children == 1) {
+		cli_error("--profile %s records one process: --children does not apply",
+			  record_profile_name(cli->profile));
+		cli_hint("record each process with its own 'cprof record -p PID --profile %s'",
+			 record_profile_name(cli->profile));
+		return -1;
+	}
+	if (heap)
+		cli->children = false;
 	return 0;
 }
 
@@ -463,8 +543,21 @@ static int on_tick(const struct record_stats *st, void *arg)
 	if (pg->tty && !pg->cli->quiet && st->elapsed - pg->last_draw >= 0.25) {
 		pg->last_draw = st->elapsed;
 		const char *what = pg->cli->profile == RECORD_CPU ? "samples" : "stacks";
+		bool heap = pg->cli->profile == RECORD_HEAP || pg->cli->profile == RECORD_ALLOCS;
 
-		if (pg->cli->seconds > 0) {
+		if (heap) {
+			double left = pg->cli->seconds - st->elapsed;
+			char when[32];
+
+			if (pg->cli->seconds > 0)
+				snprintf(when, sizeof(when), "%.0f s left", left < 0 ? 0 : left);
+			else
+				snprintf(when, sizeof(when), "%.0f s", st->elapsed);
+			fprintf(stderr, "\rcprof: recording the heap of pid %d (%s): %s, "
+				"%llu samples, %.1f MB sampled\033[K", (int)pg->pid,
+				st->heap_method ? st->heap_method : "?", when,
+				(unsigned long long)st->samples, (double)st->heap_bytes / 1e6);
+		} else if (pg->cli->seconds > 0) {
 			double left = pg->cli->seconds - st->elapsed;
 			fprintf(stderr, "\rcprof: recording pid %d: %.0f s left, %llu %s\033[K",
 				(int)pg->pid, left < 0 ? 0 : left,
@@ -491,7 +584,15 @@ static void announce(struct progress *pg)
 
 	if (cli->quiet || pg->tty)
 		return;
-	if (cli->profile == RECORD_BLOCK || cli->profile == RECORD_MUTEX) {
+	if (cli->profile == RECORD_HEAP || cli->profile == RECORD_ALLOCS) {
+		if (cli->seconds > 0)
+			cli_info("recording the allocations of pid %d for %g s, a sample "
+				 "every %llu bytes", (int)pg->pid, cli->seconds,
+				 (unsigned long long)cli->rate);
+		else
+			cli_info("recording the allocations of pid %d, a sample every "
+				 "%llu bytes", (int)pg->pid, (unsigned long long)cli->rate);
+	} else if (cli->profile == RECORD_BLOCK || cli->profile == RECORD_MUTEX) {
 		/* No sampling rate: every switch is seen. */
 		if (cli->seconds > 0)
 			cli_info("recording the waits of pid %d%s for %g s", (int)pg->pid,
@@ -513,8 +614,8 @@ static int on_ready(void *arg)
 	struct progress *pg = arg;
 
 	announce(pg);
-	if (!pg->child)
-		return 0;
+	if (!pg->child || pg->child->go_fd < 0)
+		return 0;	/* none, or released already (heap) */
 	int r = child_release(pg->child);
 	pg->exec_error = r < 0;
 	return r;
@@ -633,6 +734,121 @@ static void explain_no_cpu(const struct record_cli *cli, const struct record_sta
 	}
 }
 
+/* Whether pid runs a program other than cprof (its exec done) with the
+ * libraries it links mapped: a mapping of a shared object other than the
+ * dynamic loader, or none needed (no loader mapped either). */
+static bool libraries_loaded(pid_t pid, const char *self_exe)
+{
+	char path[64], exe[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return true;	/* gone: record_run says so */
+	exe[n] = '\0';
+	if (!strcmp(exe, self_exe))
+		return false;	/* not exec'd yet */
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	bool loader = false, lib = false;
+
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *p = strchr(line, '/');
+
+		if (!p || !strstr(p, ".so"))
+			continue;
+		if (strstr(p, "/ld-linux") || strstr(p, "/ld-musl"))
+			loader = true;
+		else
+			lib = true;
+	}
+	if (f)
+		fclose(f);
+	return lib || !loader;
+}
+
+/* A heap profile of a command: the sampler is injected into the running
+ * program, so the command is let go first and the injection follows as
+ * soon as its libraries are mapped (the injector itself waits while a
+ * thread is inside the loader). *missed_ms: how long it ran unsampled. */
+static int heap_command_start(struct progress *pg, uint64_t *missed_ms)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct timespec t0, t1, nap = { 0, 200000 };
+
+	self[n > 0 ? n : 0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int r = child_release(pg->child);
+	if (r < 0) {
+		pg->exec_error = true;
+		cli_error("cannot run '%s': %s", pg->child->name, strerror(-r));
+		cli_hint("check that '%s' is an executable program for this machine",
+			 pg->child->name);
+		return r;
+	}
+	/* 5 s at most: a program that never maps a library runs on. */
+	for (int i = 0; i < 25000 && !libraries_loaded(pg->child->pid, self); i++)
+		nanosleep(&nap, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	*missed_ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
+				(t1.tv_nsec - t0.tv_nsec) / 1000000);
+	return 0;
+}
+
+/* A heap recording that failed: one line naming why, and what to do. */
+static void report_heap_error(int ret, pid_t pid, const struct record_cli *cli,
+			      const char *err)
+{
+	const char *why = err && *err ? err : strerror(-ret);
+
+	cli_error("cannot record the %s of pid %d: %s", record_profile_name(cli->profile),
+		  (int)pid, why);
+	if (ret == -EPERM || ret == -EACCES)
+		cli_hint("run cprof as root or with CAP_SYS_PTRACE (or as the process's user "
+			 "with kernel.yama.ptrace_scope 0)");
+	else if (ret == -ESRCH)
+		cli_hint("check that pid %d is still running", (int)pid);
+	else if (strstr(why, "this build"))
+		cli_hint("this cprof was built without it: build one with the heap "
+			 "sampler (src/inject.c, src/heapblob/)");
+	else if (strstr(why, "seccomp") || strstr(why, "static") || ret == -ENOTSUP)
+		cli_hint("try --method uprobe: uprobes reach an allocator the "
+			 "injected sampler cannot");
+	else
+		cli_hint("the target was left as it was; try --method uprobe");
+}
+
+static void heap_summary(const struct record_cli *cli, const struct record_stats *st,
+			 uint64_t missed_ms)
+{
+	cli_info("%llu %s (%.1f MB sampled, %llu dropped, %llu untracked) in %.1f s, "
+		 "method %s", (unsigned long long)st->samples,
+		 plural(st->samples, "sample", "samples"), (double)st->heap_bytes / 1e6,
+		 (unsigned long long)st->heap_dropped,
+		 (unsigned long long)st->heap_untracked, st->elapsed,
+		 st->heap_method ? st->heap_method : "?");
+	if (st->heap_method && !strcmp(st->heap_method, "inject"))
+		cli_info("%u %s and %u GOT %s hooked; the target was stopped for %.1f ms "
+			 "at most", st->heap.modules, plural(st->heap.modules, "module", "modules"),
+			 st->heap.entries, plural(st->heap.entries, "entry", "entries"),
+			 (double)st->heap.stopped_ns_max / 1e6);
+	if (st->heap.removed_stale)
+		cli_info("removed %u sampler%s a killed cprof had left", st->heap.removed_stale,
+			 st->heap.removed_stale == 1 ? "" : "s");
+	if (st->heap.left_mapped)
+		cli_warn("a thread may still have been inside the sampler: its pages "
+			 "stay mapped in the target, switched off");
+	if (cli->command && missed_ms)
+		cli_info("the first %llu ms of %s (exec and library loading) ran before "
+			 "sampling began", (unsigned long long)missed_ms, cli->command[0]);
+	if (st->heap_dropped)
+		cli_warn("%llu samples were dropped with the ring full: try a larger --rate",
+			 (unsigned long long)st->heap_dropped);
+}
+
 int cmd_record(int argc, char **argv)
 {
 	struct record_cli cli;
@@ -649,8 +865,10 @@ int cmd_record(int argc, char **argv)
 			record_usage(stdout);
 		return CPROF_EXIT_OK;
 	}
+	bool heap = cli.profile == RECORD_HEAP || cli.profile == RECORD_ALLOCS;
+	/* The heap sampler is put in with ptrace, not perf events. */
 	if (cli.pid && (cli_check_target(cli.pid) < 0 ||
-			cli_check_access(cli.pid, EXPLAIN_SAMPLE) < 0))
+			cli_check_access(cli.pid, heap ? EXPLAIN_TRACE : EXPLAIN_SAMPLE) < 0))
 		return CPROF_EXIT_FATAL;
 	if (cli.command && !command_exists(cli.command[0])) {
 		cli_error("command not found: '%s'", cli.command[0]);
@@ -658,7 +876,9 @@ int cmd_record(int argc, char **argv)
 			 cli.command[0]);
 		return CPROF_EXIT_FATAL;
 	}
-	if (cli.profile != RECORD_CPU && !cli_kernel_access()) {
+	if (heap)
+		cli.kernel = false;	/* user-space allocations only */
+	if (cli.profile != RECORD_CPU && !heap && !cli_kernel_access()) {
 		/* The context-switch sample is taken in the scheduler: with
 		 * exclude_kernel, which paranoid 2 imposes, there is none. */
 		cli_error("--profile %s needs root or CAP_PERFMON: off-CPU stacks "
@@ -723,6 +943,8 @@ int cmd_record(int argc, char **argv)
 	struct record_opts opts = {
 		.pid = pid,
 		.profile = cli.profile,
+		.heap_rate = cli.rate,
+		.heap_method = cli.method,
 		.trace = trace,
 		.seconds = cli.seconds,
 		.freq = cli.freq,
@@ -746,6 +968,15 @@ int cmd_record(int argc, char **argv)
 	struct profile *profile = NULL;
 	struct record_stats st;
 	char err[512] = "";
+	uint64_t missed_ms = 0;
+	if (heap && cli.command) {
+		/* The sampler goes into a running program: let the command
+		 * exec and load its libraries first (docs/design.md §12.3). */
+		r = heap_command_start(&pg, &missed_ms);
+		if (r < 0)
+			goto out_child;
+		opts.enable_on_exec = false;
+	}
 	r = record_run(&opts, &cb, &profile, &st, err, sizeof(err));
 	progress_clear(&pg);
 	if (r < 0) {
@@ -753,7 +984,9 @@ int cmd_record(int argc, char **argv)
 			cli_error("cannot run '%s': %s", cli.command[0], strerror(-r));
 			cli_hint("check that '%s' is an executable program for this machine",
 				 cli.command[0]);
-		} else
+		} else if (heap)
+			report_heap_error(r, pid, &cli, err);
+		else
 			report_error(r, pid, err);
 		goto out_child;
 	}
@@ -804,7 +1037,9 @@ int cmd_record(int argc, char **argv)
 	if (!cli.quiet) {
 		char size[32];
 		format_size(len, size, sizeof(size));
-		if (cli.profile == RECORD_TRACE)
+		if (heap)
+			heap_summary(&cli, &st, missed_ms);
+		else if (cli.profile == RECORD_TRACE)
 			cli_info("%zu events (%llu waits off the CPU, %.3f s) from %zu %s in "
 				 "%zu %s in %.1f s", events, (unsigned long long)st.intervals,
 				 (double)st.offcpu_ns / 1e9,
@@ -855,6 +1090,12 @@ int cmd_record(int argc, char **argv)
 				 "and read access to /sys/kernel/tracing (CAP_DAC_READ_SEARCH)");
 		if (cli.profile == RECORD_CPU)
 			explain_no_cpu(&cli, &st, pid, name, had_children);
+		else if (heap && st.samples == 0)
+			cli_warn("no samples: pid %d (%s) allocated less than about %llu "
+				 "bytes while it was recorded", (int)pid, name,
+				 (unsigned long long)cli.rate);
+		else if (heap)
+			;
 		else if (st.samples == 0)
 			cli_warn("no samples: no thread of pid %d (%s) waited off the CPU "
 				 "while it was recorded", (int)pid, name);

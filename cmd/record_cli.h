@@ -42,6 +42,10 @@ struct record_cli {
 					 * with -p */
 	bool quiet;
 	bool help;
+	uint64_t rate;			/* --rate: heap and allocs, bytes
+					 * between samples (RECORD_HEAP_RATE) */
+	enum record_heap_method method;	/* --method */
+	bool heap_option;		/* --rate or --method given */
 	char **command;			/* NULL with -p */
 	size_t ncommand;
 };

@@ -175,6 +175,11 @@ static struct profile *copy_header(const struct profile *in)
 	for (size_t i = 0; i < in->ncomments; i++)
 		if (profile_add_comment(p, str_of(in, in->comments[i])) < 0)
 			goto fail;
+	/* A heap profile's default (inuse_space or alloc_space) holds
+	 * through a delta. */
+	if (in->default_sample_type > 0 &&
+	    (p->default_sample_type = profile_string(p, str_of(in, in->default_sample_type))) < 0)
+		goto fail;
 	p->time_nanos = in->time_nanos;
 	p->duration_nanos = in->duration_nanos;
 	return p;

@@ -203,6 +203,7 @@ static int on_record(const struct sampler_record *rec, void *arg)
 static const char *const profile_names[] = {
 	[RECORD_CPU] = "cpu", [RECORD_BLOCK] = "block",
 	[RECORD_MUTEX] = "mutex", [RECORD_WALL] = "wall", [RECORD_TRACE] = "trace",
+	[RECORD_HEAP] = "heap", [RECORD_ALLOCS] = "allocs",
 };
 
 const char *record_profile_name(enum record_profile p)
@@ -213,7 +214,9 @@ const char *record_profile_name(enum record_profile p)
 
 int record_profile_parse(const char *s, enum record_profile *out)
 {
-	for (size_t i = 0; i < RECORD_TRACE; i++) {
+	for (size_t i = 0; i < sizeof(profile_names) / sizeof(profile_names[0]); i++) {
+		if (i == RECORD_TRACE)
+			continue;
 		if (s && !strcmp(s, profile_names[i])) {
 			*out = (enum record_profile)i;
 			return 0;
@@ -427,6 +430,8 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	struct procfs_maps none = { 0 };
 	int ret;
 
+	if (opts->profile == RECORD_HEAP || opts->profile == RECORD_ALLOCS)
+		return record_heap_run(opts, cb, out, st, err, errlen);
 	if (!cb)
 		cb = &no_callbacks;
 	r.cb = cb;

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include "sampler.h"
@@ -28,6 +29,44 @@ enum record_profile {
 				 * samples/count, wall/ns */
 	RECORD_TRACE,		/* as wall, and a timeline into
 				 * record_opts.trace (trace.h) */
+	RECORD_HEAP,		/* sampled allocations (docs/design.md
+				 * §12.3): alloc_objects, alloc_space,
+				 * inuse_objects, inuse_space; inuse_space
+				 * by default */
+	RECORD_ALLOCS,		/* the same, alloc_space by default */
+};
+
+/* How a heap recording sees the target's allocations. */
+enum record_heap_method {
+	RECORD_HEAP_AUTO,	/* inject, or uprobe when the allocator is
+				 * not reached through the GOT */
+	RECORD_HEAP_INJECT,	/* the sampler injected into the target */
+	RECORD_HEAP_UPROBE,	/* uprobes on the allocator */
+};
+
+struct heapabi_shared;
+
+/* What a heap recording attaches to (record_heap.c): the injector by
+ * default (record_heap_inject.c); tests give a fake whose shared area they
+ * fill. Each returns 0 or -errno with a one-line reason in err. */
+struct record_heap_detach {
+	unsigned modules, entries;	/* modules looked at, GOT entries
+					 * hooked */
+	uint64_t stopped_ns_max;	/* longest stop of the target */
+	bool left_mapped;		/* the sampler stayed mapped, inert */
+	unsigned removed_stale;		/* samplers of killed cprofs removed */
+};
+struct record_heap_source {
+	int (*attach)(void *arg, pid_t pid, uint64_t rate, uint32_t stack_size,
+		      struct heapabi_shared **shared, char *err, size_t errlen);
+	/* Every tick: the heartbeat, modules loaded since (dlopen). */
+	int (*poll)(void *arg, char *err, size_t errlen);
+	/* The figures so far (may be NULL). */
+	void (*stats)(void *arg, struct record_heap_detach *st);
+	/* Always called once attach succeeded, on every path. */
+	int (*detach)(void *arg, struct record_heap_detach *st, char *err,
+		      size_t errlen);
+	void *arg;
 };
 
 /* "cpu", "block", "mutex", "wall", "trace"; NULL for another value. */
@@ -58,6 +97,12 @@ struct record_opts {
 					 * switch-out; 0 means 1 */
 	struct trace *trace;		/* RECORD_TRACE: filled with the
 					 * window's events (the caller's) */
+	/* RECORD_HEAP and RECORD_ALLOCS. */
+	uint64_t heap_rate;		/* mean bytes between samples; 0:
+					 * 524288 (Go's MemProfileRate) */
+	enum record_heap_method heap_method;
+	const struct record_heap_source *heap_source;	/* NULL: the
+							 * injector */
 };
 
 struct record_stats {
@@ -94,6 +139,13 @@ struct record_stats {
 	 * samples of pid should add up to; -1 when not known (a command,
 	 * whose sampling starts at its exec, or a target that exited). */
 	int64_t target_cpu_ms;
+	/* Heap profiles. */
+	const char *heap_method;	/* "inject" or "uprobe" */
+	uint64_t heap_bytes;		/* bytes of the samples read */
+	uint64_t heap_dropped;		/* samples lost to a full ring */
+	uint64_t heap_untracked;	/* blocks the live set could not hold */
+	uint64_t heap_stack_failed;	/* samples without a stack copy */
+	struct record_heap_detach heap;	/* the attach and the detach */
 };
 
 /* One frame of a sample's stack, as record_callbacks.sample sees it. The
@@ -146,5 +198,44 @@ struct record_callbacks {
 int record_run(const struct record_opts *opts, const struct record_callbacks *cb,
 	       struct profile **out, struct record_stats *st, char *err,
 	       size_t errlen);
+
+/* --- heap profiles (record_heap.c) --------------------------------------- */
+
+/* The default sampling rate of heap profiles (Go's MemProfileRate). */
+#define RECORD_HEAP_RATE 524288u
+
+/* A heap sampler attached to a process and read as it runs: record_run
+ * uses it for RECORD_HEAP and RECORD_ALLOCS, and serve keeps one running
+ * to answer /debug/pprof/heap and /allocs from. */
+struct record_heap;
+
+/* Attaches to opts->pid with opts->heap_source (or the injector). Returns
+ * 0 or -errno with a one-line reason in err; the target is left as it was
+ * on failure. */
+int record_heap_start(const struct record_opts *opts, struct record_heap **out,
+		      char *err, size_t errlen);
+/* Moves the heartbeat on and reads the samples published so far (call it
+ * every TICK_MS or so). -ESRCH once the target is gone. */
+int record_heap_step(struct record_heap *h, char *err, size_t errlen);
+/* The figures so far. */
+void record_heap_get_stats(struct record_heap *h, struct record_stats *st);
+/* The profile of what was sampled since the start, in use as of now (the
+ * live set read now). kind: RECORD_HEAP or RECORD_ALLOCS. */
+int record_heap_profile(struct record_heap *h, enum record_profile kind,
+			struct profile **out);
+/* Go's debug=1 text of the same, into f. */
+int record_heap_text(struct record_heap *h, FILE *f);
+/* Reads what is left, detaches (always) and frees h; st (may be NULL)
+ * gets the final figures. Returns the detach's result. */
+int record_heap_stop(struct record_heap *h, struct record_stats *st,
+		     char *err, size_t errlen);
+/* A new injector as a record_heap_source (record_heap_inject.c), its arg
+ * the caller's to free() after detach: 0, -ENOMEM, or -ENOTSUP when this
+ * build has none. */
+int record_heap_injector(struct record_heap_source *out);
+/* Whether the injector can attach to pid (inject_check): 0, -ENOTSUP when
+ * the allocator is not reached through the GOT (uprobe), or another
+ * -errno, with the reason in err. */
+int record_heap_check(pid_t pid, char *err, size_t errlen);
 
 #endif

@@ -135,6 +135,10 @@ void record_offcpu_release(struct recorder *r);
 int record_trace_sample(struct recorder *r, struct procs_process *proc,
 			struct procs_thread *thr, uint64_t time,
 			const uint64_t *locs, size_t n);
+/* record_heap.c: record_run for RECORD_HEAP and RECORD_ALLOCS. */
+int record_heap_run(const struct record_opts *opts, const struct record_callbacks *cb,
+		    struct profile **out, struct record_stats *st, char *err,
+		    size_t errlen);
 /* A LOST record of n records at time: counted in the rate as stacks. */
 void record_offcpu_lost(struct recorder *r, uint64_t n, uint64_t time);
 

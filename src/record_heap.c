@@ -1,0 +1,484 @@
+/*
+ * record_heap.c - heap and allocs recordings (docs/design.md §12.3): a
+ * heap sampler attached to the target (the injector, record_heap_inject.c,
+ * or a record_heap_source given by the caller), its ring read every tick,
+ * each sampled allocation unwound and symbolized as a CPU sample is
+ * (record_locations) and counted by heapprof, in use decided from the
+ * sampler's live set when a profile is asked for.
+ *
+ * The sampler is detached on every path once attached: a failing
+ * recording never leaves the target hooked.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/perf_event.h>
+
+#include "record_int.h"
+#include "heapabi.h"
+#include "heapprof.h"
+#include "heapsample.h"
+#include "errmsg.h"
+
+/* How often the ring is read: at the default rate, a target allocating
+ * 1 GB/s publishes ~40 samples in that time, a sixth of the ring. */
+#define HEAP_READ_MS 20
+
+struct record_heap {
+	struct record_opts opts;	/* the caller's, DWARF call graphs */
+	struct recorder r;
+	const struct record_heap_source *src;
+	struct record_heap_source own_src;	/* the injector's, arg ours */
+	struct heapabi_shared *shared;
+	bool attached;
+	struct heapprof *hp;
+	uint64_t regs[HEAPABI_NR_REGS];
+	uint8_t *stack;			/* HEAPABI_STACK_MAX */
+	uint64_t start_ns, last_poll_ns;
+	int64_t wall_start;
+	char errbuf[256];
+};
+
+/* --- the ring (heapabi.h: one consumer) ------------------------------------ */
+
+/* Copies the next published slot into h (regs, stack) and *hs, and hands
+ * the slot back to the producers. false when none is published. */
+static bool ring_next(struct record_heap *h, struct heap_sample *hs)
+{
+	struct heapabi_shared *sh = h->shared;
+	uint64_t tail = __atomic_load_n(&sh->tail, __ATOMIC_RELAXED);
+	struct heapabi_slot *s = &sh->slots[tail & (HEAPABI_NSLOTS - 1)];
+
+	if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != tail + 1)
+		return false;
+	uint64_t n = s->stack_size;
+
+	if (n > HEAPABI_STACK_MAX)
+		n = HEAPABI_STACK_MAX;
+	memcpy(h->regs, s->regs, sizeof(h->regs));
+	memcpy(h->stack, s->stack, n);
+	*hs = (struct heap_sample){
+		.pid = h->opts.pid, .tid = (pid_t)s->tid, .func = s->func,
+		.size = s->size, .addr = s->addr, .id = s->id,
+		.regs = h->regs, .stack = h->stack, .stack_size = n,
+		.time_ns = s->time_ns,
+	};
+	__atomic_store_n(&s->seq, tail + HEAPABI_NSLOTS, __ATOMIC_RELEASE);
+	__atomic_store_n(&sh->tail, tail + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* Whether the live set still holds the block of sample id at addr. */
+static bool ring_is_live(void *arg, uint64_t addr, uint64_t id)
+{
+	const struct record_heap *h = arg;
+	const struct heapabi_bucket *b = &h->shared->live[heapabi_bucket_of(addr)];
+
+	for (unsigned w = 0; w < HEAPABI_LIVE_WAYS; w++)
+		if (__atomic_load_n(&b->addr[w], __ATOMIC_ACQUIRE) == addr &&
+		    __atomic_load_n(&b->id[w], __ATOMIC_RELAXED) == id)
+			return true;
+	return false;
+}
+
+/* --- samples ---------------------------------------------------------------- */
+
+/* One sampled allocation into the records: its stack as a perf sample
+ * would give it (the caller's registers once the allocator returns, the
+ * stack copied from its SP), unwound and symbolized as one. */
+static int add_sample(struct record_heap *h, const struct heap_sample *hs)
+{
+	struct recorder *r = &h->r;
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct procs_process *proc = procs_process(r->procs, hs->pid, now);
+	struct rimage *ri;
+
+	if (!proc)
+		return -ENOMEM;
+	struct perf_sample ps = {
+		.ip = hs->regs[HEAPABI_R_IP],
+		.pid = (uint32_t)hs->pid, .tid = (uint32_t)hs->tid,
+		.time = hs->time_ns, .period = hs->size,
+		.regs_abi = PERF_SAMPLE_REGS_ABI_64, .regs = hs->regs,
+		.stack_size = hs->stack_size, .stack = hs->stack,
+		.stack_dyn_size = hs->stack_size,
+	};
+	int n = record_locations(r, proc, &ps, &ri);
+
+	if (n < 0)
+		return n;
+	int e = heapprof_add(h->hp, r->locs, (size_t)n, hs->size, hs->calls,
+			     hs->addr, hs->id);
+	if (e < 0)
+		return e;
+	r->st.samples++;
+	r->st.heap_bytes += hs->size;
+	if (proc->samples++ == 0)
+		r->st.processes++;
+	return 0;
+}
+
+static int drain(struct record_heap *h)
+{
+	struct heap_sample hs;
+
+	/* Bounded: a target allocating faster than we read must not keep
+	 * the tick (and the heartbeat) waiting. */
+	for (unsigned i = 0; i < 4 * HEAPABI_NSLOTS && ring_next(h, &hs); i++) {
+		int e = add_sample(h, &hs);
+
+		if (e < 0)
+			return e;
+	}
+	return 0;
+}
+
+static void read_counters(struct record_heap *h)
+{
+	const struct heapabi_shared *sh = h->shared;
+
+	h->r.st.heap_dropped = __atomic_load_n(&sh->dropped, __ATOMIC_RELAXED);
+	h->r.st.heap_untracked = __atomic_load_n(&sh->untracked, __ATOMIC_RELAXED);
+	h->r.st.heap_stack_failed = __atomic_load_n(&sh->stack_failed, __ATOMIC_RELAXED);
+}
+
+/* --- the recording ---------------------------------------------------------- */
+
+static void heap_release(struct record_heap *h)
+{
+	struct recorder *r = &h->r;
+
+	procs_free(r->procs);
+	symtab_cache_free(r->cache);
+	stackprof_free(r->ksp);
+	symbolizer_free(r->ksym);
+	profile_free(r->profile);
+	free(r->pcs);
+	free(r->locs);
+	free(r->act);
+	free(r->frames);
+	heapprof_free(h->hp);
+	free(h->stack);
+	free(h->own_src.arg);
+	free(h);
+}
+
+static int add_header(struct record_heap *h)
+{
+	struct profile *p = h->r.profile;
+	char *cmdline = NULL;
+	size_t len = 0;
+
+	if (procfs_read_cmdline(procfs_proc_tid(h->opts.pid), &cmdline, &len) == 0 &&
+	    len > 0) {
+		for (size_t i = 0; i + 1 < len; i++)
+			if (cmdline[i] == '\0')
+				cmdline[i] = ' ';
+		char buf[4096];
+		snprintf(buf, sizeof(buf), "cmdline: %s", cmdline);
+		if (profile_add_comment(p, buf) < 0) {
+			free(cmdline);
+			return -ENOMEM;
+		}
+	}
+	free(cmdline);
+	char buf[64];
+	snprintf(buf, sizeof(buf), "pid: %d", (int)h->opts.pid);
+	return profile_add_comment(p, buf);
+}
+
+int record_heap_start(const struct record_opts *opts, struct record_heap **out,
+		      char *err, size_t errlen)
+{
+	struct record_heap *h = calloc(1, sizeof(*h));
+	struct procfs_maps none = { 0 };
+	int e = -ENOMEM;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!h)
+		return -ENOMEM;
+	h->opts = *opts;
+	/* A heap sample carries registers and a stack copy: unwound with
+	 * DWARF CFI as a CPU sample in --call-graph dwarf mode. */
+	h->opts.callgraph = SAMPLER_CG_DWARF;
+	h->opts.kernel = false;
+	h->opts.children = false;
+	if (!h->opts.heap_rate)
+		h->opts.heap_rate = RECORD_HEAP_RATE;
+	struct recorder *r = &h->r;
+	r->opts = &h->opts;
+	r->err = err;
+	r->errlen = errlen;
+	r->st.target_cpu_ms = -1;
+	r->max_frames = opts->max_frames ? opts->max_frames : 512;
+	r->pcs = calloc(r->max_frames, sizeof(*r->pcs));
+	r->locs = calloc(r->max_frames, sizeof(*r->locs));
+	r->act = calloc(r->max_frames, sizeof(*r->act));
+	r->profile = profile_new();
+	r->procs = procs_new(record_rimage_release, r);
+	r->cache = symtab_cache_new();
+	h->hp = heapprof_new(h->opts.heap_rate);
+	h->stack = malloc(HEAPABI_STACK_MAX);
+	if (!r->pcs || !r->locs || !r->act || !r->profile || !r->procs ||
+	    !r->cache || !h->hp || !h->stack)
+		goto fail;
+	e = symbolizer_new_maps(0, &none, NULL, &r->ksym, err, errlen);
+	if (e < 0)
+		goto fail;
+	r->ksp = stackprof_new(r->ksym, r->profile);
+	if (!r->ksp) {
+		e = -ENOMEM;
+		goto fail;
+	}
+
+	h->src = opts->heap_source;
+	if (!h->src && opts->heap_method == RECORD_HEAP_UPROBE) {
+		e = -ENOTSUP;
+		errmsg_set(err, errlen, "--method uprobe is not in this build");
+		goto fail;
+	}
+	if (!h->src) {
+		e = record_heap_check(opts->pid, err, errlen);
+		if (e == -ENOTSUP && opts->heap_method == RECORD_HEAP_AUTO) {
+			/* The allocator is in the program itself: uprobes
+			 * are the only way (docs/design.md §12.4). */
+			goto fail;
+		}
+		if (e < 0)
+			goto fail;
+		e = record_heap_injector(&h->own_src);
+		if (e < 0) {
+			if (e == -ENOTSUP)
+				errmsg_set(err, errlen, "this build has no heap sampler injector");
+			goto fail;
+		}
+		h->src = &h->own_src;
+	}
+	r->st.heap_method = "inject";
+	/* The target's modules are read before the sampler goes in: the
+	 * first samples are then symbolized at once. */
+	struct procs_process *proc = procs_process(r->procs, opts->pid,
+						   now_ns(CLOCK_MONOTONIC));
+	if (!proc) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	struct rimage *ri = calloc(1, sizeof(*ri));
+	if (!ri) {
+		e = -ENOMEM;
+		goto fail;
+	}
+	proc->image->priv = ri;
+	e = record_rimage_build(r, proc->image, ri);
+	if (e < 0)
+		goto fail;
+	e = add_header(h);
+	if (e < 0)
+		goto fail;
+	e = h->src->attach(h->src->arg, opts->pid, h->opts.heap_rate,
+			   opts->stack_size ? opts->stack_size : HEAPABI_STACK_MAX,
+			   &h->shared, err, errlen);
+	if (e < 0)
+		goto fail;
+	h->attached = true;
+	h->start_ns = now_ns(CLOCK_MONOTONIC);
+	h->wall_start = (int64_t)now_ns(CLOCK_REALTIME);
+	*out = h;
+	return 0;
+fail:
+	heap_release(h);
+	return e;
+}
+
+int record_heap_step(struct record_heap *h, char *err, size_t errlen)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	int e = 0;
+
+	/* The heartbeat and new modules every tick; the ring as often as
+	 * asked (it holds HEAPABI_NSLOTS samples). */
+	if (now - h->last_poll_ns >= TICK_MS * 1000000ULL) {
+		h->last_poll_ns = now;
+		e = h->src->poll ? h->src->poll(h->src->arg, err, errlen) : 0;
+	}
+	if (e < 0)
+		return e;
+	h->r.err = err;
+	h->r.errlen = errlen;
+	e = drain(h);
+	read_counters(h);
+	h->r.st.elapsed = (double)(now_ns(CLOCK_MONOTONIC) - h->start_ns) / 1e9;
+	if (e < 0 && err && errlen && !err[0])
+		errmsg_set(err, errlen, "cannot add a sample: %s", strerror(-e));
+	return e;
+}
+
+void record_heap_get_stats(struct record_heap *h, struct record_stats *st)
+{
+	if (h->src->stats)
+		h->src->stats(h->src->arg, &h->r.st.heap);
+	*st = h->r.st;
+}
+
+/* The mappings' has_* flags as the symbolizers know them now: final at
+ * the end, a snapshot for serve's continuous profile. */
+static void finish_mappings(struct record_heap *h)
+{
+	struct procs_process *proc = procs_process(h->r.procs, h->opts.pid,
+						   now_ns(CLOCK_MONOTONIC));
+	struct rimage *ri = proc && proc->image ? proc->image->priv : NULL;
+
+	if (ri && ri->sp)
+		stackprof_finish(ri->sp);
+	stackprof_finish(h->r.ksp);
+}
+
+static int make_profile(struct record_heap *h, enum record_profile kind,
+			struct profile **out)
+{
+	struct heapprof_info info = {
+		.method = h->r.st.heap_method,
+		.samples = h->r.st.samples,
+		.dropped = h->r.st.heap_dropped,
+		.untracked = h->r.st.heap_untracked,
+	};
+
+	if (h->attached)
+		heapprof_update(h->hp, ring_is_live, h);
+	int e = heapprof_profile(h->hp, h->r.profile, kind == RECORD_ALLOCS ?
+				 HEAPPROF_ALLOCS : HEAPPROF_HEAP, &info, out);
+	if (e < 0)
+		return e;
+	(*out)->time_nanos = h->wall_start;
+	(*out)->duration_nanos = (int64_t)(now_ns(CLOCK_MONOTONIC) - h->start_ns);
+	return 0;
+}
+
+int record_heap_profile(struct record_heap *h, enum record_profile kind,
+			struct profile **out)
+{
+	finish_mappings(h);
+	return make_profile(h, kind, out);
+}
+
+int record_heap_text(struct record_heap *h, FILE *f)
+{
+	heapprof_update(h->hp, ring_is_live, h);
+	return heapprof_text(h->hp, h->r.profile, NULL, NULL, f);
+}
+
+/* Detaches once: the figures of the detach into the stats. */
+static int heap_detach(struct record_heap *h, char *err, size_t errlen)
+{
+	if (!h->attached)
+		return 0;
+	/* In use is read from the live set, which goes with the sampler:
+	 * once for all, before it does. */
+	heapprof_update(h->hp, ring_is_live, h);
+	read_counters(h);
+	h->attached = false;
+	return h->src->detach(h->src->arg, &h->r.st.heap, err, errlen);
+}
+
+int record_heap_stop(struct record_heap *h, struct record_stats *st,
+		     char *err, size_t errlen)
+{
+	char derr[256] = "";
+	int e = drain(h);
+	int d = heap_detach(h, derr, sizeof(derr));
+
+	if (d < 0 && err && errlen)
+		snprintf(err, errlen, "%s", derr);
+	else if (e < 0 && err && errlen)
+		errmsg_set(err, errlen, "cannot add a sample: %s", strerror(-e));
+	h->r.st.elapsed = (double)(now_ns(CLOCK_MONOTONIC) - h->start_ns) / 1e9;
+	if (st)
+		*st = h->r.st;
+	heap_release(h);
+	return d < 0 ? d : e;
+}
+
+int record_heap_run(const struct record_opts *opts, const struct record_callbacks *cb,
+		    struct profile **out, struct record_stats *st, char *err,
+		    size_t errlen)
+{
+	struct record_heap *h;
+	int e;
+
+	*out = NULL;
+	memset(st, 0, sizeof(*st));
+	st->target_cpu_ms = -1;
+	e = record_heap_start(opts, &h, err, errlen);
+
+	if (e < 0)
+		return e;
+	if (cb && cb->ready && (e = cb->ready(cb->arg)) < 0)
+		goto stop;
+	uint64_t start = h->start_ns;
+	uint64_t deadline = opts->seconds > 0 &&
+		opts->seconds * 1e9 < (double)(UINT64_MAX - start) ?
+		start + (uint64_t)(opts->seconds * 1e9) : UINT64_MAX;
+	uint64_t next_tick = start;
+
+	for (;;) {
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+		if (now >= deadline)
+			break;
+		e = record_heap_step(h, err, errlen);
+		if (e == -ESRCH) {
+			h->r.st.target_exited = true;
+			e = 0;
+			if (err && errlen)
+				err[0] = '\0';
+			break;
+		}
+		if (e < 0)
+			goto stop;
+		if (cb && cb->tick && now >= next_tick) {
+			struct record_stats now_st;
+
+			next_tick = now + TICK_MS * 1000000ULL;
+			record_heap_get_stats(h, &now_st);
+			if (cb->tick(&now_st, cb->arg))
+				break;
+		}
+		uint64_t left = deadline - now_ns(CLOCK_MONOTONIC);
+		uint64_t nap = HEAP_READ_MS * 1000000ULL;
+		if (left < nap)
+			nap = left;
+		struct timespec ts = { (time_t)(nap / 1000000000ULL),
+				       (long)(nap % 1000000000ULL) };
+		nanosleep(&ts, NULL);
+	}
+	if (cb && cb->sampled)
+		cb->sampled(cb->arg);
+	/* What the ring holds still, then in use as of now, then out. */
+	e = drain(h);
+	if (e < 0)
+		goto stop;
+	char derr[256] = "";
+	e = heap_detach(h, derr, sizeof(derr));
+	if (e < 0) {
+		snprintf(err, errlen, "%s", derr);
+		goto stop;
+	}
+	/* Every image's stackprof finishes as it is released. */
+	procs_free(h->r.procs);
+	h->r.procs = NULL;
+	stackprof_finish(h->r.ksp);
+	e = make_profile(h, opts->profile, out);
+	if (e < 0)
+		goto stop;
+	if (cb && cb->tick)
+		cb->tick(&h->r.st, cb->arg);
+stop:;
+	int d = heap_detach(h, NULL, 0);
+	h->r.st.elapsed = (double)(now_ns(CLOCK_MONOTONIC) - h->start_ns) / 1e9;
+	*st = h->r.st;
+	heap_release(h);
+	return e < 0 ? e : d;
+}
