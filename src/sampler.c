@@ -7,7 +7,10 @@
  * the same CPU and clock). Samples start with PERF_SAMPLE_IDENTIFIER, whose
  * id tells the kind and so the layout of the rest.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,7 +75,11 @@ struct sampler {
 	enum sampler_kind primary;	/* the kind whose events write the
 					 * COMM, FORK, EXIT, MMAP2 records */
 	uint32_t wakee_offset;		/* of sched_waking's pid field */
-	char *uprobe_path;		/* our copy: attr.config1 points at it */
+	char *uprobe_path;		/* our copy of opts.uprobe.path */
+	const char *tracefs_root;	/* UPROBE: where its probes are */
+	char uprobe_group[48];		/* ... defined in this group */
+	bool uprobe_defined;		/* (to be removed) */
+	uint64_t uprobe_tp[SAMPLER_UPROBE_MAX];	/* tracepoint id of each */
 	size_t data_size;	/* bytes of ring data per CPU */
 
 	struct sampler_ring *rings;	/* one per online CPU */
@@ -369,7 +376,7 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 		if (kind == SAMPLER_UPROBE ? !s->opts.uprobe.offset[sub] : sub != 0)
 			continue;
 		if (kind == SAMPLER_UPROBE) {
-			attr->config2 = s->opts.uprobe.offset[sub];
+			attr->config = s->uprobe_tp[sub];
 			/* 0: a counting event (read() alone). */
 			attr->sample_period = s->opts.uprobe.count_only[sub] ? 0 :
 					      s->opts.uprobe.period ? s->opts.uprobe.period : 1;
@@ -632,43 +639,152 @@ bool sampler_waking_readable(void)
 	       access("/sys/kernel/debug/tracing/events/sched/sched_waking/format", R_OK) == 0;
 }
 
-/* The uprobe PMU (kernel/events/core.c perf_uprobe): its type and the
- * config bit of a return probe, from sysfs; config1 the path, config2 the
- * file offset (docs/design.md §12.4). */
+/* Uprobes are defined in tracefs and opened as tracepoints
+ * (docs/design.md §12.4): the uprobe PMU (perf_uprobe, config1 = path)
+ * cannot be inherited, since the kernel initializes a thread's inherited
+ * copy of the event again in the context of the thread that clones, which
+ * reads the path from that process's memory and needs CAP_SYS_ADMIN
+ * there, so that the target's pthread_create fails. A tracepoint's copy
+ * is found by its id. Each sampler defines its probes in a group of its
+ * own, "cprof_PID_N" (PID: cprof's), removed by sampler_free; a group left
+ * by a cprof that was killed is removed by the next one. */
+static const char *sampler_tracefs_root(void)
+{
+	static const char *const roots[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[96];
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/uprobe_events", roots[i]);
+		if (access(path, W_OK) == 0)
+			return roots[i];
+	}
+	return NULL;
+}
+
+/* Appends one line to ROOT/uprobe_events. Returns 0 or -errno. */
+static int sampler_uprobe_write(const char *root, const char *line)
+{
+	char path[96];
+	size_t len = strlen(line);
+	ssize_t w;
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", root);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	w = write(fd, line, len);
+	if (w != (ssize_t)len)
+		r = w < 0 ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+/* Removes every probe of group (its events must be closed). */
+static void sampler_uprobe_remove_group(const char *root, const char *group)
+{
+	char path[PATH_MAX], line[600];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/events/%s", root, group);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(line, sizeof(line), "-:%s/%s\n", group, de->d_name);
+		sampler_uprobe_write(root, line);
+	}
+	closedir(d);
+}
+
+/* Groups of cprofs that are gone. */
+static void sampler_uprobe_remove_stale(const char *root)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/events", root);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		long pid;
+		char *end;
+
+		if (strncmp(de->d_name, "cprof_", 6) != 0)
+			continue;
+		pid = strtol(de->d_name + 6, &end, 10);
+		if (end == de->d_name + 6 || *end != '_' || pid <= 0)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		sampler_uprobe_remove_group(root, de->d_name);
+	}
+	closedir(d);
+}
+
+/* Defines one probe per function of s->opts.uprobe and notes their
+ * tracepoint ids; attr is a tracepoint with config set per function at
+ * open. */
 static int sampler_uprobe_attr(struct sampler *s, struct perf_event_attr *a,
 			       char *err, size_t errlen)
 {
-	const char *dev = "/sys/bus/event_source/devices/uprobe";
-	char path[128], *text = NULL;
-	long type = -1;
-	unsigned bit = 0;
+	static unsigned seq;
+	const struct sampler_uprobe *u = &s->opts.uprobe;
+	const char *root = sampler_tracefs_root();
+	char line[PATH_MAX + 128], path[PATH_MAX];
+	long id;
 	int r;
 
-	snprintf(path, sizeof(path), "%s/type", dev);
-	r = procfs_read_long(path, &type);
-	if (r < 0 || type < 0) {
-		errmsg_set(err, errlen, "reading %s: %s (a kernel without "
-			   "CONFIG_UPROBE_EVENTS?)", path,
-			   strerror(r < 0 ? -r : EINVAL));
-		return r < 0 ? r : -EINVAL;
+	if (!root) {
+		errmsg_set(err, errlen, "cannot write uprobe_events in "
+			   "/sys/kernel/tracing (tracefs must be mounted; "
+			   "root, and a kernel with CONFIG_UPROBE_EVENTS)");
+		return -EACCES;
 	}
-	if (s->opts.uprobe.retprobe) {
-		/* "config:0" */
-		snprintf(path, sizeof(path), "%s/format/retprobe", dev);
-		r = procfs_read_file(path, &text, NULL);
-		if (r < 0 || strncmp(text, "config:", 7) != 0 ||
-		    (bit = (unsigned)strtoul(text + 7, NULL, 10)) > 63) {
-			free(text);
+	if (strpbrk(u->path, " \t\n:") || u->path[0] != '/') {
+		errmsg_set(err, errlen, "uprobe: cannot name %s in "
+			   "uprobe_events (a space or a colon in the path)",
+			   u->path);
+		return -EINVAL;
+	}
+	sampler_uprobe_remove_stale(root);
+	s->tracefs_root = root;
+	snprintf(s->uprobe_group, sizeof(s->uprobe_group), "cprof_%d_%u",
+		 (int)getpid(), __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	for (unsigned i = 0; i < SAMPLER_UPROBE_MAX; i++) {
+		if (!u->offset[i])
+			continue;
+		snprintf(line, sizeof(line), "%c:%s/f%u %s:0x%llx\n",
+			 u->retprobe ? 'r' : 'p', s->uprobe_group, i, u->path,
+			 (unsigned long long)u->offset[i]);
+		r = sampler_uprobe_write(root, line);
+		if (r < 0) {
+			errmsg_set(err, errlen, "defining a uprobe on %s at "
+				   "0x%llx in %s/uprobe_events: %s", u->path,
+				   (unsigned long long)u->offset[i], root,
+				   strerror(-r));
+			return r;
+		}
+		s->uprobe_defined = true;
+		snprintf(path, sizeof(path), "%s/events/%s/f%u/id", root,
+			 s->uprobe_group, i);
+		r = procfs_read_long(path, &id);
+		if (r < 0 || id < 0) {
 			errmsg_set(err, errlen, "reading %s: %s", path,
-				   r < 0 ? strerror(-r) : "unexpected format");
+				   strerror(r < 0 ? -r : EINVAL));
 			return r < 0 ? r : -EINVAL;
 		}
-		free(text);
-		a->config = 1ULL << bit;
+		s->uprobe_tp[i] = (uint64_t)id;
 	}
-	a->type = (uint32_t)type;
-	a->config1 = (uint64_t)(uintptr_t)s->uprobe_path;
-	a->sample_period = s->opts.uprobe.period ? s->opts.uprobe.period : 1;
+	a->type = PERF_TYPE_TRACEPOINT;
+	a->sample_period = u->period ? u->period : 1;
 	return 0;
 }
 
@@ -1328,6 +1444,9 @@ void sampler_free(struct sampler *s)
 	}
 	for (i = 0; i < s->nfds; i++)
 		close(s->fds[i]);
+	/* Once no event uses them (the kernel refuses EBUSY before). */
+	if (s->uprobe_defined)
+		sampler_uprobe_remove_group(s->tracefs_root, s->uprobe_group);
 	free(s->rings);
 	free(s->fds);
 	free(s->fd_kind);
