@@ -50,7 +50,7 @@ hm_stop() {
 }
 
 hm_bytes() {
-	sed -n "s/^heapmix: bytes .*[ ]$1=\([0-9]*\).*/\1/p" "$HM_OUT"
+	sed -n "s/^heapmix: bytes.* $1=\([0-9]*\).*/\1/p" "$HM_OUT"
 }
 
 hm_reference() {
