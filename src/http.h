@@ -137,7 +137,9 @@ enum http_route {
 	HTTP_ROUTE_SYMBOL,
 	HTTP_ROUTE_THREADS,	/* goroutine, threads */
 	HTTP_ROUTE_THREADCREATE,
-	HTTP_ROUTE_UNAVAILABLE,	/* heap allocs: 501 */
+	HTTP_ROUTE_HEAP,	/* heap, allocs: a sampler injected into
+				 * the process (record.h record_heap) */
+	HTTP_ROUTE_UNAVAILABLE,	/* none now: 501 */
 	HTTP_ROUTE_UNKNOWN,	/* /debug/pprof/NAME: 404 Unknown profile */
 };
 enum http_route http_route_path(const char *path, const char **name);

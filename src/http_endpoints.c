@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "errmsg.h"
 #include "http.h"
 #include "http_int.h"
 #include "pprof.h"
@@ -211,8 +212,8 @@ static void serve_symbol(struct http_target *tg, struct http_request *rq, bool p
 
 static const char *unavailable_reason(const char *name)
 {
-	(void)name;	/* heap and allocs */
-	return "needs allocation tracing of the process, which cprof does not do yet";
+	(void)name;
+	return "not served by cprof";
 }
 
 /* Encodes a finished profile for a reply, stripped of symbols if asked. */
@@ -744,6 +745,202 @@ static void serve_profile(struct http_target *tg, struct http_request *rq,
 	trace_free(ro.trace);
 }
 
+/* --- heap and allocs ------------------------------------------------------ */
+
+/* How often serve's thread reads the heap sampler's ring (record.h). */
+#define HEAP_READ_NS 20000000ULL
+
+/* The thread that keeps a target's heap sampler read and its heartbeat
+ * going while serve runs (docs/design.md §12.3). */
+static void *heap_thread(void *arg)
+{
+	struct http_target *tg = arg;
+	char err[256];
+
+	while (!atomic_load(&tg->heap_quit)) {
+		pthread_mutex_lock(&tg->heap_lock);
+		int e = record_heap_step(tg->heap, err, sizeof(err));
+		pthread_mutex_unlock(&tg->heap_lock);
+		/* A target gone: nothing more to read; its profile stays
+		 * answerable until the target is closed. */
+		if (e == -ESRCH)
+			break;
+		struct timespec ts = { 0, (long)HEAP_READ_NS };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+void http_heap_stop(struct http_target *tg)
+{
+	if (tg->heap_thread_started) {
+		atomic_store(&tg->heap_quit, true);
+		pthread_join(tg->heap_thread, NULL);
+		tg->heap_thread_started = false;
+	}
+	if (tg->heap) {
+		char err[256];
+
+		record_heap_stop(tg->heap, NULL, err, sizeof(err));
+		tg->heap = NULL;
+	}
+}
+
+/* Starts the target's heap sampler if it does not run yet. heap_lock is
+ * held. Returns 0 or -errno with the reason in err. */
+static int heap_ensure(struct http_target *tg, char *err, size_t errlen)
+{
+	if (tg->heap)
+		return 0;
+	struct record_opts ro = tg->o->record;
+
+	ro.pid = tg->pid;
+	ro.profile = RECORD_HEAP;
+	ro.trace = NULL;
+	ro.seconds = 0;
+	if (!ro.heap_rate)
+		ro.heap_rate = RECORD_HEAP_RATE;
+	int e = record_heap_start(&ro, &tg->heap, err, errlen);
+	if (e < 0)
+		return e;
+	atomic_store(&tg->heap_quit, false);
+	e = -pthread_create(&tg->heap_thread, NULL, heap_thread, tg);
+	if (e < 0) {
+		record_heap_stop(tg->heap, NULL, NULL, 0);
+		tg->heap = NULL;
+		errmsg_set(err, errlen, "cannot start a thread: %s", strerror(-e));
+		return e;
+	}
+	tg->heap_thread_started = true;
+	return 0;
+}
+
+/* The heap profile as of now. */
+static int heap_snapshot(struct http_target *tg, enum record_profile kind,
+			 struct profile **out)
+{
+	pthread_mutex_lock(&tg->heap_lock);
+	int e = tg->heap ? record_heap_profile(tg->heap, kind, out) : -ESRCH;
+	pthread_mutex_unlock(&tg->heap_lock);
+	return e;
+}
+
+/* heap and allocs, as Go's net/http/pprof serves them: the profile of
+ * everything sampled since the first request; ?seconds=N the delta over N
+ * seconds; debug=1 Go's text; gc=N accepted (there is no collector to
+ * run). */
+static void serve_heap(struct http_target *tg, struct http_request *rq,
+		       const char *name, const char *query, struct http_reply *r)
+{
+	enum record_profile kind = !strcmp(name, "allocs") ? RECORD_ALLOCS : RECORD_HEAP;
+	long long sec = 0, dbg = 0;
+	int debug = 0;
+	char v[64], err[256] = "";
+	int g = http_query_get(query, "seconds", v, sizeof(v));
+
+	if (g < 0 || (g > 0 && v[0])) {
+		/* Go's checks, in Go's order (serveDeltaProfile). */
+		if (g < 0 || parse_go_int(v, &sec) < 0 || sec <= 0) {
+			http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
+			return;
+		}
+		if (sec >= (long long)tg->max_seconds) {
+			http_reply_error(r, 400, "profile duration exceeds server's WriteTimeout");
+			return;
+		}
+		g = http_query_get(query, "debug", v, sizeof(v));
+		if (g > 0 && parse_go_int(v, &dbg) < 0)
+			dbg = 0;
+		if (dbg != 0) {
+			http_reply_error(r, 400, "seconds and debug params are incompatible");
+			return;
+		}
+	} else {
+		g = http_query_get(query, "debug", v, sizeof(v));
+		if (http_check_debug(g > 0 ? v : g < 0 ? "?" : NULL, &debug, r) < 0)
+			return;
+	}
+	pthread_mutex_lock(&tg->heap_lock);
+	int e = heap_ensure(tg, err, sizeof(err));
+	pthread_mutex_unlock(&tg->heap_lock);
+	if (e == -ESRCH) {
+		http_reply_error(r, 503, "process %d exited", (int)tg->pid);
+		return;
+	}
+	if (e == -ENOTSUP && strstr(err, "this build")) {
+		http_reply_error(r, 501, "%s profile not available: %s", name, err);
+		return;
+	}
+	if (e < 0) {
+		http_reply_error(r, 500, "Could not enable %s profiling: %s", name,
+				 err[0] ? err : strerror(-e));
+		return;
+	}
+
+	struct profile *p0 = NULL, *p1 = NULL, *d = NULL;
+	if (debug > 0) {
+		FILE *f;
+
+		memset(r, 0, sizeof(*r));
+		f = open_memstream(&r->body, &r->len);
+		if (!f) {
+			http_reply_error(r, 500, "out of memory");
+			return;
+		}
+		pthread_mutex_lock(&tg->heap_lock);
+		e = tg->heap ? record_heap_text(tg->heap, f) : -ESRCH;
+		pthread_mutex_unlock(&tg->heap_lock);
+		if (fclose(f) != 0 && e == 0)
+			e = -ENOMEM;
+		if (e < 0) {
+			free(r->body);
+			memset(r, 0, sizeof(*r));
+			http_reply_error(r, 500, "writing the profile failed: %s", strerror(-e));
+			return;
+		}
+		r->status = 200;
+		r->content_type = TEXT_PLAIN;
+		return;
+	}
+	e = heap_snapshot(tg, kind, &p0);
+	if (e == 0 && sec > 0) {
+		uint64_t end = mono_ns() + (uint64_t)sec * 1000000000ULL;
+
+		for (uint64_t now = mono_ns(); now < end; now = mono_ns()) {
+			if (atomic_load(&tg->stopping)) {
+				reply_stopping(tg, r);
+				goto out;
+			}
+			if (client_gone(rq->fd)) {
+				http_reply_error(r, 500, "the client closed the connection");
+				goto out;
+			}
+			uint64_t left = end - now;
+			struct timespec ts = { 0, (long)(left < 100000000ULL ? left : 100000000ULL) };
+			nanosleep(&ts, NULL);
+		}
+		e = heap_snapshot(tg, kind, &p1);
+		if (e == 0)
+			e = profile_delta(p0, p1, &d);
+	}
+	if (e == 0) {
+		memset(r, 0, sizeof(*r));
+		e = encode_profile(tg, d ? d : p0, &r->body, &r->len);
+	}
+	if (e < 0) {
+		http_reply_error(r, 500, "writing the %s profile of process %d failed: %s",
+				 name, (int)tg->pid, strerror(-e));
+		goto out;
+	}
+	r->status = 200;
+	r->content_type = OCTET_STREAM;
+	snprintf(r->disposition, sizeof(r->disposition), "%s%s", name, d ? "-delta" : "");
+out:
+	profile_free(p0);
+	profile_free(p1);
+	profile_free(d);
+}
+
 /* HEAD of a profile (CPU, off-CPU, trace, thread dumps) answers with the
  * headers a GET would have and does no work: no sampling, no stopping of
  * the target's threads (a HEAD checks a URL; it must not cost seconds).
@@ -760,6 +957,7 @@ static bool head_only(enum http_route route, const char *name, const char *query
 	case HTTP_ROUTE_BLOCK: file = "block"; break;
 	case HTTP_ROUTE_MUTEX: file = "mutex"; break;
 	case HTTP_ROUTE_WALL: file = "wall"; break;
+	case HTTP_ROUTE_HEAP:
 	case HTTP_ROUTE_THREADS:
 	case HTTP_ROUTE_THREADCREATE: file = name; break;
 	case HTTP_ROUTE_TRACE:
@@ -890,6 +1088,9 @@ void http_endpoints_route(struct http_target *tg, struct http_request *rq,
 		break;
 	case HTTP_ROUTE_THREADCREATE:
 		serve_threads(tg, rq, name, query, VIEW_THREADCREATE, r);
+		break;
+	case HTTP_ROUTE_HEAP:
+		serve_heap(tg, rq, name, query, r);
 		break;
 	case HTTP_ROUTE_UNAVAILABLE:
 		http_reply_error(r, 501, "%s profile not available: %s", name,

@@ -80,6 +80,14 @@ struct http_target {
 					 * sym_lock */
 	atomic_int stopping;		/* enum http_stop_reason: requests end
 					 * (503) once it is set */
+	/* heap and allocs: one sampler per target, started by the first
+	 * request and read by a thread of ours until the target is closed
+	 * (http_endpoints.c). */
+	pthread_mutex_t heap_lock;	/* the fields below */
+	struct record_heap *heap;
+	pthread_t heap_thread;
+	bool heap_thread_started;
+	atomic_bool heap_quit;
 
 	/* The registry's, under its lock. */
 	bool fixed;			/* -p: the server stops with it */
@@ -95,6 +103,8 @@ struct http_target {
 int http_target_init(struct http_target *t, const struct http_opts *o,
 		     pid_t pid, char *err, size_t errlen);
 void http_target_fini(struct http_target *t);
+/* Detaches the target's heap sampler, if one runs (http_endpoints.c). */
+void http_heap_stop(struct http_target *t);
 /* Whether the process exited (or is a zombie, or its pid was reused). */
 bool http_target_gone(const struct http_target *t);
 

@@ -150,11 +150,11 @@ static const struct {
 	const char *name;
 	enum http_route route;
 } routes[] = {
-	{ "allocs", HTTP_ROUTE_UNAVAILABLE },
+	{ "allocs", HTTP_ROUTE_HEAP },
 	{ "block", HTTP_ROUTE_BLOCK },
 	{ "cmdline", HTTP_ROUTE_CMDLINE },
 	{ "goroutine", HTTP_ROUTE_THREADS },
-	{ "heap", HTTP_ROUTE_UNAVAILABLE },
+	{ "heap", HTTP_ROUTE_HEAP },
 	{ "mutex", HTTP_ROUTE_MUTEX },
 	{ "profile", HTTP_ROUTE_PROFILE },
 	{ "symbol", HTTP_ROUTE_SYMBOL },
@@ -438,16 +438,16 @@ static const struct {
 	const char *href;
 	const char *desc;
 } index_entries[] = {
-	{ "allocs", false, false, "allocs",
-	  "Not available yet: needs allocation tracing of the process, which cprof does not do." },
+	{ "allocs", false, true, "allocs",
+	  "A sampling of past memory allocations (about one every 512 KiB allocated), taken by a sampler cprof injects into the process at the first heap or allocs request and keeps while it serves. Add the seconds GET parameter for what was allocated during that many seconds, debug=1 for text." },
 	{ "block", false, true, "block?seconds=5",
 	  "Where threads waited off the CPU (sleeps, locks, I/O), each wait weighted by its length, under the system call it waited in, over the seconds GET parameter (default 30). Needs root or CAP_PERFMON." },
 	{ "cmdline", false, true, "cmdline",
 	  "The command line of the process, arguments separated by NUL bytes." },
 	{ "goroutine", true, true, "goroutine?debug=1",
 	  "Stack traces of all current threads of the process (a native process has threads, not goroutines), taken with ptrace. Use debug=2 for one stack per thread." },
-	{ "heap", false, false, "heap",
-	  "Not available yet: needs allocation tracing of the process, which cprof does not do." },
+	{ "heap", false, true, "heap",
+	  "A sampling of memory allocations of live objects: in use means allocated since sampling began (the first heap or allocs request) and not yet freed. Add the seconds GET parameter for a delta, debug=1 for text; gc is accepted and ignored." },
 	{ "mutex", false, true, "mutex?seconds=5",
 	  "The waits for a lock (pthread mutexes and rwlocks, glibc's locks) among the block profile's, with the thread that woke the waiter (usually the holder) as a label." },
 	{ "profile", false, true, "profile",

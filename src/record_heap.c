@@ -18,6 +18,7 @@
 #include "record_int.h"
 #include "heapabi.h"
 #include "heapprof.h"
+#include "heapring.h"
 #include "heapsample.h"
 #include "errmsg.h"
 
@@ -40,32 +41,27 @@ struct record_heap {
 	char errbuf[256];
 };
 
-/* --- the ring (heapabi.h: one consumer) ------------------------------------ */
+/* --- the ring (heapring.h) ------------------------------------------------ */
 
 /* Copies the next published slot into h (regs, stack) and *hs, and hands
- * the slot back to the producers. false when none is published. */
+ * the slot back to the producers at once: unwinding may take a while (a
+ * module's first lookup) and the ring is small. false when none is
+ * published. */
 static bool ring_next(struct record_heap *h, struct heap_sample *hs)
 {
-	struct heapabi_shared *sh = h->shared;
-	uint64_t tail = __atomic_load_n(&sh->tail, __ATOMIC_RELAXED);
-	struct heapabi_slot *s = &sh->slots[tail & (HEAPABI_NSLOTS - 1)];
+	const struct heapabi_slot *s = heapring_peek(h->shared);
 
-	if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != tail + 1)
+	if (!s)
 		return false;
-	uint64_t n = s->stack_size;
+	heapring_to_sample(s, h->opts.pid, hs);
+	uint64_t n = hs->stack_size <= HEAPABI_STACK_MAX ? hs->stack_size : HEAPABI_STACK_MAX;
 
-	if (n > HEAPABI_STACK_MAX)
-		n = HEAPABI_STACK_MAX;
-	memcpy(h->regs, s->regs, sizeof(h->regs));
-	memcpy(h->stack, s->stack, n);
-	*hs = (struct heap_sample){
-		.pid = h->opts.pid, .tid = (pid_t)s->tid, .func = s->func,
-		.size = s->size, .addr = s->addr, .id = s->id,
-		.regs = h->regs, .stack = h->stack, .stack_size = n,
-		.time_ns = s->time_ns,
-	};
-	__atomic_store_n(&s->seq, tail + HEAPABI_NSLOTS, __ATOMIC_RELEASE);
-	__atomic_store_n(&sh->tail, tail + 1, __ATOMIC_RELEASE);
+	memcpy(h->regs, hs->regs, sizeof(h->regs));
+	memcpy(h->stack, hs->stack, n);
+	hs->regs = h->regs;
+	hs->stack = h->stack;
+	hs->stack_size = n;
+	heapring_release(h->shared);
 	return true;
 }
 
@@ -73,13 +69,8 @@ static bool ring_next(struct record_heap *h, struct heap_sample *hs)
 static bool ring_is_live(void *arg, uint64_t addr, uint64_t id)
 {
 	const struct record_heap *h = arg;
-	const struct heapabi_bucket *b = &h->shared->live[heapabi_bucket_of(addr)];
 
-	for (unsigned w = 0; w < HEAPABI_LIVE_WAYS; w++)
-		if (__atomic_load_n(&b->addr[w], __ATOMIC_ACQUIRE) == addr &&
-		    __atomic_load_n(&b->id[w], __ATOMIC_RELAXED) == id)
-			return true;
-	return false;
+	return heapring_is_live(h->shared, addr, id);
 }
 
 /* --- samples ---------------------------------------------------------------- */
@@ -136,11 +127,12 @@ static int drain(struct record_heap *h)
 
 static void read_counters(struct record_heap *h)
 {
-	const struct heapabi_shared *sh = h->shared;
+	struct heapring_stats hs;
 
-	h->r.st.heap_dropped = __atomic_load_n(&sh->dropped, __ATOMIC_RELAXED);
-	h->r.st.heap_untracked = __atomic_load_n(&sh->untracked, __ATOMIC_RELAXED);
-	h->r.st.heap_stack_failed = __atomic_load_n(&sh->stack_failed, __ATOMIC_RELAXED);
+	heapring_stats(h->shared, &hs);
+	h->r.st.heap_dropped = hs.dropped;
+	h->r.st.heap_untracked = hs.untracked;
+	h->r.st.heap_stack_failed = hs.stack_failed;
 }
 
 /* --- the recording ---------------------------------------------------------- */

@@ -21,7 +21,8 @@ grep -q "<tr><td>$NT</td><td><a href='goroutine?debug=1'>goroutine</a>" "$T/body
 	fail "index: no goroutine row with $NT threads"
 grep -q "href='threadcreate?debug=1'" "$T/body" || fail "index: no threadcreate link"
 grep -q 'href="goroutine?debug=2"' "$T/body" || fail "index: no full dump link"
-grep -q "heap</a> (not yet available)" "$T/body" || fail "index: heap not marked unavailable"
+grep -q "<a href='heap'>heap</a></td>" "$T/body" || fail "index: no heap link"
+grep -q "not yet available" "$T/body" && fail "index: a profile still marked unavailable"
 grep -q "start routine" "$T/body" || fail "index: threadcreate is not explained"
 
 fetch "$BASE/" -I

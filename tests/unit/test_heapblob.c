@@ -602,9 +602,12 @@ static void test_ring_full(void)
 
 /* --- threads ---------------------------------------------------------------------------- */
 
-enum { NTHREADS = 4, ITERS = 150000 };
+/* The threads run until the reader has read WANT samples (or ITERS
+ * pairs each), so that they overlap each other and the reader however
+ * the machine schedules them. */
+enum { NTHREADS = 4, ITERS = 3000000, WANT = 3000 };
 static pid_t thread_tid[NTHREADS];
-static int threads_done;
+static int threads_done, threads_stop;
 
 static void *hammer(void *arg)
 {
@@ -613,7 +616,7 @@ static void *hammer(void *arg)
 	free_fn hf = HOOK(HEAPABI_FREE, free_fn);
 	uint64_t x = 0x9e3779b97f4a7c15ull * (k + 1);
 	thread_tid[k] = (pid_t)syscall(SYS_gettid);
-	for (int i = 0; i < ITERS; i++) {
+	for (int i = 0; i < ITERS && !__atomic_load_n(&threads_stop, __ATOMIC_RELAXED); i++) {
 		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
 		void *p = hm(32 + x % 225);
 		if (p)
@@ -631,7 +634,7 @@ static void test_threads(void)
 	uint64_t maxid = (uint64_t)NTHREADS * ITERS + 1;
 	uint8_t *seen = calloc(maxid + 1, 1);
 	unsigned long consumed = 0, bad = 0, dup = 0, still_live = 0;
-	threads_done = 0;
+	threads_done = threads_stop = 0;
 	memset(thread_tid, 0, sizeof(thread_tid));
 	for (unsigned k = 0; k < NTHREADS; k++)
 		CHECK_INT(pthread_create(&t[k], NULL, hammer, (void *)(uintptr_t)k), 0);
@@ -659,6 +662,8 @@ static void test_threads(void)
 		}
 		if (done)
 			break;
+		if (consumed >= WANT)
+			__atomic_store_n(&threads_stop, 1, __ATOMIC_RELAXED);
 		usleep(200);
 	}
 	for (unsigned k = 0; k < NTHREADS; k++)
@@ -677,7 +682,7 @@ static void test_threads(void)
 	heapring_stats(M.cprof, &st);
 	printf("threads: %lu samples read, %llu dropped, %llu untracked\n", consumed,
 	       (unsigned long long)st.dropped, (unsigned long long)st.untracked);
-	CHECK(consumed > 1000);
+	CHECK(consumed >= WANT);
 	CHECK_INT(consumed, st.samples);
 	CHECK_INT(bad, 0);
 	CHECK_INT(dup, 0);

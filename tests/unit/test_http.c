@@ -86,9 +86,9 @@ static void test_route(void)
 	CHECK_INT(http_route_path("/debug/pprof/threadcreate", &name), HTTP_ROUTE_THREADCREATE);
 	CHECK_INT(http_route_path("/debug/pprof/cmdline", &name), HTTP_ROUTE_CMDLINE);
 	CHECK_INT(http_route_path("/debug/pprof/symbol", &name), HTTP_ROUTE_SYMBOL);
-	CHECK_INT(http_route_path("/debug/pprof/heap", &name), HTTP_ROUTE_UNAVAILABLE);
+	CHECK_INT(http_route_path("/debug/pprof/heap", &name), HTTP_ROUTE_HEAP);
 	CHECK_INT(http_route_path("/debug/pprof/trace", &name), HTTP_ROUTE_TRACE);
-	CHECK_INT(http_route_path("/debug/pprof/allocs", &name), HTTP_ROUTE_UNAVAILABLE);
+	CHECK_INT(http_route_path("/debug/pprof/allocs", &name), HTTP_ROUTE_HEAP);
 	CHECK_INT(http_route_path("/debug/pprof/block", &name), HTTP_ROUTE_BLOCK);
 	CHECK_INT(http_route_path("/debug/pprof/mutex", &name), HTTP_ROUTE_MUTEX);
 	CHECK_INT(http_route_path("/debug/pprof/wall", &name), HTTP_ROUTE_WALL);
@@ -286,7 +286,9 @@ static void test_bodies(void)
 	CHECK(strstr(body, "<a href='threads?debug=1'>threads</a>") != NULL);
 	CHECK(strstr(body, "<a href=\"goroutine?debug=2\">") != NULL);
 	CHECK(strstr(body, "<a href=\"../../ui/\">") != NULL);	/* /ui/, also under a prefix */
-	CHECK(strstr(body, "heap</a> (not yet available)") != NULL);
+	CHECK(strstr(body, "<a href='heap'>heap</a></td>") != NULL);
+	CHECK(strstr(body, "<a href='allocs'>allocs</a></td>") != NULL);
+	CHECK(strstr(body, "not yet available") == NULL);
 	CHECK(strstr(body, "start routine") != NULL);
 	CHECK(strstr(body, "<a href='profile'>profile</a></td>") != NULL);
 	CHECK(strstr(body, "<a href='block?seconds=5'>block</a></td>") != NULL);

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "heapabi.h"
 #include "heapprof.h"
+#include "heapring.h"
 #include "record.h"
 
 /* heap_capture(regs): the caller's registers as heapabi.h wants them:
@@ -128,10 +129,10 @@ static int fake_attach(void *arg, pid_t pid, uint64_t rate, uint32_t stack_size,
 	(void)arg; (void)stack_size; (void)err; (void)errlen;
 	CHECK_INT(pid, getpid());
 	CHECK_INT(rate, 4096);
+	struct heapring_config cfg = { .tgid = pid, .cprof_pid = pid, .rate = rate,
+				       .stack_size = 8192, .deadline_ns = UINT64_MAX };
 	memset(shared, 0, sizeof(*shared));
-	for (uint64_t i = 0; i < HEAPABI_NSLOTS; i++)
-		shared->slots[i].seq = i;
-	shared->rate = rate;
+	CHECK_INT(heapring_init(shared, &cfg, err, errlen), 0);
 	attaches++;
 	*out = shared;
 	return 0;
