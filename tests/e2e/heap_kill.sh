@@ -68,11 +68,12 @@ trial() {
 declare -A KILLED=([attach]=0 [sample]=0 [detach]=0)
 phases=(attach sample detach)
 r0=$(cpu_ms "$HM_PID")
+trials_t0=$(ms)
 for i in $(seq 1 "$trials"); do
 	trial "$i" "${phases[$((RANDOM % 3))]}"
 done
 r1=$(cpu_ms "$HM_PID")
-note "$trials trials: killed while attaching ${KILLED[attach]}, sampling ${KILLED[sample]}, detaching ${KILLED[detach]} (the others ended first); the target used $((r1 - r0)) ms of CPU meanwhile"
+note "$trials trials in $(($(ms) - trials_t0)) ms: killed while attaching ${KILLED[attach]}, sampling ${KILLED[sample]}, detaching ${KILLED[detach]} (the others ended first); the target used $((r1 - r0)) ms of CPU meanwhile"
 [ $((KILLED[attach] + KILLED[sample] + KILLED[detach])) -ge $((trials / 2)) ] ||
 	fail "cprof was killed in only $((KILLED[attach] + KILLED[sample] + KILLED[detach])) of $trials trials"
 
