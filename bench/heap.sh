@@ -139,10 +139,16 @@ run_one() {
 			tool=$!
 			KIDS+=("$tool")
 			if [ "$kind" = cprof ]; then
-				wait_until 60 has_maps "$wl" cprof-heap || { cat "$W/tool.err" >&2; die "cprof did not inject its sampler"; }
+				wait_until 60 has_maps "$wl" cprof-heap || st=failed
 			else
-				wait_until 60 has_perf_fds "$tool" || { cat "$W/tool.err" >&2; die "cprof --method uprobe opened no perf event"; }
+				wait_until 60 has_perf_fds "$tool" || st=failed
 				sleep 0.5
+			fi
+			if [ "$st" = failed ]; then
+				kill -KILL "$wl" "$tool" 2>/dev/null || true
+				wait "$wl" "$tool" 2>/dev/null || true
+				echo "failed 0 0 0 0 0 0 ($kind: $(head -1 "$W/tool.err"))"
+				return
 			fi
 			;;
 		heaptrack)
@@ -184,8 +190,12 @@ declare -A RATE CPUNS RSS ERR KILLS DONE
 for r in $(seq 1 "$RUNS"); do
 	for k in $KINDS; do
 		quiet_wait
-		res=$(run_one "$k")
-		read -r st wall cpu calls bytes rss est rest <<<"$res"
+		run_one "$k" >"$W/res"
+		read -r st wall cpu calls bytes rss est rest <"$W/res"
+		if [ "$st" = failed ]; then
+			printf '  run %d %-9s could not run: %s\n' "$r" "$k" "$rest" >&2
+			continue
+		fi
 		if [ "$st" = killed ]; then
 			KILLS[$k]=$((${KILLS[$k]:-0} + 1))
 			printf '  run %d %-9s target KILLED or did not finish %s\n' "$r" "$k" "$rest" >&2
