@@ -144,7 +144,7 @@ run_one() {
 				wait_until 60 has_perf_fds "$tool" || st=failed
 				sleep 0.5
 			fi
-			if [ "$st" = failed ]; then
+			if [ "$st" = failed ] || ! kill -0 "$tool" 2>/dev/null; then
 				kill -KILL "$wl" "$tool" 2>/dev/null || true
 				wait "$wl" "$tool" 2>/dev/null || true
 				echo "failed 0 0 0 0 0 0 ($kind: $(head -1 "$W/tool.err"))"
@@ -175,7 +175,10 @@ run_one() {
 			[[ $rss =~ ^[0-9]+$ ]] || rss=0
 		fi
 		if [ "$kind" = cprof ] || [ "$kind" = uprobe ]; then
-			[ -s "$prof" ] || { cat "$W/tool.err" >&2; die "$kind: no profile written"; }
+			if [ ! -s "$prof" ]; then
+				echo "failed 0 0 0 0 0 0 ($kind wrote no profile: $(head -1 "$W/tool.err"))"
+				return
+			fi
 			est=$(alloc_space_of_work "$prof")
 		fi
 	fi
@@ -186,13 +189,14 @@ run_one() {
 	sed -n "s/^mallocbench: work \([0-9.]*\) s cpu \([0-9.]*\) s calls \([0-9]*\) calls\/s [0-9]* bytes \([0-9]*\)$/ok \1 \2 \3 \4 $rss $est/p" "$W/wl.out"
 }
 
-declare -A RATE CPUNS RSS ERR KILLS DONE
+declare -A RATE CPUNS RSS ERR KILLS DONE FAILS
 for r in $(seq 1 "$RUNS"); do
 	for k in $KINDS; do
 		quiet_wait
 		run_one "$k" >"$W/res"
 		read -r st wall cpu calls bytes rss est rest <"$W/res"
 		if [ "$st" = failed ]; then
+			FAILS[$k]=$((${FAILS[$k]:-0} + 1))
 			printf '  run %d %-9s could not run: %s\n' "$r" "$k" "$rest" >&2
 			continue
 		fi
@@ -222,16 +226,17 @@ base_cpu=$(median <<<"${CPUNS[base]:-}")
 echo
 echo "medians of the runs that finished; slowdown = unprofiled calls/s / calls/s (wall),"
 echo "cpu = CPU time per malloc+free over unprofiled ($base_cpu ns); load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %-6s %-8s %-12s %-9s %-9s %-10s %-s\n' profiler runs killed calls/s slowdown cpu "RSS MiB" "alloc_space error"
+printf '%-10s %-6s %-8s %-7s %-12s %-9s %-9s %-10s %-s\n' profiler runs killed failed calls/s slowdown cpu "RSS MiB" "alloc_space error"
 for k in $KINDS; do
 	rate=$(median <<<"${RATE[$k]:-}")
 	cpu=$(median <<<"${CPUNS[$k]:-}")
 	rss=$(median <<<"${RSS[$k]:-}")
 	err=$(median <<<"${ERR[$k]:-}")
-	awk -v k="$k" -v n="$((${DONE[$k]:-0} + ${KILLS[$k]:-0}))" -v kl="${KILLS[$k]:-0}" -v r="$rate" -v br="$base_rate" \
+	awk -v k="$k" -v n="$((${DONE[$k]:-0} + ${KILLS[$k]:-0} + ${FAILS[$k]:-0}))" -v kl="${KILLS[$k]:-0}" \
+		-v fl="${FAILS[$k]:-0}" -v r="$rate" -v br="$base_rate" \
 		-v c="$cpu" -v bc="$base_cpu" -v m="$rss" -v e="$err" 'BEGIN {
-		if (r == "nan") { printf "%-10s %-6d %-8d (no run finished)\n", k, n, kl; exit }
-		printf "%-10s %-6d %-8d %-12.0f %-9.3f %-9.3f %-10s %s\n", k, n, kl, r, br / r, c / bc,
+		if (r == "nan") { printf "%-10s %-6d %-8d %-7d (no run finished)\n", k, n, kl, fl; exit }
+		printf "%-10s %-6d %-8d %-7d %-12.0f %-9.3f %-9.3f %-10s %s\n", k, n, kl, fl, r, br / r, c / bc,
 			(k == "base") ? "-" : sprintf("%.1f", m / 1024), (e == "nan") ? "-" : sprintf("%+.2f%%", e)
 	}'
 done
