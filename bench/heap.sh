@@ -80,6 +80,12 @@ wait_until() {
 }
 
 has_maps() { grep -q "$2" "/proc/$1/maps"; }
+# ready_or_gone PID CMD...: CMD succeeds, or PID (the profiler) has exited
+ready_or_gone() {
+	local p=$1
+	shift
+	"$@" || ! kill -0 "$p" 2>/dev/null
+}
 has_perf_fds() {
 	local p
 	for p in $(pgrep -P "$1") "$1"; do
@@ -139,9 +145,9 @@ run_one() {
 			tool=$!
 			KIDS+=("$tool")
 			if [ "$kind" = cprof ]; then
-				wait_until 60 has_maps "$wl" cprof-heap || st=failed
+				wait_until 60 ready_or_gone "$tool" has_maps "$wl" cprof-heap || st=failed
 			else
-				wait_until 60 has_perf_fds "$tool" || st=failed
+				wait_until 60 ready_or_gone "$tool" has_perf_fds "$tool" || st=failed
 				sleep 0.5
 			fi
 			if [ "$st" = failed ] || ! kill -0 "$tool" 2>/dev/null; then
@@ -180,6 +186,11 @@ run_one() {
 				return
 			fi
 			est=$(alloc_space_of_work "$prof")
+			# the samples the ring had no room for (cprof's reader behind)
+			go tool pprof -symbolize=none -raw "$prof" 2>/dev/null |
+				sed -n 's/^Comment: cprof: \([0-9]*\) sampled allocations, \([0-9]*\) dropped.*/\1 \2/p' >"$W/drops"
+			read -r ns nd <"$W/drops" || true
+			DROPS[$kind]+="$(awk -v s="${ns:-0}" -v d="${nd:-0}" 'BEGIN { printf "%.1f", (s + d) ? 100 * d / (s + d) : 0 }') "
 		fi
 	fi
 	if [ "$st" = killed ]; then
@@ -189,7 +200,7 @@ run_one() {
 	sed -n "s/^mallocbench: work \([0-9.]*\) s cpu \([0-9.]*\) s calls \([0-9]*\) calls\/s [0-9]* bytes \([0-9]*\)$/ok \1 \2 \3 \4 $rss $est/p" "$W/wl.out"
 }
 
-declare -A RATE CPUNS RSS ERR KILLS DONE FAILS
+declare -A RATE CPUNS RSS ERR KILLS DONE FAILS DROPS
 for r in $(seq 1 "$RUNS"); do
 	for k in $KINDS; do
 		quiet_wait
@@ -232,12 +243,14 @@ for k in $KINDS; do
 	cpu=$(median <<<"${CPUNS[$k]:-}")
 	rss=$(median <<<"${RSS[$k]:-}")
 	err=$(median <<<"${ERR[$k]:-}")
+	drops=$(median <<<"${DROPS[$k]:-}")
 	awk -v k="$k" -v n="$((${DONE[$k]:-0} + ${KILLS[$k]:-0} + ${FAILS[$k]:-0}))" -v kl="${KILLS[$k]:-0}" \
 		-v fl="${FAILS[$k]:-0}" -v r="$rate" -v br="$base_rate" \
-		-v c="$cpu" -v bc="$base_cpu" -v m="$rss" -v e="$err" 'BEGIN {
+		-v c="$cpu" -v bc="$base_cpu" -v m="$rss" -v e="$err" -v dr="$drops" 'BEGIN {
 		if (r == "nan") { printf "%-10s %-6d %-8d %-7d (no run finished)\n", k, n, kl, fl; exit }
 		printf "%-10s %-6d %-8d %-7d %-12.0f %-9.3f %-9.3f %-10s %s\n", k, n, kl, fl, r, br / r, c / bc,
-			(k == "base") ? "-" : sprintf("%.1f", m / 1024), (e == "nan") ? "-" : sprintf("%+.2f%%", e)
+			(k == "base") ? "-" : sprintf("%.1f", m / 1024),
+			(e == "nan") ? "-" : sprintf("%+.2f%% (%.1f%% of the samples dropped)", e, dr)
 	}'
 done
 echo "(heaptrack ran 1/$HEAPTRACK_DIV of the calls, attached while the loop ran; massif 1/$MASSIF_DIV, from the start, under valgrind)"
