@@ -851,7 +851,7 @@ static void heap_summary(const struct record_cli *cli, const struct record_stats
 	if (st->heap.removed_stale)
 		cli_info("removed %u sampler%s a killed cprof had left", st->heap.removed_stale,
 			 st->heap.removed_stale == 1 ? "" : "s");
-	if (st->heap.left_mapped)
+	if (st->heap.left_mapped && !st->target_exited)
 		cli_warn("a thread may still have been inside the sampler: its pages "
 			 "stay mapped in the target, switched off");
 	if (cli->command && missed_ms)
