@@ -39,11 +39,11 @@
 #include "heapsample.h"
 #include "sampler.h"
 
-/* The cost of one uprobe hit measured on this machine's kind of kernel,
- * in ns (docs/design.md §12.4: an entry uprobe in counting mode on a
- * function of a local loop). What heapuprobe_rate estimates the slowdown
- * with. */
-#define HEAPUPROBE_CALL_NS 650.0
+/* The cost of one uprobe hit in ns, as measured on this VM under the load
+ * of parallel builds (docs/design.md §12.4: 20.8 us a call of ownmalloc's
+ * allocator; 0.65 us when idle, per issue 11): what heapuprobe_rate uses
+ * when heapuprobe_calibrate could not measure it. */
+#define HEAPUPROBE_CALL_NS 20000.0
 
 /* The module defining the allocator in a process, and where to probe. */
 struct heapuprobe_target {
