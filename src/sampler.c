@@ -7,7 +7,10 @@
  * the same CPU and clock). Samples start with PERF_SAMPLE_IDENTIFIER, whose
  * id tells the kind and so the layout of the rest.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -62,6 +65,7 @@ struct sampler_id {
 	uint64_t id;
 	pid_t tid;
 	enum sampler_kind kind;
+	unsigned sub;		/* UPROBE: the function's index */
 };
 
 struct sampler {
@@ -71,6 +75,11 @@ struct sampler {
 	enum sampler_kind primary;	/* the kind whose events write the
 					 * COMM, FORK, EXIT, MMAP2 records */
 	uint32_t wakee_offset;		/* of sched_waking's pid field */
+	char *uprobe_path;		/* our copy of opts.uprobe.path */
+	const char *tracefs_root;	/* UPROBE: where its probes are */
+	char uprobe_group[48];		/* ... defined in this group */
+	bool uprobe_defined;		/* (to be removed) */
+	uint64_t uprobe_tp[SAMPLER_UPROBE_MAX];	/* tracepoint id of each */
 	size_t data_size;	/* bytes of ring data per CPU */
 
 	struct sampler_ring *rings;	/* one per online CPU */
@@ -78,6 +87,7 @@ struct sampler {
 
 	int *fds;		/* every event */
 	unsigned char *fd_kind;	/* parallel to fds: its sampler_kind */
+	unsigned char *fd_sub;	/* parallel to fds: UPROBE's function */
 	struct pollfd *pfds;	/* parallel to fds; fd -1 once hung up */
 	size_t nfds, capfds;
 	size_t nhup;
@@ -103,6 +113,7 @@ static const char *const sampler_kind_event[SAMPLER_NKINDS] = {
 	[SAMPLER_CPU] = "cpu-clock",
 	[SAMPLER_SWITCH] = "context-switches",
 	[SAMPLER_WAKING] = "sched:sched_waking",
+	[SAMPLER_UPROBE] = "uprobe",
 };
 
 static long sampler_perf_event_open(struct perf_event_attr *attr, pid_t pid,
@@ -214,7 +225,7 @@ static struct sampler_thread *sampler_get_thread(struct sampler *s, pid_t tid)
 }
 
 static int sampler_add_id(struct sampler *s, uint64_t id, pid_t tid,
-			  enum sampler_kind kind)
+			  enum sampler_kind kind, unsigned sub)
 {
 	size_t i;
 
@@ -232,6 +243,7 @@ static int sampler_add_id(struct sampler *s, uint64_t id, pid_t tid,
 	s->ids[i].id = id;
 	s->ids[i].tid = tid;
 	s->ids[i].kind = kind;
+	s->ids[i].sub = sub;
 	s->nids++;
 	return 0;
 }
@@ -253,7 +265,8 @@ static const struct sampler_id *sampler_find_id(const struct sampler *s,
 	return NULL;
 }
 
-static int sampler_add_fd(struct sampler *s, int fd, enum sampler_kind kind)
+static int sampler_add_fd(struct sampler *s, int fd, enum sampler_kind kind,
+			  unsigned sub)
 {
 	if (s->nfds == s->capfds) {
 		size_t cap = s->capfds ? s->capfds * 2 : 16;
@@ -266,6 +279,10 @@ static int sampler_add_fd(struct sampler *s, int fd, enum sampler_kind kind)
 		if (!nk)
 			return -ENOMEM;
 		s->fd_kind = nk;
+		nk = realloc(s->fd_sub, cap * sizeof(*nk));
+		if (!nk)
+			return -ENOMEM;
+		s->fd_sub = nk;
 		struct pollfd *np = realloc(s->pfds, cap * sizeof(*np));
 		if (!np)
 			return -ENOMEM;
@@ -274,6 +291,7 @@ static int sampler_add_fd(struct sampler *s, int fd, enum sampler_kind kind)
 	}
 	s->fds[s->nfds] = fd;
 	s->fd_kind[s->nfds] = (unsigned char)kind;
+	s->fd_sub[s->nfds] = (unsigned char)sub;
 	s->pfds[s->nfds].fd = fd;
 	s->pfds[s->nfds].events = POLLIN;
 	s->pfds[s->nfds].revents = 0;
@@ -288,7 +306,8 @@ static size_t sampler_min_ring(const struct sampler *s)
 {
 	size_t want = 64 << 10, min = 64 << 10;
 
-	if (s->opts.callgraph == SAMPLER_CG_DWARF)
+	if (s->opts.callgraph == SAMPLER_CG_DWARF ||
+	    (s->kinds & SAMPLER_KIND(SAMPLER_UPROBE)))
 		want = 4 * ((size_t)s->opts.stack_size + 4096 + 256);
 	while (min < want)
 		min <<= 1;
@@ -343,14 +362,25 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 	uint64_t id;
 	int r;
 
-	for (size_t e = 0; e < (size_t)SAMPLER_NKINDS * s->ncpus; e++) {
-		enum sampler_kind kind = (enum sampler_kind)(e / s->ncpus);
+	/* e: kind x function (SAMPLER_UPROBE_MAX of them, one for the
+	 * kinds other than UPROBE) x CPU. */
+	for (size_t e = 0; e < (size_t)SAMPLER_NKINDS * SAMPLER_UPROBE_MAX * s->ncpus; e++) {
+		enum sampler_kind kind = (enum sampler_kind)(e / s->ncpus / SAMPLER_UPROBE_MAX);
+		unsigned sub = (unsigned)(e / s->ncpus % SAMPLER_UPROBE_MAX);
 		struct perf_event_attr *attr = &s->attr[kind];
 		struct sampler_ring *ring = &s->rings[e % s->ncpus];
 		long fd;
 
 		if (!(s->kinds & SAMPLER_KIND(kind)))
 			continue;
+		if (kind == SAMPLER_UPROBE ? !s->opts.uprobe.offset[sub] : sub != 0)
+			continue;
+		if (kind == SAMPLER_UPROBE) {
+			attr->config = s->uprobe_tp[sub];
+			/* 0: a counting event (read() alone). */
+			attr->sample_period = s->opts.uprobe.count_only[sub] ? 0 :
+					      s->opts.uprobe.period ? s->opts.uprobe.period : 1;
+		}
 		attr->disabled = !s->enabled;
 		fd = sampler_perf_event_open(attr, tid, ring->cpu, -1,
 					     PERF_FLAG_FD_CLOEXEC);
@@ -385,7 +415,7 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 			}
 			goto out_close;
 		}
-		r = sampler_add_fd(s, (int)fd, kind);
+		r = sampler_add_fd(s, (int)fd, kind, sub);
 		if (r < 0) {
 			close((int)fd);
 			errmsg_set(err, errlen, "out of memory");
@@ -397,7 +427,7 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 				       strerror(-r));
 			goto out_close;
 		}
-		r = sampler_add_id(s, id, tid, kind);
+		r = sampler_add_id(s, id, tid, kind, sub);
 		if (r < 0) {
 			errmsg_set(err, errlen, "out of memory");
 			goto out_close;
@@ -609,6 +639,155 @@ bool sampler_waking_readable(void)
 	       access("/sys/kernel/debug/tracing/events/sched/sched_waking/format", R_OK) == 0;
 }
 
+/* Uprobes are defined in tracefs and opened as tracepoints
+ * (docs/design.md §12.4): the uprobe PMU (perf_uprobe, config1 = path)
+ * cannot be inherited, since the kernel initializes a thread's inherited
+ * copy of the event again in the context of the thread that clones, which
+ * reads the path from that process's memory and needs CAP_SYS_ADMIN
+ * there, so that the target's pthread_create fails. A tracepoint's copy
+ * is found by its id. Each sampler defines its probes in a group of its
+ * own, "cprof_PID_N" (PID: cprof's), removed by sampler_free; a group left
+ * by a cprof that was killed is removed by the next one. */
+static const char *sampler_tracefs_root(void)
+{
+	static const char *const roots[] = {
+		"/sys/kernel/tracing", "/sys/kernel/debug/tracing",
+	};
+	char path[96];
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		snprintf(path, sizeof(path), "%s/uprobe_events", roots[i]);
+		if (access(path, W_OK) == 0)
+			return roots[i];
+	}
+	return NULL;
+}
+
+/* Appends one line to ROOT/uprobe_events. Returns 0 or -errno. */
+static int sampler_uprobe_write(const char *root, const char *line)
+{
+	char path[96];
+	size_t len = strlen(line);
+	ssize_t w;
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/uprobe_events", root);
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	w = write(fd, line, len);
+	if (w != (ssize_t)len)
+		r = w < 0 ? -errno : -EIO;
+	close(fd);
+	return r;
+}
+
+/* Removes every probe of group (its events must be closed). */
+static void sampler_uprobe_remove_group(const char *root, const char *group)
+{
+	char path[PATH_MAX], line[600];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/events/%s", root, group);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		snprintf(line, sizeof(line), "-:%s/%s\n", group, de->d_name);
+		sampler_uprobe_write(root, line);
+	}
+	closedir(d);
+}
+
+/* Groups of cprofs that are gone. */
+static void sampler_uprobe_remove_stale(const char *root)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/events", root);
+	d = opendir(path);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		long pid;
+		char *end;
+
+		if (strncmp(de->d_name, "cprof_", 6) != 0)
+			continue;
+		pid = strtol(de->d_name + 6, &end, 10);
+		if (end == de->d_name + 6 || *end != '_' || pid <= 0)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		sampler_uprobe_remove_group(root, de->d_name);
+	}
+	closedir(d);
+}
+
+/* Defines one probe per function of s->opts.uprobe and notes their
+ * tracepoint ids; attr is a tracepoint with config set per function at
+ * open. */
+static int sampler_uprobe_attr(struct sampler *s, struct perf_event_attr *a,
+			       char *err, size_t errlen)
+{
+	static unsigned seq;
+	const struct sampler_uprobe *u = &s->opts.uprobe;
+	const char *root = sampler_tracefs_root();
+	char line[PATH_MAX + 128], path[PATH_MAX];
+	long id;
+	int r;
+
+	if (!root) {
+		errmsg_set(err, errlen, "cannot write uprobe_events in "
+			   "/sys/kernel/tracing (tracefs must be mounted; "
+			   "root, and a kernel with CONFIG_UPROBE_EVENTS)");
+		return -EACCES;
+	}
+	if (strpbrk(u->path, " \t\n:") || u->path[0] != '/') {
+		errmsg_set(err, errlen, "uprobe: cannot name %s in "
+			   "uprobe_events (a space or a colon in the path)",
+			   u->path);
+		return -EINVAL;
+	}
+	sampler_uprobe_remove_stale(root);
+	s->tracefs_root = root;
+	snprintf(s->uprobe_group, sizeof(s->uprobe_group), "cprof_%d_%u",
+		 (int)getpid(), __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
+	for (unsigned i = 0; i < SAMPLER_UPROBE_MAX; i++) {
+		if (!u->offset[i])
+			continue;
+		snprintf(line, sizeof(line), "%c:%s/f%u %s:0x%llx\n",
+			 u->retprobe ? 'r' : 'p', s->uprobe_group, i, u->path,
+			 (unsigned long long)u->offset[i]);
+		r = sampler_uprobe_write(root, line);
+		if (r < 0) {
+			errmsg_set(err, errlen, "defining a uprobe on %s at "
+				   "0x%llx in %s/uprobe_events: %s", u->path,
+				   (unsigned long long)u->offset[i], root,
+				   strerror(-r));
+			return r;
+		}
+		s->uprobe_defined = true;
+		snprintf(path, sizeof(path), "%s/events/%s/f%u/id", root,
+			 s->uprobe_group, i);
+		r = procfs_read_long(path, &id);
+		if (r < 0 || id < 0) {
+			errmsg_set(err, errlen, "reading %s: %s", path,
+				   strerror(r < 0 ? -r : EINVAL));
+			return r < 0 ? r : -EINVAL;
+		}
+		s->uprobe_tp[i] = (uint64_t)id;
+	}
+	a->type = PERF_TYPE_TRACEPOINT;
+	a->sample_period = u->period ? u->period : 1;
+	return 0;
+}
+
 /* Fills s->attr[kind]. Every kind's samples start with the same fields
  * (IDENTIFIER, IP, TID, TIME), and every record's sample_id trailer is the
  * same (sample_id_all with TID TIME IDENTIFIER): a record's time is read
@@ -661,6 +840,11 @@ static int sampler_set_attr(struct sampler *s, enum sampler_kind kind,
 		a->sample_type |= PERF_SAMPLE_RAW;
 		a->exclude_kernel = 0;
 		break;
+	case SAMPLER_UPROBE:
+		r = sampler_uprobe_attr(s, a, err, errlen);
+		if (r < 0)
+			return r;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -670,7 +854,14 @@ static int sampler_set_attr(struct sampler *s, enum sampler_kind kind,
 	 * is how they are thinned (docs/design.md §8). */
 	if (kind == SAMPLER_CPU)
 		a->sample_type |= PERF_SAMPLE_PERIOD;
-	if (kind != SAMPLER_WAKING) {
+	if (kind == SAMPLER_UPROBE) {
+		/* The caller's registers and stack at the function's entry,
+		 * whatever the CPU kind's call graph: heapuprobe.c unwinds
+		 * them (docs/design.md §12.4). */
+		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+		a->sample_regs_user = RINGBUF_REGS_MASK;
+		a->sample_stack_user = opts->stack_size;
+	} else if (kind != SAMPLER_WAKING) {
 		a->sample_type |= PERF_SAMPLE_CALLCHAIN;
 		if (opts->callgraph == SAMPLER_CG_DWARF) {
 			a->sample_type |= PERF_SAMPLE_REGS_USER |
@@ -728,7 +919,10 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	int r;
 
 	*out = NULL;
-	if (opts->pid <= 0 || opts->freq == 0) {
+	bool cpu = !opts->kinds || (opts->kinds & SAMPLER_KIND(SAMPLER_CPU));
+	bool uprobe = opts->kinds & SAMPLER_KIND(SAMPLER_UPROBE);
+
+	if (opts->pid <= 0 || (cpu && opts->freq == 0)) {
 		errmsg_set(err, errlen, "invalid pid %d or frequency %u",
 			       (int)opts->pid, opts->freq);
 		return -EINVAL;
@@ -743,7 +937,18 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 			       opts->freq, max_rate);
 		return -EINVAL;
 	}
-	if (opts->callgraph == SAMPLER_CG_DWARF &&
+	if (uprobe) {
+		size_t k;
+
+		for (k = 0; k < SAMPLER_UPROBE_MAX && !opts->uprobe.offset[k]; k++)
+			;
+		if (!opts->uprobe.path || k == SAMPLER_UPROBE_MAX) {
+			errmsg_set(err, errlen, "uprobe: no file or no function "
+				   "to probe");
+			return -EINVAL;
+		}
+	}
+	if ((opts->callgraph == SAMPLER_CG_DWARF || uprobe) &&
 	    (opts->stack_size == 0 || opts->stack_size % 8 ||
 	     opts->stack_size >= 65536)) {
 		errmsg_set(err, errlen, "stack size %u: must be a multiple of 8 "
@@ -764,6 +969,14 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 	if (!s)
 		return -ENOMEM;
 	s->opts = *opts;
+	if (uprobe) {
+		s->uprobe_path = strdup(opts->uprobe.path);
+		if (!s->uprobe_path) {
+			free(s);
+			return -ENOMEM;
+		}
+		s->opts.uprobe.path = s->uprobe_path;
+	}
 
 	pages = opts->ring_pages;
 	if (!pages) {
@@ -771,7 +984,8 @@ int sampler_open(const struct sampler_opts *opts, struct sampler **out,
 		 * record (docs/design.md §1): 512 KiB holds dozens of 64 KiB stack
 		 * copies and fits the default perf_event_mlock_kb (516) per
 		 * CPU for unprivileged users. */
-		size_t want = opts->callgraph == SAMPLER_CG_DWARF ? 512 << 10 : 64 << 10;
+		size_t want = opts->callgraph == SAMPLER_CG_DWARF || uprobe ?
+			      512 << 10 : 64 << 10;
 
 		for (pages = 1; pages * page < want; pages <<= 1)
 			;
@@ -970,6 +1184,7 @@ static bool sampler_deliver(struct sampler *s, const struct sampler_ring *ring,
 		uint64_t type = ring->next_type;
 
 		rec.kind = owner ? owner->kind : s->primary;
+		rec.uprobe = owner ? owner->sub : 0;
 		/* A record we cannot decode is skipped rather than handed on
 		 * half-read. */
 		if (ringbuf_parse_sample(hdr, type, &sample) < 0)
@@ -1167,8 +1382,12 @@ int sampler_set_period(struct sampler *s, enum sampler_kind kind, uint64_t perio
 
 	/* Threads opened from now on too. */
 	s->attr[kind].sample_period = period;
+	if (kind == SAMPLER_UPROBE)
+		s->opts.uprobe.period = period;
 	for (size_t i = 0; i < s->nfds; i++) {
 		if (s->fd_kind[i] != kind || s->pfds[i].fd < 0)
+			continue;
+		if (kind == SAMPLER_UPROBE && s->opts.uprobe.count_only[s->fd_sub[i]])
 			continue;
 		if (ioctl(s->fds[i], PERF_EVENT_IOC_PERIOD, &period) == 0)
 			done++;
@@ -1176,6 +1395,27 @@ int sampler_set_period(struct sampler *s, enum sampler_kind kind, uint64_t perio
 			r = -errno;	/* a thread that has just exited */
 	}
 	return done ? 0 : r;
+}
+
+int sampler_uprobe_counts(struct sampler *s, uint64_t *counts, size_t n)
+{
+	size_t i;
+
+	if (!(s->kinds & SAMPLER_KIND(SAMPLER_UPROBE)))
+		return -EINVAL;
+	memset(counts, 0, n * sizeof(*counts));
+	for (i = 0; i < s->nfds; i++) {
+		uint64_t v;
+
+		if (s->fd_kind[i] != SAMPLER_UPROBE || s->fd_sub[i] >= n)
+			continue;
+		/* read_format 0: one u64, the event's count plus its
+		 * inherited children's (perf_event_read_value), those that
+		 * exited included. */
+		if (read(s->fds[i], &v, sizeof(v)) == (ssize_t)sizeof(v))
+			counts[s->fd_sub[i]] += v;
+	}
+	return 0;
 }
 
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *st)
@@ -1204,9 +1444,14 @@ void sampler_free(struct sampler *s)
 	}
 	for (i = 0; i < s->nfds; i++)
 		close(s->fds[i]);
+	/* Once no event uses them (the kernel refuses EBUSY before). */
+	if (s->uprobe_defined)
+		sampler_uprobe_remove_group(s->tracefs_root, s->uprobe_group);
 	free(s->rings);
 	free(s->fds);
 	free(s->fd_kind);
+	free(s->fd_sub);
+	free(s->uprobe_path);
 	free(s->pfds);
 	free(s->threads);
 	free(s->ids);

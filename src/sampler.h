@@ -43,16 +43,48 @@ enum sampler_kind {
 				 * the scheduler) */
 	SAMPLER_WAKING,		/* the sched:sched_waking tracepoint: who
 				 * woke which thread (sampler_record.wakee) */
+	SAMPLER_UPROBE,		/* uprobes on functions of one file
+				 * (opts.uprobe, docs/design.md §12.4): one
+				 * event per function, sampled every
+				 * opts.uprobe.period-th call, with the
+				 * registers and stack at the function's
+				 * entry (sampler_record.uprobe names it);
+				 * every call counted (sampler_uprobe_counts) */
 	SAMPLER_NKINDS,
 };
 #define SAMPLER_KIND(k) (1u << (k))
+
+/* Functions a SAMPLER_UPROBE sampler probes, at most. */
+#define SAMPLER_UPROBE_MAX 16
+
+/* What SAMPLER_UPROBE probes: functions of one ELF file, by file offset.
+ * The probes are defined in tracefs (uprobe_events, a group of the
+ * sampler's own, removed by sampler_free) and opened as tracepoints: the
+ * uprobe PMU's events cannot be inherited (docs/design.md §12.4). Needs
+ * root (tracefs writable). */
+struct sampler_uprobe {
+	const char *path;		/* the file, as cprof can open it (a
+					 * target in another mount namespace:
+					 * /proc/PID/root/...), resolved by
+					 * the kernel when the probe is
+					 * defined; no space or colon */
+	uint64_t offset[SAMPLER_UPROBE_MAX];	/* file offset of function i;
+						 * 0: not probed */
+	uint64_t period;		/* a sample every period-th call of a
+					 * function; 0 means 1 */
+	bool count_only[SAMPLER_UPROBE_MAX];	/* function i counted, never
+						 * sampled */
+	bool retprobe;			/* at the return (uretprobe) instead */
+};
 
 struct sampler_opts {
 	pid_t pid;
 	unsigned kinds;			/* SAMPLER_KIND() bits; 0: CPU alone */
 	uint64_t switch_period;		/* SWITCH: a stack every Nth
 					 * switch-out; 0 means 1 */
-	unsigned freq;			/* Hz; sample_period = 1e9 / freq ns */
+	unsigned freq;			/* Hz; sample_period = 1e9 / freq ns
+					 * (CPU; may be 0 without it) */
+	struct sampler_uprobe uprobe;	/* SAMPLER_UPROBE: what to probe */
 	enum sampler_callgraph callgraph;
 	uint32_t stack_size;		/* dwarf: bytes of user stack copied,
 					 * multiple of 8, < 65536 */
@@ -106,6 +138,9 @@ struct sampler_record {
 	pid_t wakee;				/* WAKING samples: the thread
 						 * woken (sample->tid woke
 						 * it) */
+	unsigned uprobe;			/* UPROBE samples: the index
+						 * of the function
+						 * (sampler_uprobe.offset) */
 	bool inherited;				/* a sample of an event the
 						 * kernel inherited into the
 						 * thread (it keeps the period
@@ -165,6 +200,14 @@ struct sampler_stats {
 	size_t events;		/* perf fds open */
 };
 void sampler_get_stats(const struct sampler *s, struct sampler_stats *st);
+
+/* Calls of each probed function (SAMPLER_UPROBE) since the sampler was
+ * enabled, sampled or not: the sum of read() of its events, the threads
+ * that inherited them included (a thread that inherited an event and also
+ * got one of its own in the set-up race counts twice until it exits).
+ * counts[i] for sampler_uprobe.offset[i], n entries (0 for a function not
+ * probed). Returns 0, or -EINVAL without SAMPLER_UPROBE. */
+int sampler_uprobe_counts(struct sampler *s, uint64_t *counts, size_t n);
 
 /* The sample_type the events of a kind were opened with (for
  * ringbuf_parse_sample); the first kind asked for when kind is not. */

@@ -1,0 +1,463 @@
+/*
+ * heapuprobe.c - heap samples from uprobes on the allocator (see
+ * heapuprobe.h, docs/design.md §12.4).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include "errmsg.h"
+#include "heapuprobe.h"
+#include "procfs.h"
+
+static const char *const heapuprobe_names[HEAPABI_NFUNCS] = {
+	[HEAPABI_MALLOC] = "malloc",
+	[HEAPABI_FREE] = "free",
+	[HEAPABI_CALLOC] = "calloc",
+	[HEAPABI_REALLOC] = "realloc",
+	[HEAPABI_REALLOCARRAY] = "reallocarray",
+	[HEAPABI_POSIX_MEMALIGN] = "posix_memalign",
+	[HEAPABI_ALIGNED_ALLOC] = "aligned_alloc",
+	[HEAPABI_MEMALIGN] = "memalign",
+	[HEAPABI_VALLOC] = "valloc",
+	[HEAPABI_PVALLOC] = "pvalloc",
+};
+
+const char *heapuprobe_func_name(unsigned func)
+{
+	return func < HEAPABI_NFUNCS ? heapuprobe_names[func] : "?";
+}
+
+/* The file offset of a virtual address: through the PT_LOAD holding it. */
+static bool heapuprobe_file_offset(Elf *elf, uint64_t vaddr, uint64_t *off)
+{
+	size_t n, i;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &n) != 0)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+			*off = vaddr - ph.p_vaddr + ph.p_offset;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Fills vaddr[] from one symbol table section; returns how many found. */
+static int heapuprobe_scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
+				  uint64_t vaddr[HEAPABI_NFUNCS])
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t n, i;
+	int found = 0;
+
+	if (!data || sh->sh_entsize == 0)
+		return 0;
+	n = sh->sh_size / sh->sh_entsize;
+	for (i = 1; i < n; i++) {
+		GElf_Sym sym;
+		const char *name;
+		int type;
+
+		if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
+		    sym.st_value == 0)
+			continue;
+		type = GELF_ST_TYPE(sym.st_info);
+		if (type != STT_FUNC && type != STT_GNU_IFUNC)
+			continue;
+		/* A local symbol of that name is not the allocator. */
+		if (GELF_ST_BIND(sym.st_info) == STB_LOCAL)
+			continue;
+		name = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (!name)
+			continue;
+		for (unsigned f = 0; f < HEAPABI_NFUNCS; f++) {
+			if (!vaddr[f] && strcmp(name, heapuprobe_names[f]) == 0) {
+				vaddr[f] = sym.st_value;
+				found++;
+			}
+		}
+	}
+	return found;
+}
+
+int heapuprobe_offsets(int fd, bool libc, uint64_t offset[HEAPABI_NFUNCS],
+		       char *err, size_t errlen)
+{
+	uint64_t vaddr[HEAPABI_NFUNCS] = { 0 };
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	Elf *elf;
+	int found = 0, pass;
+
+	memset(offset, 0, HEAPABI_NFUNCS * sizeof(*offset));
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		errmsg_set(err, errlen, "not an ELF file: %s", elf_errmsg(-1));
+		if (elf)
+			elf_end(elf);
+		return -ENOEXEC;
+	}
+	/* .symtab first (a program's own allocator may not be exported),
+	 * then .dynsym for what it lacks (a stripped library). */
+	for (pass = 0; pass < 2; pass++) {
+		Elf64_Word want = pass == 0 ? SHT_SYMTAB : SHT_DYNSYM;
+
+		scn = NULL;
+		while ((scn = elf_nextscn(elf, scn)) != NULL) {
+			if (gelf_getshdr(scn, &sh) && sh.sh_type == want)
+				found += heapuprobe_scan_symtab(elf, scn, &sh, vaddr);
+		}
+	}
+	if (!vaddr[HEAPABI_MALLOC]) {
+		elf_end(elf);
+		return 0;
+	}
+	found = 0;
+	for (unsigned f = 0; f < HEAPABI_NFUNCS; f++) {
+		uint64_t off;
+		bool dup = false;
+
+		if (!vaddr[f] || (libc && f == HEAPABI_REALLOCARRAY))
+			continue;
+		if (!heapuprobe_file_offset(elf, vaddr[f], &off) || off == 0)
+			continue;
+		/* Aliases (glibc: memalign = aligned_alloc): one probe. */
+		for (unsigned g = 0; g < f; g++)
+			dup |= offset[g] == off;
+		if (dup)
+			continue;
+		offset[f] = off;
+		found++;
+	}
+	elf_end(elf);
+	return offset[HEAPABI_MALLOC] ? found : 0;
+}
+
+/* "libc.so.6", "libc-2.31.so": glibc's C library by its file name. */
+static bool heapuprobe_is_libc(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	b = b ? b + 1 : path;
+	return strncmp(b, "libc.so", 7) == 0 ||
+	       (strncmp(b, "libc-", 5) == 0 && strstr(b, ".so"));
+}
+
+/* Tries one module: fills t and returns 1 when it defines malloc. */
+static int heapuprobe_try(pid_t pid, const struct procfs_map *m, bool main_program,
+			  struct heapuprobe_target *t, char *err, size_t errlen)
+{
+	uint64_t off[HEAPABI_NFUNCS];
+	char *opened = NULL;
+	bool libc = heapuprobe_is_libc(m->path);
+	int fd, r;
+
+	fd = procfs_open_root_file(pid, m->path, &opened);
+	if (fd < 0) {
+		errmsg_set(err, errlen, "opening %s of pid %d: %s", m->path,
+			   (int)pid, strerror(-fd));
+		return fd;
+	}
+	/* The file at the path must be the one mapped (not replaced). */
+	if (!procfs_map_same_file(fd, m->dev_major, m->dev_minor, m->inode)) {
+		close(fd);
+		free(opened);
+		errmsg_set(err, errlen, "%s of pid %d was replaced since it was "
+			   "mapped", m->path, (int)pid);
+		return -ESTALE;
+	}
+	r = heapuprobe_offsets(fd, libc, off, err, errlen);
+	close(fd);
+	if (r <= 0) {
+		free(opened);
+		return r;
+	}
+	if (strlen(opened) >= sizeof(t->path) || strlen(m->path) >= sizeof(t->module)) {
+		free(opened);
+		return -ENAMETOOLONG;
+	}
+	strcpy(t->path, opened);
+	strcpy(t->module, m->path);
+	free(opened);
+	t->main_program = main_program;
+	t->libc = libc;
+	memcpy(t->offset, off, sizeof(off));
+	return 1;
+}
+
+int heapuprobe_find(pid_t pid, struct heapuprobe_target *t, char *err,
+		    size_t errlen)
+{
+	struct procfs_maps maps = { 0 };
+	char exe[64];
+	struct stat st;
+	size_t i, j;
+	int r, pass;
+
+	memset(t, 0, sizeof(*t));
+	t->pid = pid;
+	r = procfs_read_maps(pid, &maps);
+	if (r < 0) {
+		if (r == -ENOENT)
+			r = -ESRCH;
+		errmsg_set(err, errlen, "reading /proc/%d/maps: %s", (int)pid,
+			   strerror(-r));
+		return r;
+	}
+	/* The main program: the mapping of the file /proc/PID/exe is. */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
+	if (stat(exe, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	/* Pass 0: the main program; 1: a library other than libc; 2: libc. */
+	for (pass = 0; pass < 3; pass++) {
+		for (i = 0; i < maps.n; i++) {
+			const struct procfs_map *m = &maps.maps[i];
+			bool is_main = st.st_ino && m->inode == (uint64_t)st.st_ino &&
+				       makedev(m->dev_major, m->dev_minor) == st.st_dev;
+			bool dup = false;
+
+			if (m->path[0] != '/' || m->deleted || m->inode == 0)
+				continue;
+			for (j = 0; j < i && !dup; j++)
+				dup = maps.maps[j].inode == m->inode &&
+				      maps.maps[j].dev_major == m->dev_major &&
+				      maps.maps[j].dev_minor == m->dev_minor;
+			if (dup)
+				continue;
+			if (pass == 0 ? !is_main :
+			    is_main || heapuprobe_is_libc(m->path) != (pass == 2))
+				continue;
+			r = heapuprobe_try(pid, m, is_main, t, err, errlen);
+			if (r == 1) {
+				procfs_maps_release(&maps);
+				return 0;
+			}
+			if (pass == 0 && r < 0) {
+				procfs_maps_release(&maps);
+				return r;
+			}
+		}
+	}
+	procfs_maps_release(&maps);
+	errmsg_set(err, errlen, "no module of pid %d defines malloc (a static "
+		   "program without symbols?)", (int)pid);
+	return -ENOENT;
+}
+
+void heapuprobe_sampler_opts(const struct heapuprobe_target *t,
+			     uint64_t period, struct sampler_opts *o)
+{
+	o->kinds |= SAMPLER_KIND(SAMPLER_UPROBE);
+	memset(&o->uprobe, 0, sizeof(o->uprobe));
+	o->uprobe.path = t->path;
+	o->uprobe.period = period ? period : 1;
+	for (unsigned f = 0; f < HEAPABI_NFUNCS && f < SAMPLER_UPROBE_MAX; f++)
+		o->uprobe.offset[f] = t->offset[f];
+	o->uprobe.count_only[HEAPABI_FREE] = true;
+}
+
+/* a * b, false when it overflows. */
+static bool heapuprobe_mul(uint64_t a, uint64_t b, uint64_t *out)
+{
+	return !__builtin_mul_overflow(a, b, out);
+}
+
+int heapuprobe_convert(const struct sampler_record *rec, uint64_t period,
+		       uint64_t regs[HEAPABI_NR_REGS], struct heap_sample *out)
+{
+	const struct perf_sample *ps = rec->sample;
+	const uint64_t *r;
+	uint64_t size, ret;
+
+	if (rec->hdr->type != PERF_RECORD_SAMPLE || rec->kind != SAMPLER_UPROBE ||
+	    !ps)
+		return 0;
+	if (!ps->regs || ps->regs_abi == PERF_SAMPLE_REGS_ABI_NONE)
+		return -EBADMSG;
+	r = ps->regs;
+	switch (rec->uprobe) {
+	case HEAPABI_MALLOC:
+	case HEAPABI_VALLOC:
+	case HEAPABI_PVALLOC:
+		size = r[RB_DI];
+		break;
+	case HEAPABI_CALLOC:
+		if (!heapuprobe_mul(r[RB_DI], r[RB_SI], &size))
+			return 0;	/* fails with ENOMEM: no block */
+		break;
+	case HEAPABI_REALLOC:
+	case HEAPABI_ALIGNED_ALLOC:
+	case HEAPABI_MEMALIGN:
+		size = r[RB_SI];
+		break;
+	case HEAPABI_REALLOCARRAY:
+		if (!heapuprobe_mul(r[RB_SI], r[RB_DX], &size))
+			return 0;
+		break;
+	case HEAPABI_POSIX_MEMALIGN:
+		size = r[RB_DX];
+		break;
+	default:		/* free, or no function of ours */
+		return 0;
+	}
+	/* At the entry SP points at the return address (the stack copy
+	 * starts at SP): the caller resumes at [SP] with SP + 8. */
+	if (!ps->stack || ps->stack_dyn_size < 8 || ps->stack_size < 8)
+		return 0;
+	memcpy(&ret, ps->stack, sizeof(ret));
+	if (ret == 0)
+		return 0;
+	memset(regs, 0, HEAPABI_NR_REGS * sizeof(*regs));
+	regs[HEAPABI_R_BX] = r[RB_BX];
+	regs[HEAPABI_R_BP] = r[RB_BP];
+	regs[HEAPABI_R_R12] = r[RB_R12];
+	regs[HEAPABI_R_R13] = r[RB_R13];
+	regs[HEAPABI_R_R14] = r[RB_R14];
+	regs[HEAPABI_R_R15] = r[RB_R15];
+	regs[HEAPABI_R_SP] = r[RB_SP] + 8;
+	regs[HEAPABI_R_IP] = ret - 1;
+	memset(out, 0, sizeof(*out));
+	out->pid = (pid_t)ps->pid;
+	out->tid = (pid_t)ps->tid;
+	out->func = rec->uprobe;
+	out->size = size;
+	out->addr = 0;
+	out->id = 0;
+	out->calls = period ? period : 1;
+	out->regs = regs;
+	out->stack = ps->stack + 8;
+	out->stack_size = ps->stack_dyn_size - 8;
+	out->time_ns = rec->time;
+	return 1;
+}
+
+int heapuprobe_rate(struct sampler *s, struct heapuprobe_meter *m,
+		    uint64_t now_ns, struct heapuprobe_rate *out)
+{
+	uint64_t counts[HEAPABI_NFUNCS], total = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = sampler_uprobe_counts(s, counts, HEAPABI_NFUNCS);
+	if (r < 0)
+		return r;
+	for (unsigned f = 0; f < HEAPABI_NFUNCS; f++)
+		total += counts[f];
+	memcpy(out->funcs, counts, sizeof(counts));
+	out->total_calls = total;
+	double call_ns = m->call_ns > 0 ? m->call_ns : HEAPUPROBE_CALL_NS;
+
+	out->call_us = call_ns / 1000.0;
+	if (m->started && now_ns > m->ns && total >= m->calls) {
+		out->calls = total - m->calls;
+		out->seconds = (double)(now_ns - m->ns) / 1e9;
+		out->calls_per_sec = (double)out->calls / out->seconds;
+		out->busy = out->calls_per_sec * call_ns / 1e9;
+		out->slower_pct = out->busy < 1 ?
+				  out->busy / (1 - out->busy) * 100 : -1;
+	}
+	m->calls = total;
+	m->ns = now_ns;
+	m->started = true;
+	return 0;
+}
+
+/* The function heapuprobe_calibrate probes: a call that does nothing
+ * else (its first instruction is what the kernel executes out of line). */
+__attribute__((noinline)) int heapuprobe_calibration_target(int x);
+__attribute__((noinline)) int heapuprobe_calibration_target(int x)
+{
+	__asm__ volatile("" : "+r"(x));
+	return x + 1;
+}
+
+static uint64_t heapuprobe_thread_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU ns of n calls of the target. */
+static uint64_t heapuprobe_time_calls(unsigned n)
+{
+	volatile int sink = 0;
+	uint64_t t0 = heapuprobe_thread_ns();
+
+	for (unsigned i = 0; i < n; i++)
+		sink = heapuprobe_calibration_target(sink);
+	return heapuprobe_thread_ns() - t0;
+}
+
+int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen)
+{
+	const unsigned n = HEAPUPROBE_CALIBRATION_CALLS;
+	uint64_t addr = (uint64_t)(uintptr_t)&heapuprobe_calibration_target;
+	struct procfs_maps maps = { 0 };
+	const struct procfs_map *m;
+	struct sampler_opts o = { 0 };
+	struct sampler *s = NULL;
+	char path[PATH_MAX + 32];
+	uint64_t base, probed, counts[1];
+	int r;
+
+	*ns_per_call = 0;
+	/* The function's file offset: where our own maps put it. */
+	r = procfs_read_maps(getpid(), &maps);
+	if (r < 0) {
+		errmsg_set(err, errlen, "reading /proc/self/maps: %s", strerror(-r));
+		return r;
+	}
+	m = procfs_maps_find(&maps, addr);
+	if (!m || m->path[0] != '/' || m->deleted) {
+		procfs_maps_release(&maps);
+		errmsg_set(err, errlen, "cprof's own code is not in a file");
+		return -ENOENT;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)getpid(), m->path);
+	o.pid = getpid();
+	o.kinds = SAMPLER_KIND(SAMPLER_UPROBE);
+	o.stack_size = 8;
+	o.uprobe.path = path;
+	o.uprobe.offset[0] = addr - m->start + m->offset;
+	o.uprobe.count_only[0] = true;
+	procfs_maps_release(&maps);
+
+	base = heapuprobe_time_calls(n);
+	r = sampler_open(&o, &s, err, errlen);
+	if (r < 0)
+		return r;
+	r = sampler_enable(s);
+	if (r < 0) {
+		errmsg_set(err, errlen, "enabling the calibration uprobe: %s",
+			   strerror(-r));
+		sampler_free(s);
+		return r;
+	}
+	probed = heapuprobe_time_calls(n);
+	sampler_disable(s);
+	r = sampler_uprobe_counts(s, counts, 1);
+	sampler_free(s);
+	if (r < 0 || counts[0] < n) {
+		errmsg_set(err, errlen, "the calibration uprobe counted %llu of "
+			   "%u calls", (unsigned long long)counts[0], n);
+		return -EIO;
+	}
+	*ns_per_call = probed > base ? (double)(probed - base) / n : 0;
+	return 0;
+}
