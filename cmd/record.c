@@ -789,9 +789,19 @@ static int heap_command_start(struct progress *pg, uint64_t *missed_ms)
 			 pg->child->name);
 		return r;
 	}
-	/* 5 s at most: a program that never maps a library runs on. */
+	/* 5 s at most: a program that never maps a library runs on. Then
+	 * until the injector finds the allocator in the link map (the
+	 * loader adds libc to it after mapping it). */
 	for (int i = 0; i < 25000 && !libraries_loaded(pg->child->pid, self); i++)
 		nanosleep(&nap, NULL);
+	for (int i = 0; i < 5000; i++) {
+		char why[256];
+		int e = record_heap_check(pg->child->pid, why, sizeof(why));
+
+		if (e != -ENOTSUP)
+			break;
+		nanosleep(&nap, NULL);
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	*missed_ms = (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000 +
 				(t1.tv_nsec - t0.tv_nsec) / 1000000);
@@ -806,7 +816,10 @@ static void report_heap_error(int ret, pid_t pid, const struct record_cli *cli,
 
 	cli_error("cannot record the %s of pid %d: %s", record_profile_name(cli->profile),
 		  (int)pid, why);
-	if (ret == -EPERM || ret == -EACCES)
+	if (strstr(why, "seccomp") || strstr(why, "static") || strstr(why, "uprobe"))
+		cli_hint("try --method uprobe: uprobes reach an allocator the "
+			 "injected sampler cannot");
+	else if (ret == -EPERM || ret == -EACCES)
 		cli_hint("run cprof as root or with CAP_SYS_PTRACE (or as the process's user "
 			 "with kernel.yama.ptrace_scope 0)");
 	else if (ret == -ESRCH)
@@ -838,7 +851,7 @@ static void heap_summary(const struct record_cli *cli, const struct record_stats
 	if (st->heap.removed_stale)
 		cli_info("removed %u sampler%s a killed cprof had left", st->heap.removed_stale,
 			 st->heap.removed_stale == 1 ? "" : "s");
-	if (st->heap.left_mapped)
+	if (st->heap.left_mapped && !st->target_exited)
 		cli_warn("a thread may still have been inside the sampler: its pages "
 			 "stay mapped in the target, switched off");
 	if (cli->command && missed_ms)
@@ -975,7 +988,6 @@ int cmd_record(int argc, char **argv)
 		r = heap_command_start(&pg, &missed_ms);
 		if (r < 0)
 			goto out_child;
-		opts.enable_on_exec = false;
 	}
 	r = record_run(&opts, &cb, &profile, &st, err, sizeof(err));
 	progress_clear(&pg);

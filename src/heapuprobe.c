@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 #include "errmsg.h"
 #include "heapuprobe.h"
@@ -358,17 +359,105 @@ int heapuprobe_rate(struct sampler *s, struct heapuprobe_meter *m,
 		total += counts[f];
 	memcpy(out->funcs, counts, sizeof(counts));
 	out->total_calls = total;
-	out->call_us = HEAPUPROBE_CALL_NS / 1000.0;
+	double call_ns = m->call_ns > 0 ? m->call_ns : HEAPUPROBE_CALL_NS;
+
+	out->call_us = call_ns / 1000.0;
 	if (m->started && now_ns > m->ns && total >= m->calls) {
 		out->calls = total - m->calls;
 		out->seconds = (double)(now_ns - m->ns) / 1e9;
 		out->calls_per_sec = (double)out->calls / out->seconds;
-		out->busy = out->calls_per_sec * HEAPUPROBE_CALL_NS / 1e9;
+		out->busy = out->calls_per_sec * call_ns / 1e9;
 		out->slower_pct = out->busy < 1 ?
 				  out->busy / (1 - out->busy) * 100 : -1;
 	}
 	m->calls = total;
 	m->ns = now_ns;
 	m->started = true;
+	return 0;
+}
+
+/* The function heapuprobe_calibrate probes: a call that does nothing
+ * else (its first instruction is what the kernel executes out of line). */
+__attribute__((noinline)) int heapuprobe_calibration_target(int x);
+__attribute__((noinline)) int heapuprobe_calibration_target(int x)
+{
+	__asm__ volatile("" : "+r"(x));
+	return x + 1;
+}
+
+static uint64_t heapuprobe_thread_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU ns of n calls of the target. */
+static uint64_t heapuprobe_time_calls(unsigned n)
+{
+	volatile int sink = 0;
+	uint64_t t0 = heapuprobe_thread_ns();
+
+	for (unsigned i = 0; i < n; i++)
+		sink = heapuprobe_calibration_target(sink);
+	return heapuprobe_thread_ns() - t0;
+}
+
+int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen)
+{
+	const unsigned n = HEAPUPROBE_CALIBRATION_CALLS;
+	uint64_t addr = (uint64_t)(uintptr_t)&heapuprobe_calibration_target;
+	struct procfs_maps maps = { 0 };
+	const struct procfs_map *m;
+	struct sampler_opts o = { 0 };
+	struct sampler *s = NULL;
+	char path[PATH_MAX + 32];
+	uint64_t base, probed, counts[1];
+	int r;
+
+	*ns_per_call = 0;
+	/* The function's file offset: where our own maps put it. */
+	r = procfs_read_maps(getpid(), &maps);
+	if (r < 0) {
+		errmsg_set(err, errlen, "reading /proc/self/maps: %s", strerror(-r));
+		return r;
+	}
+	m = procfs_maps_find(&maps, addr);
+	if (!m || m->path[0] != '/' || m->deleted) {
+		procfs_maps_release(&maps);
+		errmsg_set(err, errlen, "cprof's own code is not in a file");
+		return -ENOENT;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)getpid(), m->path);
+	o.pid = getpid();
+	o.kinds = SAMPLER_KIND(SAMPLER_UPROBE);
+	o.stack_size = 8;
+	o.uprobe.path = path;
+	o.uprobe.offset[0] = addr - m->start + m->offset;
+	o.uprobe.count_only[0] = true;
+	procfs_maps_release(&maps);
+
+	base = heapuprobe_time_calls(n);
+	r = sampler_open(&o, &s, err, errlen);
+	if (r < 0)
+		return r;
+	r = sampler_enable(s);
+	if (r < 0) {
+		errmsg_set(err, errlen, "enabling the calibration uprobe: %s",
+			   strerror(-r));
+		sampler_free(s);
+		return r;
+	}
+	probed = heapuprobe_time_calls(n);
+	sampler_disable(s);
+	r = sampler_uprobe_counts(s, counts, 1);
+	sampler_free(s);
+	if (r < 0 || counts[0] < n) {
+		errmsg_set(err, errlen, "the calibration uprobe counted %llu of "
+			   "%u calls", (unsigned long long)counts[0], n);
+		return -EIO;
+	}
+	*ns_per_call = probed > base ? (double)(probed - base) / n : 0;
 	return 0;
 }

@@ -13,7 +13,8 @@
  *   in the sampler_read callback:
  *       uint64_t regs[HEAPABI_NR_REGS];
  *       if (heapuprobe_convert(rec, period, regs, &hs) == 1) ...unwind hs
- *   now and then: heapuprobe_rate(s, &meter, &rate) for the status line
+ *   meter.call_ns from heapuprobe_calibrate() once, before sampling
+ *   now and then: heapuprobe_rate(s, &meter, now, &rate) for the status line
  *       "malloc family: %.0f calls/s, ~%.0f%% slower (uprobe ~%.2f us a call)"
  *
  * One call in `period` of each allocating function is sampled (calls =
@@ -38,11 +39,11 @@
 #include "heapsample.h"
 #include "sampler.h"
 
-/* The cost of one uprobe hit measured on this machine's kind of kernel,
- * in ns (docs/design.md §12.4: an entry uprobe in counting mode on a
- * function of a local loop). What heapuprobe_rate estimates the slowdown
- * with. */
-#define HEAPUPROBE_CALL_NS 650.0
+/* The cost of one uprobe hit in ns, as measured on this VM under the load
+ * of parallel builds (docs/design.md §12.4: 20.8 us a call of ownmalloc's
+ * allocator; 0.65 us when idle, per issue 11): what heapuprobe_rate uses
+ * when heapuprobe_calibrate could not measure it. */
+#define HEAPUPROBE_CALL_NS 20000.0
 
 /* The module defining the allocator in a process, and where to probe. */
 struct heapuprobe_target {
@@ -102,6 +103,9 @@ struct heapuprobe_meter {	/* zero it before the first call */
 	uint64_t calls;		/* at the last call */
 	uint64_t ns;
 	bool started;
+	double call_ns;		/* a uprobe hit's cost: set it from
+				 * heapuprobe_calibrate; 0:
+				 * HEAPUPROBE_CALL_NS */
 };
 struct heapuprobe_rate {
 	uint64_t calls;		/* probed calls since the last measure
@@ -122,6 +126,15 @@ struct heapuprobe_rate {
  * total_calls set). now_ns: CLOCK_MONOTONIC. Returns 0 or -EINVAL. */
 int heapuprobe_rate(struct sampler *s, struct heapuprobe_meter *m,
 		    uint64_t now_ns, struct heapuprobe_rate *out);
+
+/* Measures what a uprobe hit costs now on this machine (docs/design.md
+ * §12.4: it ranges from under 1 us on an idle machine to tens of us under
+ * load): the CPU time of HEAPUPROBE_CALIBRATION_CALLS calls of a local
+ * function with an entry uprobe (counting only) less the same without.
+ * Takes that many hits of CPU time (about 50 ms at 25 us a hit). Returns
+ * 0 with *ns_per_call, or -errno (no uprobes: the reason in err). */
+#define HEAPUPROBE_CALIBRATION_CALLS 2000u
+int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen);
 
 /* "malloc", "calloc"... for a func, or "?". */
 const char *heapuprobe_func_name(unsigned func);

@@ -84,7 +84,11 @@ struct record_opts {
 	enum sampler_callgraph callgraph;
 	uint32_t stack_size;		/* dwarf stack copy, bytes */
 	bool kernel;			/* keep kernel time and frames */
-	bool enable_on_exec;		/* target is a child about to exec */
+	bool enable_on_exec;		/* target is a child about to exec;
+					 * heap profiles: a command running
+					 * already (an empty profile if it
+					 * is done before the sampler goes
+					 * in) */
 	bool system_lines;		/* file:line and inlines from separate
 					 * debug files too (SYM_LINES_ALL) */
 	bool children;			/* also the processes pid forks (and,

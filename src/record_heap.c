@@ -137,6 +137,15 @@ static void read_counters(struct record_heap *h)
 
 /* --- the recording ---------------------------------------------------------- */
 
+/* The target has exited, or is a zombie, or is exiting. */
+static bool heap_target_gone(pid_t pid)
+{
+	struct procfs_stat st;
+
+	return procfs_read_stat(pid, 0, &st) < 0 || procfs_stat_gone(&st) ||
+	       (st.flags & PROCFS_PF_EXITING);
+}
+
 static void heap_release(struct record_heap *h)
 {
 	struct recorder *r = &h->r;
@@ -404,7 +413,27 @@ int record_heap_run(const struct record_opts *opts, const struct record_callback
 	memset(st, 0, sizeof(*st));
 	st->target_cpu_ms = -1;
 	e = record_heap_start(opts, &h, err, errlen);
+	/* enable_on_exec: a command, let go before the sampler goes in. */
+	if (e < 0 && opts->enable_on_exec && heap_target_gone(opts->pid)) {
+		/* A command done before the sampler could go in: an empty
+		 * profile, as for a CPU recording of a command already
+		 * gone. */
+		struct heapprof *hp = heapprof_new(opts->heap_rate ? opts->heap_rate :
+						   RECORD_HEAP_RATE);
+		struct profile *base = profile_new();
 
+		e = hp && base ? heapprof_profile(hp, base, opts->profile == RECORD_ALLOCS ?
+						  HEAPPROF_ALLOCS : HEAPPROF_HEAP, NULL, out) :
+			-ENOMEM;
+		heapprof_free(hp);
+		profile_free(base);
+		if (e == 0) {
+			st->target_exited = true;
+			if (err && errlen)
+				err[0] = '\0';
+		}
+		return e;
+	}
 	if (e < 0)
 		return e;
 	if (cb && cb->ready && (e = cb->ready(cb->arg)) < 0)
@@ -421,7 +450,10 @@ int record_heap_run(const struct record_opts *opts, const struct record_callback
 		if (now >= deadline)
 			break;
 		e = record_heap_step(h, err, errlen);
-		if (e == -ESRCH) {
+		/* A target that exits fails the injector's reads in several
+		 * ways (no link map, EIO from /proc/PID/mem): judge by the
+		 * process. */
+		if (e < 0 && (e == -ESRCH || heap_target_gone(opts->pid))) {
 			h->r.st.target_exited = true;
 			e = 0;
 			if (err && errlen)
@@ -454,6 +486,11 @@ int record_heap_run(const struct record_opts *opts, const struct record_callback
 		goto stop;
 	char derr[256] = "";
 	e = heap_detach(h, derr, sizeof(derr));
+	/* Nothing to take out of a process that is gone. */
+	if (e < 0 && heap_target_gone(opts->pid)) {
+		h->r.st.target_exited = true;
+		e = 0;
+	}
 	if (e < 0) {
 		snprintf(err, errlen, "%s", derr);
 		goto stop;

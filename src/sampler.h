@@ -57,12 +57,17 @@ enum sampler_kind {
 /* Functions a SAMPLER_UPROBE sampler probes, at most. */
 #define SAMPLER_UPROBE_MAX 16
 
-/* What SAMPLER_UPROBE probes: functions of one ELF file, by file offset. */
+/* What SAMPLER_UPROBE probes: functions of one ELF file, by file offset.
+ * The probes are defined in tracefs (uprobe_events, a group of the
+ * sampler's own, removed by sampler_free) and opened as tracepoints: the
+ * uprobe PMU's events cannot be inherited (docs/design.md §12.4). Needs
+ * root (tracefs writable). */
 struct sampler_uprobe {
 	const char *path;		/* the file, as cprof can open it (a
 					 * target in another mount namespace:
-					 * /proc/PID/root/...); the kernel
-					 * resolves it at perf_event_open */
+					 * /proc/PID/root/...), resolved by
+					 * the kernel when the probe is
+					 * defined; no space or colon */
 	uint64_t offset[SAMPLER_UPROBE_MAX];	/* file offset of function i;
 						 * 0: not probed */
 	uint64_t period;		/* a sample every period-th call of a

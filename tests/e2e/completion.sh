@@ -51,7 +51,7 @@ done <"$T/cmds"
 complete_words cprof record --pr | grep -qx -- --profile || fail "cprof record --pr<TAB>"
 
 # Values.
-[ "$(complete_words cprof record --profile "" | sort | tr '\n' ' ')" = "block cpu mutex wall " ] ||
+[ "$(complete_words cprof record --profile "" | sort | tr '\n' ' ')" = "allocs block cpu heap mutex wall " ] ||
 	fail "--profile values: $(complete_words cprof record --profile "")"
 [ "$(complete_words cprof threads -f "" | sort | tr '\n' ' ')" = "debug1 json pprof summary text " ] ||
 	fail "-f values: $(complete_words cprof threads -f "")"

@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 
 W=$WORKLOAD_DIR/ownmalloc_nofp
-DRIVE=$WORKLOAD_DIR/uprobe_drive
+DRIVE=$(dirname "$CPROF")/uprobe_drive
 [ -x "$DRIVE" ] || fail "uprobe_drive not built at $DRIVE"
 [ -x "$W" ] || fail "workload not built at $W"
 ITERS=30000

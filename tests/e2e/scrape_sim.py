@@ -5,8 +5,8 @@ cprof serve, bounded in time, on loopback (docs/design.md §7.2).
 For every target, every INTERVAL seconds (each target at its own offset in
 the interval, as Alloy spreads them): profile?seconds=S, block?seconds=S and
 mutex?seconds=S (the delta targets of the documented Alloy block), goroutine
-and allocs (501 today: heap and allocs need allocation tracing). Every reply
-must be 200 (501 for allocs) with its full length and a gzipped pprof
+and allocs (a sampler injected by the first request). Every reply
+must be 200 with its full length and a gzipped pprof
 profile of the expected sample type. Meanwhile each serve process's RSS,
 descriptors (perf events aside: they come and go with the profiles) and
 threads are sampled every SAMPLE seconds: after two intervals of warm-up,
@@ -38,7 +38,7 @@ KINDS = [
     ("block", "block?seconds={s}", 200, "contentions"),
     ("mutex", "mutex?seconds={s}", 200, "contentions"),
     ("goroutine", "goroutine", 200, "goroutine"),
-    ("allocs", "allocs", 501, None),
+    ("allocs", "allocs", 200, "alloc_objects"),
 ]
 
 

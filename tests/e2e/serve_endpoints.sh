@@ -97,12 +97,12 @@ expect_reply "symbol POST" 200 "text/plain; charset=utf-8"
 printf 'num_symbols: 1\n%s server_target_burn\n' "$addr" | cmp -s - "$T/body" ||
 	fail "symbol POST: '$(cat "$T/body")'"
 
+# heap and allocs: served (serve_heap checks their contents).
 for name in heap allocs; do
 	fetch "$BASE/$name"
-	expect_reply "$name" 501 "text/plain; charset=utf-8"
-	[ "$(hdr X-Go-Pprof)" = 1 ] || fail "$name: no X-Go-Pprof"
-	[ "$(wc -l <"$T/body")" -eq 1 ] && grep -q "^$name profile not available: " "$T/body" ||
-		fail "$name: body '$(cat "$T/body")'"
+	expect_reply "$name" 200 application/octet-stream
+	[ "$(hdr Content-Disposition)" = "attachment; filename=\"$name\"" ] ||
+		fail "$name: Content-Disposition '$(hdr Content-Disposition)'"
 done
 
 fetch "$BASE/nosuch"

@@ -5,7 +5,7 @@
 # SCRAPE_SECONDS (48 here, at Alloy's shape scaled to an 8 s interval and
 # 7 s profiles, six rounds; bench/serve.sh runs the real 15 s pattern for
 # 10 minutes): every reply 200
-# (allocs 501) with a full-length profile of the right sample type
+# (allocs from the injected heap sampler) with a full-length profile of the right sample type
 # (goroutine/count for goroutine), each serve's RSS, descriptors and
 # threads flat (last window within 10% of the first), the workloads'
 # heartbeats unharmed.

@@ -4,6 +4,7 @@
  * takes them (docs/design.md §12.4), one call in PERIOD sampled. Prints
  *
  *   module PATH main_program 0|1
+ *   calibrated NS ns a uprobe hit    (heapuprobe_calibrate)
  *   enabled                      (once the events count)
  *   calls N                      every probed call since enabled
  *   FUNC N                       the same by function
@@ -114,6 +115,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "uprobe_drive: %s\n", err);
 		return 1;
 	}
+	if (heapuprobe_calibrate(&m1.call_ns, err, sizeof(err)) < 0) {
+		fprintf(stderr, "uprobe_drive: calibration: %s\n", err);
+		return 1;
+	}
+	printf("calibrated %.0f ns a uprobe hit\n", m1.call_ns);
+	m.call_ns = m1.call_ns;
 	heapuprobe_rate(s, &m, now_ns(), &rate);
 	heapuprobe_rate(s, &m1, now_ns(), &rate);
 	if (sampler_enable(s) < 0) {

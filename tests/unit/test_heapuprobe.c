@@ -251,6 +251,19 @@ static void test_convert(void)
 	}
 }
 
+static void test_calibrate(void)
+{
+	char err[256] = "";
+	double ns = 0;
+
+	/* A hit traps into the kernel: far more than the call itself. */
+	CHECK_INT(heapuprobe_calibrate(&ns, err, sizeof(err)), 0);
+	CHECK(ns > 50);
+	if (err[0])
+		fprintf(stderr, "calibrate: %s\n", err);
+	printf("a uprobe hit: %.0f ns\n", ns);
+}
+
 int main(void)
 {
 	test_offsets_ownmalloc();
@@ -259,5 +272,6 @@ int main(void)
 	test_find();
 	test_sampler_opts();
 	test_convert();
+	test_calibrate();
 	return check_done();
 }
