@@ -100,6 +100,11 @@ struct inject_module {
 
 struct inject {
 	pid_t pid;
+	/* CPROF_INJECT_KILL_AT=N: cprof kills itself (SIGKILL) right after
+	 * pointing the worker at the stub for its Nth remote system call, so
+	 * that tests can check what the target does on its own then
+	 * (e2e.inject_syscall). 0: never. */
+	unsigned kill_at, nsyscalls;
 	pid_t nstgid;			/* its getpid() */
 	int mem;			/* /proc/PID/mem, O_RDWR */
 	uint64_t r_debug;
@@ -598,10 +603,12 @@ struct session {
 	bool *have_regs;
 	/* remote system calls */
 	long worker;			/* tracer index, -1 before the first */
-	struct user_regs_struct wregs;	/* its registers as stopped */
+	struct user_regs_struct wregs;	/* the state it resumes with: as
+					 * stopped, an interrupted system
+					 * call's restart done, orig_rax -1 */
 	uint64_t stub, save;
 	uint8_t stub_orig[sizeof(inject_stub)];
-	bool stub_written;
+	bool stub_written, sysgood;
 	uint64_t stopped_ns;
 	/* signals intercepted beyond the one the tracer keeps per thread */
 	pid_t xsig_tid[16];
@@ -831,6 +838,10 @@ static int session_prepare_worker(struct session *s)
 			break;
 		}
 	}
+	s->wregs = *g;
+	s->wregs.rax = rax;
+	s->wregs.rip = rip;
+	s->wregs.orig_rax = (uint64_t)-1;
 	sv[SV_R15] = g->r15; sv[SV_R14] = g->r14; sv[SV_R13] = g->r13;
 	sv[SV_R12] = g->r12; sv[SV_R11] = g->r11; sv[SV_R10] = g->r10;
 	sv[SV_R9] = g->r9; sv[SV_R8] = g->r8; sv[SV_RDI] = g->rdi;
@@ -851,7 +862,6 @@ static int session_prepare_worker(struct session *s)
 			   "pid %d: %s", (int)in->pid, strerror(-r));
 		return r;
 	}
-	s->wregs = *g;
 	s->worker = w;
 	return 0;
 }
@@ -886,13 +896,29 @@ static int rsys(struct session *s, long nr, uint64_t a0, uint64_t a1,
 	g.rdi = a0; g.rsi = a1; g.rdx = a2; g.r10 = a3; g.r8 = a4; g.r9 = a5;
 	g.rip = s->stub;
 	g.rsp = s->save;
+	/* Syscall stops tell themselves apart from a SIGTRAP (and are what
+	 * PTRACE_GET_SYSCALL_INFO describes) only with TRACESYSGOOD. */
+	if (!s->sysgood) {
+		long opts = PTRACE_O_TRACEEXIT | PTRACE_O_TRACECLONE |
+			    PTRACE_O_TRACESYSGOOD;
+		if (ptrace(PTRACE_SETOPTIONS, tid, 0L, opts) < 0)
+			return -errno;
+		s->sysgood = true;
+	}
 	if (ptrace(PTRACE_SETREGS, tid, 0L, &g) < 0)
 		return -errno;
+	if (++s->in->nsyscalls == s->in->kill_at)
+		raise(SIGKILL);
+	/* PTRACE_SYSCALL, not PTRACE_SINGLESTEP: the kernel drops syscall
+	 * tracing when the tracer dies (__ptrace_unlink), but a trap flag
+	 * it forced stays set, and the thread would die of SIGTRAP at its
+	 * next instruction (docs/design.md §12.2). */
 	r = -ETIME;
 	for (int k = 0; k < 64; k++) {
+		struct __ptrace_syscall_info si;
 		int st;
 		pid_t wp;
-		if (ptrace(PTRACE_SINGLESTEP, tid, 0L, 0L) < 0) {
+		if (ptrace(PTRACE_SYSCALL, tid, 0L, 0L) < 0) {
 			r = -errno;
 			break;
 		}
@@ -910,21 +936,26 @@ static int rsys(struct session *s, long nr, uint64_t a0, uint64_t a1,
 		}
 		if (ev != 0)
 			continue;
-		if (sig == SIGTRAP) {
-			struct user_regs_struct a;
-			if (ptrace(PTRACE_GETREGS, tid, 0L, &a) < 0) {
+		if (sig == (SIGTRAP | 0x80)) {
+			memset(&si, 0, sizeof(si));
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof(si),
+				   &si) < 0) {
 				r = -errno;
 				break;
 			}
-			if (a.rip == s->stub + 2) {
-				*ret = (int64_t)a.rax;
+			if (si.op == PTRACE_SYSCALL_INFO_ENTRY)
+				continue;
+			if (si.op == PTRACE_SYSCALL_INFO_EXIT) {
+				*ret = si.exit.rval;
 				r = 0;
 				break;
 			}
 		}
 		/* A signal that came first: given back at detach. */
-		session_keep_signal(s, t, sig);
+		session_keep_signal(s, t, sig & 0x7f);
 	}
+	/* The thread resumes with the kernel's restart already applied (from
+	 * a syscall-exit stop the kernel does not apply it again). */
 	if (ptrace(PTRACE_SETREGS, tid, 0L, &s->wregs) < 0 && r == 0)
 		r = -errno;
 	return r;
@@ -1609,6 +1640,8 @@ int inject_attach(pid_t pid, const struct inject_opts *o, struct inject **out,
 	}
 #endif
 	in->mem = -1;
+	const char *k = getenv("CPROF_INJECT_KILL_AT");
+	in->kill_at = k ? (unsigned)strtoul(k, NULL, 10) : 0;
 	r = check_image(in, err, errlen);
 	if (r < 0)
 		goto fail;
