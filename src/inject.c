@@ -9,7 +9,6 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,19 +19,17 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 
 #include "errmsg.h"
+#include "heapblob.h"
+#include "heapring.h"
 #include "inject.h"
 #include "procfs.h"
 #include "tracer.h"
-#ifdef CPROF_HAVE_HEAPBLOB
-#include "heapblob.h"
-#endif
 
 #define INJECT_DEFAULT_RATE	(512u * 1024u)
 /* A stop session given up because a thread is in ld.so, the allocator or
@@ -1377,35 +1374,22 @@ static int remove_stale(struct session *s)
 
 /* ---- attach ------------------------------------------------------------------------ */
 
-static uint64_t draw_left(uint64_t rate, uint64_t *rng)
+static int shared_init(struct inject *in, char *err, size_t errlen)
 {
-	/* xorshift64, then an exponential interval of mean rate. */
-	uint64_t x = *rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*rng = x;
-	double u = ((double)(x >> 11) + 1.0) / 9007199254740993.0;
-	return (uint64_t)(-log(u) * (double)rate);
-}
+	struct heapring_config cfg = {
+		.tgid = in->nstgid,
+		.cprof_pid = getpid(),
+		.rate = in->rate,
+		.stack_size = in->stack_size,
+		.deadline_ns = tracer_now_ns() + HEAPABI_HEARTBEAT_NS,
+	};
+	int r = heapring_init(in->sh, &cfg, err, errlen);
 
-static void shared_init(struct inject *in)
-{
-	struct heapabi_shared *sh = in->sh;
-
-	sh->version = HEAPABI_VERSION;
-	sh->nslots = HEAPABI_NSLOTS;
-	sh->tgid = in->nstgid;
-	sh->enabled = 1;
-	sh->deadline_ns = tracer_now_ns() + HEAPABI_HEARTBEAT_NS;
-	sh->rate = in->rate;
-	sh->stack_size = in->stack_size;
-	sh->cprof_pid = (uint64_t)getpid();
-	for (uint32_t i = 0; i < HEAPABI_NSLOTS; i++)
-		sh->slots[i].seq = i;
+	if (r < 0)
+		return r;
 	for (int f = 0; f < HEAPABI_NFUNCS; f++)
-		sh->real[f] = in->real[f];
-	__atomic_store_n(&sh->magic, HEAPABI_MAGIC, __ATOMIC_RELEASE);
+		in->sh->real[f] = in->real[f];
+	return 0;
 }
 
 /* The remote memfd_create, the cprof side of the memfd, the remote
@@ -1460,7 +1444,9 @@ static int inject_blob(struct session *s)
 		goto undo;
 	}
 	in->sh = shm;
-	shared_init(in);
+	r = shared_init(in, s->err, s->errlen);
+	if (r < 0)
+		goto undo;
 	r = rsys_ok(s, "mmap (reservation)", SYS_mmap, 0, HEAPABI_TOTAL_SIZE,
 		    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    (uint64_t)-1, 0, &base);
@@ -1503,27 +1489,21 @@ undo:
 	return r;
 }
 
-/* The private area: counters seeded, live = 1 (real[] is in place). */
+/* The private area as heapring sets it up, with live = 1 (real[] is in
+ * place). */
 static int write_private(struct inject *in)
 {
-	struct heapabi_private *p = calloc(1, sizeof(*p));
-	uint64_t seed = 0;
+	void *p = calloc(1, HEAPABI_PRIV_SIZE);
 
 	if (!p)
 		return -ENOMEM;
-	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		seed = tracer_now_ns();
-	seed |= 1;
-	for (unsigned i = 0; i < HEAPABI_NCOUNTERS; i++) {
-		p->counters[i].left = (int64_t)draw_left(in->rate, &seed);
-		p->counters[i].rng = seed | 1;
-	}
-	p->live = 1;
-	struct iovec l = { p, sizeof(*p) };
+	heapring_init_private(p);
+	((struct heapabi_private *)p)->live = 1;
+	struct iovec l = { p, HEAPABI_PRIV_SIZE };
 	struct iovec rm = { (void *)(uintptr_t)(in->base + HEAPABI_CODE_SIZE +
-						 HEAPABI_SHARED_SIZE), sizeof(*p) };
+						 HEAPABI_SHARED_SIZE), HEAPABI_PRIV_SIZE };
 	ssize_t n = process_vm_writev(in->pid, &l, 1, &rm, 1, 0);
-	int r = n == (ssize_t)sizeof(*p) ? 0 : n < 0 ? -errno : -EIO;
+	int r = n == (ssize_t)HEAPABI_PRIV_SIZE ? 0 : n < 0 ? -errno : -EIO;
 	free(p);
 	return r;
 }
@@ -1633,12 +1613,10 @@ int inject_attach(pid_t pid, const struct inject_opts *o, struct inject **out,
 		in->stack_size = HEAPABI_STACK_MAX;
 	in->image = o ? o->image : NULL;
 	in->image_len = o ? o->image_len : 0;
-#ifdef CPROF_HAVE_HEAPBLOB
 	if (!in->image) {
 		in->image = heapblob_image;
 		in->image_len = heapblob_image_len;
 	}
-#endif
 	in->mem = -1;
 	const char *k = getenv("CPROF_INJECT_KILL_AT");
 	in->kill_at = k ? (unsigned)strtoul(k, NULL, 10) : 0;
@@ -1734,8 +1712,7 @@ int inject_poll(struct inject *in, char *err, size_t errlen)
 		errmsg_set(err, errlen, "pid %d exited", (int)in->pid);
 		return -ESRCH;
 	}
-	__atomic_store_n(&in->sh->deadline_ns,
-			 tracer_now_ns() + HEAPABI_HEARTBEAT_NS, __ATOMIC_RELEASE);
+	heapring_set_deadline(in->sh, tracer_now_ns() + HEAPABI_HEARTBEAT_NS);
 	/* A cheap look at the link map first: a new module is rare. */
 	struct lm_entry *lm = NULL;
 	size_t n = 0;
@@ -1777,7 +1754,7 @@ static int detach_fn(struct session *s)
 
 	if (!*restored) {
 		undo_patches(in, 0);
-		__atomic_store_n(&in->sh->enabled, 0, __ATOMIC_RELEASE);
+		heapring_disable(in->sh);
 		int r = mem_write(in, in->base + HEAPABI_CODE_SIZE +
 				  HEAPABI_SHARED_SIZE, &zero, sizeof(zero));
 		if (r < 0) {

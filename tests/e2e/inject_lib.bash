@@ -3,7 +3,8 @@
 #
 #   DRIVE                 the injector's test driver (build/workloads/inject_drive);
 #                         the tests fail, not skip, when it is missing
-#   DRIVE_ARGS            arguments given to it before the PID
+#   DRIVE_ARGS            arguments given to it before the PID (none: the
+#                         real sampler; --passthrough: hooks that only count)
 #   inj_maps PID          /proc/PID/maps with runs of anonymous lines merged
 #                         into one range ([heap] by its start): what a malloc
 #                         loop changes by itself (arenas growing inside their
@@ -18,7 +19,7 @@
 #                         and check its own line
 
 DRIVE=$WORKLOAD_DIR/inject_drive
-DRIVE_ARGS=${DRIVE_ARGS:---passthrough}
+DRIVE_ARGS=${DRIVE_ARGS:-}
 [ -x "$DRIVE" ] || fail "the injector's driver is missing ($DRIVE)"
 command -v readelf >/dev/null || fail "readelf not found (binutils)"
 
