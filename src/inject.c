@@ -119,6 +119,7 @@ struct inject {
 	const uint8_t *image;
 	size_t image_len;
 	struct inject_stats st;
+	uint64_t last_stopped_ns;	/* of the last stop session */
 };
 
 /* ---- target memory -------------------------------------------------------- */
@@ -1049,6 +1050,7 @@ static int run_session(struct inject *in, session_fn fn, void *arg, int tries,
 		pthread_join(th, NULL);
 		if (s.stopped_ns > in->st.stopped_ns_max)
 			in->st.stopped_ns_max = s.stopped_ns;
+		in->last_stopped_ns = s.stopped_ns;
 		r = s.r;
 		if (r != 1)
 			return r;
@@ -1660,6 +1662,7 @@ int inject_attach(pid_t pid, const struct inject_opts *o, struct inject **out,
 	}
 	if (r < 0)
 		goto fail;
+	in->st.attach_stopped_ns = in->last_stopped_ns;
 	for (size_t i = 0; i < p.n; i++)
 		inject_remember(in, p.m[i].l_addr, p.m[i].l_ld);
 	plan_free(&p);
@@ -1783,6 +1786,7 @@ int inject_detach(struct inject *in, struct inject_stats *st, char *err,
 		return 0;
 	r = run_session(in, detach_fn, &restored, INJECT_MAX_TRIES, &busy, err,
 			errlen);
+	in->st.detach_stopped_ns = in->last_stopped_ns;
 	if (r == 1) {
 		/* Inert: GOT restored, live = 0; a later cprof removes it. */
 		in->st.left_mapped = true;
