@@ -680,37 +680,45 @@ static int session_regs(struct session *s)
 static bool threads_inside(struct session *s, uint64_t lo, uint64_t hi,
 			   bool stack)
 {
-	static uint64_t buf[INJECT_STACK_SCAN / 8];
+	uint64_t *buf = stack ? malloc(INJECT_STACK_SCAN) : NULL;
+	bool inside = false;
 
-	for (size_t i = 0; i < s->tr.n; i++) {
+	if (stack && !buf)
+		return true;
+	for (size_t i = 0; i < s->tr.n && !inside; i++) {
 		enum tracer_state st = s->tr.t[i].state;
 		if (st == TRACER_GONE || st == TRACER_DETACHED)
 			continue;
-		if (!s->have_regs[i])
-			return true;
+		if (!s->have_regs[i]) {
+			inside = true;
+			break;
+		}
 		const struct user_regs_struct *g = &s->regs[i];
-		if (g->rip >= lo && g->rip < hi)
-			return true;
+		if (g->rip >= lo && g->rip < hi) {
+			inside = true;
+			break;
+		}
 		if (!stack)
 			continue;
 		/* Up to the first unreadable page. */
 		uint64_t sp = g->rsp & ~7ull;
 		size_t got = 0;
-		while (got < sizeof(buf)) {
+		while (got < INJECT_STACK_SCAN) {
 			size_t chunk = HEAPABI_PAGE - ((sp + got) & (HEAPABI_PAGE - 1));
-			if (chunk > sizeof(buf) - got)
-				chunk = sizeof(buf) - got;
+			if (chunk > INJECT_STACK_SCAN - got)
+				chunk = INJECT_STACK_SCAN - got;
 			ssize_t n = pread(s->in->mem, (char *)buf + got, chunk,
 					  (off_t)(sp + got));
 			if (n <= 0)
 				break;
 			got += (size_t)n;
 		}
-		for (size_t k = 0; k < got / 8; k++)
+		for (size_t k = 0; k < got / 8 && !inside; k++)
 			if (buf[k] >= lo && buf[k] < hi)
-				return true;
+				inside = true;
 	}
-	return false;
+	free(buf);
+	return inside;
 }
 
 /* A thread stopped in the loader (lazy binding, dlopen) or inside one of

@@ -1,7 +1,7 @@
 # inject_lib.bash - helpers of the injector's end-to-end tests
 # (tests/e2e/inject_*.sh; source it after lib.sh and t_init).
 #
-#   DRIVE                 the injector's test driver (build/workloads/inject_drive);
+#   DRIVE                 the injector's test driver (inject_drive beside $CPROF);
 #                         the tests fail, not skip, when it is missing
 #   DRIVE_ARGS            arguments given to it before the PID (none: the
 #                         real sampler; --passthrough: hooks that only count)
@@ -18,7 +18,7 @@
 #   inj_target_ok         end the target (SIGALRM: its own end), wait for it
 #                         and check its own line
 
-DRIVE=$WORKLOAD_DIR/inject_drive
+DRIVE=$(dirname "$CPROF")/inject_drive
 DRIVE_ARGS=${DRIVE_ARGS:-}
 [ -x "$DRIVE" ] || fail "the injector's driver is missing ($DRIVE)"
 command -v readelf >/dev/null || fail "readelf not found (binutils)"
