@@ -9,7 +9,6 @@
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
-#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -20,19 +19,17 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
-#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 
 #include "errmsg.h"
+#include "heapblob.h"
+#include "heapring.h"
 #include "inject.h"
 #include "procfs.h"
 #include "tracer.h"
-#ifdef CPROF_HAVE_HEAPBLOB
-#include "heapblob.h"
-#endif
 
 #define INJECT_DEFAULT_RATE	(512u * 1024u)
 /* A stop session given up because a thread is in ld.so, the allocator or
@@ -100,6 +97,11 @@ struct inject_module {
 
 struct inject {
 	pid_t pid;
+	/* CPROF_INJECT_KILL_AT=N: cprof kills itself (SIGKILL) right after
+	 * pointing the worker at the stub for its Nth remote system call, so
+	 * that tests can check what the target does on its own then
+	 * (e2e.inject_syscall). 0: never. */
+	unsigned kill_at, nsyscalls;
 	pid_t nstgid;			/* its getpid() */
 	int mem;			/* /proc/PID/mem, O_RDWR */
 	uint64_t r_debug;
@@ -117,6 +119,7 @@ struct inject {
 	const uint8_t *image;
 	size_t image_len;
 	struct inject_stats st;
+	uint64_t last_stopped_ns;	/* of the last stop session */
 };
 
 /* ---- target memory -------------------------------------------------------- */
@@ -598,10 +601,12 @@ struct session {
 	bool *have_regs;
 	/* remote system calls */
 	long worker;			/* tracer index, -1 before the first */
-	struct user_regs_struct wregs;	/* its registers as stopped */
+	struct user_regs_struct wregs;	/* the state it resumes with: as
+					 * stopped, an interrupted system
+					 * call's restart done, orig_rax -1 */
 	uint64_t stub, save;
 	uint8_t stub_orig[sizeof(inject_stub)];
-	bool stub_written;
+	bool stub_written, sysgood;
 	uint64_t stopped_ns;
 	/* signals intercepted beyond the one the tracer keeps per thread */
 	pid_t xsig_tid[16];
@@ -675,37 +680,45 @@ static int session_regs(struct session *s)
 static bool threads_inside(struct session *s, uint64_t lo, uint64_t hi,
 			   bool stack)
 {
-	static uint64_t buf[INJECT_STACK_SCAN / 8];
+	uint64_t *buf = stack ? malloc(INJECT_STACK_SCAN) : NULL;
+	bool inside = false;
 
-	for (size_t i = 0; i < s->tr.n; i++) {
+	if (stack && !buf)
+		return true;
+	for (size_t i = 0; i < s->tr.n && !inside; i++) {
 		enum tracer_state st = s->tr.t[i].state;
 		if (st == TRACER_GONE || st == TRACER_DETACHED)
 			continue;
-		if (!s->have_regs[i])
-			return true;
+		if (!s->have_regs[i]) {
+			inside = true;
+			break;
+		}
 		const struct user_regs_struct *g = &s->regs[i];
-		if (g->rip >= lo && g->rip < hi)
-			return true;
+		if (g->rip >= lo && g->rip < hi) {
+			inside = true;
+			break;
+		}
 		if (!stack)
 			continue;
 		/* Up to the first unreadable page. */
 		uint64_t sp = g->rsp & ~7ull;
 		size_t got = 0;
-		while (got < sizeof(buf)) {
+		while (got < INJECT_STACK_SCAN) {
 			size_t chunk = HEAPABI_PAGE - ((sp + got) & (HEAPABI_PAGE - 1));
-			if (chunk > sizeof(buf) - got)
-				chunk = sizeof(buf) - got;
+			if (chunk > INJECT_STACK_SCAN - got)
+				chunk = INJECT_STACK_SCAN - got;
 			ssize_t n = pread(s->in->mem, (char *)buf + got, chunk,
 					  (off_t)(sp + got));
 			if (n <= 0)
 				break;
 			got += (size_t)n;
 		}
-		for (size_t k = 0; k < got / 8; k++)
+		for (size_t k = 0; k < got / 8 && !inside; k++)
 			if (buf[k] >= lo && buf[k] < hi)
-				return true;
+				inside = true;
 	}
-	return false;
+	free(buf);
+	return inside;
 }
 
 /* A thread stopped in the loader (lazy binding, dlopen) or inside one of
@@ -831,6 +844,10 @@ static int session_prepare_worker(struct session *s)
 			break;
 		}
 	}
+	s->wregs = *g;
+	s->wregs.rax = rax;
+	s->wregs.rip = rip;
+	s->wregs.orig_rax = (uint64_t)-1;
 	sv[SV_R15] = g->r15; sv[SV_R14] = g->r14; sv[SV_R13] = g->r13;
 	sv[SV_R12] = g->r12; sv[SV_R11] = g->r11; sv[SV_R10] = g->r10;
 	sv[SV_R9] = g->r9; sv[SV_R8] = g->r8; sv[SV_RDI] = g->rdi;
@@ -851,7 +868,6 @@ static int session_prepare_worker(struct session *s)
 			   "pid %d: %s", (int)in->pid, strerror(-r));
 		return r;
 	}
-	s->wregs = *g;
 	s->worker = w;
 	return 0;
 }
@@ -886,13 +902,29 @@ static int rsys(struct session *s, long nr, uint64_t a0, uint64_t a1,
 	g.rdi = a0; g.rsi = a1; g.rdx = a2; g.r10 = a3; g.r8 = a4; g.r9 = a5;
 	g.rip = s->stub;
 	g.rsp = s->save;
+	/* Syscall stops tell themselves apart from a SIGTRAP (and are what
+	 * PTRACE_GET_SYSCALL_INFO describes) only with TRACESYSGOOD. */
+	if (!s->sysgood) {
+		long opts = PTRACE_O_TRACEEXIT | PTRACE_O_TRACECLONE |
+			    PTRACE_O_TRACESYSGOOD;
+		if (ptrace(PTRACE_SETOPTIONS, tid, 0L, opts) < 0)
+			return -errno;
+		s->sysgood = true;
+	}
 	if (ptrace(PTRACE_SETREGS, tid, 0L, &g) < 0)
 		return -errno;
+	if (++s->in->nsyscalls == s->in->kill_at)
+		raise(SIGKILL);
+	/* PTRACE_SYSCALL, not PTRACE_SINGLESTEP: the kernel drops syscall
+	 * tracing when the tracer dies (__ptrace_unlink), but a trap flag
+	 * it forced stays set, and the thread would die of SIGTRAP at its
+	 * next instruction (docs/design.md §12.2). */
 	r = -ETIME;
 	for (int k = 0; k < 64; k++) {
+		struct __ptrace_syscall_info si;
 		int st;
 		pid_t wp;
-		if (ptrace(PTRACE_SINGLESTEP, tid, 0L, 0L) < 0) {
+		if (ptrace(PTRACE_SYSCALL, tid, 0L, 0L) < 0) {
 			r = -errno;
 			break;
 		}
@@ -910,21 +942,26 @@ static int rsys(struct session *s, long nr, uint64_t a0, uint64_t a1,
 		}
 		if (ev != 0)
 			continue;
-		if (sig == SIGTRAP) {
-			struct user_regs_struct a;
-			if (ptrace(PTRACE_GETREGS, tid, 0L, &a) < 0) {
+		if (sig == (SIGTRAP | 0x80)) {
+			memset(&si, 0, sizeof(si));
+			if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof(si),
+				   &si) < 0) {
 				r = -errno;
 				break;
 			}
-			if (a.rip == s->stub + 2) {
-				*ret = (int64_t)a.rax;
+			if (si.op == PTRACE_SYSCALL_INFO_ENTRY)
+				continue;
+			if (si.op == PTRACE_SYSCALL_INFO_EXIT) {
+				*ret = si.exit.rval;
 				r = 0;
 				break;
 			}
 		}
 		/* A signal that came first: given back at detach. */
-		session_keep_signal(s, t, sig);
+		session_keep_signal(s, t, sig & 0x7f);
 	}
+	/* The thread resumes with the kernel's restart already applied (from
+	 * a syscall-exit stop the kernel does not apply it again). */
 	if (ptrace(PTRACE_SETREGS, tid, 0L, &s->wregs) < 0 && r == 0)
 		r = -errno;
 	return r;
@@ -1021,6 +1058,7 @@ static int run_session(struct inject *in, session_fn fn, void *arg, int tries,
 		pthread_join(th, NULL);
 		if (s.stopped_ns > in->st.stopped_ns_max)
 			in->st.stopped_ns_max = s.stopped_ns;
+		in->last_stopped_ns = s.stopped_ns;
 		r = s.r;
 		if (r != 1)
 			return r;
@@ -1346,35 +1384,22 @@ static int remove_stale(struct session *s)
 
 /* ---- attach ------------------------------------------------------------------------ */
 
-static uint64_t draw_left(uint64_t rate, uint64_t *rng)
+static int shared_init(struct inject *in, char *err, size_t errlen)
 {
-	/* xorshift64, then an exponential interval of mean rate. */
-	uint64_t x = *rng;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*rng = x;
-	double u = ((double)(x >> 11) + 1.0) / 9007199254740993.0;
-	return (uint64_t)(-log(u) * (double)rate);
-}
+	struct heapring_config cfg = {
+		.tgid = in->nstgid,
+		.cprof_pid = getpid(),
+		.rate = in->rate,
+		.stack_size = in->stack_size,
+		.deadline_ns = tracer_now_ns() + HEAPABI_HEARTBEAT_NS,
+	};
+	int r = heapring_init(in->sh, &cfg, err, errlen);
 
-static void shared_init(struct inject *in)
-{
-	struct heapabi_shared *sh = in->sh;
-
-	sh->version = HEAPABI_VERSION;
-	sh->nslots = HEAPABI_NSLOTS;
-	sh->tgid = in->nstgid;
-	sh->enabled = 1;
-	sh->deadline_ns = tracer_now_ns() + HEAPABI_HEARTBEAT_NS;
-	sh->rate = in->rate;
-	sh->stack_size = in->stack_size;
-	sh->cprof_pid = (uint64_t)getpid();
-	for (uint32_t i = 0; i < HEAPABI_NSLOTS; i++)
-		sh->slots[i].seq = i;
+	if (r < 0)
+		return r;
 	for (int f = 0; f < HEAPABI_NFUNCS; f++)
-		sh->real[f] = in->real[f];
-	__atomic_store_n(&sh->magic, HEAPABI_MAGIC, __ATOMIC_RELEASE);
+		in->sh->real[f] = in->real[f];
+	return 0;
 }
 
 /* The remote memfd_create, the cprof side of the memfd, the remote
@@ -1429,7 +1454,9 @@ static int inject_blob(struct session *s)
 		goto undo;
 	}
 	in->sh = shm;
-	shared_init(in);
+	r = shared_init(in, s->err, s->errlen);
+	if (r < 0)
+		goto undo;
 	r = rsys_ok(s, "mmap (reservation)", SYS_mmap, 0, HEAPABI_TOTAL_SIZE,
 		    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 		    (uint64_t)-1, 0, &base);
@@ -1472,27 +1499,21 @@ undo:
 	return r;
 }
 
-/* The private area: counters seeded, live = 1 (real[] is in place). */
+/* The private area as heapring sets it up, with live = 1 (real[] is in
+ * place). */
 static int write_private(struct inject *in)
 {
-	struct heapabi_private *p = calloc(1, sizeof(*p));
-	uint64_t seed = 0;
+	void *p = calloc(1, HEAPABI_PRIV_SIZE);
 
 	if (!p)
 		return -ENOMEM;
-	if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
-		seed = tracer_now_ns();
-	seed |= 1;
-	for (unsigned i = 0; i < HEAPABI_NCOUNTERS; i++) {
-		p->counters[i].left = (int64_t)draw_left(in->rate, &seed);
-		p->counters[i].rng = seed | 1;
-	}
-	p->live = 1;
-	struct iovec l = { p, sizeof(*p) };
+	heapring_init_private(p);
+	((struct heapabi_private *)p)->live = 1;
+	struct iovec l = { p, HEAPABI_PRIV_SIZE };
 	struct iovec rm = { (void *)(uintptr_t)(in->base + HEAPABI_CODE_SIZE +
-						 HEAPABI_SHARED_SIZE), sizeof(*p) };
+						 HEAPABI_SHARED_SIZE), HEAPABI_PRIV_SIZE };
 	ssize_t n = process_vm_writev(in->pid, &l, 1, &rm, 1, 0);
-	int r = n == (ssize_t)sizeof(*p) ? 0 : n < 0 ? -errno : -EIO;
+	int r = n == (ssize_t)HEAPABI_PRIV_SIZE ? 0 : n < 0 ? -errno : -EIO;
 	free(p);
 	return r;
 }
@@ -1602,13 +1623,13 @@ int inject_attach(pid_t pid, const struct inject_opts *o, struct inject **out,
 		in->stack_size = HEAPABI_STACK_MAX;
 	in->image = o ? o->image : NULL;
 	in->image_len = o ? o->image_len : 0;
-#ifdef CPROF_HAVE_HEAPBLOB
 	if (!in->image) {
 		in->image = heapblob_image;
 		in->image_len = heapblob_image_len;
 	}
-#endif
 	in->mem = -1;
+	const char *k = getenv("CPROF_INJECT_KILL_AT");
+	in->kill_at = k ? (unsigned)strtoul(k, NULL, 10) : 0;
 	r = check_image(in, err, errlen);
 	if (r < 0)
 		goto fail;
@@ -1649,6 +1670,7 @@ int inject_attach(pid_t pid, const struct inject_opts *o, struct inject **out,
 	}
 	if (r < 0)
 		goto fail;
+	in->st.attach_stopped_ns = in->last_stopped_ns;
 	for (size_t i = 0; i < p.n; i++)
 		inject_remember(in, p.m[i].l_addr, p.m[i].l_ld);
 	plan_free(&p);
@@ -1701,8 +1723,7 @@ int inject_poll(struct inject *in, char *err, size_t errlen)
 		errmsg_set(err, errlen, "pid %d exited", (int)in->pid);
 		return -ESRCH;
 	}
-	__atomic_store_n(&in->sh->deadline_ns,
-			 tracer_now_ns() + HEAPABI_HEARTBEAT_NS, __ATOMIC_RELEASE);
+	heapring_set_deadline(in->sh, tracer_now_ns() + HEAPABI_HEARTBEAT_NS);
 	/* A cheap look at the link map first: a new module is rare. */
 	struct lm_entry *lm = NULL;
 	size_t n = 0;
@@ -1744,7 +1765,7 @@ static int detach_fn(struct session *s)
 
 	if (!*restored) {
 		undo_patches(in, 0);
-		__atomic_store_n(&in->sh->enabled, 0, __ATOMIC_RELEASE);
+		heapring_disable(in->sh);
 		int r = mem_write(in, in->base + HEAPABI_CODE_SIZE +
 				  HEAPABI_SHARED_SIZE, &zero, sizeof(zero));
 		if (r < 0) {
@@ -1773,6 +1794,7 @@ int inject_detach(struct inject *in, struct inject_stats *st, char *err,
 		return 0;
 	r = run_session(in, detach_fn, &restored, INJECT_MAX_TRIES, &busy, err,
 			errlen);
+	in->st.detach_stopped_ns = in->last_stopped_ns;
 	if (r == 1) {
 		/* Inert: GOT restored, live = 0; a later cprof removes it. */
 		in->st.left_mapped = true;

@@ -66,6 +66,8 @@ struct inject_stats {
 	unsigned retries;		/* stop sessions retried (a thread in
 					 * ld.so, the allocator or the blob) */
 	uint64_t stopped_ns_max;	/* longest stop of the threads */
+	uint64_t attach_stopped_ns;	/* the threads' stop of the attach */
+	uint64_t detach_stopped_ns;	/* and of the detach (its last try) */
 	bool left_mapped;		/* detach left the blob mapped (inert) */
 	unsigned removed_stale;		/* samplers of killed cprofs removed */
 };

@@ -1,9 +1,10 @@
 # inject_lib.bash - helpers of the injector's end-to-end tests
 # (tests/e2e/inject_*.sh; source it after lib.sh and t_init).
 #
-#   DRIVE                 the injector's test driver (build/workloads/inject_drive);
+#   DRIVE                 the injector's test driver (inject_drive beside $CPROF);
 #                         the tests fail, not skip, when it is missing
-#   DRIVE_ARGS            arguments given to it before the PID
+#   DRIVE_ARGS            arguments given to it before the PID (none: the
+#                         real sampler; --passthrough: hooks that only count)
 #   inj_maps PID          /proc/PID/maps with runs of anonymous lines merged
 #                         into one range ([heap] by its start): what a malloc
 #                         loop changes by itself (arenas growing inside their
@@ -17,8 +18,8 @@
 #   inj_target_ok         end the target (SIGALRM: its own end), wait for it
 #                         and check its own line
 
-DRIVE=$WORKLOAD_DIR/inject_drive
-DRIVE_ARGS=${DRIVE_ARGS:---passthrough}
+DRIVE=$(dirname "$CPROF")/inject_drive
+DRIVE_ARGS=${DRIVE_ARGS:-}
 [ -x "$DRIVE" ] || fail "the injector's driver is missing ($DRIVE)"
 command -v readelf >/dev/null || fail "readelf not found (binutils)"
 
@@ -40,7 +41,7 @@ inj_maps() {
 }
 
 inj_got() {
-	python3 - "$1" <<'PY'
+	T=$T python3 - "$1" <<'PY'
 import os, re, subprocess, sys
 pid = sys.argv[1]
 names = {"malloc", "free", "calloc", "realloc", "reallocarray", "posix_memalign",
@@ -56,13 +57,21 @@ for line in open(f"/proc/{pid}/maps"):
 mem = open(f"/proc/{pid}/mem", "rb")
 for path, start in sorted(first.items()):
     real = f"/proc/{pid}/root{path}"
+    # readelf's output kept per file (its device and inode): the same
+    # libc is read for every target of a test.
     try:
+        st = os.stat(real)
+    except OSError:
+        continue
+    cache = os.path.join(os.environ["T"], f"readelf.{st.st_dev}.{st.st_ino}")
+    if os.path.exists(cache):
+        hdr, rel = open(cache).read().split("\0")
+    else:
         hdr = subprocess.run(["readelf", "-lhW", real], capture_output=True,
                              text=True).stdout
         rel = subprocess.run(["readelf", "-rW", real], capture_output=True,
                              text=True).stdout
-    except OSError:
-        continue
+        open(cache, "w").write(hdr + "\0" + rel)
     loads = [int(m.group(1), 16) for m in
              re.finditer(r"^\s*LOAD\s+0x[0-9a-f]+\s+0x([0-9a-f]+)", hdr, re.M)]
     if not loads:

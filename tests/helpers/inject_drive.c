@@ -4,8 +4,9 @@
  *
  *   inject_drive [--passthrough] PID SECONDS [RATE]
  *
- * Attaches, polls every 100 ms for SECONDS (or until SIGTERM or SIGINT), counting the samples in the
- * ring (consumed as heapabi.h says), then detaches. Prints
+ * Attaches, polls every 100 ms for SECONDS (or until SIGTERM or SIGINT),
+ * counting the samples read from the ring with heapring, then detaches.
+ * Prints
  *   attached pid=P base=0x... modules=N entries=N stop_ms=X
  *   patch ADDR ORIG HOOK          one line per GOT entry patched
  *   samples=N dropped=N entries=N modules=N
@@ -25,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "heapring.h"
 #include "inject.h"
 
 /* The test image: the header, then per function
@@ -77,17 +79,12 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Takes every published slot (heapabi.h's consumer side). */
+/* Takes every published sample. */
 static uint64_t drain(struct heapabi_shared *sh)
 {
 	uint64_t n = 0;
-	for (;;) {
-		uint64_t tail = __atomic_load_n(&sh->tail, __ATOMIC_RELAXED);
-		struct heapabi_slot *s = &sh->slots[tail % HEAPABI_NSLOTS];
-		if (__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) != tail + 1)
-			break;
-		__atomic_store_n(&s->seq, tail + HEAPABI_NSLOTS, __ATOMIC_RELEASE);
-		__atomic_store_n(&sh->tail, tail + 1, __ATOMIC_RELEASE);
+	while (heapring_peek(sh)) {
+		heapring_release(sh);
 		n++;
 	}
 	return n;
@@ -167,8 +164,10 @@ int main(int argc, char **argv)
 	if (dr < 0)
 		printf("error: %s\n", err);
 	printf("detached modules=%u entries=%u retries=%u stop_ms_max=%.3f "
-	       "left_mapped=%d removed_stale=%u\n", st.modules, st.entries,
-	       st.retries, st.stopped_ns_max / 1e6, st.left_mapped ? 1 : 0,
+	       "attach_stop_ms=%.3f detach_stop_ms=%.3f left_mapped=%d "
+	       "removed_stale=%u\n", st.modules, st.entries, st.retries,
+	       st.stopped_ns_max / 1e6, st.attach_stopped_ns / 1e6,
+	       st.detach_stopped_ns / 1e6, st.left_mapped ? 1 : 0,
 	       st.removed_stale);
 	return r < 0 || dr < 0 ? 1 : 0;
 }

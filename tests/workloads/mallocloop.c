@@ -12,12 +12,17 @@
  *     and exits 0 only when all of them are right. SIGALRM sent early ends
  *     it the same way. --seccomp installs an
  *     allow-everything seccomp filter first (a target injection refuses).
+ *   mallocloop SECONDS --dlopen-when FILE
+ *     also a thread that, once FILE exists, dlopens libz.so.1 (which calls
+ *     malloc and free through its own GOT) and compresses and uncompresses
+ *     a buffer in a loop, each round trip checked (bad=).
  *   mallocloop SECONDS --idle
  *     no allocating threads: every thread is inside a blocking system call
  *     (main in read(), the sleeper in nanosleep) whenever it is stopped.
  * Prints "ready" once running.
  */
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -157,6 +162,44 @@ static void *sleeper(void *arg)
 	return NULL;
 }
 
+static const char *dlopen_when;
+static volatile unsigned long zlib_rounds, zlib_bad;
+
+typedef int (*zfn)(unsigned char *, unsigned long *, const unsigned char *,
+		   unsigned long);
+
+static void *zlib_loop(void *arg)
+{
+	(void)arg;
+	while (!stop && access(dlopen_when, F_OK) != 0) {
+		struct timespec ts = { 0, 20000000 };
+		nanosleep(&ts, NULL);
+	}
+	if (stop)
+		return NULL;
+	void *h = dlopen("libz.so.1", RTLD_NOW);
+	zfn comp = h ? (zfn)dlsym(h, "compress") : NULL;
+	zfn uncomp = h ? (zfn)dlsym(h, "uncompress") : NULL;
+	if (!comp || !uncomp) {
+		zlib_bad++;
+		return NULL;
+	}
+	printf("dlopened\n");
+	fflush(stdout);
+	static unsigned char in[8192], z[16384], out[8192];
+	while (!stop) {
+		for (size_t i = 0; i < sizeof(in); i++)
+			in[i] = (unsigned char)((i * 7 + zlib_rounds) % 61);
+		unsigned long zl = sizeof(z), ol = sizeof(out);
+		if (comp(z, &zl, in, sizeof(in)) != 0 ||
+		    uncomp(out, &ol, z, zl) != 0 || ol != sizeof(in) ||
+		    memcmp(in, out, sizeof(in)) != 0)
+			zlib_bad++;
+		zlib_rounds++;
+	}
+	return NULL;
+}
+
 static int seccomp_allow_all(void)
 {
 	struct sock_filter f[] = {
@@ -171,7 +214,7 @@ static int seccomp_allow_all(void)
 int main(int argc, char **argv)
 {
 	struct worker w[2] = { { .id = 1 }, { .id = 2 } };
-	pthread_t th[2], sl;
+	pthread_t th[2], sl, zt;
 	bool idle = false;
 	sigset_t set, old;
 	char buf[8];
@@ -189,6 +232,8 @@ int main(int argc, char **argv)
 				perror("seccomp");
 				return 2;
 			}
+		} else if (strcmp(argv[i], "--dlopen-when") == 0 && i + 1 < argc) {
+			dlopen_when = argv[++i];
 		} else if (strcmp(argv[i], "--idle") == 0) {
 			idle = true;
 		}
@@ -204,6 +249,8 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 2; i++)
 			pthread_create(&th[i], NULL, work, &w[i]);
 	pthread_create(&sl, NULL, sleeper, NULL);
+	if (dlopen_when)
+		pthread_create(&zt, NULL, zlib_loop, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	alarm(seconds);
 	printf("ready\n");
@@ -217,6 +264,12 @@ int main(int argc, char **argv)
 	stop = 1;
 	pthread_join(sl, NULL);
 	unsigned long loops = 0, bad = 0;
+	if (dlopen_when) {
+		pthread_join(zt, NULL);
+		bad += zlib_bad;
+		if (!zlib_rounds)
+			bad++;
+	}
 	uint64_t sum = 0, expected = 0;
 	if (!idle)
 		for (int i = 0; i < 2; i++) {
@@ -226,6 +279,8 @@ int main(int argc, char **argv)
 			sum += w[i].sum;
 			expected += w[i].expected;
 		}
+	if (dlopen_when)
+		printf("zlib_rounds=%lu ", (unsigned long)zlib_rounds);
 	printf("loops=%lu checksum=%llu expected=%llu bad=%lu sleeps=%lu "
 	       "short_sleeps=%lu read_ok=%d\n", loops, (unsigned long long)sum,
 	       (unsigned long long)expected, bad, (unsigned long)sleeps,
