@@ -16,7 +16,7 @@
  *       milliseconds at the paced speed (-1: only on SIGHUP; default -1)
  *   -m  the module (default: libheapmod.so beside the executable)
  *   -B  bytes of the one large block allocated (and kept) every second
- *       by a thread of its own (1 MiB; 0: none)
+ *       by a thread of its own, from 1 s after the start (1 MiB; 0: none)
  *
  * A round of a thread allocates, of the -q bytes: 40% in hm_alloc_freed
  * (malloc, freed at once), 25% in hm_alloc_kept (malloc, kept until the
@@ -346,13 +346,18 @@ static void *big_thread(void *arg)
 {
 	(void)arg;
 	pthread_setname_np(pthread_self(), "heapmix-big");
-	while (!atomic_load(&mixing_done)) {
+	/* The first one a second after the start, not at once: a profiler
+	 * started with the process (-- COMMAND) sees the same blocks as the
+	 * process counts. */
+	for (;;) {
+		for (int i = 0; i < 20 && !atomic_load(&mixing_done); i++)
+			usleep(50000);
+		if (atomic_load(&mixing_done))
+			break;
 		if (nbig < 4096) {
 			big_blocks[nbig++] = hm_big(big_bytes);
 			__atomic_add_fetch(&big_total, big_bytes, __ATOMIC_RELAXED);
 		}
-		for (int i = 0; i < 20 && !atomic_load(&mixing_done); i++)
-			usleep(50000);
 	}
 	return NULL;
 }
