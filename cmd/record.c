@@ -553,10 +553,19 @@ static int on_tick(const struct record_stats *st, void *arg)
 				snprintf(when, sizeof(when), "%.0f s left", left < 0 ? 0 : left);
 			else
 				snprintf(when, sizeof(when), "%.0f s", st->elapsed);
+			char cost[96] = "";
+
+			/* uprobes: what they cost the target, measured. */
+			if (st->heap_calls_period && st->heap_slower_pct >= 0)
+				snprintf(cost, sizeof(cost), ", %.0f calls/s, ~%.0f%% slower",
+					 st->heap_calls_per_sec, st->heap_slower_pct);
+			else if (st->heap_calls_period)
+				snprintf(cost, sizeof(cost), ", %.0f calls/s, over a CPU in probes",
+					 st->heap_calls_per_sec);
 			fprintf(stderr, "\rcprof: recording the heap of pid %d (%s): %s, "
-				"%llu samples, %.1f MB sampled\033[K", (int)pg->pid,
+				"%llu samples, %.1f MB sampled%s\033[K", (int)pg->pid,
 				st->heap_method ? st->heap_method : "?", when,
-				(unsigned long long)st->samples, (double)st->heap_bytes / 1e6);
+				(unsigned long long)st->samples, (double)st->heap_bytes / 1e6, cost);
 		} else if (pg->cli->seconds > 0) {
 			double left = pg->cli->seconds - st->elapsed;
 			fprintf(stderr, "\rcprof: recording pid %d: %.0f s left, %llu %s\033[K",
@@ -848,6 +857,11 @@ static void heap_summary(const struct record_cli *cli, const struct record_stats
 			 "at most", st->heap.modules, plural(st->heap.modules, "module", "modules"),
 			 st->heap.entries, plural(st->heap.entries, "entry", "entries"),
 			 (double)st->heap.stopped_ns_max / 1e6);
+	if (st->heap_calls_period)
+		cli_info("uprobes: one allocator call in %llu sampled; %.0f calls/s at the "
+			 "last measure, the target ~%.0f%% slower for it; in use is empty "
+			 "(frees are not seen)", (unsigned long long)st->heap_calls_period,
+			 st->heap_calls_per_sec, st->heap_slower_pct < 0 ? 100.0 : st->heap_slower_pct);
 	if (st->heap.removed_stale)
 		cli_info("removed %u sampler%s a killed cprof had left", st->heap.removed_stale,
 			 st->heap.removed_stale == 1 ? "" : "s");

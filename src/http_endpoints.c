@@ -363,7 +363,11 @@ static int dump_get(struct http_target *tg, uint64_t not_before,
 			clock_gettime(CLOCK_REALTIME, &wall);
 			sd->wall_ns = (int64_t)wall.tv_sec * 1000000000 + wall.tv_nsec;
 			sd->started_ns = mono_ns();
+			/* One ptrace session at a time: the heap sampler's
+			 * attach and polls stop the threads too. */
+			pthread_mutex_lock(&tg->ptrace_lock);
 			sd->err = threads_capture(&tg->topts, &sd->d, sd->why, sizeof(sd->why));
+			pthread_mutex_unlock(&tg->ptrace_lock);
 		}
 		pthread_mutex_lock(&tg->capture_lock);
 		tg->capturing = false;
@@ -759,7 +763,9 @@ static void *heap_thread(void *arg)
 
 	while (!atomic_load(&tg->heap_quit)) {
 		pthread_mutex_lock(&tg->heap_lock);
+		pthread_mutex_lock(&tg->ptrace_lock);
 		int e = record_heap_step(tg->heap, err, sizeof(err));
+		pthread_mutex_unlock(&tg->ptrace_lock);
 		pthread_mutex_unlock(&tg->heap_lock);
 		/* A target gone: nothing more to read; its profile stays
 		 * answerable until the target is closed. */
@@ -781,7 +787,9 @@ void http_heap_stop(struct http_target *tg)
 	if (tg->heap) {
 		char err[256];
 
+		pthread_mutex_lock(&tg->ptrace_lock);
 		record_heap_stop(tg->heap, NULL, err, sizeof(err));
+		pthread_mutex_unlock(&tg->ptrace_lock);
 		tg->heap = NULL;
 	}
 }
@@ -800,13 +808,17 @@ static int heap_ensure(struct http_target *tg, char *err, size_t errlen)
 	ro.seconds = 0;
 	if (!ro.heap_rate)
 		ro.heap_rate = RECORD_HEAP_RATE;
+	pthread_mutex_lock(&tg->ptrace_lock);
 	int e = record_heap_start(&ro, &tg->heap, err, errlen);
+	pthread_mutex_unlock(&tg->ptrace_lock);
 	if (e < 0)
 		return e;
 	atomic_store(&tg->heap_quit, false);
 	e = -pthread_create(&tg->heap_thread, NULL, heap_thread, tg);
 	if (e < 0) {
+		pthread_mutex_lock(&tg->ptrace_lock);
 		record_heap_stop(tg->heap, NULL, NULL, 0);
+		pthread_mutex_unlock(&tg->ptrace_lock);
 		tg->heap = NULL;
 		errmsg_set(err, errlen, "cannot start a thread: %s", strerror(-e));
 		return e;

@@ -83,6 +83,9 @@ struct http_target {
 	/* heap and allocs: one sampler per target, started by the first
 	 * request and read by a thread of ours until the target is closed
 	 * (http_endpoints.c). */
+	pthread_mutex_t ptrace_lock;	/* one ptrace session at a time:
+					 * thread dumps, the heap sampler's
+					 * attach, polls and detach */
 	pthread_mutex_t heap_lock;	/* the fields below */
 	struct record_heap *heap;
 	pthread_t heap_thread;

@@ -56,6 +56,7 @@ int http_target_init(struct http_target *t, const struct http_opts *o,
 	pthread_cond_init(&t->capture_cond, NULL);
 	pthread_mutex_init(&t->slot_lock, NULL);
 	pthread_mutex_init(&t->heap_lock, NULL);
+	pthread_mutex_init(&t->ptrace_lock, NULL);
 	t->names = symnames_new(HTTP_SYMBOL_CACHE_NAMES);
 	if (!t->names) {
 		http_target_fini(t);
@@ -70,6 +71,7 @@ void http_target_fini(struct http_target *t)
 	/* First: the target must not stay hooked once we stop serving. */
 	http_heap_stop(t);
 	pthread_mutex_destroy(&t->heap_lock);
+	pthread_mutex_destroy(&t->ptrace_lock);
 	pthread_mutex_destroy(&t->slot_lock);
 	symnames_free(t->names);
 	t->names = NULL;

@@ -150,6 +150,11 @@ struct record_stats {
 	uint64_t heap_untracked;	/* blocks the live set could not hold */
 	uint64_t heap_stack_failed;	/* samples without a stack copy */
 	struct record_heap_detach heap;	/* the attach and the detach */
+	/* --method uprobe: one call in heap_calls_period sampled, the
+	 * allocator's measured call rate and the slowdown it costs. */
+	uint64_t heap_calls_period;
+	double heap_calls_per_sec;
+	double heap_slower_pct;		/* -1: more than a CPU's worth */
 };
 
 /* One frame of a sample's stack, as record_callbacks.sample sees it. The

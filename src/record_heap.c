@@ -19,6 +19,7 @@
 #include "heapabi.h"
 #include "heapprof.h"
 #include "heapring.h"
+#include "heapuprobe.h"
 #include "heapsample.h"
 #include "errmsg.h"
 
@@ -33,6 +34,12 @@ struct record_heap {
 	struct record_heap_source own_src;	/* the injector's, arg ours */
 	struct heapabi_shared *shared;
 	bool attached;
+	/* --method uprobe (docs/design.md §12.4): perf events instead. */
+	struct sampler *usampler;
+	struct heapuprobe_target ut;
+	struct heapuprobe_meter meter;
+	uint64_t uperiod;
+	int uerror;
 	struct heapprof *hp;
 	uint64_t regs[HEAPABI_NR_REGS];
 	uint8_t *stack;			/* HEAPABI_STACK_MAX */
@@ -110,9 +117,21 @@ static int add_sample(struct record_heap *h, const struct heap_sample *hs)
 	return 0;
 }
 
+static int on_uprobe(const struct sampler_record *rec, void *arg);
+
 static int drain(struct record_heap *h)
 {
 	struct heap_sample hs;
+
+	if (h->usampler) {
+		int e = sampler_read(h->usampler, 0, on_uprobe, h);
+
+		if (h->uerror)
+			return h->uerror;
+		return e == -ESRCH || e == -EINTR ? 0 : e;
+	}
+	if (!h->shared)
+		return 0;
 
 	/* Bounded: a target allocating faster than we read must not keep
 	 * the tick (and the heartbeat) waiting. */
@@ -125,10 +144,92 @@ static int drain(struct record_heap *h)
 	return 0;
 }
 
+/* --- uprobes ----------------------------------------------------------------- */
+
+/* One call in this many is sampled: at the default rate one call in 128,
+ * as if the typical allocation were 4 KiB (docs/design.md §12.3). */
+static uint64_t uprobe_period(uint64_t rate)
+{
+	return rate / 4096 ? rate / 4096 : 1;
+}
+
+static int on_uprobe(const struct sampler_record *rec, void *arg)
+{
+	struct record_heap *h = arg;
+	struct heap_sample hs;
+	int e = heapuprobe_convert(rec, h->uperiod, h->regs, &hs);
+
+	if (e == 1)
+		e = add_sample(h, &hs);
+	if (e < 0 && e != -EBADMSG) {
+		h->uerror = e;
+		return 1;
+	}
+	return 0;
+}
+
+static int uprobe_open(struct record_heap *h, char *err, size_t errlen)
+{
+	int e = heapuprobe_find(h->opts.pid, &h->ut, err, errlen);
+
+	if (e < 0)
+		return e;
+	h->uperiod = uprobe_period(h->opts.heap_rate);
+	struct sampler_opts so = {
+		.pid = h->opts.pid,
+		.stack_size = h->opts.stack_size ? h->opts.stack_size : 8192,
+		.callgraph = SAMPLER_CG_DWARF,
+		.ring_pages = DWARF_RING_PAGES,
+	};
+	heapuprobe_sampler_opts(&h->ut, h->uperiod, &so);
+	e = sampler_open(&so, &h->usampler, err, errlen);
+	if (e < 0)
+		return e;
+	char cerr[128];
+	if (heapuprobe_calibrate(&h->meter.call_ns, cerr, sizeof(cerr)) < 0)
+		h->meter.call_ns = 0;	/* the default figure */
+	e = sampler_enable(h->usampler);
+	if (e < 0) {
+		errmsg_set(err, errlen, "cannot enable the uprobes: %s", strerror(-e));
+		return e;
+	}
+	struct heapuprobe_rate rt;
+	heapuprobe_rate(h->usampler, &h->meter, now_ns(CLOCK_MONOTONIC), &rt);
+	h->r.st.heap_calls_period = h->uperiod;
+	return 0;
+}
+
+static int uprobe_step(struct record_heap *h, char *err, size_t errlen)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	int e = sampler_read(h->usampler, 0, on_uprobe, h);
+
+	if (h->uerror)
+		e = h->uerror;
+	if (e < 0 && e != -EINTR) {
+		if (err && errlen && !err[0] && e != -ESRCH)
+			errmsg_set(err, errlen, "cannot read the uprobes: %s", strerror(-e));
+		return e;
+	}
+	if (now - h->last_poll_ns >= TICK_MS * 1000000ULL) {
+		struct heapuprobe_rate rt;
+
+		h->last_poll_ns = now;
+		if (heapuprobe_rate(h->usampler, &h->meter, now, &rt) == 0 && rt.seconds > 0) {
+			h->r.st.heap_calls_per_sec = rt.calls_per_sec;
+			h->r.st.heap_slower_pct = rt.slower_pct;
+		}
+	}
+	h->r.st.elapsed = (double)(now - h->start_ns) / 1e9;
+	return 0;
+}
+
 static void read_counters(struct record_heap *h)
 {
 	struct heapring_stats hs;
 
+	if (!h->shared)
+		return;
 	heapring_stats(h->shared, &hs);
 	h->r.st.heap_dropped = hs.dropped;
 	h->r.st.heap_untracked = hs.untracked;
@@ -160,6 +261,7 @@ static void heap_release(struct record_heap *h)
 	free(r->act);
 	free(r->frames);
 	heapprof_free(h->hp);
+	sampler_free(h->usampler);
 	free(h->stack);
 	free(h->own_src.arg);
 	free(h);
@@ -236,20 +338,20 @@ int record_heap_start(const struct record_opts *opts, struct record_heap **out,
 	}
 
 	h->src = opts->heap_source;
-	if (!h->src && opts->heap_method == RECORD_HEAP_UPROBE) {
-		e = -ENOTSUP;
-		errmsg_set(err, errlen, "--method uprobe is not in this build");
-		goto fail;
-	}
-	if (!h->src) {
+	bool uprobe = !h->src && opts->heap_method == RECORD_HEAP_UPROBE;
+	if (!h->src && !uprobe) {
 		e = record_heap_check(opts->pid, err, errlen);
 		if (e == -ENOTSUP && opts->heap_method == RECORD_HEAP_AUTO) {
 			/* The allocator is in the program itself: uprobes
 			 * are the only way (docs/design.md §12.4). */
+			uprobe = true;
+			if (err && errlen)
+				err[0] = '\0';
+		} else if (e < 0) {
 			goto fail;
 		}
-		if (e < 0)
-			goto fail;
+	}
+	if (!h->src && !uprobe) {
 		e = record_heap_injector(&h->own_src);
 		if (e < 0) {
 			if (e == -ENOTSUP)
@@ -258,7 +360,7 @@ int record_heap_start(const struct record_opts *opts, struct record_heap **out,
 		}
 		h->src = &h->own_src;
 	}
-	r->st.heap_method = "inject";
+	r->st.heap_method = uprobe ? "uprobe" : "inject";
 	/* The target's modules are read before the sampler goes in: the
 	 * first samples are then symbolized at once. */
 	struct procs_process *proc = procs_process(r->procs, opts->pid,
@@ -279,9 +381,12 @@ int record_heap_start(const struct record_opts *opts, struct record_heap **out,
 	e = add_header(h);
 	if (e < 0)
 		goto fail;
-	e = h->src->attach(h->src->arg, opts->pid, h->opts.heap_rate,
-			   opts->stack_size ? opts->stack_size : HEAPABI_STACK_MAX,
-			   &h->shared, err, errlen);
+	if (uprobe)
+		e = uprobe_open(h, err, errlen);
+	else
+		e = h->src->attach(h->src->arg, opts->pid, h->opts.heap_rate,
+				   opts->stack_size ? opts->stack_size : HEAPABI_STACK_MAX,
+				   &h->shared, err, errlen);
 	if (e < 0)
 		goto fail;
 	h->attached = true;
@@ -299,6 +404,10 @@ int record_heap_step(struct record_heap *h, char *err, size_t errlen)
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	int e = 0;
 
+	h->r.err = err;
+	h->r.errlen = errlen;
+	if (h->usampler)
+		return uprobe_step(h, err, errlen);
 	/* The heartbeat and new modules every tick; the ring as often as
 	 * asked (it holds HEAPABI_NSLOTS samples). */
 	if (now - h->last_poll_ns >= TICK_MS * 1000000ULL) {
@@ -319,7 +428,7 @@ int record_heap_step(struct record_heap *h, char *err, size_t errlen)
 
 void record_heap_get_stats(struct record_heap *h, struct record_stats *st)
 {
-	if (h->src->stats)
+	if (h->src && h->src->stats)
 		h->src->stats(h->src->arg, &h->r.st.heap);
 	*st = h->r.st;
 }
@@ -345,9 +454,11 @@ static int make_profile(struct record_heap *h, enum record_profile kind,
 		.samples = h->r.st.samples,
 		.dropped = h->r.st.heap_dropped,
 		.untracked = h->r.st.heap_untracked,
+		.calls_period = h->usampler ? h->uperiod : 0,
+		.no_inuse = h->usampler != NULL,
 	};
 
-	if (h->attached)
+	if (h->attached && h->shared)
 		heapprof_update(h->hp, ring_is_live, h);
 	int e = heapprof_profile(h->hp, h->r.profile, kind == RECORD_ALLOCS ?
 				 HEAPPROF_ALLOCS : HEAPPROF_HEAP, &info, out);
@@ -367,7 +478,8 @@ int record_heap_profile(struct record_heap *h, enum record_profile kind,
 
 int record_heap_text(struct record_heap *h, FILE *f)
 {
-	heapprof_update(h->hp, ring_is_live, h);
+	if (h->attached && h->shared)
+		heapprof_update(h->hp, ring_is_live, h);
 	return heapprof_text(h->hp, h->r.profile, NULL, NULL, f);
 }
 
@@ -376,6 +488,11 @@ static int heap_detach(struct record_heap *h, char *err, size_t errlen)
 {
 	if (!h->attached)
 		return 0;
+	if (h->usampler) {
+		h->attached = false;
+		sampler_disable(h->usampler);
+		return 0;
+	}
 	/* In use is read from the live set, which goes with the sampler:
 	 * once for all, before it does. */
 	heapprof_update(h->hp, ring_is_live, h);
