@@ -44,8 +44,9 @@ awk -v a="$seen" -v b="$own" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 
 	fail "uprobes counted $seen calls, the workload made $own"
 
 samples=$(awk '$1 == "samples" { print $2 }' "$T/drive.out")
-# One in 10 of the 3 allocating calls an iteration, and of the thread's 10000.
-[ "$samples" -ge $(( (ITERS * 3 + 10000) / 10 / 2 )) ] || fail "only $samples samples"
+# One in 10 of the 3 allocating calls an iteration, and of the thread's
+# 10000 (10,000): some may be lost when the drive is descheduled.
+[ "$samples" -ge $(( (ITERS * 3 + 10000) / 10 / 4 )) ] || fail "only $samples samples"
 
 top() { awk -v f="$1" '$1 == "top" && $2 == f { print $3 }' "$T/drive.out"; }
 for f in alloc_big alloc_grow alloc_small thread_alloc; do

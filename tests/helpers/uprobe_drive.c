@@ -108,6 +108,9 @@ int main(int argc, char **argv)
 	printf("module %s main_program %d\n", t.module, t.main_program);
 	heapuprobe_sampler_opts(&t, d.period, &o);
 	o.stack_size = 8192;
+	/* 4 MiB a CPU: ~500 samples of 8 KiB, for a drive descheduled a
+	 * while on a loaded machine. */
+	o.ring_pages = 1024;
 	r = sampler_open(&o, &s, err, sizeof(err));
 	if (r == 0)
 		r = symbolizer_new(o.pid, false, &d.sym, err, sizeof(err));
