@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 source "$(dirname "$0")/inject_lib.bash"
 
-inj_start mallocloop_fp 120 --dlopen-when "$T/go"
+inj_start mallocloop_fp 290 --dlopen-when "$T/go"
 start_bg "$DRIVE" $DRIVE_ARGS "$TPID" 100 > "$T/drive.out"
 DPID=$BG_PID
 wait_for 20 "the driver to attach" grep -q '^attached' "$T/drive.out"

@@ -15,6 +15,8 @@
 #                         from /proc/PID/mem
 #   inj_start WORKLOAD ARGS...   start it, wait for "ready"; PID in $TPID,
 #                         its output in $T/target.out
+#   inj_attach_check W    attach to workload W, check the hooks are in place and
+#                         sample, detach, check maps, GOT, the target's result
 #   inj_target_ok         end the target (SIGALRM: its own end), wait for it
 #                         and check its own line
 
@@ -105,4 +107,47 @@ inj_target_ok() {
 	grep -q "checksum=" "$T/target.out" || fail "the target printed no result (rc $rc): $(cat "$T/target.out")"
 	[ "$rc" -eq 0 ] || fail "the target's own check failed (rc $rc): $(tail -1 "$T/target.out")"
 	note "target: $(tail -1 "$T/target.out")"
+}
+
+# inj_attach_check WORKLOAD: attach to it while it runs its malloc loop,
+# check that malloc's GOT entry points into the blob and samples come,
+# detach, and check maps and GOT as before and the target's own result.
+inj_attach_check() {
+	local w=$1 base hooked samples tr mod name val DPID
+	inj_start "$w" 290
+	inj_maps "$TPID" > "$T/maps.before"
+	inj_got "$TPID" > "$T/got.before"
+	grep -q " malloc " "$T/got.before" || fail "$w: no GOT entry of malloc found by readelf"
+	start_bg "$DRIVE" $DRIVE_ARGS "$TPID" 100 4096 > "$T/drive.out"
+	DPID=$BG_PID
+	wait_for 20 "$w: the driver to attach" grep -q '^attached' "$T/drive.out"
+	inj_got "$TPID" > "$T/got.during"
+	base=$(sed -n 's/^attached .*base=0x\([0-9a-f]*\).*/\1/p' "$T/drive.out")
+	[ -n "$base" ] || fail "$w: driver: $(cat "$T/drive.out")"
+	# Independently of the driver: the main program's malloc entry now
+	# points into the injected code.
+	hooked=0
+	while read -r mod name _ val; do
+		[ "$mod" = "$w" ] && [ "$name" = malloc ] &&
+			[ $((val)) -ge $((16#$base)) ] && [ $((val)) -lt $((16#$base + 16384)) ] &&
+			hooked=$((hooked + 1))
+	done < "$T/got.during"
+	[ "$hooked" -ge 1 ] || fail "$w: malloc's GOT entry not pointing into the blob at 0x$base: $(grep malloc "$T/got.during")"
+	grep -q "memfd:cprof-heap" "/proc/$TPID/maps" || fail "$w: no cprof-heap mapping while attached"
+	sleep 0.5
+	kill -TERM "$DPID"
+	wait "$DPID" || fail "$w: the driver failed: $(cat "$T/drive.out")"
+	forget_bg "$DPID"
+	grep -q '^detached .*left_mapped=0' "$T/drive.out" || fail "$w: $(tail -1 "$T/drive.out")"
+	samples=$(sed -n 's/^samples=\([0-9]*\).*/\1/p' "$T/drive.out")
+	[ "${samples:-0}" -gt 0 ] || fail "$w: no sample at a rate of 4 KiB: $(cat "$T/drive.out")"
+	inj_maps "$TPID" > "$T/maps.after"
+	inj_got "$TPID" > "$T/got.after"
+	diff "$T/maps.before" "$T/maps.after" || fail "$w: /proc/PID/maps differs after detach"
+	diff "$T/got.before" "$T/got.after" || fail "$w: GOT entries differ after detach"
+	grep -q "cprof-heap" "/proc/$TPID/maps" && fail "$w: cprof-heap still mapped"
+	tr=$(awk '/^TracerPid:/ { print $2 }' "/proc/$TPID/status")
+	[ "$tr" = 0 ] || fail "$w: still traced by $tr"
+	note "$w: $(grep -c . "$T/got.before") GOT entries, $(sed -n 's/^attached .*stop_ms=\([0-9.]*\).*/\1/p' "$T/drive.out") ms stopped at attach, $samples samples"
+	inj_target_ok
 }

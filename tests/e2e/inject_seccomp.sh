@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 source "$(dirname "$0")/inject_lib.bash"
 
-inj_start mallocloop_fp 120 --seccomp
+inj_start mallocloop_fp 290 --seccomp
 grep -q '^Seccomp:[[:space:]]*2' "/proc/$TPID/status" || fail "the workload has no seccomp filter"
 inj_maps "$TPID" > "$T/maps.before"
 inj_got "$TPID" > "$T/got.before"

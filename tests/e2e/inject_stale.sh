@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 source "$(dirname "$0")/inject_lib.bash"
 
-inj_start mallocloop_now 120
+inj_start mallocloop_now 290
 inj_maps "$TPID" > "$T/maps.before"
 inj_got "$TPID" > "$T/got.before"
 start_bg "$DRIVE" $DRIVE_ARGS "$TPID" 100 > "$T/first.out"

@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 source "$(dirname "$0")/inject_lib.bash"
 
-inj_start mallocloop_fp 120 --idle
+inj_start mallocloop_fp 290 --idle
 maps0=$(inj_maps "$TPID")
 for i in 1 2 3; do
 	"$DRIVE" $DRIVE_ARGS "$TPID" 0.3 > "$T/drive.out" 2>&1 ||
