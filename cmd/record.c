@@ -803,11 +803,17 @@ static int heap_command_start(struct progress *pg, uint64_t *missed_ms)
 	 * loader adds libc to it after mapping it). */
 	for (int i = 0; i < 25000 && !libraries_loaded(pg->child->pid, self); i++)
 		nanosleep(&nap, NULL);
-	for (int i = 0; i < 5000; i++) {
+	for (;;) {
 		char why[256];
-		int e = record_heap_check(pg->child->pid, why, sizeof(why));
+		struct timespec now;
 
-		if (e != -ENOTSUP)
+		/* Until it can be hooked, for 5 s at most (a loaded
+		 * machine): the link map is read while the loader fills
+		 * it, which fails in several ways before it is done. */
+		if (record_heap_check(pg->child->pid, why, sizeof(why)) == 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= 5)
 			break;
 		nanosleep(&nap, NULL);
 	}

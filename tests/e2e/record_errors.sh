@@ -99,7 +99,7 @@ for f in 0 -5 abc; do
 done
 expect "-F above the limit" 64 "$max" record -p "$live" --seconds 1 -F $((max + 1))
 expect "--call-graph bogus" 64 'call-graph' record -p "$live" --seconds 1 --call-graph bogus
-expect "--profile bogus" 64 'profile.*cpu, block, mutex or wall' record -p "$live" --seconds 1 --profile bogus
+expect "--profile bogus" 64 'profile.*cpu, block, mutex, wall, heap or allocs' record -p "$live" --seconds 1 --profile bogus
 for ss in 13 0 70000 abc; do
 	expect "--stack-size '$ss'" 64 'stack-size' record -p "$live" --seconds 1 --stack-size "$ss"
 done

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/uio.h>
 
 #include "check.h"
 #include "heapabi.h"
@@ -73,7 +74,12 @@ static void __attribute__((noinline)) publish(const uint64_t *regs, uint64_t siz
 	if (n > 8192)
 		n = 8192;
 	memcpy(s->regs, regs, sizeof(s->regs));
-	memcpy(s->stack, (const void *)regs[HEAPABI_R_SP], n);
+	/* As the hooks copy it: process_vm_readv of our own pid (a memcpy
+	 * would read ASan's redzones of the frames above). */
+	struct iovec local = { s->stack, n };
+	struct iovec remote = { (void *)regs[HEAPABI_R_SP], n };
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != (ssize_t)n)
+		n = 0;
 	s->stack_size = n;
 	s->id = id;
 	s->size = size;
