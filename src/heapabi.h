@@ -216,9 +216,21 @@ struct heapabi_private {
 					 * enabled 0, the deadline passed or
 					 * another tgid, and by cprof on
 					 * detach */
-	uint32_t pad[15];
+	uint32_t pad0;
+	/* When a hook last made the checks above with system calls (TSC),
+	 * and the CLOCK_MONOTONIC time it read then: samples within
+	 * HEAPABI_CHECK_CYCLES of it reuse them (a getpid and a
+	 * clock_gettime cost ~3 us together on a VM). cprof writes 0 to
+	 * force the next sample to check. */
+	uint64_t checked_tsc;
+	uint64_t checked_ns;
+	uint32_t pad[10];
 	struct heapabi_counter counters[HEAPABI_NCOUNTERS];
 };
+
+/* ~10 ms at 3 GHz: a dead cprof is noticed within HEAPABI_HEARTBEAT_NS
+ * and this. */
+#define HEAPABI_CHECK_CYCLES	(1ULL << 25)
 
 #define HEAPABI_PRIV_SIZE	HEAPABI_ROUND_PAGE(sizeof(struct heapabi_private))
 #define HEAPABI_TOTAL_SIZE	(HEAPABI_CODE_SIZE + HEAPABI_SHARED_SIZE + HEAPABI_PRIV_SIZE)

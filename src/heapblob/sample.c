@@ -224,22 +224,37 @@ static inline __attribute__((always_inline)) uint64_t live_remove(uint64_t addr)
 /* --- the sampling path ------------------------------------------------------ */
 
 /* Whether this process may still sample: cprof has it enabled, it is
- * the process cprof injected (not a fork) and cprof's heartbeat is
- * recent. Fills the time and pid the sample needs. */
-static int switch_on(uint64_t *now, long *pid)
+ * the process cprof injected (not a fork: the injector also marks the
+ * private area MADV_WIPEONFORK, so a fork's hooks start off) and cprof's
+ * heartbeat is recent. The last two cost two system calls, so they are
+ * made at most once per HEAPABI_CHECK_CYCLES of the TSC per process;
+ * samples in between reuse the time read then. Fills the sample's time. */
+static int switch_on(uint64_t *now)
 {
 	struct heapabi_shared *sh = &heapblob_shared;
+	struct heapabi_private *pv = &heapblob_priv;
 	struct hb_timespec ts;
+	uint32_t lo, hi;
 
 	if (!__atomic_load_n(&sh->enabled, __ATOMIC_ACQUIRE))
 		return 0;
-	*pid = sys0(HB_NR_GETPID);
-	if (*pid != __atomic_load_n(&sh->tgid, __ATOMIC_RELAXED))
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	uint64_t tsc = ((uint64_t)hi << 32) | lo;
+	uint64_t last = __atomic_load_n(&pv->checked_tsc, __ATOMIC_RELAXED);
+	if (last && tsc - last < HEAPABI_CHECK_CYCLES) {
+		*now = __atomic_load_n(&pv->checked_ns, __ATOMIC_RELAXED);
+		return 1;
+	}
+	if (sys0(HB_NR_GETPID) != __atomic_load_n(&sh->tgid, __ATOMIC_RELAXED))
 		return 0;
 	if (sys2(HB_NR_CLOCK_GETTIME, HB_CLOCK_MONOTONIC, (long)&ts) != 0)
 		return 0;
 	*now = (uint64_t)ts.sec * 1000000000u + (uint64_t)ts.nsec;
-	return *now < __atomic_load_n(&sh->deadline_ns, __ATOMIC_ACQUIRE);
+	if (*now >= __atomic_load_n(&sh->deadline_ns, __ATOMIC_ACQUIRE))
+		return 0;
+	__atomic_store_n(&pv->checked_ns, *now, __ATOMIC_RELAXED);
+	__atomic_store_n(&pv->checked_tsc, tsc ? tsc : 1, __ATOMIC_RELAXED);
+	return 1;
 }
 
 /* Vyukov's bounded queue (heapabi.h): a slot for position *pos, or NULL
@@ -297,9 +312,8 @@ static void sample(const struct hb_frame *fr, unsigned func, uint64_t size, uint
 {
 	struct heapabi_shared *sh = &heapblob_shared;
 	uint64_t now = 0, pos;
-	long pid = 0;
 
-	if (!switch_on(&now, &pid)) {
+	if (!switch_on(&now)) {
 		__atomic_store_n(&heapblob_priv.live, 0, __ATOMIC_RELAXED);
 		return;
 	}
@@ -328,7 +342,8 @@ static void sample(const struct hb_frame *fr, unsigned func, uint64_t size, uint
 	r[HEAPABI_R_R15] = fr->r15;
 	r[HEAPABI_R_SP] = fr->sp + 8;
 	r[HEAPABI_R_IP] = *(const uint64_t *)(uintptr_t)fr->sp - 1;
-	s->stack_size = copy_stack(pid, fr->sp + 8, s->stack);
+	s->stack_size = copy_stack(__atomic_load_n(&sh->tgid, __ATOMIC_RELAXED),
+				    fr->sp + 8, s->stack);
 	if (s->stack_size == 0)
 		__atomic_fetch_add(&sh->stack_failed, 1, __ATOMIC_RELAXED);
 	/* In the live set before cprof can see the sample, and before the

@@ -531,6 +531,10 @@ static void test_off(enum off_how how)
 	case OFF_DEADLINE: heapring_set_deadline(M.cprof, now_ns() - 1); break;
 	case OFF_TGID: M.cprof->tgid = getpid() + 1; break;
 	}
+	/* The checks by system call are made once per HEAPABI_CHECK_CYCLES:
+	 * as if that long had passed. */
+	CHECK(M.priv->checked_tsc != 0);
+	M.priv->checked_tsc = 0;
 	struct heapring_stats st0, st1;
 	heapring_stats(M.cprof, &st0);
 	unsigned long calls = spy_malloc_calls;
