@@ -17,7 +17,7 @@ busy=$(ps -eo pid,pcpu,comm --sort=-pcpu --no-headers | awk '$2 > 50' || true)
 # needs is built: the normal suite when the normal build is done, while the
 # others still compile; the sanitizer suite when its build and the normal
 # build's workloads (it takes them: built without sanitizers in both) are;
-# the fuzz targets when theirs are. One after the other, the builds alone
+# the fuzz targets when all three are (below). One after the other, the builds alone
 # took 6 of the 16 minutes of a clean clone, and the suites, which spend
 # much of their time waiting on recordings of N seconds, left them a core.
 done_dir=$(mktemp -d)
@@ -67,7 +67,12 @@ pids+=($!)
 pids+=($!)
 # The fuzz targets (clang, libFuzzer): every input that once crashed one,
 # then a few seconds of fuzzing each (scripts/fuzz.sh runs them longer).
-{ CC=clang CXX=clang++ build_tree build-fuzz fuzzers -DCPROF_FUZZ=ON && run_suite build-fuzz; } &
+# They start once the other two trees are built, beside the suites as
+# before: libFuzzer's per-input limit (-timeout=10, tests/fuzz/run.sh) is
+# of wall-clock time, and regress/pprof/empty_samples_8MB.gz takes 1.4 s
+# of CPU; beside four compilers at a load of 30 it took 38 s.
+{ CC=clang CXX=clang++ build_tree build-fuzz fuzzers -DCPROF_FUZZ=ON &&
+	wait_built build && wait_built build-asan && run_suite build-fuzz; } &
 pids+=($!)
 status=0
 for p in "${pids[@]}"; do
