@@ -17,9 +17,10 @@ busy=$(ps -eo pid,pcpu,comm --sort=-pcpu --no-headers | awk '$2 > 50' || true)
 # needs is built: the normal suite when the normal build is done, while the
 # others still compile; the sanitizer suite when its build and the normal
 # build's workloads (it takes them: built without sanitizers in both) are;
-# the fuzz targets when all three are (below). One after the other, the builds alone
-# took 6 of the 16 minutes of a clean clone, and the suites, which spend
-# much of their time waiting on recordings of N seconds, left them a core.
+# the fuzz targets when all three are (below). One after the other, the
+# builds alone took 375 s of a clean clone's run (at a load of 5-7), and
+# the suites, which spend much of their time in recordings of N seconds,
+# leave CPU to a compiler.
 done_dir=$(mktemp -d)
 trap 'rm -rf "$done_dir"' EXIT
 
