@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # setup.sh - install what cprof needs from Debian's packages (only what is
 # missing), then configure and build it. Used by demo.sh and test.sh; safe to
-# run again. Usage: scripts/setup.sh [BUILD_DIR [CMAKE_ARGS...]]
+# run again. Usage: scripts/setup.sh [BUILD_DIR [CMAKE_ARGS...]], or
+# scripts/setup.sh --deps-only to install the packages and build nothing
+# (test.sh, before it builds its three trees at once).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +36,7 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "$build" != --deps-only ] || exit 0
 
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null

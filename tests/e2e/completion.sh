@@ -26,22 +26,31 @@ complete_words() {
 		printf "%s\n" "${COMPREPLY[@]}"' bash "$comp" "$@"
 }
 
+# What the completion is checked against: cprof --help's commands and each
+# command's long options (and --version, which only install.sh ran). This
+# is the part that runs cprof's C code; the rest is bash, checked in the
+# normal build only.
+"$CPROF" --version | grep -q '^cprof [0-9]' || fail "cprof --version"
+"$CPROF" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }' |
+	sort >"$T/cmds"
+[ "$(wc -l <"$T/cmds")" -ge 5 ] || fail "cprof --help lists fewer than 5 commands: $(cat "$T/cmds")"
+while read -r cmd; do
+	"$CPROF" "$cmd" --help | grep -oE -- '(^|[ ,])--[a-z][a-z-]*' | sed 's/^[ ,]*//' | sort -u >"$T/help.$cmd"
+	[ -s "$T/help.$cmd" ] || fail "cprof $cmd --help lists no option"
+done <"$T/cmds"
+normal_only || pass "--help of cprof and of its $(wc -l <"$T/cmds") commands (the completion: normal build)"
+
 bash --norc --noprofile -c 'source "$1" && complete -p cprof' bash "$comp" >"$T/spec" ||
 	fail "complete -p cprof after loading the file: $(cat "$T/spec")"
 grep -q -- '-F _cprof cprof' "$T/spec" || fail "complete -p cprof: $(cat "$T/spec")"
 
 # Commands: those of cprof --help, and only them.
-"$CPROF" --help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }' |
-	sort >"$T/cmds"
-[ "$(wc -l <"$T/cmds")" -ge 5 ] || fail "cprof --help lists fewer than 5 commands: $(cat "$T/cmds")"
 complete_words cprof "" | sort >"$T/got"
 diff "$T/cmds" "$T/got" >"$T/d" || fail "cprof <TAB> differs from cprof --help's commands (< help, > completion): $(cat "$T/d")"
 [ "$(complete_words cprof th)" = threads ] || fail "cprof th<TAB>: $(complete_words cprof th)"
 
 # Options: every long option of each command's --help.
 while read -r cmd; do
-	"$CPROF" "$cmd" --help | grep -oE -- '(^|[ ,])--[a-z][a-z-]*' | sed 's/^[ ,]*//' | sort -u >"$T/help.$cmd"
-	[ -s "$T/help.$cmd" ] || fail "cprof $cmd --help lists no option"
 	complete_words cprof "$cmd" "--" | sort -u >"$T/comp.$cmd"
 	missing=$(comm -23 "$T/help.$cmd" "$T/comp.$cmd" | tr '\n' ' ')
 	[ -z "$missing" ] || fail "cprof $cmd --<TAB> lacks $missing"

@@ -12,9 +12,9 @@ source "$(dirname "$0")/flame_lib.bash"
 for w in calltree inline; do
 	wl="$WORKLOAD_DIR/${w}_nofp"
 	if [ "$w" = calltree ]; then
-		start_bg "$wl" 30 2
+		start_bg "$wl" 280 2
 	else
-		start_bg "$wl" 30
+		start_bg "$wl" 280
 	fi
 	pid=$BG_PID
 	wait_exec "$pid" "$wl"

@@ -42,6 +42,9 @@ for page in "$T/ct.html" "$T/direct.html"; do
 	head -c 15 "$page" | grep -q '^<!DOCTYPE html>' || fail "$page is not an HTML page: $(head -c 200 "$page")"
 	check_offline "$page"
 done
+# What follows loads the pages in headless chromium and reads its DOM: no
+# more of cprof's C code runs, so it runs in the normal build only.
+normal_only || pass "both pages written, offline (chromium's checks: normal build)"
 
 # Widths: the samples sample type, as pp_stacks counts them (a search
 # changes no width).

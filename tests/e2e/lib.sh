@@ -32,6 +32,11 @@
 #   run_cprof OUTVAR ERRVAR RCVAR ARGS...  run $CPROF, capturing the lot
 #   rm_on_exit DIR       remove DIR however the script ends
 #   fail MSG / pass MSG  end the script (1 / 0) with a line that names it
+#   normal_only          true in the normal build, false in the sanitizer
+#                        build: guards the part of a test that runs none of
+#                        cprof's C code beyond what ran before it (chromium's
+#                        page loads, bash's completion), checked once, in
+#                        the normal build (tests/README.md)
 
 E2E_NAME=${E2E_NAME:-$(basename "${BASH_SOURCE[1]:-$0}" .sh)}
 : "${CPROF:?CPROF is not set (run through ctest)}"
@@ -81,6 +86,10 @@ fail() {
 pass() {
 	echo "PASS: $E2E_NAME${1:+: $*}"
 	exit 0
+}
+
+normal_only() {
+	[ "${CPROF_SANITIZED:-0}" != 1 ]
 }
 
 note() {

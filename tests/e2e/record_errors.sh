@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 
 wl="$WORKLOAD_DIR/calltree_nofp"
-start_bg "$wl" 60
+start_bg "$wl" 280
 live=$BG_PID
 wait_exec "$live" "$wl"
 
@@ -81,7 +81,7 @@ expect "zombie" 2 "zombie" record -p "$zombie" --seconds 1
 stop_bg "$parent"
 
 # a thread id (it has a /proc entry too) is not a process id
-start_bg "$wl" 60 2
+start_bg "$wl" 280 2
 mt=$BG_PID
 wait_exec "$mt" "$wl"
 t_second_thread() { [ "$(ls "/proc/$mt/task" | wc -l)" -ge 2 ]; }

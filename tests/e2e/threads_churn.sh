@@ -10,7 +10,7 @@ cleanup() { [ -n "$WPID" ] && kill -9 "$WPID" 2>/dev/null; wait 2>/dev/null; rm 
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-"$WORKLOAD_DIR/churn_nofp" 120 > "$T/ready" &
+"$WORKLOAD_DIR/churn_nofp" 280 > "$T/ready" &
 WPID=$!
 for _ in $(seq 100); do grep -q ready "$T/ready" && break; sleep 0.05; done
 grep -q ready "$T/ready" || fail "churn_nofp did not start"

@@ -14,7 +14,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 command -v gdb >/dev/null || { apt-get install -y gdb >/dev/null 2>&1 || fail "gdb missing"; }
 
-"$WORKLOAD_DIR/parked_nofp" 60 > "$T/ready" &
+"$WORKLOAD_DIR/parked_nofp" 280 > "$T/ready" &
 WPID=$!
 for _ in $(seq 100); do grep -q ready "$T/ready" && break; sleep 0.05; done
 grep -q ready "$T/ready" || fail "parked_nofp did not start"

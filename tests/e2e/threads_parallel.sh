@@ -31,7 +31,7 @@ tracers() {	# the "N tracer threads" figure of a -v line
 }
 
 # --- 600 idle threads ------------------------------------------------------
-start "$WORKLOAD_DIR/manythreads_nofp" 600 60
+start "$WORKLOAD_DIR/manythreads_nofp" 600 280
 sleep 0.3
 cpus=$(nproc)
 n=$(ls /proc/"$WPID"/task | wc -l)
@@ -91,7 +91,7 @@ done
 stop_bg "$WPID"
 
 # --- churn around 500 parked threads ---------------------------------------
-start "$WORKLOAD_DIR/churn_nofp" 60 500
+start "$WORKLOAD_DIR/churn_nofp" 280 500
 exited=0
 for i in $(seq "$reps"); do
 	rc=0
