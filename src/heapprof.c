@@ -287,7 +287,20 @@ static int add_comments(struct profile *p, enum heapprof_kind kind,
 		 (unsigned long long)info->samples, info->samples == 1 ? "" : "s",
 		 (unsigned long long)info->dropped,
 		 (unsigned long long)info->untracked);
+	if (profile_add_comment(p, buf) < 0)
+		return -ENOMEM;
+	if (heapprof_drop_factor(info) == 1.0)
+		return 0;
+	snprintf(buf, sizeof(buf), "cprof: values multiplied by %.4f to make up "
+		 "for the dropped samples", heapprof_drop_factor(info));
 	return profile_add_comment(p, buf);
+}
+
+double heapprof_drop_factor(const struct heapprof_info *info)
+{
+	if (!info || !info->samples || !info->dropped)
+		return 1.0;
+	return (double)(info->samples + info->dropped) / (double)info->samples;
 }
 
 int heapprof_profile(const struct heapprof *hp, const struct profile *base,
@@ -313,12 +326,19 @@ int heapprof_profile(const struct heapprof *hp, const struct profile *base,
 	e = add_comments(p, kind, hp->rate, info);
 	if (e < 0)
 		goto fail;
+	/* Samples lost to a full ring (the reader fell behind: bursts in
+	 * time, not in particular stacks) are made up for by weighing the
+	 * others more (docs/design.md §12.3). */
+	double more = heapprof_drop_factor(info);
 	for (size_t i = 0; i < hp->nrecs; i++) {
 		const struct hp_record *r = &hp->recs[i];
 		int64_t v[4];
 		struct profile_label_in bytes = { .key = "bytes", .num = (int64_t)r->size };
 
 		record_values(hp, r, v);
+		if (more != 1.0)
+			for (int k = 0; k < 4; k++)
+				v[k] = (int64_t)((double)v[k] * more + 0.5);
 		/* Go writes the label when the block size is not 0. */
 		e = profile_add_sample(p, r->locs, r->nlocs, v, &bytes,
 				       r->size ? 1 : 0);

@@ -78,11 +78,15 @@ struct heapprof_info {
 					 * use is empty */
 };
 
+/* What every value is multiplied by to make up for the samples dropped
+ * with the ring full: (samples + dropped) / samples; 1 when none were. */
+double heapprof_drop_factor(const struct heapprof_info *info);
 /* The profile: a copy of base (its strings, mappings, functions,
  * locations, comments and times; base's own sample types and samples are
  * not copied) with Go's sample types and period, the default sample type
- * of kind, this set's records as samples and comments saying what "in
- * use" means and how the samples were taken. Returns 0 or -ENOMEM. */
+ * of kind, this set's records as samples (weighed up for dropped samples:
+ * heapprof_drop_factor) and comments saying what "in use" means and how
+ * the samples were taken. Returns 0 or -ENOMEM. */
 int heapprof_profile(const struct heapprof *hp, const struct profile *base,
 		     enum heapprof_kind kind, const struct heapprof_info *info,
 		     struct profile **out);

@@ -120,7 +120,7 @@ static void test_profile_shape(void)
 	/* Freed blocks are forgotten: they never come back. */
 	CHECK_INT(heapprof_blocks(hp), 1);
 
-	struct heapprof_info info = { .method = "inject", .samples = 6, .dropped = 1,
+	struct heapprof_info info = { .method = "inject", .samples = 6, .dropped = 0,
 				      .untracked = 1 };
 	struct profile *p = NULL;
 	CHECK_INT(heapprof_profile(hp, base, HEAPPROF_HEAP, &info, &p), 0);
@@ -164,13 +164,33 @@ static void test_profile_shape(void)
 		const char *c = profile_str(p, p->comments[i]);
 		said_pid |= !strcmp(c, "pid: 42");
 		said_inuse |= strstr(c, "allocated since sampling began and not yet freed") != NULL;
-		said_counts |= strstr(c, "6 sampled allocations, 1 dropped") != NULL &&
+		said_counts |= strstr(c, "6 sampled allocations, 0 dropped") != NULL &&
 			       strstr(c, "1 untracked") != NULL;
 	}
 	CHECK(said_pid);
 	CHECK(said_inuse);
 	CHECK(said_counts);
 	profile_free(p);
+
+	/* Samples dropped with the ring full are made up for: 3 lost beside
+	 * 6 read weigh every value 1.5 times. */
+	struct heapprof_info lossy = info;
+	lossy.dropped = 3;
+	CHECK(heapprof_drop_factor(&lossy) == 1.5);
+	CHECK(heapprof_drop_factor(&info) == 1.0);
+	CHECK_INT(heapprof_profile(hp, base, HEAPPROF_HEAP, &lossy, &p), 0);
+	if (p) {
+		const struct profile_sample *lk = sample_of(p, loc[2], 4096);
+		bool said = false;
+		CHECK(lk != NULL);
+		if (lk)
+			CHECK_INT(lk->values[3], 789507);	/* 526338 * 1.5, rounded */
+		for (size_t i = 0; i < p->ncomments; i++)
+			said |= strstr(profile_str(p, p->comments[i]),
+				       "multiplied by 1.5000") != NULL;
+		CHECK(said);
+		profile_free(p);
+	}
 
 	/* allocs: the same values, alloc_space by default. */
 	CHECK_INT(heapprof_profile(hp, base, HEAPPROF_ALLOCS, &info, &p), 0);
