@@ -146,11 +146,25 @@ static int drain(struct record_heap *h)
 
 /* --- uprobes ----------------------------------------------------------------- */
 
-/* One call in this many is sampled: at the default rate one call in 128,
- * as if the typical allocation were 4 KiB (docs/design.md §12.3). */
+/* One call in this many is sampled: about one in rate / 4096, as if the
+ * typical allocation were 4 KiB (docs/design.md §12.3), rounded up to a
+ * prime of at least 7. The kernel counts calls per thread and function
+ * and samples every Nth exactly: a loop whose calls repeat in a cycle of
+ * L would be sampled at one phase of it only whenever L shares a factor
+ * with N (at N = 4, a four-step realloc chain was always seen at its
+ * largest step). A prime period shares none with short cycles. */
 static uint64_t uprobe_period(uint64_t rate)
 {
-	return rate / 4096 ? rate / 4096 : 1;
+	uint64_t n = rate / 4096 < 7 ? 7 : rate / 4096;
+
+	for (;; n++) {
+		bool prime = true;
+
+		for (uint64_t d = 2; d * d <= n && prime; d++)
+			prime = n % d != 0;
+		if (prime)
+			return n;
+	}
 }
 
 static int on_uprobe(const struct sampler_record *rec, void *arg)
