@@ -1548,6 +1548,10 @@ static int attach_fn(struct session *s)
 			   "pid %d: %s", (int)in->pid, strerror(-r));
 	if (r == 0)
 		r = plan_patch(s, p);
+	/* The stop may have outlasted the deadline set with the shared area
+	 * (a loaded machine): moved on just before the threads run. */
+	if (r == 0)
+		heapring_set_deadline(in->sh, tracer_now_ns() + HEAPABI_HEARTBEAT_NS);
 	if (r < 0) {
 		uint32_t zero = 0;
 		mem_write(in, in->base + HEAPABI_CODE_SIZE + HEAPABI_SHARED_SIZE,
@@ -1724,6 +1728,16 @@ int inject_poll(struct inject *in, char *err, size_t errlen)
 		return -ESRCH;
 	}
 	heapring_set_deadline(in->sh, tracer_now_ns() + HEAPABI_HEARTBEAT_NS);
+	/* A hook that saw the deadline pass (cprof starved of CPU for a
+	 * second on a loaded machine) turned sampling off: on again, now that
+	 * the heartbeat is back. */
+	uint64_t privb = in->base + HEAPABI_CODE_SIZE + HEAPABI_SHARED_SIZE;
+	uint32_t live = 1;
+	if (mem_read(in, privb, &live, sizeof(live)) == 0 && live == 0) {
+		live = 1;
+		if (mem_write(in, privb, &live, sizeof(live)) == 0)
+			in->st.rearmed++;
+	}
 	/* A cheap look at the link map first: a new module is rare. */
 	struct lm_entry *lm = NULL;
 	size_t n = 0;

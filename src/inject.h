@@ -55,7 +55,8 @@ struct heapabi_shared *inject_shared(struct inject *in);
 uint64_t inject_base(const struct inject *in);
 
 /* Call every ~100-200 ms: moves the heartbeat on (deadline_ns = now +
- * HEAPABI_HEARTBEAT_NS) and, when the link map changed (dlopen), hooks the
+ * HEAPABI_HEARTBEAT_NS; sampling a late heartbeat turned off is turned
+ * back on) and, when the link map changed (dlopen), hooks the
  * new modules (the threads are stopped for that only). -ESRCH when the
  * target is gone. */
 int inject_poll(struct inject *in, char *err, size_t errlen);
@@ -70,6 +71,9 @@ struct inject_stats {
 	uint64_t detach_stopped_ns;	/* and of the detach (its last try) */
 	bool left_mapped;		/* detach left the blob mapped (inert) */
 	unsigned removed_stale;		/* samplers of killed cprofs removed */
+	unsigned rearmed;		/* polls that found sampling turned off
+					 * by a late heartbeat, and turned it
+					 * back on */
 };
 
 /* The statistics so far (attach and polls). */

@@ -165,9 +165,9 @@ int main(int argc, char **argv)
 		printf("error: %s\n", err);
 	printf("detached modules=%u entries=%u retries=%u stop_ms_max=%.3f "
 	       "attach_stop_ms=%.3f detach_stop_ms=%.3f left_mapped=%d "
-	       "removed_stale=%u\n", st.modules, st.entries, st.retries,
-	       st.stopped_ns_max / 1e6, st.attach_stopped_ns / 1e6,
+	       "removed_stale=%u rearmed=%u\n", st.modules, st.entries,
+	       st.retries, st.stopped_ns_max / 1e6, st.attach_stopped_ns / 1e6,
 	       st.detach_stopped_ns / 1e6, st.left_mapped ? 1 : 0,
-	       st.removed_stale);
+	       st.removed_stale, st.rearmed);
 	return r < 0 || dr < 0 ? 1 : 0;
 }
