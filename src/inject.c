@@ -1477,6 +1477,14 @@ static int inject_blob(struct session *s)
 		r = -EFAULT;
 	if (r < 0)
 		goto undo;
+	/* A fork gets the private area zeroed: live 0, its hooks off from
+	 * its first instruction, so that it never frees live-set entries of
+	 * its parent's blocks (docs/design.md §12.1). Before 4.14 the
+	 * hooks' own getpid check turns a fork off at its first sample. */
+	r = rsys(s, SYS_madvise, (uint64_t)base + HEAPABI_CODE_SIZE + HEAPABI_SHARED_SIZE,
+		 HEAPABI_PRIV_SIZE, MADV_WIPEONFORK, 0, 0, 0, &v);
+	if (r < 0)
+		goto undo;
 	r = rsys_ok(s, "close", SYS_close, (uint64_t)fdn, 0, 0, 0, 0, 0, NULL);
 	fdn = -1;
 	if (r < 0)

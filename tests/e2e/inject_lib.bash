@@ -134,6 +134,22 @@ inj_attach_check() {
 	done < "$T/got.during"
 	[ "$hooked" -ge 1 ] || fail "$w: malloc's GOT entry not pointing into the blob at 0x$base: $(grep malloc "$T/got.during")"
 	grep -q "memfd:cprof-heap" "/proc/$TPID/maps" || fail "$w: no cprof-heap mapping while attached"
+	# The private area (anonymous, after code and shared area) is wiped
+	# in a fork (VmFlags wf), so a child's hooks start off.
+	python3 - "$TPID" "$base" <<'PYEOF' ||
+import sys
+pid, base = sys.argv[1], int(sys.argv[2], 16)
+blob = False
+for line in open(f"/proc/{pid}/smaps"):
+    f = line.split()
+    if "-" in f[0] and ":" not in f[0]:
+        lo = int(f[0].split("-")[0], 16)
+        blob = base <= lo < base + (8 << 20) and len(f) == 5
+    elif blob and f[0] == "VmFlags:" and "wf" in f[1:]:
+        sys.exit(0)
+sys.exit(1)
+PYEOF
+		fail "$w: the sampler's private area is not MADV_WIPEONFORK"
 	sleep 0.5
 	kill -TERM "$DPID"
 	wait "$DPID" || fail "$w: the driver failed: $(cat "$T/drive.out")"
