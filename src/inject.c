@@ -1138,7 +1138,12 @@ static int plan_make(struct inject *in, struct plan *p, uint64_t *state,
 	if (r < 0) {
 		errmsg_set(err, errlen, "cannot read the link map of pid %d: %s",
 			   (int)in->pid, strerror(-r));
-		return r == -EIO || r == -ENOENT ? -ESRCH : r;
+		/* Read while the process runs: the loader may be building or
+		 * changing it (seen a few times in 50 attaches, as EIO, and
+		 * at a command's start). Tried again unless it is gone. */
+		if (r == -EIO || r == -ENOENT)
+			return kill(in->pid, 0) == 0 ? -EAGAIN : -ESRCH;
+		return r;
 	}
 	r = procfs_read_maps(in->pid, &m);
 	if (r < 0) {
@@ -1655,6 +1660,13 @@ int inject_attach(pid_t pid, const struct inject_opts *o, struct inject **out,
 	in->nstgid = r == 0 && ids.nstgid > 0 ? ids.nstgid : pid;
 	for (int k = 0; k < INJECT_MAX_TRIES; k++) {
 		r = plan_make(in, &p, &state, err, errlen);
+		if (r == -EAGAIN && k + 1 < INJECT_MAX_TRIES) {
+			plan_free(&p);
+			in->st.retries++;
+			struct timespec ts = { 0, INJECT_RETRY_NS };
+			nanosleep(&ts, NULL);
+			continue;
+		}
 		if (r < 0)
 			goto fail;
 		plan_reals(in, &p);
@@ -1751,9 +1763,12 @@ int inject_poll(struct inject *in, char *err, size_t errlen)
 	size_t n = 0;
 	r = read_link_map(in, &lm, &n, &state);
 	if (r < 0) {
-		errmsg_set(err, errlen, "cannot read the link map of pid %d: %s",
-			   (int)in->pid, strerror(-r));
-		return kill(in->pid, 0) < 0 ? -ESRCH : r;
+		if (kill(in->pid, 0) < 0) {
+			errmsg_set(err, errlen, "cannot read the link map of pid %d: %s",
+				   (int)in->pid, strerror(-r));
+			return -ESRCH;
+		}
+		return 0;	/* changing as we read it: the next poll */
 	}
 	for (size_t i = 0; i < n && !fresh; i++)
 		fresh = !inject_known(in, lm[i].l_addr, lm[i].l_ld);
@@ -1761,6 +1776,12 @@ int inject_poll(struct inject *in, char *err, size_t errlen)
 	if (!fresh || state != 0)
 		return 0;	/* dlopen under way: the next poll */
 	r = plan_make(in, &p, &state, err, errlen);
+	if (r == -EAGAIN) {
+		plan_free(&p);
+		if (err && errlen)
+			err[0] = 0;
+		return 0;	/* the next poll */
+	}
 	if (r < 0)
 		return r;
 	r = run_session(in, poll_fn, &p, 10, &busy, err, errlen);
