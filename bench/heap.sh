@@ -19,17 +19,24 @@
 # usage: bench/heap.sh [BUILD_DIR]
 #   env: RUNS (3), TARGET_SECONDS (4: unprofiled length of the work),
 #        MASSIF_DIV (20: massif does 1/MASSIF_DIV of the calls),
-#        HEAPTRACK_DIV (10: the same for heaptrack, which records every call), KINDS
+#        HEAPTRACK_DIV (10: the same for heaptrack, which records every call),
+#        UPROBE_DIV (100: the same for --method uprobe, ~20 us a call here),
+#        WORK (0: as fast as malloc goes; e.g. 200: rounds of the workload's
+#        own computation between two calls, the issue's "several million
+#        calls a second"), KINDS
 #        ("base cprof uprobe heaptrack massif"), QUIET_WAIT (120), FORCE=1
 #        (measure on a busy machine)
 set -euo pipefail
 
 BUILD=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
+BUILD=$(cd "$BUILD" && pwd)	# massif runs from a scratch directory
 RUNS=${RUNS:-3}
 TARGET_SECONDS=${TARGET_SECONDS:-4}
 MASSIF_DIV=${MASSIF_DIV:-20}
 HEAPTRACK_DIV=${HEAPTRACK_DIV:-10}
 KINDS=${KINDS:-"base cprof uprobe heaptrack massif"}
+WORK=${WORK:-0}
+UPROBE_DIV=${UPROBE_DIV:-100}
 CPROF=$BUILD/cprof
 WL=$BUILD/workloads/mallocbench_nofp
 
@@ -60,12 +67,12 @@ quiet_wait
 # Calibrate the calls to about TARGET_SECONDS unprofiled (the fastest of 3).
 t=
 for i in 1 2 3; do
-	out=$("$WL" -n 2000000)
+	out=$("$WL" -k "$WORK" -n 2000000)
 	ti=$(sed -n 's/.* work \([0-9.]*\) s.*/\1/p' <<<"$out")
 	t=$(awk -v a="${t:-1e9}" -v b="$ti" 'BEGIN { print (b < a) ? b : a }')
 done
 CALLS=$(awk -v t="$t" -v s="$TARGET_SECONDS" 'BEGIN { printf "%d", 2000000 * s / t }')
-echo "workload: mallocbench 2 threads x $CALLS malloc+free (~${TARGET_SECONDS} s unprofiled); $RUNS runs each, in turn"
+echo "workload: mallocbench 2 threads x $CALLS malloc+free, $WORK rounds of work between calls (~${TARGET_SECONDS} s unprofiled); $RUNS runs each, in turn"
 
 waited_pid() { sed -n 's/^mallocbench: pid \([0-9]*\) waiting$/\1/p' "$W/wl.out"; }
 
@@ -123,13 +130,14 @@ run_one() {
 	if [ "$kind" = massif ]; then
 		rc=0
 		( cd "$W" && timeout 900 /usr/bin/time -o "$W/time" -f %M valgrind -q --tool=massif \
-			--massif-out-file="$W/massif.out" "$WL" -n $((CALLS / MASSIF_DIV)) >"$W/wl.out" 2>"$W/tool.err" ) || rc=$?
+			--massif-out-file="$W/massif.out" "$WL" -k "$WORK" -n $((CALLS / MASSIF_DIV)) >"$W/wl.out" 2>"$W/tool.err" ) || rc=$?
 		grep -q '^mallocbench: work' "$W/wl.out" || st=killed
 		rss=$(tail -1 "$W/time" 2>/dev/null || echo 0)
 	else
 		local n=$CALLS
 		[ "$kind" = heaptrack ] && n=$((CALLS / HEAPTRACK_DIV))
-		"$WL" -w -n "$n" -s 900 >"$W/wl.out" &
+		[ "$kind" = uprobe ] && n=$((CALLS / UPROBE_DIV))
+		"$WL" -w -k "$WORK" -n "$n" -s 900 >"$W/wl.out" &
 		wl=$!
 		KIDS+=("$wl")
 		wait_until 10 grep -q waiting "$W/wl.out" || die "mallocbench did not start"
@@ -253,5 +261,5 @@ for k in $KINDS; do
 			(e == "nan") ? "-" : sprintf("%+.2f%% (%.1f%% of the samples dropped)", e, dr)
 	}'
 done
-echo "(heaptrack ran 1/$HEAPTRACK_DIV of the calls, attached while the loop ran; massif 1/$MASSIF_DIV, from the start, under valgrind)"
+echo "(heaptrack ran 1/$HEAPTRACK_DIV of the calls, attached while the loop ran; cprof --method uprobe 1/$UPROBE_DIV; massif 1/$MASSIF_DIV, from the start, under valgrind)"
 exit 0

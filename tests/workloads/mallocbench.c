@@ -1,8 +1,11 @@
 /*
- * mallocbench [-t THREADS] [-n CALLS] [-w] [-s SECONDS] - the malloc-heavy
- * workload of bench/heap.sh: THREADS threads (2) each make CALLS (20M)
- * malloc + free pairs of small blocks of varied sizes (16 to 1 KiB, a
- * few live at a time), as fast as they can, and print what they did:
+ * mallocbench [-t THREADS] [-n CALLS] [-k WORK] [-w] [-s SECONDS] - the
+ * malloc-heavy workload of bench/heap.sh: THREADS threads (2) each make
+ * CALLS (20M) malloc + free pairs of small blocks of varied sizes (16 to
+ * 1 KiB, a few live at a time), as fast as they can, or with WORK rounds
+ * of computation between two calls (a program that does something with
+ * what it allocates: a few million calls a second), and print what they
+ * did:
  *
  *   mallocbench: work W s cpu U s calls C calls/s R bytes B
  *
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 static long calls = 20000000;
+static long work;
 static int waiting;
 static _Atomic int go;
 static volatile unsigned char sink;
@@ -66,6 +70,11 @@ __attribute__((noinline)) static uint64_t mb_loop(void **live, uint64_t *rng, lo
 		if (!p)
 			abort();
 		p[0] = (unsigned char)i;
+		for (long k = 0; k < work; k++) {	/* the program's own work */
+			x ^= x >> 12;
+			x ^= x << 25;
+			x ^= x >> 27;
+		}
 		bytes += n;
 		free(live[i & 7]);
 		live[i & 7] = p;
@@ -113,10 +122,11 @@ int main(int argc, char **argv)
 	uint64_t bytes = 0;
 	double t0, t1, c0, c1;
 
-	while ((c = getopt(argc, argv, "t:n:ws:")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:k:ws:")) != -1) {
 		switch (c) {
 		case 't': nthreads = atoi(optarg); break;
 		case 'n': calls = atol(optarg); break;
+		case 'k': work = atol(optarg); break;
 		case 'w': wait = 1; break;
 		case 's': seconds = (unsigned)atoi(optarg); break;
 		default:
