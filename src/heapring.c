@@ -124,3 +124,21 @@ void heapring_stats(const struct heapabi_shared *sh, struct heapring_stats *out)
 	out->untracked = __atomic_load_n(&sh->untracked, __ATOMIC_RELAXED);
 	out->stack_failed = __atomic_load_n(&sh->stack_failed, __ATOMIC_RELAXED);
 }
+
+static const char *const heapring_names[HEAPABI_NFUNCS] = {
+	[HEAPABI_MALLOC] = "malloc",
+	[HEAPABI_FREE] = "free",
+	[HEAPABI_CALLOC] = "calloc",
+	[HEAPABI_REALLOC] = "realloc",
+	[HEAPABI_REALLOCARRAY] = "reallocarray",
+	[HEAPABI_POSIX_MEMALIGN] = "posix_memalign",
+	[HEAPABI_ALIGNED_ALLOC] = "aligned_alloc",
+	[HEAPABI_MEMALIGN] = "memalign",
+	[HEAPABI_VALLOC] = "valloc",
+	[HEAPABI_PVALLOC] = "pvalloc",
+};
+
+const char *heapring_func_name(unsigned func)
+{
+	return func < HEAPABI_NFUNCS ? heapring_names[func] : "?";
+}

@@ -76,4 +76,8 @@ struct heapring_stats {
 };
 void heapring_stats(const struct heapabi_shared *sh, struct heapring_stats *out);
 
+/* The C name of a hooked function (enum heapabi_func): "malloc"...; "?"
+ * for another value. */
+const char *heapring_func_name(unsigned func);
+
 #endif

@@ -15,25 +15,14 @@
 #include <time.h>
 
 #include "errmsg.h"
+#include "heapring.h"
 #include "heapuprobe.h"
 #include "procfs.h"
 
-static const char *const heapuprobe_names[HEAPABI_NFUNCS] = {
-	[HEAPABI_MALLOC] = "malloc",
-	[HEAPABI_FREE] = "free",
-	[HEAPABI_CALLOC] = "calloc",
-	[HEAPABI_REALLOC] = "realloc",
-	[HEAPABI_REALLOCARRAY] = "reallocarray",
-	[HEAPABI_POSIX_MEMALIGN] = "posix_memalign",
-	[HEAPABI_ALIGNED_ALLOC] = "aligned_alloc",
-	[HEAPABI_MEMALIGN] = "memalign",
-	[HEAPABI_VALLOC] = "valloc",
-	[HEAPABI_PVALLOC] = "pvalloc",
-};
 
 const char *heapuprobe_func_name(unsigned func)
 {
-	return func < HEAPABI_NFUNCS ? heapuprobe_names[func] : "?";
+	return heapring_func_name(func);
 }
 
 /* The file offset of a virtual address: through the PT_LOAD holding it. */
@@ -84,7 +73,7 @@ static int heapuprobe_scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
 		if (!name)
 			continue;
 		for (unsigned f = 0; f < HEAPABI_NFUNCS; f++) {
-			if (!vaddr[f] && strcmp(name, heapuprobe_names[f]) == 0) {
+			if (!vaddr[f] && strcmp(name, heapring_func_name(f)) == 0) {
 				vaddr[f] = sym.st_value;
 				found++;
 			}

@@ -403,6 +403,30 @@ static bool client_gone(int fd)
 			  errno != EINTR);
 }
 
+/* Waits sec seconds, the window of a delta profile, in steps of 100 ms.
+ * Returns 0, or -1 with r filled when serve is stopping or the client has
+ * closed the connection (nothing more to do for the request). */
+static int wait_window(struct http_target *tg, const struct http_request *rq,
+		       struct http_reply *r, long long sec)
+{
+	uint64_t end = mono_ns() + (uint64_t)sec * 1000000000ULL;
+
+	for (uint64_t now = mono_ns(); now < end; now = mono_ns()) {
+		if (atomic_load(&tg->stopping)) {
+			reply_stopping(tg, r);
+			return -1;
+		}
+		if (client_gone(rq->fd)) {
+			http_reply_error(r, 500, "the client closed the connection");
+			return -1;
+		}
+		uint64_t left = end - now;
+		struct timespec ts = { 0, (long)(left < 100000000ULL ? left : 100000000ULL) };
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
 /* A dump for a request, or the error reply. */
 static struct shared_dump *dump_for(struct http_target *tg, uint64_t not_before,
 				    struct http_reply *r)
@@ -445,20 +469,8 @@ static void serve_delta(struct http_target *tg, struct http_request *rq,
 	dump_put(tg, sd);
 	if (e < 0)
 		goto fail;
-	uint64_t end = mono_ns() + (uint64_t)sec * 1000000000ULL;
-	for (uint64_t now = mono_ns(); now < end; now = mono_ns()) {
-		if (atomic_load(&tg->stopping)) {
-			reply_stopping(tg, r);
-			goto out;
-		}
-		if (client_gone(rq->fd)) {
-			http_reply_error(r, 500, "the client closed the connection");
-			goto out;
-		}
-		uint64_t left = end - now;
-		struct timespec ts = { 0, (long)(left < 100000000ULL ? left : 100000000ULL) };
-		nanosleep(&ts, NULL);
-	}
+	if (wait_window(tg, rq, r, sec) < 0)
+		goto out;
 	/* A capture at most a second old, as every dump request gets (so
 	 * that delta requests cannot stop the target more often either),
 	 * but never the first one again. */
@@ -916,21 +928,8 @@ static void serve_heap(struct http_target *tg, struct http_request *rq,
 	}
 	e = heap_snapshot(tg, kind, &p0);
 	if (e == 0 && sec > 0) {
-		uint64_t end = mono_ns() + (uint64_t)sec * 1000000000ULL;
-
-		for (uint64_t now = mono_ns(); now < end; now = mono_ns()) {
-			if (atomic_load(&tg->stopping)) {
-				reply_stopping(tg, r);
-				goto out;
-			}
-			if (client_gone(rq->fd)) {
-				http_reply_error(r, 500, "the client closed the connection");
-				goto out;
-			}
-			uint64_t left = end - now;
-			struct timespec ts = { 0, (long)(left < 100000000ULL ? left : 100000000ULL) };
-			nanosleep(&ts, NULL);
-		}
+		if (wait_window(tg, rq, r, sec) < 0)
+			goto out;
 		e = heap_snapshot(tg, kind, &p1);
 		if (e == 0)
 			e = profile_delta(p0, p1, &d);

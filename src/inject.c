@@ -57,18 +57,6 @@
 #define K_ERESTARTNOHAND	514
 #define K_ERESTART_RESTARTBLOCK	516
 
-static const char *const inject_names[HEAPABI_NFUNCS] = {
-	[HEAPABI_MALLOC] = "malloc",
-	[HEAPABI_FREE] = "free",
-	[HEAPABI_CALLOC] = "calloc",
-	[HEAPABI_REALLOC] = "realloc",
-	[HEAPABI_REALLOCARRAY] = "reallocarray",
-	[HEAPABI_POSIX_MEMALIGN] = "posix_memalign",
-	[HEAPABI_ALIGNED_ALLOC] = "aligned_alloc",
-	[HEAPABI_MEMALIGN] = "memalign",
-	[HEAPABI_VALLOC] = "valloc",
-	[HEAPABI_PVALLOC] = "pvalloc",
-};
 
 /* The stub written into an executable page's slack (docs/design.md
  * §12.2): the system call, then, for a thread cprof no longer controls,
@@ -376,7 +364,7 @@ static int func_of(const char *name)
 	if (!name)
 		return -1;
 	for (int f = 0; f < HEAPABI_NFUNCS; f++)
-		if (strcmp(name, inject_names[f]) == 0)
+		if (strcmp(name, heapring_func_name(f)) == 0)
 			return f;
 	return -1;
 }
@@ -1269,7 +1257,7 @@ static int plan_patch(struct session *s, const struct plan *p)
 			if (r < 0) {
 				errmsg_set(s->err, s->errlen, "cannot patch the GOT entry "
 					   "of %s at 0x%" PRIx64 " in pid %d: %s",
-					   inject_names[f], addr, (int)in->pid,
+					   heapring_func_name(f), addr, (int)in->pid,
 					   strerror(-r));
 				undo_patches(in, first);
 				return r;
@@ -1608,7 +1596,7 @@ static int check_image(struct inject *in, char *err, size_t errlen)
 	for (int f = 0; f < HEAPABI_NFUNCS; f++)
 		if (h.hook_off[f] >= HEAPABI_CODE_SIZE) {
 			errmsg_set(err, errlen, "the heap sampler blob's hook of %s "
-				   "lies outside its code", inject_names[f]);
+				   "lies outside its code", heapring_func_name(f));
 			return -EINVAL;
 		}
 	in->hdr = h;

@@ -50,7 +50,7 @@ awk -v h="$hi" 'BEGIN { exit !(h != "nan" && h >= 95) }' ||
 	fail "inuse_space is not the kept blocks: hoard_alloc $hi%"
 # The hoard's in-use estimate is about what it kept while sampled: 64 KiB
 # every 10 ms for 4 s, ~26 MB (a wide margin for a loaded machine).
-inuse=$(awk -F '\t' '{ n += $1 } END { print n + 0 }' "$T/inuse.stacks")
+inuse=$(awk -F '\t' '{ n += $1 } END { printf "%.0f\n", n }' "$T/inuse.stacks")
 note "inuse_space total $inuse bytes"
 [ "$inuse" -gt 2000000 ] || fail "inuse_space total $inuse bytes, expected megabytes"
 

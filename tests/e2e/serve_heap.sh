@@ -43,7 +43,7 @@ expect_reply "allocs delta" 200 application/octet-stream
 cp "$T/body" "$T/delta.pprof"
 fetch "$BASE/allocs"
 cp "$T/body" "$T/all.pprof"
-sum2() { PP_VALUE=2 pp_stacks "$1" | awk -F '\t' '{ n += $1 } END { print n + 0 }'; }
+sum2() { PP_VALUE=2 pp_stacks "$1" | awk -F '\t' '{ n += $1 } END { printf "%.0f\n", n }'; }
 d=$(sum2 "$T/delta.pprof")
 a=$(sum2 "$T/all.pprof")
 note "alloc_space: delta $d, since the start $a"
