@@ -1659,6 +1659,15 @@ int inject_attach(pid_t pid, const struct inject_opts *o, struct inject **out,
 			goto fail;
 		plan_reals(in, &p);
 		if (!in->real[HEAPABI_MALLOC] || !in->real[HEAPABI_FREE]) {
+			/* A process just started may not have its libraries
+			 * in the link map yet (a command): tried again. */
+			if (k + 1 < INJECT_MAX_TRIES) {
+				plan_free(&p);
+				in->st.retries++;
+				struct timespec ts = { 0, INJECT_RETRY_NS };
+				nanosleep(&ts, NULL);
+				continue;
+			}
 			errmsg_set(err, errlen, "no module of pid %d defines malloc and "
 				   "free: an allocator cprof does not know; use "
 				   "--method uprobe", (int)pid);

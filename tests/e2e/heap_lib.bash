@@ -62,13 +62,19 @@ hm_reference() {
 }
 
 hm_loop_best() {
-	local n=$1 i have
-	have=$(grep -c '^heapmix: loop ' "$HM_OUT" || true)
+	loop_best "$HM_PID" "$HM_OUT" "$1"
+}
+
+# loop_best PID OUT N: the best of N timings of the malloc loop of the
+# heapmix PID that writes to OUT.
+loop_best() {
+	local pid=$1 out=$2 n=$3 i have
+	have=$(grep -c '^heapmix: loop ' "$out" || true)
 	for i in $(seq 1 "$n"); do
-		kill -USR1 "$HM_PID"
-		hm_wait_line 60 "malloc loop timing $((have + i))" "^heapmix: loop $((have + i)) "
+		kill -USR1 "$pid"
+		wait_for 60 "malloc loop timing $((have + i)) of $pid" grep -Eq "^heapmix: loop $((have + i)) " "$out"
 	done
-	grep '^heapmix: loop ' "$HM_OUT" | tail -n "$n" | awk '{ print $5 }' | sort -g | head -1
+	grep '^heapmix: loop ' "$out" | tail -n "$n" | awk '{ print $5 }' | sort -g | head -1
 }
 
 heap_record() {
