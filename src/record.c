@@ -255,27 +255,35 @@ static int add_types(struct recorder *r, uint64_t period_ns)
 	}
 }
 
-static int add_header(struct recorder *r, uint64_t period_ns)
+int record_target_comments(struct profile *p, pid_t pid, bool children)
 {
-	struct profile *p = r->profile;
-	if (add_types(r, period_ns) < 0)
-		return -ENOMEM;
 	char *cmdline = NULL;
 	size_t len = 0;
-	if (procfs_read_cmdline(procfs_proc_tid(r->opts->pid), &cmdline, &len) == 0 &&
+
+	if (procfs_read_cmdline(procfs_proc_tid(pid), &cmdline, &len) == 0 &&
 	    len > 0) {
 		for (size_t i = 0; i + 1 < len; i++)
 			if (cmdline[i] == '\0')
 				cmdline[i] = ' ';
 		char buf[4096];
 		snprintf(buf, sizeof(buf), "cmdline: %s", cmdline);
-		profile_add_comment(p, buf);
+		if (profile_add_comment(p, buf) < 0) {
+			free(cmdline);
+			return -ENOMEM;
+		}
 	}
 	free(cmdline);
 	char buf[64];
-	snprintf(buf, sizeof(buf), "pid: %d%s", (int)r->opts->pid,
-		 r->opts->children ? " and its child processes" : "");
+	snprintf(buf, sizeof(buf), "pid: %d%s", (int)pid,
+		 children ? " and its child processes" : "");
 	return profile_add_comment(p, buf);
+}
+
+static int add_header(struct recorder *r, uint64_t period_ns)
+{
+	if (add_types(r, period_ns) < 0)
+		return -ENOMEM;
+	return record_target_comments(r->profile, r->opts->pid, r->opts->children);
 }
 
 static int add_footer(struct recorder *r)

@@ -283,26 +283,7 @@ static void heap_release(struct record_heap *h)
 
 static int add_header(struct record_heap *h)
 {
-	struct profile *p = h->r.profile;
-	char *cmdline = NULL;
-	size_t len = 0;
-
-	if (procfs_read_cmdline(procfs_proc_tid(h->opts.pid), &cmdline, &len) == 0 &&
-	    len > 0) {
-		for (size_t i = 0; i + 1 < len; i++)
-			if (cmdline[i] == '\0')
-				cmdline[i] = ' ';
-		char buf[4096];
-		snprintf(buf, sizeof(buf), "cmdline: %s", cmdline);
-		if (profile_add_comment(p, buf) < 0) {
-			free(cmdline);
-			return -ENOMEM;
-		}
-	}
-	free(cmdline);
-	char buf[64];
-	snprintf(buf, sizeof(buf), "pid: %d", (int)h->opts.pid);
-	return profile_add_comment(p, buf);
+	return record_target_comments(h->r.profile, h->opts.pid, false);
 }
 
 int record_heap_start(const struct record_opts *opts, struct record_heap **out,

@@ -106,6 +106,10 @@ int record_rimage_build(struct recorder *r, struct procs_image *img,
 int record_locations(struct recorder *r, struct procs_process *proc,
 		     const struct perf_sample *s, struct rimage **image);
 
+/* The comments every profile of pid starts with: its command line and
+ * "pid: N" (and its child processes). Returns 0 or -ENOMEM. */
+int record_target_comments(struct profile *p, pid_t pid, bool children);
+
 /* Counts a sample of thr (of proc) in the recording's figures and writes
  * the labels every sample carries (thread_id, thread_name, pid,
  * process_name) to labels[0..3]. */
