@@ -505,36 +505,54 @@ out:
 	profile_free(d);
 }
 
+/* Go's checks of a delta request (serveDeltaProfile), in Go's order, when
+ * the query has "seconds": a positive integer, below the server's write
+ * timeout (our --max-seconds), not with debug. Returns 1 with *sec for a
+ * delta, 0 when the query asks for none, -1 when r holds the 400 reply.
+ * no_delta: the profile has no delta (Go's message for it). */
+static int delta_seconds(struct http_target *tg, const char *query, bool no_delta,
+			 long long *sec, struct http_reply *r)
+{
+	char v[64];
+	long long dbg = 0;
+	int g = http_query_get(query, "seconds", v, sizeof(v));
+
+	if (g == 0 || (g > 0 && !v[0]))
+		return 0;
+	if (g < 0 || parse_go_int(v, sec) < 0 || *sec <= 0) {
+		http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
+		return -1;
+	}
+	if (no_delta) {
+		http_reply_error(r, 400, "\"seconds\" parameter is not supported for this profile type");
+		return -1;
+	}
+	if (*sec >= (long long)tg->max_seconds) {
+		http_reply_error(r, 400, "profile duration exceeds server's WriteTimeout");
+		return -1;
+	}
+	/* debug is read as Atoi reads it. */
+	g = http_query_get(query, "debug", v, sizeof(v));
+	if (g > 0 && parse_go_int(v, &dbg) < 0)
+		dbg = 0;
+	if (dbg != 0) {
+		http_reply_error(r, 400, "seconds and debug params are incompatible");
+		return -1;
+	}
+	return 1;
+}
+
 static void serve_threads(struct http_target *tg, struct http_request *rq,
 			  const char *name, const char *query, enum dump_view view,
 			  struct http_reply *r)
 {
 	char v[64];
-	int debug;
-	int g = http_query_get(query, "seconds", v, sizeof(v));
-	if (g < 0 || (g > 0 && v[0])) {
-		/* Go's checks, in Go's order; debug is read as Atoi reads it. */
-		long long sec, dbg = 0;
-		if (g < 0 || parse_go_int(v, &sec) < 0 || sec <= 0) {
-			http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
-			return;
-		}
-		if (view == VIEW_THREADS) {
-			http_reply_error(r, 400, "\"seconds\" parameter is not supported for this profile type");
-			return;
-		}
-		/* The server's write timeout is our --max-seconds. */
-		if (sec >= (long long)tg->max_seconds) {
-			http_reply_error(r, 400, "profile duration exceeds server's WriteTimeout");
-			return;
-		}
-		g = http_query_get(query, "debug", v, sizeof(v));
-		if (g > 0 && parse_go_int(v, &dbg) < 0)
-			dbg = 0;
-		if (dbg != 0) {
-			http_reply_error(r, 400, "seconds and debug params are incompatible");
-			return;
-		}
+	int debug, g;
+	long long sec;
+	int d = delta_seconds(tg, query, view == VIEW_THREADS, &sec, r);
+	if (d < 0)
+		return;
+	if (d > 0) {
 		serve_delta(tg, rq, name, view, sec, r);
 		return;
 	}
@@ -857,30 +875,15 @@ static void serve_heap(struct http_target *tg, struct http_request *rq,
 		       const char *name, const char *query, struct http_reply *r)
 {
 	enum record_profile kind = !strcmp(name, "allocs") ? RECORD_ALLOCS : RECORD_HEAP;
-	long long sec = 0, dbg = 0;
+	long long sec = 0;
 	int debug = 0;
 	char v[64], err[256] = "";
-	int g = http_query_get(query, "seconds", v, sizeof(v));
+	int delta = delta_seconds(tg, query, false, &sec, r);
 
-	if (g < 0 || (g > 0 && v[0])) {
-		/* Go's checks, in Go's order (serveDeltaProfile). */
-		if (g < 0 || parse_go_int(v, &sec) < 0 || sec <= 0) {
-			http_reply_error(r, 400, "invalid value for \"seconds\" - must be a positive integer");
-			return;
-		}
-		if (sec >= (long long)tg->max_seconds) {
-			http_reply_error(r, 400, "profile duration exceeds server's WriteTimeout");
-			return;
-		}
-		g = http_query_get(query, "debug", v, sizeof(v));
-		if (g > 0 && parse_go_int(v, &dbg) < 0)
-			dbg = 0;
-		if (dbg != 0) {
-			http_reply_error(r, 400, "seconds and debug params are incompatible");
-			return;
-		}
-	} else {
-		g = http_query_get(query, "debug", v, sizeof(v));
+	if (delta < 0)
+		return;
+	if (delta == 0) {
+		int g = http_query_get(query, "debug", v, sizeof(v));
 		if (http_check_debug(g > 0 ? v : g < 0 ? "?" : NULL, &debug, r) < 0)
 			return;
 	}
