@@ -13,6 +13,8 @@
 #                       rounds (what a profiled run must print too)
 #   hm_loop_best N      send SIGUSR1 N times, print the best ns/call of the
 #                       N timings of the malloc loop
+#   hm_loop_ratio N     send SIGUSR1 N times, print the median of the loop's
+#                       cost through the GOT over its cost straight to libc
 #   heap_record PID PROF ARGS...  cprof record -q -p PID -o PROF ARGS
 #   pp_cum PROF INDEX FUNC  FUNC's cumulative share (%) of sample type INDEX
 #                       (alloc_space, inuse_space...) by go tool pprof -top
@@ -62,19 +64,29 @@ hm_reference() {
 }
 
 hm_loop_best() {
-	loop_best "$HM_PID" "$HM_OUT" "$1"
+	hm_loops "$1"
+	grep '^heapmix: loop ' "$HM_OUT" | tail -n "$1" | awk '{ print $5 }' | sort -g | head -1
 }
 
-# loop_best PID OUT N: the best of N timings of the malloc loop of the
-# heapmix PID that writes to OUT.
-loop_best() {
-	local pid=$1 out=$2 n=$3 i have
-	have=$(grep -c '^heapmix: loop ' "$out" || true)
-	for i in $(seq 1 "$n"); do
-		kill -USR1 "$pid"
-		wait_for 60 "malloc loop timing $((have + i)) of $pid" grep -Eq "^heapmix: loop $((have + i)) " "$out"
+# hm_loop_ratio N: the median over N timings of the loop's ratio, through
+# the GOT over straight to libc (heapmix prints each timing's median of
+# neighbouring batches): 0.98-0.99 with the GOT untouched, 1.09-1.15 with
+# inert hooks left in it, 1.04-1.06 when the loop was timed through a
+# plain function pointer and the host slowed the VM (heapmix.c).
+hm_loop_ratio() {
+	hm_loops "$1"
+	grep '^heapmix: loop ' "$HM_OUT" | tail -n "$1" | awk '{ print $12 }' | sort -g |
+		awk '{ q[NR] = $1 } END { print NR % 2 ? q[(NR + 1) / 2] : (q[NR / 2] + q[NR / 2 + 1]) / 2 }'
+}
+
+# hm_loops N: N timings of the loop (SIGUSR1), waited for.
+hm_loops() {
+	local i have
+	have=$(grep -c '^heapmix: loop ' "$HM_OUT" || true)
+	for i in $(seq 1 "$1"); do
+		kill -USR1 "$HM_PID"
+		wait_for 60 "malloc loop timing $((have + i))" grep -Eq "^heapmix: loop $((have + i)) " "$HM_OUT"
 	done
-	grep '^heapmix: loop ' "$out" | tail -n "$n" | awk '{ print $5 }' | sort -g | head -1
 }
 
 heap_record() {

@@ -5,9 +5,10 @@
 # thread is stopped or traced, the mappings (file-backed and executable)
 # and every GOT entry of an allocation function (and every JUMP_SLOT of
 # the dlopen'd module) hold what they held before, the sampler is not
-# mapped, and its malloc/free loop runs at its unprofiled speed (its own
-# CPU-time per call, best of 5 timings against its best of 5 before: a
-# hook left in the GOT, even inert, costs more than the 12% allowed).
+# mapped, and its malloc/free loop runs at its unprofiled speed: through
+# the GOT over straight to libc (heapmix times both in turn), the median
+# of 5 timings within 5% of the same before (inert hooks left in the GOT
+# make it 1.09-1.15 where it is 0.98-1.00).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/heap_lib.bash"
@@ -16,7 +17,7 @@ t_init
 bin=$WORKLOAD_DIR/heapmix_nofp
 hm_start "$bin" -d 0 -s 60
 hm_wait_line 20 "the module to load" '^heapmix: module loaded'
-before=$(hm_loop_best 5)
+before=$(hm_loop_ratio 5)
 maps_snapshot "$HM_PID" "$T/maps.before"
 got_snapshot "$HM_PID" "$T/got.before"
 grep -q '^libheapmod.so malloc JUMP_SLO ' "$T/got.before" || fail "no GOT entry of malloc in libheapmod.so: $(cat "$T/got.before")"
@@ -32,13 +33,13 @@ diff "$T/maps.before" "$T/maps.after" >"$T/maps.diff" || fail "mappings differ a
 got_snapshot "$HM_PID" "$T/got.after"
 diff "$T/got.before" "$T/got.after" >"$T/got.diff" || fail "GOT entries differ after cprof exited: $(head -5 "$T/got.diff")"
 
-after=$(hm_loop_best 5)
-note "malloc loop: $before ns/call before, $after ns/call after cprof"
-awk -v a="$after" -v b="$before" 'BEGIN { exit !(a <= 1.12 * b) }' ||
-	fail "malloc loop at $after ns/call after cprof exited, $before before (over 12% slower)"
+after=$(hm_loop_ratio 5)
+note "malloc loop through the GOT over straight to libc: $before before, $after after cprof"
+awk -v a="$after" -v b="$before" 'BEGIN { exit !(a <= 1.05 * b) }' ||
+	fail "malloc loop through the GOT at $after of its cost straight to libc after cprof exited, $before before (over 5% slower)"
 
 hm_stop
 [ "$HM_ERRORS" = 0 ] || fail "heapmix found $HM_ERRORS damaged blocks"
 want=$(hm_reference "$bin" "$HM_ROUNDS" -d 0)
 [ "$HM_SUM" = "$want" ] || fail "checksum $HM_SUM after $HM_ROUNDS rounds profiled, $want unprofiled"
-pass "results, mappings, GOT and malloc speed as without cprof (checksum $HM_SUM, $before -> $after ns/call)"
+pass "results, mappings, GOT and malloc speed as without cprof (checksum $HM_SUM; loop through the GOT over straight to libc $before -> $after)"
