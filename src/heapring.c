@@ -93,7 +93,7 @@ void heapring_to_sample(const struct heapabi_slot *slot, pid_t pid,
 {
 	memset(out, 0, sizeof(*out));
 	out->pid = pid;
-	out->tid = (pid_t)slot->tid;
+	out->tid = 0;		/* the hooks read none: the unwinder takes the pid */
 	out->func = slot->func;
 	out->size = slot->size;
 	out->addr = slot->addr;

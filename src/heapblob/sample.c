@@ -60,7 +60,6 @@ void hb_free(void *p) HIDDEN;
 /* --- raw system calls ---------------------------------------------------- */
 
 #define HB_NR_GETPID		39
-#define HB_NR_GETTID		186
 #define HB_NR_CLOCK_GETTIME	228
 #define HB_NR_PROCESS_VM_READV	310
 #define HB_CLOCK_MONOTONIC	1
@@ -326,7 +325,6 @@ static void sample(const struct hb_frame *fr, unsigned func, uint64_t size, uint
 	s->id = id;
 	s->size = size;
 	s->addr = addr;
-	s->tid = (uint32_t)sys0(HB_NR_GETTID);
 	s->func = func;
 	s->time_ns = now;
 	uint64_t *r = s->regs;

@@ -84,7 +84,6 @@ static void __attribute__((noinline)) publish(const uint64_t *regs, uint64_t siz
 	s->id = id;
 	s->size = size;
 	s->addr = addr;
-	s->tid = (uint32_t)getpid();
 	s->func = HEAPABI_MALLOC;
 	if (live) {
 		struct heapabi_bucket *b = &shared->live[heapabi_bucket_of(addr)];
