@@ -208,8 +208,9 @@ run_one() {
 	sed -n "s/^mallocbench: work \([0-9.]*\) s cpu \([0-9.]*\) s calls \([0-9]*\) calls\/s [0-9]* bytes \([0-9]*\)$/ok \1 \2 \3 \4 $rss $est/p" "$W/wl.out"
 }
 
-declare -A RATE CPUNS RSS ERR KILLS DONE FAILS DROPS
+declare -A RATE CPUNS RSS ERR KILLS DONE FAILS DROPS PAIRED LASTCPU
 for r in $(seq 1 "$RUNS"); do
+	LASTCPU[base]=
 	for k in $KINDS; do
 		quiet_wait
 		run_one "$k" >"$W/res"
@@ -227,6 +228,14 @@ for r in $(seq 1 "$RUNS"); do
 		DONE[$k]=$((${DONE[$k]:-0} + 1))
 		RATE[$k]+="$(awk -v c="$calls" -v w="$wall" 'BEGIN { printf "%.0f", c / w }') "
 		CPUNS[$k]+="$(awk -v c="$calls" -v u="$cpu" 'BEGIN { printf "%.2f", 1e9 * u / c }') "
+		# This run's CPU per call over the unprofiled run just before it:
+		# the host moves this VM's speed by the minute (a malloc loop at
+		# 6.5 or 11 ns a call), which medians of runs apart can mistake
+		# for a profiler's cost.
+		LASTCPU[$k]=$(awk -v c="$calls" -v u="$cpu" 'BEGIN { printf "%.4f", 1e9 * u / c }')
+		if [ "$k" != base ] && [ -n "${LASTCPU[base]:-}" ]; then
+			PAIRED[$k]+="$(awk -v a="${LASTCPU[$k]}" -v b="${LASTCPU[base]}" 'BEGIN { printf "%.4f", a / b }') "
+		fi
 		RSS[$k]+="$rss "
 		if [ "$est" != 0 ]; then
 			ERR[$k]+="$(awk -v e="$est" -v b="$bytes" 'BEGIN { printf "%.2f", 100 * (e - b) / b }') "
@@ -245,18 +254,21 @@ base_cpu=$(median <<<"${CPUNS[base]:-}")
 echo
 echo "medians of the runs that finished; slowdown = unprofiled calls/s / calls/s (wall),"
 echo "cpu = CPU time per malloc+free over unprofiled ($base_cpu ns); load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-10s %-6s %-8s %-7s %-12s %-9s %-9s %-10s %-s\n' profiler runs killed failed calls/s slowdown cpu "RSS MiB" "alloc_space error"
+echo "cpu paired = the median over runs of CPU per call over that of the unprofiled run just before"
+printf '%-10s %-6s %-8s %-7s %-12s %-9s %-9s %-11s %-10s %-s\n' profiler runs killed failed calls/s slowdown cpu "cpu paired" "RSS MiB" "alloc_space error"
 for k in $KINDS; do
 	rate=$(median <<<"${RATE[$k]:-}")
 	cpu=$(median <<<"${CPUNS[$k]:-}")
 	rss=$(median <<<"${RSS[$k]:-}")
 	err=$(median <<<"${ERR[$k]:-}")
 	drops=$(median <<<"${DROPS[$k]:-}")
+	paired=$(median <<<"${PAIRED[$k]:-}")
 	awk -v k="$k" -v n="$((${DONE[$k]:-0} + ${KILLS[$k]:-0} + ${FAILS[$k]:-0}))" -v kl="${KILLS[$k]:-0}" \
 		-v fl="${FAILS[$k]:-0}" -v r="$rate" -v br="$base_rate" \
-		-v c="$cpu" -v bc="$base_cpu" -v m="$rss" -v e="$err" -v dr="$drops" 'BEGIN {
+		-v c="$cpu" -v bc="$base_cpu" -v m="$rss" -v e="$err" -v dr="$drops" -v pc="$paired" 'BEGIN {
 		if (r == "nan") { printf "%-10s %-6d %-8d %-7d (no run finished)\n", k, n, kl, fl; exit }
-		printf "%-10s %-6d %-8d %-7d %-12.0f %-9.3f %-9.3f %-10s %s\n", k, n, kl, fl, r, br / r, c / bc,
+		printf "%-10s %-6d %-8d %-7d %-12.0f %-9.3f %-9.3f %-11s %-10s %s\n", k, n, kl, fl, r, br / r, c / bc,
+			(k == "base" || pc == "nan") ? "-" : sprintf("%.3f", pc),
 			(k == "base") ? "-" : sprintf("%.1f", m / 1024),
 			(e == "nan") ? "-" : sprintf("%+.2f%% (%.1f%% of the samples dropped)", e, dr)
 	}'
