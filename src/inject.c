@@ -1450,23 +1450,32 @@ static int inject_blob(struct session *s)
 	r = shared_init(in, s->err, s->errlen);
 	if (r < 0)
 		goto undo;
-	r = rsys_ok(s, "mmap (reservation)", SYS_mmap, 0, HEAPABI_TOTAL_SIZE,
-		    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    (uint64_t)-1, 0, &base);
+	/* The code, mapped over the whole range the sampler takes, so that
+	 * the range is the memfd's from the first call on: if cprof dies
+	 * before the next two calls, the next attach finds it by its name
+	 * and removes it (an anonymous reservation, as this was once, could
+	 * not be told from the program's own mappings). The part beyond the
+	 * code is replaced at once: the shared area (the memfd again) and
+	 * the private area (anonymous). Nothing touches it meanwhile: the
+	 * GOT is patched later. */
+	r = rsys_ok(s, "mmap (code)", SYS_mmap, 0, HEAPABI_TOTAL_SIZE,
+		    PROT_READ | PROT_EXEC, MAP_SHARED, (uint64_t)fdn, 0, &base);
 	if (r < 0) {
 		base = 0;
 		goto undo;
 	}
-	r = rsys_ok(s, "mmap (code)", SYS_mmap, (uint64_t)base, HEAPABI_CODE_SIZE,
-		    PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, (uint64_t)fdn, 0, &v);
-	if (r == 0 && v != base)
+	r = rsys_ok(s, "mmap (shared area)", SYS_mmap,
+		    (uint64_t)base + HEAPABI_CODE_SIZE, HEAPABI_SHARED_SIZE,
+		    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		    (uint64_t)fdn, HEAPABI_CODE_SIZE, &v);
+	if (r == 0 && v != base + (int64_t)HEAPABI_CODE_SIZE)
 		r = -EFAULT;
 	if (r == 0)
-		r = rsys_ok(s, "mmap (shared area)", SYS_mmap,
-			    (uint64_t)base + HEAPABI_CODE_SIZE, HEAPABI_SHARED_SIZE,
-			    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			    (uint64_t)fdn, HEAPABI_CODE_SIZE, &v);
-	if (r == 0 && v != base + (int64_t)HEAPABI_CODE_SIZE)
+		r = rsys_ok(s, "mmap (private area)", SYS_mmap,
+			    (uint64_t)base + HEAPABI_CODE_SIZE + HEAPABI_SHARED_SIZE,
+			    HEAPABI_PRIV_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, (uint64_t)-1, 0, &v);
+	if (r == 0 && v != base + (int64_t)(HEAPABI_CODE_SIZE + HEAPABI_SHARED_SIZE))
 		r = -EFAULT;
 	if (r < 0)
 		goto undo;
