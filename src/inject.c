@@ -1730,6 +1730,70 @@ void inject_get_stats(const struct inject *in, struct inject_stats *st)
 
 /* ---- poll: the heartbeat, modules loaded later ---------------------------------- */
 
+/* Whether patched entry pt holds what the loader may have written over
+ * its hook: a thread stopped in a PLT stub on its way to the lazy-binding
+ * resolver (not yet in ld.so, so not let go at the attach) resolves the
+ * symbol once it runs and stores the real function into the entry we had
+ * just patched. The value before our patch counts too (an entry put back
+ * to its PLT stub). Anything else was written by someone else: left
+ * alone. */
+static bool patch_lost(struct inject *in, const struct heapabi_patch *pt)
+{
+	uint64_t cur;
+
+	if (mem_read_u64(in, pt->addr, &cur) < 0 || cur == pt->hook)
+		return false;
+	if (cur == pt->orig)
+		return true;
+	for (int f = 0; f < HEAPABI_NFUNCS; f++)
+		if (in->hdr.hook_off[f] && pt->hook == in->base + in->hdr.hook_off[f])
+			return in->real[f] && cur == in->real[f];
+	return false;
+}
+
+static int rebind_fn(struct session *s)
+{
+	struct inject *in = s->in;
+	struct heapabi_shared *sh = in->sh;
+
+	if (threads_in_loader_or_alloc(s))
+		return 1;
+	for (uint32_t i = 0; i < sh->npatched; i++) {
+		const struct heapabi_patch *pt = &sh->patched[i];
+		if (!patch_lost(in, pt))
+			continue;
+		int r = mem_write(in, pt->addr, &pt->hook, sizeof(pt->hook));
+		if (r < 0) {
+			errmsg_set(s->err, s->errlen, "cannot patch the GOT entry at "
+				   "0x%" PRIx64 " in pid %d again: %s", pt->addr,
+				   (int)in->pid, strerror(-r));
+			return r;
+		}
+		in->st.rebound++;
+	}
+	return 0;
+}
+
+/* Puts back hooks the loader wrote over (patch_lost), with the threads
+ * stopped; a look at the entries first, so that a poll stops nobody when
+ * none was lost (nearly always). */
+static int rebind(struct inject *in, char *err, size_t errlen)
+{
+	bool lost = false, busy = false;
+
+	for (uint32_t i = 0; i < in->sh->npatched && !lost; i++)
+		lost = patch_lost(in, &in->sh->patched[i]);
+	if (!lost)
+		return 0;
+	int r = run_session(in, rebind_fn, NULL, 10, &busy, err, errlen);
+	if (r == 1) {
+		r = 0;		/* busy through 10 tries: the next poll */
+		if (err && errlen)
+			err[0] = 0;
+	}
+	return r;
+}
+
 static int poll_fn(struct session *s)
 {
 	const struct plan *p = s->arg;
@@ -1764,6 +1828,9 @@ int inject_poll(struct inject *in, char *err, size_t errlen)
 		if (mem_write(in, privb, &live, sizeof(live)) == 0)
 			in->st.rearmed++;
 	}
+	r = rebind(in, err, errlen);
+	if (r < 0)
+		return r;
 	/* A cheap look at the link map first: a new module is rare. */
 	struct lm_entry *lm = NULL;
 	size_t n = 0;

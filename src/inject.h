@@ -74,6 +74,8 @@ struct inject_stats {
 	unsigned rearmed;		/* polls that found sampling turned off
 					 * by a late heartbeat, and turned it
 					 * back on */
+	unsigned rebound;		/* hooks the loader's lazy binding
+					 * wrote over, put back by a poll */
 };
 
 /* The statistics so far (attach and polls). */

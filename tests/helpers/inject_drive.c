@@ -11,6 +11,7 @@
  *   patch ADDR ORIG HOOK          one line per GOT entry patched
  *   samples=N dropped=N entries=N modules=N
  *   detached modules=N entries=N retries=N stop_ms_max=X left_mapped=0|1 removed_stale=N
+ *            rearmed=N rebound=N
  * or "error: REASON" and exit 1. --passthrough injects a test image whose
  * hooks only count their calls (in shared.samples) and jump to the real
  * functions: the injector's machinery on its own.
@@ -165,9 +166,9 @@ int main(int argc, char **argv)
 		printf("error: %s\n", err);
 	printf("detached modules=%u entries=%u retries=%u stop_ms_max=%.3f "
 	       "attach_stop_ms=%.3f detach_stop_ms=%.3f left_mapped=%d "
-	       "removed_stale=%u rearmed=%u\n", st.modules, st.entries,
+	       "removed_stale=%u rearmed=%u rebound=%u\n", st.modules, st.entries,
 	       st.retries, st.stopped_ns_max / 1e6, st.attach_stopped_ns / 1e6,
 	       st.detach_stopped_ns / 1e6, st.left_mapped ? 1 : 0,
-	       st.removed_stale, st.rearmed);
+	       st.removed_stale, st.rearmed, st.rebound);
 	return r < 0 || dr < 0 ? 1 : 0;
 }
