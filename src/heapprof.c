@@ -383,15 +383,15 @@ static int cmp_inuse(const void *a, const void *b, void *arg)
 	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
 }
 
-/* One location's frames, innermost (inlined) first, as Go's "#" lines.
- * addr is the address Go would show: a return address, or for the leaf
- * the allocator call's return address too. */
+/* One location's frames, innermost (inlined) first, as Go's "#" lines:
+ * pc is the address Go shows there, its "@" address less one (the call
+ * instruction's last byte, as runtime.CallersFrames gives it), and
+ * func+0xOFF is pc's offset in the function. */
 static void write_frames(const struct profile *p, const struct profile_location *loc,
-			 uint64_t addr, uint64_t pc, heapprof_offset_fn offset,
-			 void *arg, FILE *f)
+			 uint64_t pc, heapprof_offset_fn offset, void *arg, FILE *f)
 {
 	if (!loc || !loc->nlines) {
-		fprintf(f, "#\t%#llx\n", (unsigned long long)addr);
+		fprintf(f, "#\t%#llx\n", (unsigned long long)pc);
 		return;
 	}
 	for (size_t j = 0; j < loc->nlines; j++) {
@@ -402,10 +402,10 @@ static void write_frames(const struct profile *p, const struct profile_location 
 		uint64_t off;
 
 		if (!name || !*name) {
-			fprintf(f, "#\t%#llx\n", (unsigned long long)addr);
+			fprintf(f, "#\t%#llx\n", (unsigned long long)pc);
 			continue;
 		}
-		fprintf(f, "#\t%#llx\t%s", (unsigned long long)addr, name);
+		fprintf(f, "#\t%#llx\t%s", (unsigned long long)pc, name);
 		/* The offset belongs to the outermost (real) function. */
 		if (j + 1 == loc->nlines && offset && offset(arg, pc, &off))
 			fprintf(f, "+%#llx", (unsigned long long)off);
@@ -461,7 +461,8 @@ int heapprof_text(const struct heapprof *hp, const struct profile *p,
 				profile_location_by_id(p, r->locs[i]);
 			uint64_t a = loc ? loc->address : 0;
 
-			write_frames(p, loc, a + (i == 0), a, offset, arg, f);
+			/* The leaf's location is its call already. */
+			write_frames(p, loc, i == 0 || a == 0 ? a : a - 1, offset, arg, f);
 		}
 		fputc('\n', f);
 	}

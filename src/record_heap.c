@@ -21,6 +21,8 @@
 #include "heapring.h"
 #include "heapuprobe.h"
 #include "heapsample.h"
+#include "procs.h"
+#include "symbolize.h"
 #include "errmsg.h"
 
 /* How often the ring is read: at the default rate, a target allocating
@@ -471,11 +473,30 @@ int record_heap_profile(struct record_heap *h, enum record_profile kind,
 	return make_profile(h, kind, out);
 }
 
+/* Go's func+0xOFF in debug=1: where addr is in its function, from the
+ * symbolizer that named the target's frames (which has every location's
+ * address looked up already). */
+static bool func_offset(void *arg, uint64_t addr, uint64_t *off)
+{
+	struct record_heap *h = arg;
+	struct procs_process *proc = procs_process(h->r.procs, h->opts.pid,
+						   now_ns(CLOCK_MONOTONIC));
+	const struct rimage *ri = proc && proc->image ? proc->image->priv : NULL;
+
+	if (!ri || !ri->sym)
+		return false;
+	const struct sym_frame *fr = symbolizer_lookup(ri->sym, addr, false);
+	if (!fr || !fr->nlines)
+		return false;
+	*off = fr->lines[fr->nlines - 1].offset;
+	return true;
+}
+
 int record_heap_text(struct record_heap *h, FILE *f)
 {
 	if (h->attached && h->shared)
 		heapprof_update(h->hp, ring_is_live, h);
-	return heapprof_text(h->hp, h->r.profile, NULL, NULL, f);
+	return heapprof_text(h->hp, h->r.profile, func_offset, h, f);
 }
 
 /* Detaches once: the figures of the detach into the stats. */

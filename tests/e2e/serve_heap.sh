@@ -54,7 +54,8 @@ expect_reply "heap debug=1" 200 "text/plain; charset=utf-8"
 head -1 "$T/body" | grep -Eq '^heap profile: [0-9]+: [0-9]+ \[[0-9]+: [0-9]+\] @ heap/1048576$' ||
 	fail "debug=1 header: $(head -1 "$T/body")"
 grep -Eq '^[0-9]+: [0-9]+ \[[0-9]+: [0-9]+\] @( 0x[0-9a-f]+)+$' "$T/body" || fail "debug=1: no record line"
-grep -Eq '^#	0x[0-9a-f]+	hoard_alloc	.*heapkeep.c:[0-9]+$' "$T/body" || fail "debug=1: no hoard_alloc frame"
+grep -Eq '^#	0x[0-9a-f]+	hoard_alloc\+0x[0-9a-f]+	.*heapkeep.c:[0-9]+$' "$T/body" ||
+	fail "debug=1: no hoard_alloc+0xOFF frame: $(grep -m3 '^#' "$T/body")"
 fetch "$BASE/heap?seconds=2&debug=1"
 expect_go_error "seconds with debug" 400 "seconds and debug params are incompatible"
 

@@ -256,7 +256,9 @@ static bool offset_of(void *arg, uint64_t addr, uint64_t *off)
 }
 
 /* Go's debug=1 text on a known input: header totals, most bytes in use
- * first, return addresses (the leaf's call site + 1), "#" frame lines. */
+ * first, return addresses (the leaf's call site + 1), "#" frame lines at
+ * the call (the return address - 1, as Go's runtime.CallersFrames gives
+ * it) with its offset in the function. */
 static void test_text(void)
 {
 	uint64_t loc[3];
@@ -279,12 +281,12 @@ static void test_text(void)
 	const char *want =
 		"heap profile: 2: 5120 [4: 7168] @ heap/1048576\n"
 		"1: 4096 [1: 4096] @ 0x401778 0x400456\n"
-		"#\t0x401778\tkeep\t/src/app.c:52\n"
-		"#\t0x400456\tmain\t/src/app.c:12\n"
+		"#\t0x401777\tkeep\t/src/app.c:52\n"
+		"#\t0x400455\tmain\t/src/app.c:12\n"
 		"\n"
 		"1: 1024 [3: 3072] @ 0x401234 0x400456\n"
-		"#\t0x401234\twork+0x33\t/src/app.c:33\n"
-		"#\t0x400456\tmain\t/src/app.c:12\n"
+		"#\t0x401233\twork+0x33\t/src/app.c:33\n"
+		"#\t0x400455\tmain\t/src/app.c:12\n"
 		"\n";
 	CHECK_STR(buf, want);
 	free(buf);
