@@ -161,7 +161,7 @@ static void test_sampler_opts(void)
 	strcpy(t.path, "/proc/1/root/x");
 	t.offset[HEAPABI_MALLOC] = 0x1000;
 	t.offset[HEAPABI_FREE] = 0x1100;
-	heapuprobe_sampler_opts(&t, 7, &o);
+	heapuprobe_sampler_opts(&t, 7, false, &o);
 	CHECK(o.kinds & SAMPLER_KIND(SAMPLER_UPROBE));
 	CHECK_STR(o.uprobe.path, "/proc/1/root/x");
 	CHECK_INT(o.uprobe.period, 7);
