@@ -226,6 +226,7 @@ static int uprobe_open(struct record_heap *h, char *err, size_t errlen)
 	struct heapuprobe_rate rt;
 	heapuprobe_rate(h->usampler, &h->meter, now_ns(CLOCK_MONOTONIC), &rt);
 	h->r.st.heap_calls_period = h->uperiod;
+	h->r.st.heap_uprobe_inuse = inuse;
 	return 0;
 }
 
@@ -240,6 +241,14 @@ static int uprobe_step(struct record_heap *h, char *err, size_t errlen)
 		if (err && errlen && !err[0] && e != -ESRCH)
 			errmsg_set(err, errlen, "cannot read the uprobes: %s", strerror(-e));
 		return e;
+	}
+	if (h->upair) {
+		struct heapuprobe_pair_stats ps;
+
+		heapuprobe_pair_stats(h->upair, &ps);
+		h->r.st.heap_frees = ps.frees;
+		h->r.st.heap_unreturned = ps.unreturned;
+		h->r.st.heap_dropped = ps.lost;
 	}
 	if (now - h->last_poll_ns >= TICK_MS * 1000000ULL) {
 		struct heapuprobe_rate rt;
