@@ -38,8 +38,10 @@ task_states_ok "$HM_PID" || fail "a thread of heapmix is left stopped or traced"
 hm_stop
 [ "$HM_ERRORS" = 0 ] || fail "heapmix found $HM_ERRORS damaged blocks"
 check_heap_types "$T/heap.pprof" inuse_space
-go tool pprof -raw "$T/heap.pprof" 2>/dev/null | grep -q 'in use is empty' &&
+go tool pprof -raw "$T/heap.pprof" >"$T/heap.raw" 2>/dev/null || fail "go tool pprof -raw failed"
+if grep -q 'in use is empty' "$T/heap.raw"; then
 	fail "the profile says in use is empty"
+fi
 
 kept=$(pp_cum "$T/heap.pprof" inuse_space hm_alloc_kept)
 big=$(pp_cum "$T/heap.pprof" inuse_space hm_big)
