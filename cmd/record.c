@@ -102,7 +102,8 @@ static void record_usage(FILE *f)
 		"                          average (k, m suffixes; default: 524288, Go's)\n"
 		"      --method METHOD     heap, allocs: auto (default: inject, or uprobe\n"
 		"                          when the allocator is in the program itself),\n"
-		"                          inject or uprobe"
+		"                          inject or uprobe (heap: every free traced, for\n"
+		"                          in use; allocs: frees counted only)\n"
 		"      --children          also record the processes it forks, and those it\n"
 		"                          has forked already (the default with a command)\n"
 		"      --no-children       record the process (or command) alone\n"
@@ -865,9 +866,15 @@ static void heap_summary(const struct record_cli *cli, const struct record_stats
 			 (double)st->heap.stopped_ns_max / 1e6);
 	if (st->heap_calls_period)
 		cli_info("uprobes: one allocator call in %llu sampled; %.0f calls/s at the "
-			 "last measure, the target ~%.0f%% slower for it; in use is empty "
-			 "(frees are not seen)", (unsigned long long)st->heap_calls_period,
-			 st->heap_calls_per_sec, st->heap_slower_pct < 0 ? 100.0 : st->heap_slower_pct);
+			 "last measure, the target ~%.0f%% slower for it; %s",
+			 (unsigned long long)st->heap_calls_period, st->heap_calls_per_sec,
+			 st->heap_slower_pct < 0 ? 100.0 : st->heap_slower_pct,
+			 st->heap_uprobe_inuse ? "returns and every free traced for in use" :
+			 "frees counted, not traced (in use is empty)");
+	if (st->heap_uprobe_inuse)
+		cli_info("uprobes: %llu frees traced, %llu sampled calls never seen "
+			 "returning (left out)", (unsigned long long)st->heap_frees,
+			 (unsigned long long)st->heap_unreturned);
 	if (st->heap.removed_stale)
 		cli_info("removed %u sampler%s a killed cprof had left", st->heap.removed_stale,
 			 st->heap.removed_stale == 1 ? "" : "s");

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "errmsg.h"
+#include "hash.h"
 #include "heapring.h"
 #include "heapuprobe.h"
 #include "procfs.h"
@@ -248,15 +249,34 @@ int heapuprobe_find(pid_t pid, struct heapuprobe_target *t, char *err,
 }
 
 void heapuprobe_sampler_opts(const struct heapuprobe_target *t,
-			     uint64_t period, struct sampler_opts *o)
+			     uint64_t period, bool inuse,
+			     struct sampler_opts *o)
 {
 	o->kinds |= SAMPLER_KIND(SAMPLER_UPROBE);
 	memset(&o->uprobe, 0, sizeof(o->uprobe));
 	o->uprobe.path = t->path;
 	o->uprobe.period = period ? period : 1;
-	for (unsigned f = 0; f < HEAPABI_NFUNCS && f < SAMPLER_UPROBE_MAX; f++)
+	for (unsigned f = 0; f < HEAPABI_NFUNCS; f++)
 		o->uprobe.offset[f] = t->offset[f];
-	o->uprobe.count_only[HEAPABI_FREE] = true;
+	if (!inuse) {
+		o->uprobe.count_only[HEAPABI_FREE] = true;
+		return;
+	}
+	/* In use needs every free, and the address each sampled call
+	 * returned: light probes, hit at every call (docs/design.md
+	 * §12.4). */
+	o->uprobe.light[HEAPABI_FREE] = true;
+	for (unsigned f = 0; f < HEAPABI_NFUNCS; f++) {
+		if (!t->offset[f] || f == HEAPABI_FREE)
+			continue;
+		o->uprobe.offset[HEAPUPROBE_RET(f)] = t->offset[f];
+		o->uprobe.retprobe[HEAPUPROBE_RET(f)] = true;
+		o->uprobe.light[HEAPUPROBE_RET(f)] = true;
+		if (f == HEAPABI_REALLOC || f == HEAPABI_REALLOCARRAY) {
+			o->uprobe.offset[HEAPUPROBE_OLD(f)] = t->offset[f];
+			o->uprobe.light[HEAPUPROBE_OLD(f)] = true;
+		}
+	}
 }
 
 /* a * b, false when it overflows. */
@@ -334,32 +354,68 @@ int heapuprobe_convert(const struct sampler_record *rec, uint64_t period,
 	return 1;
 }
 
+/* What one hit of probe i of u costs, in ns (heapuprobe_rate). */
+static double heapuprobe_probe_ns(const struct heapuprobe_meter *m,
+				  const struct sampler_uprobe *u, unsigned i)
+{
+	double hit = m->call_ns > 0 ? m->call_ns : HEAPUPROBE_CALL_NS;
+	double light = m->cost.light > 0 ? m->cost.light : hit;
+	double ret = m->cost.ret > 0 ? m->cost.ret : hit;
+	bool shared = false;
+
+	if (m->cost.hit > 0)
+		hit = m->cost.hit;
+	if (u->retprobe[i])
+		return ret;
+	if (!u->light[i])
+		return hit;
+	/* A light entry beside a sampled one at the same function (the
+	 * old pointer of realloc): one trap for both, the sample more. */
+	for (unsigned j = 0; j < SAMPLER_UPROBE_MAX && !shared; j++)
+		shared = j != i && u->offset[j] == u->offset[i] &&
+			 !u->retprobe[j] && !u->light[j];
+	return shared ? (light > hit ? light - hit : 0) : light;
+}
+
 int heapuprobe_rate(struct sampler *s, struct heapuprobe_meter *m,
 		    uint64_t now_ns, struct heapuprobe_rate *out)
 {
-	uint64_t counts[HEAPABI_NFUNCS], total = 0;
+	uint64_t counts[SAMPLER_UPROBE_MAX], total = 0;
+	bool was = m->started && now_ns > m->ns;
+	double busy_ns = 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	r = sampler_uprobe_counts(s, counts, HEAPABI_NFUNCS);
+	r = sampler_uprobe_counts(s, counts, SAMPLER_UPROBE_MAX);
 	if (r < 0)
 		return r;
+	/* Calls are the functions' entries; the cost is every probe's. */
 	for (unsigned f = 0; f < HEAPABI_NFUNCS; f++)
 		total += counts[f];
-	memcpy(out->funcs, counts, sizeof(counts));
+	memcpy(out->funcs, counts, sizeof(out->funcs));
 	out->total_calls = total;
-	double call_ns = m->call_ns > 0 ? m->call_ns : HEAPUPROBE_CALL_NS;
+	out->call_us = (m->cost.hit > 0 ? m->cost.hit : m->call_ns > 0 ?
+			m->call_ns : HEAPUPROBE_CALL_NS) / 1000.0;
+	for (unsigned i = 0; i < SAMPLER_UPROBE_MAX; i++) {
+		if (!m->probed.offset[i] && i >= HEAPABI_NFUNCS)
+			continue;
+		if (was && counts[i] >= m->probes[i])
+			busy_ns += (double)(counts[i] - m->probes[i]) *
+				   heapuprobe_probe_ns(m, &m->probed, i);
+	}
+	if (was) {
+		uint64_t before = 0;
 
-	out->call_us = call_ns / 1000.0;
-	if (m->started && now_ns > m->ns && total >= m->calls) {
-		out->calls = total - m->calls;
+		for (unsigned f = 0; f < HEAPABI_NFUNCS; f++)
+			before += m->probes[f];
+		out->calls = total >= before ? total - before : 0;
 		out->seconds = (double)(now_ns - m->ns) / 1e9;
 		out->calls_per_sec = (double)out->calls / out->seconds;
-		out->busy = out->calls_per_sec * call_ns / 1e9;
+		out->busy = busy_ns / 1e9 / out->seconds;
 		out->slower_pct = out->busy < 1 ?
 				  out->busy / (1 - out->busy) * 100 : -1;
 	}
-	m->calls = total;
+	memcpy(m->probes, counts, sizeof(counts));
 	m->ns = now_ns;
 	m->started = true;
 	return 0;
@@ -393,7 +449,16 @@ static uint64_t heapuprobe_time_calls(unsigned n)
 	return heapuprobe_thread_ns() - t0;
 }
 
-int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen)
+/* How heapuprobe_measure probes the calibration target. */
+enum heapuprobe_probe_kind {
+	HEAPUPROBE_COUNT,	/* a counting entry probe */
+	HEAPUPROBE_LIGHT,	/* a light entry probe */
+	HEAPUPROBE_RETURN,	/* a counting entry and a light return */
+};
+
+/* CPU ns a call of the calibration target takes more with its probes. */
+static int heapuprobe_measure(enum heapuprobe_probe_kind kind, double *ns,
+			      char *err, size_t errlen)
 {
 	const unsigned n = HEAPUPROBE_CALIBRATION_CALLS;
 	uint64_t addr = (uint64_t)(uintptr_t)&heapuprobe_calibration_target;
@@ -402,10 +467,10 @@ int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen)
 	struct sampler_opts o = { 0 };
 	struct sampler *s = NULL;
 	char path[PATH_MAX + 32];
-	uint64_t base, probed, counts[1];
+	uint64_t base, probed, counts[2];
 	int r;
 
-	*ns_per_call = 0;
+	*ns = 0;
 	/* The function's file offset: where our own maps put it. */
 	r = procfs_read_maps(getpid(), &maps);
 	if (r < 0) {
@@ -424,7 +489,13 @@ int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen)
 	o.stack_size = 8;
 	o.uprobe.path = path;
 	o.uprobe.offset[0] = addr - m->start + m->offset;
-	o.uprobe.count_only[0] = true;
+	o.uprobe.count_only[0] = kind != HEAPUPROBE_LIGHT;
+	o.uprobe.light[0] = kind == HEAPUPROBE_LIGHT;
+	if (kind == HEAPUPROBE_RETURN) {
+		o.uprobe.offset[1] = o.uprobe.offset[0];
+		o.uprobe.retprobe[1] = true;
+		o.uprobe.light[1] = true;
+	}
 	procfs_maps_release(&maps);
 
 	base = heapuprobe_time_calls(n);
@@ -440,13 +511,416 @@ int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen)
 	}
 	probed = heapuprobe_time_calls(n);
 	sampler_disable(s);
-	r = sampler_uprobe_counts(s, counts, 1);
+	r = sampler_uprobe_counts(s, counts, 2);
 	sampler_free(s);
-	if (r < 0 || counts[0] < n) {
+	if (r < 0 || counts[0] < n ||
+	    (kind == HEAPUPROBE_RETURN && counts[1] < n)) {
 		errmsg_set(err, errlen, "the calibration uprobe counted %llu of "
 			   "%u calls", (unsigned long long)counts[0], n);
 		return -EIO;
 	}
-	*ns_per_call = probed > base ? (double)(probed - base) / n : 0;
+	*ns = probed > base ? (double)(probed - base) / n : 0;
 	return 0;
+}
+
+int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen)
+{
+	return heapuprobe_measure(HEAPUPROBE_COUNT, ns_per_call, err, errlen);
+}
+
+int heapuprobe_calibrate_costs(struct heapuprobe_costs *c, char *err,
+			       size_t errlen)
+{
+	double both;
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = heapuprobe_measure(HEAPUPROBE_COUNT, &c->hit, err, errlen)) < 0 ||
+	    (r = heapuprobe_measure(HEAPUPROBE_LIGHT, &c->light, err, errlen)) < 0 ||
+	    (r = heapuprobe_measure(HEAPUPROBE_RETURN, &both, err, errlen)) < 0)
+		return r;
+	/* The return probe's part: the entry's trap is the counting one. */
+	c->ret = both > c->hit ? both - c->hit : 0;
+	return 0;
+}
+
+/* --- pairing (a heap profile's in use, docs/design.md §12.4) --------------- */
+
+/* A sampled entry waiting for its return: the allocation as
+ * heapuprobe_convert gave it, its registers and stack copied. */
+struct hu_pending {
+	uint64_t sp;			/* SP at the entry */
+	struct heap_sample hs;
+	uint64_t regs[HEAPABI_NR_REGS];
+	uint8_t *stack;			/* malloc'd, hs.stack_size bytes */
+};
+
+/* realloc's old pointer, from the light entry of every call. */
+struct hu_old {
+	uint64_t sp, old, size;
+};
+
+/* A thread's calls in flight, outermost first (SP decreasing). */
+struct hu_thread {
+	pid_t tid;
+	struct hu_pending pend[HEAPUPROBE_PAIR_DEPTH];
+	unsigned npend;
+	struct hu_old old[HEAPUPROBE_PAIR_DEPTH];
+	unsigned nold;
+};
+
+struct heapuprobe_pair {
+	struct hu_thread **threads;	/* sorted by tid */
+	size_t nthreads, capthreads;
+	/* The live set: addr -> id, open addressing (linear probing,
+	 * deletion by backward shift); key 0 is empty. */
+	uint64_t *keys, *ids;
+	size_t cap, n;
+	uint64_t next_id;
+	struct heapuprobe_pair_stats st;
+	/* What the last sample handed on points at. */
+	uint64_t regs[HEAPABI_NR_REGS];
+	uint8_t *stack;
+};
+
+struct heapuprobe_pair *heapuprobe_pair_new(void)
+{
+	struct heapuprobe_pair *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->cap = 1024;
+	p->keys = calloc(p->cap, sizeof(*p->keys));
+	p->ids = calloc(p->cap, sizeof(*p->ids));
+	if (!p->keys || !p->ids) {
+		heapuprobe_pair_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void hu_thread_clear(struct heapuprobe_pair *p, struct hu_thread *t)
+{
+	for (unsigned i = 0; i < t->npend; i++)
+		free(t->pend[i].stack);
+	p->st.unreturned += t->npend;
+	t->npend = 0;
+	t->nold = 0;
+}
+
+void heapuprobe_pair_free(struct heapuprobe_pair *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nthreads; i++) {
+		hu_thread_clear(p, p->threads[i]);
+		free(p->threads[i]);
+	}
+	free(p->threads);
+	free(p->keys);
+	free(p->ids);
+	free(p->stack);
+	free(p);
+}
+
+static size_t hu_slot(const struct heapuprobe_pair *p, uint64_t addr)
+{
+	return (size_t)hash_mix64(addr) & (p->cap - 1);
+}
+
+/* The slot holding addr, or the empty one where it would go. */
+static size_t hu_find(const struct heapuprobe_pair *p, uint64_t addr)
+{
+	size_t i = hu_slot(p, addr);
+
+	while (p->keys[i] && p->keys[i] != addr)
+		i = (i + 1) & (p->cap - 1);
+	return i;
+}
+
+static int hu_live_insert(struct heapuprobe_pair *p, uint64_t addr, uint64_t id)
+{
+	size_t i;
+
+	if ((p->n + 1) * 2 > p->cap) {
+		struct heapuprobe_pair q = { .cap = p->cap * 2 };
+
+		q.keys = calloc(q.cap, sizeof(*q.keys));
+		q.ids = calloc(q.cap, sizeof(*q.ids));
+		if (!q.keys || !q.ids) {
+			free(q.keys);
+			free(q.ids);
+			return -ENOMEM;
+		}
+		for (size_t j = 0; j < p->cap; j++) {
+			if (!p->keys[j])
+				continue;
+			i = hu_find(&q, p->keys[j]);
+			q.keys[i] = p->keys[j];
+			q.ids[i] = p->ids[j];
+		}
+		free(p->keys);
+		free(p->ids);
+		p->keys = q.keys;
+		p->ids = q.ids;
+		p->cap = q.cap;
+	}
+	i = hu_find(p, addr);
+	/* Already there: its free was lost; the new block replaces it. */
+	if (!p->keys[i])
+		p->n++;
+	p->keys[i] = addr;
+	p->ids[i] = id;
+	return 0;
+}
+
+static void hu_live_remove(struct heapuprobe_pair *p, uint64_t addr)
+{
+	size_t i = hu_find(p, addr), j, k;
+
+	if (!p->keys[i])
+		return;
+	p->keys[i] = 0;
+	p->n--;
+	p->st.freed++;
+	/* Backward shift: move up each later entry of the run whose home
+	 * slot is not between the hole and it (cyclically). */
+	for (j = (i + 1) & (p->cap - 1); p->keys[j]; j = (j + 1) & (p->cap - 1)) {
+		k = hu_slot(p, p->keys[j]);
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		p->keys[i] = p->keys[j];
+		p->ids[i] = p->ids[j];
+		p->keys[j] = 0;
+		i = j;
+	}
+}
+
+bool heapuprobe_pair_is_live(void *arg, uint64_t addr, uint64_t id)
+{
+	const struct heapuprobe_pair *p = arg;
+	size_t i;
+
+	if (!addr || !id)
+		return false;
+	i = hu_find(p, addr);
+	return p->keys[i] == addr && p->ids[i] == id;
+}
+
+static struct hu_thread *hu_thread(struct heapuprobe_pair *p, pid_t tid,
+				   bool create)
+{
+	size_t lo = 0, hi = p->nthreads;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (p->threads[mid]->tid == tid)
+			return p->threads[mid];
+		if (p->threads[mid]->tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!create)
+		return NULL;
+	if (p->nthreads == p->capthreads) {
+		size_t cap = p->capthreads ? p->capthreads * 2 : 16;
+		struct hu_thread **nt = realloc(p->threads, cap * sizeof(*nt));
+
+		if (!nt)
+			return NULL;
+		p->threads = nt;
+		p->capthreads = cap;
+	}
+	struct hu_thread *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->tid = tid;
+	memmove(p->threads + lo + 1, p->threads + lo,
+		(p->nthreads - lo) * sizeof(*p->threads));
+	p->threads[lo] = t;
+	p->nthreads++;
+	return t;
+}
+
+static void hu_thread_drop(struct heapuprobe_pair *p, pid_t tid)
+{
+	struct hu_thread *t = hu_thread(p, tid, false);
+	size_t i;
+
+	if (!t)
+		return;
+	hu_thread_clear(p, t);
+	for (i = 0; p->threads[i] != t; i++)
+		;
+	memmove(p->threads + i, p->threads + i + 1,
+		(p->nthreads - i - 1) * sizeof(*p->threads));
+	p->nthreads--;
+	free(t);
+}
+
+/* A sampled entry: waits for its return. A call entered at SP sp cannot
+ * be inside one entered at the same SP or below (its frame is above
+ * theirs): those have returned unseen or never will. */
+static int hu_enter(struct heapuprobe_pair *p, const struct heap_sample *hs,
+		    uint64_t sp)
+{
+	struct hu_thread *t = hu_thread(p, hs->tid, true);
+	struct hu_pending *e;
+
+	if (!t)
+		return -ENOMEM;
+	while (t->npend && t->pend[t->npend - 1].sp <= sp) {
+		free(t->pend[--t->npend].stack);
+		p->st.unreturned++;
+	}
+	if (t->npend == HEAPUPROBE_PAIR_DEPTH) {	/* deeper than any
+							 * allocator nests */
+		p->st.unreturned++;
+		return 0;
+	}
+	e = &t->pend[t->npend];
+	e->stack = malloc(hs->stack_size ? hs->stack_size : 1);
+	if (!e->stack)
+		return -ENOMEM;
+	memcpy(e->stack, hs->stack, hs->stack_size);
+	memcpy(e->regs, hs->regs, sizeof(e->regs));
+	e->hs = *hs;
+	e->hs.regs = e->regs;
+	e->hs.stack = e->stack;
+	e->sp = sp;
+	t->npend++;
+	return 0;
+}
+
+static void hu_old(struct heapuprobe_pair *p, pid_t tid, unsigned func,
+		   const uint64_t *r)
+{
+	struct hu_thread *t = hu_thread(p, tid, true);
+	uint64_t size = r[RB_SI];
+
+	if (!t)
+		return;		/* the old block stays in use: no worse than
+				 * a lost record */
+	while (t->nold && t->old[t->nold - 1].sp <= r[RB_SP])
+		t->nold--;
+	if (t->nold == HEAPUPROBE_PAIR_DEPTH)
+		return;
+	if (func == HEAPABI_REALLOCARRAY &&
+	    __builtin_mul_overflow(r[RB_SI], r[RB_DX], &size))
+		size = UINT64_MAX;	/* fails: the old block stays */
+	t->old[t->nold++] = (struct hu_old){ r[RB_SP], r[RB_DI], size };
+}
+
+/* A return of func at SP sp (the entry's + 8) with result ret. */
+static int hu_return(struct heapuprobe_pair *p, pid_t tid, unsigned func,
+		     uint64_t sp, uint64_t ret, struct heap_sample *out)
+{
+	struct hu_thread *t = hu_thread(p, tid, false);
+	struct hu_pending *e;
+	int r;
+
+	if (!t)
+		return 0;
+	/* realloc's old block dies unless the call failed (NULL for a
+	 * size other than 0). */
+	if (func == HEAPABI_REALLOC || func == HEAPABI_REALLOCARRAY) {
+		while (t->nold && t->old[t->nold - 1].sp + 8 < sp)
+			t->nold--;
+		if (t->nold && t->old[t->nold - 1].sp + 8 == sp) {
+			const struct hu_old *o = &t->old[--t->nold];
+
+			if (o->old && o->size != UINT64_MAX && (ret || o->size == 0))
+				hu_live_remove(p, o->old);
+		}
+	}
+	/* Entries below this frame will not return (longjmp). */
+	while (t->npend && t->pend[t->npend - 1].sp + 8 < sp) {
+		free(t->pend[--t->npend].stack);
+		p->st.unreturned++;
+	}
+	if (!t->npend || t->pend[t->npend - 1].sp + 8 != sp)
+		return 0;		/* a call not sampled */
+	e = &t->pend[--t->npend];
+	if (e->hs.func != func) {	/* the sampled call left by a jump */
+		free(e->stack);
+		p->st.unreturned++;
+		return 0;
+	}
+	if (func == HEAPABI_POSIX_MEMALIGN ? (uint32_t)ret != 0 : ret == 0) {
+		free(e->stack);
+		p->st.failed++;
+		return 0;
+	}
+	*out = e->hs;
+	memcpy(p->regs, e->regs, sizeof(p->regs));
+	out->regs = p->regs;
+	free(p->stack);
+	p->stack = e->stack;
+	out->stack = p->stack;
+	p->st.paired++;
+	if (func == HEAPABI_POSIX_MEMALIGN)
+		return 1;	/* the block went through *memptr: unseen */
+	out->addr = ret;
+	out->id = ++p->next_id;
+	r = hu_live_insert(p, ret, out->id);
+	return r < 0 ? r : 1;
+}
+
+int heapuprobe_pair_record(struct heapuprobe_pair *p,
+			   const struct sampler_record *rec, uint64_t period,
+			   struct heap_sample *out)
+{
+	const struct perf_sample *ps = rec->sample;
+	uint64_t regs[HEAPABI_NR_REGS];
+	unsigned probe = rec->uprobe;
+	int r;
+
+	if (rec->hdr->type == PERF_RECORD_EXIT) {
+		/* struct { u32 pid, ppid, tid, ptid; u64 time; ... } */
+		uint32_t tid;
+
+		if (rec->hdr->size >= sizeof(*rec->hdr) + 12) {
+			memcpy(&tid, (const uint8_t *)(rec->hdr + 1) + 8, sizeof(tid));
+			hu_thread_drop(p, (pid_t)tid);
+		}
+		return 0;
+	}
+	if (rec->hdr->type == PERF_RECORD_LOST) {
+		/* A lost return could pair a later one wrongly: start over
+		 * (a lost free cannot be made up for). */
+		p->st.lost += ringbuf_lost_count(rec->hdr);
+		for (size_t i = 0; i < p->nthreads; i++)
+			hu_thread_clear(p, p->threads[i]);
+		return 0;
+	}
+	if (rec->hdr->type != PERF_RECORD_SAMPLE || rec->kind != SAMPLER_UPROBE ||
+	    !ps || !ps->regs || ps->regs_abi == PERF_SAMPLE_REGS_ABI_NONE)
+		return 0;
+	if (probe == HEAPABI_FREE) {
+		p->st.frees++;
+		if (ps->regs[RB_DI])
+			hu_live_remove(p, ps->regs[RB_DI]);
+		return 0;
+	}
+	if (probe >= HEAPUPROBE_OLD(0) && probe < HEAPUPROBE_NPROBES) {
+		hu_old(p, (pid_t)ps->tid, probe - HEAPUPROBE_OLD(0), ps->regs);
+		return 0;
+	}
+	if (probe >= HEAPUPROBE_RET(0) && probe < HEAPUPROBE_OLD(0))
+		return hu_return(p, (pid_t)ps->tid, probe - HEAPUPROBE_RET(0),
+				 ps->regs[RB_SP], ps->regs[RB_AX], out);
+	r = heapuprobe_convert(rec, period, regs, out);
+	if (r != 1)
+		return r == -EBADMSG ? 0 : r;
+	return hu_enter(p, out, ps->regs[RB_SP]) < 0 ? -ENOMEM : 0;
+}
+
+void heapuprobe_pair_stats(const struct heapuprobe_pair *p,
+			   struct heapuprobe_pair_stats *st)
+{
+	*st = p->st;
+	st->live = p->n;
 }

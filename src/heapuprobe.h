@@ -18,11 +18,21 @@
  *       "malloc family: %.0f calls/s, ~%.0f%% slower (uprobe ~%.2f us a call)"
  *
  * One call in `period` of each allocating function is sampled (calls =
- * period: the sample stands for that many calls of its size). free() is
- * counted, never sampled. What this method cannot give: the address a
- * call returned (the entry probe sees the arguments only) and so "in use":
- * its samples have addr 0 and id 0 (never in use); the profile's inuse_*
- * values stay empty with this method.
+ * period: the sample stands for that many calls of its size). For an
+ * allocs profile free() is counted, never sampled, and the samples have
+ * addr 0 and id 0 (never in use). For a heap profile (inuse) each
+ * allocating function also has a return probe, and free and realloc's
+ * old pointer are traced at every call, with light samples (registers
+ * only, sampler_uprobe.light): heapuprobe_pair pairs a sampled entry with
+ * its return (the address) and follows the frees, so that the samples it
+ * hands on have an addr and an id and heapuprobe_pair_is_live says which
+ * are still in use (docs/design.md §12.4):
+ *
+ *   heapuprobe_sampler_opts(&t, period, true, &opts);
+ *   struct heapuprobe_pair *p = heapuprobe_pair_new();
+ *   in the sampler_read callback, every record in the order it comes:
+ *       if (heapuprobe_pair_record(p, rec, period, &hs) == 1) ...unwind hs
+ *   heapprof_update(hp, heapuprobe_pair_is_live, p);
  *
  * Never prints; returns 0 or -errno with a one-line reason in err.
  */
@@ -78,12 +88,24 @@ int heapuprobe_find(pid_t pid, struct heapuprobe_target *t, char *err,
 int heapuprobe_offsets(int fd, bool libc, uint64_t offset[HEAPABI_NFUNCS],
 		       char *err, size_t errlen);
 
+/* The probes (sampler_uprobe's indexes): function f's entry at f; with
+ * inuse also its return at HEAPUPROBE_RET(f) and, for realloc and
+ * reallocarray, a light entry at HEAPUPROBE_OLD(f) for the old pointer
+ * of every call. */
+#define HEAPUPROBE_RET(f) (HEAPABI_NFUNCS + (f))
+#define HEAPUPROBE_OLD(f) (2 * HEAPABI_NFUNCS + (f))
+#define HEAPUPROBE_NPROBES (3 * HEAPABI_NFUNCS)
+_Static_assert(HEAPUPROBE_NPROBES <= SAMPLER_UPROBE_MAX, "SAMPLER_UPROBE_MAX");
+
 /* Sets o->kinds |= SAMPLER_KIND(SAMPLER_UPROBE) and o->uprobe: t's file
- * and functions, a sample every period-th call (free counted only). The
- * caller sets pid, stack_size (as for CPU samples) and the rest.
- * o->uprobe.path points into t, which must outlive sampler_open. */
+ * and functions, a sample every period-th call. Without inuse free is
+ * counted only; with it, the return probes, free and the old pointers
+ * are light probes hit at every call (see above). The caller sets pid,
+ * stack_size (as for CPU samples) and the rest. o->uprobe.path points
+ * into t, which must outlive sampler_open. */
 void heapuprobe_sampler_opts(const struct heapuprobe_target *t,
-			     uint64_t period, struct sampler_opts *o);
+			     uint64_t period, bool inuse,
+			     struct sampler_opts *o);
 
 /* Turns a SAMPLER_UPROBE sample into the allocation it saw: func from the
  * event, size from the argument registers (malloc, valloc, pvalloc: rdi;
@@ -98,14 +120,73 @@ void heapuprobe_sampler_opts(const struct heapuprobe_target *t,
 int heapuprobe_convert(const struct sampler_record *rec, uint64_t period,
 		       uint64_t regs[HEAPABI_NR_REGS], struct heap_sample *out);
 
+/* Pairs the samples of a heap profile's probes (heapuprobe_sampler_opts
+ * with inuse) into allocations with their address, and keeps the set of
+ * sampled blocks not freed yet (docs/design.md §12.4). Per thread, a
+ * sampled entry waits for the return whose SP is the entry's SP + 8 (the
+ * return address popped): calls nested in it (an allocator calling
+ * itself) return at a lower SP, and a return at a higher SP means the
+ * entries below it will never return (longjmp): they are dropped. The
+ * block dies at a free of its address, or at a realloc of it that did
+ * not fail (returned non-NULL, or was a realloc to 0 bytes). */
+struct heapuprobe_pair;
+/* Calls in flight a thread can have waiting, at most (nested allocator
+ * calls): deeper ones are dropped as unreturned. */
+#define HEAPUPROBE_PAIR_DEPTH 8
+struct heapuprobe_pair *heapuprobe_pair_new(void);	/* NULL: ENOMEM */
+void heapuprobe_pair_free(struct heapuprobe_pair *p);
+
+/* Takes one record of the sampler (any record: samples of the probes,
+ * EXIT and LOST records; in the order sampler_read hands them on).
+ * Returns 1 with *out when it completes a sampled allocation (out->addr
+ * the block, out->id its live-set id; regs and stack point into p, valid
+ * until the next call), 0 when it hands nothing on (the record was
+ * taken in, or skipped; a call that failed: NULL), -ENOMEM. A
+ * posix_memalign sample is handed on with addr 0 and id 0 (its block is
+ * stored through a pointer the return probe does not see). */
+int heapuprobe_pair_record(struct heapuprobe_pair *p,
+			   const struct sampler_record *rec, uint64_t period,
+			   struct heap_sample *out);
+
+/* Whether the block of sample id at addr is still allocated (for
+ * heapprof_update; arg is the pair). */
+bool heapuprobe_pair_is_live(void *arg, uint64_t addr, uint64_t id);
+
+struct heapuprobe_pair_stats {
+	uint64_t paired;	/* sampled entries handed on with their
+				 * return */
+	uint64_t failed;	/* ... whose call returned NULL: dropped */
+	uint64_t unreturned;	/* sampled entries whose return never came
+				 * (the thread exited, a longjmp, records
+				 * lost) */
+	uint64_t frees;		/* free() calls seen (light samples) */
+	uint64_t freed;		/* sampled blocks that died */
+	uint64_t live;		/* sampled blocks live now */
+	uint64_t lost;		/* records the ring lost (a lost free
+				 * leaves its block in use) */
+};
+void heapuprobe_pair_stats(const struct heapuprobe_pair *p,
+			   struct heapuprobe_pair_stats *st);
+
 /* The call rate and its estimated cost. */
+struct heapuprobe_costs {	/* ns, from heapuprobe_calibrate */
+	double hit;		/* an entry probe, counting */
+	double light;		/* an entry probe with a light sample */
+	double ret;		/* what a light return probe adds to the
+				 * entry probe of the same function */
+};
 struct heapuprobe_meter {	/* zero it before the first call */
-	uint64_t calls;		/* at the last call */
+	uint64_t probes[SAMPLER_UPROBE_MAX];	/* at the last call */
 	uint64_t ns;
 	bool started;
 	double call_ns;		/* a uprobe hit's cost: set it from
 				 * heapuprobe_calibrate; 0:
 				 * HEAPUPROBE_CALL_NS */
+	struct heapuprobe_costs cost;	/* the light probes' (a heap
+					 * profile); 0: from call_ns */
+	struct sampler_uprobe probed;	/* what the sampler probes (its
+					 * sampler_opts.uprobe): each
+					 * probe's cost */
 };
 struct heapuprobe_rate {
 	uint64_t calls;		/* probed calls since the last measure
@@ -123,7 +204,11 @@ struct heapuprobe_rate {
 };
 /* Reads the events' counts (sampler_uprobe_counts) and measures since the
  * previous call with m (the first measures from sampler_enable: rate 0,
- * total_calls set). now_ns: CLOCK_MONOTONIC. Returns 0 or -EINVAL. */
+ * total_calls set). Calls are those of the functions (their entry
+ * probes); busy sums every probe's hits times its cost: a counting entry
+ * call_ns (cost.hit), a light entry cost.light (less cost.hit when it
+ * shares its function's entry with a sampled probe: one trap), a light
+ * return cost.ret. now_ns: CLOCK_MONOTONIC. Returns 0 or -EINVAL. */
 int heapuprobe_rate(struct sampler *s, struct heapuprobe_meter *m,
 		    uint64_t now_ns, struct heapuprobe_rate *out);
 
@@ -135,6 +220,13 @@ int heapuprobe_rate(struct sampler *s, struct heapuprobe_meter *m,
  * 0 with *ns_per_call, or -errno (no uprobes: the reason in err). */
 #define HEAPUPROBE_CALIBRATION_CALLS 2000u
 int heapuprobe_calibrate(double *ns_per_call, char *err, size_t errlen);
+
+/* The same for the probes of a heap profile, each kind by the same
+ * measure: a counting entry, a light entry, and a counting entry with a
+ * light return probe (less the counting entry alone). Three times the
+ * time of heapuprobe_calibrate. Returns 0 or -errno. */
+int heapuprobe_calibrate_costs(struct heapuprobe_costs *c, char *err,
+			       size_t errlen);
 
 /* "malloc", "calloc"... for a func, or "?". */
 const char *heapuprobe_func_name(unsigned func);

@@ -155,6 +155,11 @@ struct record_stats {
 	uint64_t heap_calls_period;
 	double heap_calls_per_sec;
 	double heap_slower_pct;		/* -1: more than a CPU's worth */
+	bool heap_uprobe_inuse;		/* heap: returns paired, every free
+					 * traced (docs/design.md §12.4) */
+	uint64_t heap_frees;		/* ... the frees seen */
+	uint64_t heap_unreturned;	/* sampled calls whose return never
+					 * came (left out) */
 };
 
 /* One frame of a sample's stack, as record_callbacks.sample sees it. The

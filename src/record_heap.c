@@ -40,6 +40,7 @@ struct record_heap {
 	struct sampler *usampler;
 	struct heapuprobe_target ut;
 	struct heapuprobe_meter meter;
+	struct heapuprobe_pair *upair;	/* a heap profile: in use */
 	uint64_t uperiod;
 	int uerror;
 	struct heapprof *hp;
@@ -173,7 +174,10 @@ static int on_uprobe(const struct sampler_record *rec, void *arg)
 {
 	struct record_heap *h = arg;
 	struct heap_sample hs;
-	int e = heapuprobe_convert(rec, h->uperiod, h->regs, &hs);
+	/* A heap profile's samples wait for their return (the address)
+	 * and the frees follow them; an allocs profile's go at once. */
+	int e = h->upair ? heapuprobe_pair_record(h->upair, rec, h->uperiod, &hs) :
+		heapuprobe_convert(rec, h->uperiod, h->regs, &hs);
 
 	if (e == 1)
 		e = add_sample(h, &hs);
@@ -197,13 +201,25 @@ static int uprobe_open(struct record_heap *h, char *err, size_t errlen)
 		.callgraph = SAMPLER_CG_DWARF,
 		.ring_pages = DWARF_RING_PAGES,
 	};
-	heapuprobe_sampler_opts(&h->ut, h->uperiod, &so);
+	/* In use (a heap profile) costs a trap at every free and return:
+	 * an allocs profile counts frees only (docs/design.md §12.4). */
+	bool inuse = h->opts.profile != RECORD_ALLOCS;
+
+	heapuprobe_sampler_opts(&h->ut, h->uperiod, inuse, &so);
+	if (inuse && !(h->upair = heapuprobe_pair_new()))
+		return -ENOMEM;
 	e = sampler_open(&so, &h->usampler, err, errlen);
 	if (e < 0)
 		return e;
 	char cerr[128];
-	if (heapuprobe_calibrate(&h->meter.call_ns, cerr, sizeof(cerr)) < 0)
+	h->meter.probed = so.uprobe;
+	if (inuse) {
+		if (heapuprobe_calibrate_costs(&h->meter.cost, cerr, sizeof(cerr)) < 0)
+			memset(&h->meter.cost, 0, sizeof(h->meter.cost));
+		h->meter.call_ns = h->meter.cost.hit;
+	} else if (heapuprobe_calibrate(&h->meter.call_ns, cerr, sizeof(cerr)) < 0) {
 		h->meter.call_ns = 0;	/* the default figure */
+	}
 	e = sampler_enable(h->usampler);
 	if (e < 0) {
 		errmsg_set(err, errlen, "cannot enable the uprobes: %s", strerror(-e));
@@ -212,6 +228,7 @@ static int uprobe_open(struct record_heap *h, char *err, size_t errlen)
 	struct heapuprobe_rate rt;
 	heapuprobe_rate(h->usampler, &h->meter, now_ns(CLOCK_MONOTONIC), &rt);
 	h->r.st.heap_calls_period = h->uperiod;
+	h->r.st.heap_uprobe_inuse = inuse;
 	return 0;
 }
 
@@ -226,6 +243,14 @@ static int uprobe_step(struct record_heap *h, char *err, size_t errlen)
 		if (err && errlen && !err[0] && e != -ESRCH)
 			errmsg_set(err, errlen, "cannot read the uprobes: %s", strerror(-e));
 		return e;
+	}
+	if (h->upair) {
+		struct heapuprobe_pair_stats ps;
+
+		heapuprobe_pair_stats(h->upair, &ps);
+		h->r.st.heap_frees = ps.frees;
+		h->r.st.heap_unreturned = ps.unreturned;
+		h->r.st.heap_dropped = ps.lost;
 	}
 	if (now - h->last_poll_ns >= TICK_MS * 1000000ULL) {
 		struct heapuprobe_rate rt;
@@ -278,6 +303,7 @@ static void heap_release(struct record_heap *h)
 	free(r->frames);
 	heapprof_free(h->hp);
 	sampler_free(h->usampler);
+	heapuprobe_pair_free(h->upair);
 	free(h->stack);
 	free(h->own_src.arg);
 	free(h);
@@ -452,11 +478,13 @@ static int make_profile(struct record_heap *h, enum record_profile kind,
 		.dropped = h->r.st.heap_dropped,
 		.untracked = h->r.st.heap_untracked,
 		.calls_period = h->usampler ? h->uperiod : 0,
-		.no_inuse = h->usampler != NULL,
+		.no_inuse = h->usampler && !h->upair,
 	};
 
 	if (h->attached && h->shared)
 		heapprof_update(h->hp, ring_is_live, h);
+	else if (h->upair)
+		heapprof_update(h->hp, heapuprobe_pair_is_live, h->upair);
 	int e = heapprof_profile(h->hp, h->r.profile, kind == RECORD_ALLOCS ?
 				 HEAPPROF_ALLOCS : HEAPPROF_HEAP, &info, out);
 	if (e < 0)
@@ -496,6 +524,8 @@ int record_heap_text(struct record_heap *h, FILE *f)
 {
 	if (h->attached && h->shared)
 		heapprof_update(h->hp, ring_is_live, h);
+	else if (h->upair)
+		heapprof_update(h->hp, heapuprobe_pair_is_live, h->upair);
 	return heapprof_text(h->hp, h->r.profile, func_offset, h, f);
 }
 

@@ -121,6 +121,13 @@ static int ringbuf_skip(struct ringbuf_cursor *c, uint64_t bytes)
 int ringbuf_parse_sample(const struct perf_event_header *hdr,
 			 uint64_t sample_type, struct perf_sample *out)
 {
+	return ringbuf_parse_sample_regs(hdr, sample_type, RINGBUF_NR_REGS, out);
+}
+
+int ringbuf_parse_sample_regs(const struct perf_event_header *hdr,
+			      uint64_t sample_type, unsigned nregs,
+			      struct perf_sample *out)
+{
 	struct ringbuf_cursor c;
 	uint64_t v;
 	int r;
@@ -182,10 +189,10 @@ int ringbuf_parse_sample(const struct perf_event_header *hdr,
 	if (sample_type & PERF_SAMPLE_REGS_USER) {
 		TAKE(out->regs_abi);
 		if (out->regs_abi != PERF_SAMPLE_REGS_ABI_NONE) {
-			if ((uint64_t)(c.end - c.p) < RINGBUF_NR_REGS * 8)
+			if ((uint64_t)(c.end - c.p) < (uint64_t)nregs * 8)
 				return -EBADMSG;
 			out->regs = (const uint64_t *)c.p;
-			c.p += RINGBUF_NR_REGS * 8;
+			c.p += (uint64_t)nregs * 8;
 		}
 	}
 	if (sample_type & PERF_SAMPLE_STACK_USER) {

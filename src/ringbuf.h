@@ -95,6 +95,11 @@ struct perf_sample {
  * fields claim. */
 int ringbuf_parse_sample(const struct perf_event_header *hdr,
 			 uint64_t sample_type, struct perf_sample *out);
+/* The same for an event with nregs user registers sampled (the bits of
+ * its sample_regs_user): out->regs holds them in the mask's bit order. */
+int ringbuf_parse_sample_regs(const struct perf_event_header *hdr,
+			      uint64_t sample_type, unsigned nregs,
+			      struct perf_sample *out);
 
 /* The time of any record of an event opened with sample_id_all and
  * PERF_SAMPLE_TIME in sample_type: a sample's own field, or the sample_id

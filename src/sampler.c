@@ -80,6 +80,8 @@ struct sampler {
 	char uprobe_group[48];		/* ... defined in this group */
 	bool uprobe_defined;		/* (to be removed) */
 	uint64_t uprobe_tp[SAMPLER_UPROBE_MAX];	/* tracepoint id of each */
+	struct perf_event_attr light_attr;	/* UPROBE's attr for the light
+						 * probes (opts.uprobe.light) */
 	size_t data_size;	/* bytes of ring data per CPU */
 
 	struct sampler_ring *rings;	/* one per online CPU */
@@ -376,9 +378,12 @@ static int sampler_open_thread(struct sampler *s, pid_t tid, char *err,
 		if (kind == SAMPLER_UPROBE ? !s->opts.uprobe.offset[sub] : sub != 0)
 			continue;
 		if (kind == SAMPLER_UPROBE) {
+			if (s->opts.uprobe.light[sub])
+				attr = &s->light_attr;
 			attr->config = s->uprobe_tp[sub];
 			/* 0: a counting event (read() alone). */
 			attr->sample_period = s->opts.uprobe.count_only[sub] ? 0 :
+					      s->opts.uprobe.light[sub] ? 1 :
 					      s->opts.uprobe.period ? s->opts.uprobe.period : 1;
 		}
 		attr->disabled = !s->enabled;
@@ -762,7 +767,7 @@ static int sampler_uprobe_attr(struct sampler *s, struct perf_event_attr *a,
 		if (!u->offset[i])
 			continue;
 		snprintf(line, sizeof(line), "%c:%s/f%u %s:0x%llx\n",
-			 u->retprobe ? 'r' : 'p', s->uprobe_group, i, u->path,
+			 u->retprobe[i] ? 'r' : 'p', s->uprobe_group, i, u->path,
 			 (unsigned long long)u->offset[i]);
 		r = sampler_uprobe_write(root, line);
 		if (r < 0) {
@@ -906,6 +911,20 @@ static int sampler_set_attr(struct sampler *s, enum sampler_kind kind,
 	 * poll timeout bounds the latency at low rates. */
 	a->watermark = 1;
 	a->wakeup_watermark = (uint32_t)(s->data_size / 4);
+	if (kind == SAMPLER_UPROBE) {
+		/* A probe hit at every call (a free, a return) writes what
+		 * pairs it and no more: the same sample_id trailer (TID
+		 * TIME IDENTIFIER), five registers, no IP, no stack; and no
+		 * task records (the probes sampled 1 in N write them). */
+		s->light_attr = *a;
+		s->light_attr.sample_type = PERF_SAMPLE_IDENTIFIER |
+					    PERF_SAMPLE_TID | PERF_SAMPLE_TIME |
+					    PERF_SAMPLE_REGS_USER;
+		s->light_attr.sample_regs_user = SAMPLER_LIGHT_REGS_MASK;
+		s->light_attr.sample_stack_user = 0;
+		s->light_attr.comm = 0;
+		s->light_attr.task = 0;
+	}
 	return 0;
 }
 
@@ -1135,6 +1154,8 @@ static uint64_t sampler_record_type(const struct sampler *s,
 		o = sampler_find_id(s, id);
 	if (owner)
 		*owner = o;
+	if (o && o->kind == SAMPLER_UPROBE && s->opts.uprobe.light[o->sub])
+		return s->light_attr.sample_type;
 	return s->attr[o ? o->kind : s->primary].sample_type;
 }
 
@@ -1177,7 +1198,10 @@ static bool sampler_deliver(struct sampler *s, const struct sampler_ring *ring,
 	struct perf_sample sample;
 	struct ringbuf_sample_id sid;
 	struct sampler_record rec = { .hdr = hdr, .time = time, .cpu = ring->cpu };
+	uint64_t full[RINGBUF_NR_REGS];	/* a light sample's registers */
 
+	_Static_assert(SAMPLER_LIGHT_REGS_MASK < (1u << RB_R8),
+		       "light registers keep their bit as RB_* index");
 	if (hdr->type == PERF_RECORD_SAMPLE) {
 		/* The event and layout sampler_peek found. */
 		const struct sampler_id *owner = ring->next_owner;
@@ -1187,8 +1211,23 @@ static bool sampler_deliver(struct sampler *s, const struct sampler_ring *ring,
 		rec.uprobe = owner ? owner->sub : 0;
 		/* A record we cannot decode is skipped rather than handed on
 		 * half-read. */
-		if (ringbuf_parse_sample(hdr, type, &sample) < 0)
+		bool light = rec.kind == SAMPLER_UPROBE && s->opts.uprobe.light[rec.uprobe];
+
+		if (ringbuf_parse_sample_regs(hdr, type, light ?
+					      (unsigned)__builtin_popcountll(SAMPLER_LIGHT_REGS_MASK) :
+					      RINGBUF_NR_REGS, &sample) < 0)
 			return false;
+		if (light && sample.regs) {
+			/* At their places in a full set: the callback reads
+			 * regs[RB_DI] whichever probe wrote the sample. */
+			const uint64_t *r = sample.regs;
+
+			memset(full, 0, sizeof(full));
+			for (unsigned bit = 0, k = 0; bit < RINGBUF_NR_REGS; bit++)
+				if (SAMPLER_LIGHT_REGS_MASK & (1ULL << bit))
+					full[bit] = r[k++];
+			sample.regs = full;
+		}
 		/* An inherited event reports its parent's id: the owner is
 		 * another thread. */
 		rec.inherited = owner && owner->tid != (pid_t)sample.tid;

@@ -55,7 +55,12 @@ enum sampler_kind {
 #define SAMPLER_KIND(k) (1u << (k))
 
 /* Functions a SAMPLER_UPROBE sampler probes, at most. */
-#define SAMPLER_UPROBE_MAX 16
+#define SAMPLER_UPROBE_MAX 32
+
+/* The registers of a light uprobe sample (sampler_uprobe.light): AX (a
+ * return value), DX SI DI (arguments) and SP, perf's bits 0 3 4 5 7. The
+ * sampler hands them on at their RB_* places of a full register array. */
+#define SAMPLER_LIGHT_REGS_MASK 0xb9ULL
 
 /* What SAMPLER_UPROBE probes: functions of one ELF file, by file offset.
  * The probes are defined in tracefs (uprobe_events, a group of the
@@ -74,7 +79,16 @@ struct sampler_uprobe {
 					 * function; 0 means 1 */
 	bool count_only[SAMPLER_UPROBE_MAX];	/* function i counted, never
 						 * sampled */
-	bool retprobe;			/* at the return (uretprobe) instead */
+	bool retprobe[SAMPLER_UPROBE_MAX];	/* probe i at the function's
+						 * return (a uretprobe: RAX
+						 * is its result, SP the
+						 * entry's + 8) */
+	bool light[SAMPLER_UPROBE_MAX];	/* probe i sampled at every call
+					 * (period 1), each sample with
+					 * IDENTIFIER TID TIME and the
+					 * SAMPLER_LIGHT_REGS_MASK registers
+					 * only: no IP, no stack copy
+					 * (docs/design.md §12.4) */
 };
 
 struct sampler_opts {

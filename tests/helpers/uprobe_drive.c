@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("module %s main_program %d\n", t.module, t.main_program);
-	heapuprobe_sampler_opts(&t, d.period, &o);
+	heapuprobe_sampler_opts(&t, d.period, false, &o);
 	o.stack_size = 8192;
 	/* 4 MiB a CPU: ~500 samples of 8 KiB, for a drive descheduled a
 	 * while on a loaded machine. */

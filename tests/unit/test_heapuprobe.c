@@ -1,6 +1,7 @@
 /* Unit tests for heapuprobe.c: which module and file offsets to probe
- * (tests/workloads/ownmalloc.c, glibc), and a synthetic uprobe sample
- * turned into a heap sample. */
+ * (tests/workloads/ownmalloc.c, glibc), a synthetic uprobe sample turned
+ * into a heap sample, and the pairing of entries, returns and frees into
+ * blocks in use (heapuprobe_pair). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -161,7 +162,7 @@ static void test_sampler_opts(void)
 	strcpy(t.path, "/proc/1/root/x");
 	t.offset[HEAPABI_MALLOC] = 0x1000;
 	t.offset[HEAPABI_FREE] = 0x1100;
-	heapuprobe_sampler_opts(&t, 7, &o);
+	heapuprobe_sampler_opts(&t, 7, false, &o);
 	CHECK(o.kinds & SAMPLER_KIND(SAMPLER_UPROBE));
 	CHECK_STR(o.uprobe.path, "/proc/1/root/x");
 	CHECK_INT(o.uprobe.period, 7);
@@ -257,6 +258,206 @@ static void test_convert(void)
 	}
 }
 
+static void test_sampler_opts_inuse(void)
+{
+	struct heapuprobe_target t = { 0 };
+	struct sampler_opts o = { 0 };
+
+	strcpy(t.path, "/proc/1/root/x");
+	t.offset[HEAPABI_MALLOC] = 0x1000;
+	t.offset[HEAPABI_FREE] = 0x1100;
+	t.offset[HEAPABI_REALLOC] = 0x1200;
+	heapuprobe_sampler_opts(&t, 7, true, &o);
+	/* free at every call, light; the entries sampled 1 in 7 with their
+	 * stack; each allocating function's return light. */
+	CHECK(!o.uprobe.count_only[HEAPABI_FREE]);
+	CHECK(o.uprobe.light[HEAPABI_FREE]);
+	CHECK(!o.uprobe.light[HEAPABI_MALLOC]);
+	CHECK_INT(o.uprobe.offset[HEAPUPROBE_RET(HEAPABI_MALLOC)], 0x1000);
+	CHECK(o.uprobe.retprobe[HEAPUPROBE_RET(HEAPABI_MALLOC)]);
+	CHECK(o.uprobe.light[HEAPUPROBE_RET(HEAPABI_MALLOC)]);
+	CHECK_INT(o.uprobe.offset[HEAPUPROBE_RET(HEAPABI_FREE)], 0);
+	CHECK_INT(o.uprobe.offset[HEAPUPROBE_RET(HEAPABI_CALLOC)], 0);
+	/* realloc's old pointer at every call, at its entry. */
+	CHECK_INT(o.uprobe.offset[HEAPUPROBE_OLD(HEAPABI_REALLOC)], 0x1200);
+	CHECK(!o.uprobe.retprobe[HEAPUPROBE_OLD(HEAPABI_REALLOC)]);
+	CHECK(o.uprobe.light[HEAPUPROBE_OLD(HEAPABI_REALLOC)]);
+	CHECK_INT(o.uprobe.offset[HEAPUPROBE_OLD(HEAPABI_MALLOC)], 0);
+}
+
+/* Feeds one probe's sample to the pair: tid, probe, SP, and rdi rsi rax.
+ * An entry sample (probe < HEAPABI_NFUNCS) gets a stack copy starting
+ * with a return address. */
+static int feed(struct heapuprobe_pair *p, pid_t tid, unsigned probe,
+		uint64_t sp, uint64_t di, uint64_t si, uint64_t ax,
+		struct heap_sample *hs)
+{
+	static uint64_t stack[4] = { 0x401234, 1, 2, 3 };
+	uint64_t r[RINGBUF_NR_REGS] = { 0 };
+	struct perf_event_header hdr = { .type = PERF_RECORD_SAMPLE };
+	bool entry = probe < HEAPABI_NFUNCS && probe != HEAPABI_FREE;
+
+	r[RB_SP] = sp;
+	r[RB_DI] = di;
+	r[RB_SI] = si;
+	r[RB_AX] = ax;
+	struct perf_sample ps = {
+		.pid = 10, .tid = (uint32_t)tid, .regs_abi = PERF_SAMPLE_REGS_ABI_64,
+		.regs = r, .stack = entry ? (const uint8_t *)stack : NULL,
+		.stack_size = entry ? sizeof(stack) : 0,
+		.stack_dyn_size = entry ? sizeof(stack) : 0,
+	};
+	struct sampler_record rec = {
+		.hdr = &hdr, .sample = &ps, .time = 1,
+		.kind = SAMPLER_UPROBE, .uprobe = probe,
+	};
+
+	memset(hs, 0, sizeof(*hs));
+	return heapuprobe_pair_record(p, &rec, 7, hs);
+}
+
+#define RET(f) HEAPUPROBE_RET(HEAPABI_##f)
+#define OLD(f) HEAPUPROBE_OLD(HEAPABI_##f)
+#define S 0x7ffd0000ULL
+
+static void test_pair(void)
+{
+	struct heapuprobe_pair *p = heapuprobe_pair_new();
+	struct heapuprobe_pair_stats st;
+	struct heap_sample hs;
+	uint64_t id;
+
+	CHECK(p != NULL);
+	/* A sampled malloc(100) and its return: the block, in use. */
+	CHECK_INT(feed(p, 11, HEAPABI_MALLOC, S, 100, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(MALLOC), S + 8, 0, 0, 0x5000, &hs), 1);
+	CHECK_INT(hs.addr, 0x5000);
+	CHECK(hs.id != 0);
+	CHECK_INT(hs.size, 100);
+	CHECK_INT(hs.calls, 7);
+	CHECK_INT(hs.tid, 11);
+	CHECK_INT(hs.regs[HEAPABI_R_IP], 0x401233);	/* the caller */
+	CHECK_INT(hs.regs[HEAPABI_R_SP], S + 8);
+	CHECK_INT(hs.stack_size, 24);
+	id = hs.id;
+	CHECK(heapuprobe_pair_is_live(p, 0x5000, id));
+	CHECK(!heapuprobe_pair_is_live(p, 0x5000, id + 1));
+
+	/* The returns of calls not sampled hand nothing on, even at the
+	 * same SP; a free of an address not sampled changes nothing. */
+	CHECK_INT(feed(p, 11, RET(MALLOC), S + 8, 0, 0, 0x6000, &hs), 0);
+	CHECK_INT(feed(p, 11, HEAPABI_FREE, S, 0x6000, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, HEAPABI_FREE, S, 0, 0, 0, &hs), 0);	/* free(NULL) */
+	CHECK(heapuprobe_pair_is_live(p, 0x5000, id));
+	/* Another thread's return at that SP is not this thread's call. */
+	CHECK_INT(feed(p, 11, HEAPABI_MALLOC, S, 32, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 12, RET(MALLOC), S + 8, 0, 0, 0x7000, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(MALLOC), S + 8, 0, 0, 0x7000, &hs), 1);
+	CHECK_INT(hs.size, 32);
+	CHECK(heapuprobe_pair_is_live(p, 0x7000, hs.id));
+
+	/* The free of a sampled block: no longer in use, from any thread. */
+	CHECK_INT(feed(p, 12, HEAPABI_FREE, S - 64, 0x5000, 0, 0, &hs), 0);
+	CHECK(!heapuprobe_pair_is_live(p, 0x5000, id));
+	/* The address comes back in another sampled block: a new id. */
+	CHECK_INT(feed(p, 11, HEAPABI_CALLOC, S, 4, 8, 0, &hs), 0);
+	/* calloc calling malloc inside (not sampled): returns below. */
+	CHECK_INT(feed(p, 11, RET(MALLOC), S - 32 + 8, 0, 0, 0x5000, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(CALLOC), S + 8, 0, 0, 0x5000, &hs), 1);
+	CHECK_INT(hs.size, 32);
+	CHECK(hs.id != id);
+	CHECK(heapuprobe_pair_is_live(p, 0x5000, hs.id));
+	CHECK(!heapuprobe_pair_is_live(p, 0x5000, id));
+	heapuprobe_pair_stats(p, &st);
+	CHECK_INT(st.paired, 3);
+	CHECK_INT(st.freed, 1);
+	CHECK_INT(st.frees, 3);
+	CHECK_INT(st.live, 2);
+	heapuprobe_pair_free(p);
+}
+
+static void test_pair_realloc(void)
+{
+	struct heapuprobe_pair *p = heapuprobe_pair_new();
+	struct heapuprobe_pair_stats st;
+	struct heap_sample hs;
+	uint64_t a, b;
+
+	CHECK(p != NULL);
+	CHECK_INT(feed(p, 11, HEAPABI_MALLOC, S, 64, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(MALLOC), S + 8, 0, 0, 0xa000, &hs), 1);
+	a = hs.id;
+	/* A realloc that fails (NULL for 1 TiB): the old block lives on,
+	 * and the sampled call gives no block. */
+	CHECK_INT(feed(p, 11, OLD(REALLOC), S, 0xa000, 1ULL << 40, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, HEAPABI_REALLOC, S, 0xa000, 1ULL << 40, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(REALLOC), S + 8, 0, 0, 0, &hs), 0);
+	CHECK(heapuprobe_pair_is_live(p, 0xa000, a));
+	heapuprobe_pair_stats(p, &st);
+	CHECK_INT(st.failed, 1);
+	/* One that moves the block (not sampled): the old block died. */
+	CHECK_INT(feed(p, 11, OLD(REALLOC), S, 0xa000, 128, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(REALLOC), S + 8, 0, 0, 0xb000, &hs), 0);
+	CHECK(!heapuprobe_pair_is_live(p, 0xa000, a));
+	/* A sampled one in place: the old sample dies, the new lives. */
+	CHECK_INT(feed(p, 11, HEAPABI_MALLOC, S, 64, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(MALLOC), S + 8, 0, 0, 0xc000, &hs), 1);
+	a = hs.id;
+	CHECK_INT(feed(p, 11, OLD(REALLOC), S, 0xc000, 256, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, HEAPABI_REALLOC, S, 0xc000, 256, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(REALLOC), S + 8, 0, 0, 0xc000, &hs), 1);
+	b = hs.id;
+	CHECK_INT(hs.size, 256);
+	CHECK(!heapuprobe_pair_is_live(p, 0xc000, a));
+	CHECK(heapuprobe_pair_is_live(p, 0xc000, b));
+	/* realloc(p, 0) frees p and returns NULL. */
+	CHECK_INT(feed(p, 11, OLD(REALLOC), S, 0xc000, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 11, RET(REALLOC), S + 8, 0, 0, 0, &hs), 0);
+	CHECK(!heapuprobe_pair_is_live(p, 0xc000, b));
+	heapuprobe_pair_free(p);
+}
+
+static void test_pair_lost_calls(void)
+{
+	struct heapuprobe_pair *p = heapuprobe_pair_new();
+	struct heapuprobe_pair_stats st;
+	struct heap_sample hs;
+	struct {
+		struct perf_event_header h;
+		uint32_t pid, ppid, tid, ptid;
+		uint64_t time;
+	} exit_rec = { { PERF_RECORD_EXIT, 0, sizeof(exit_rec) }, 10, 1, 13, 1, 5 };
+	struct sampler_record rec = { .hdr = &exit_rec.h };
+
+	CHECK(p != NULL);
+	/* A thread that exits with a sampled call in flight: a thread
+	 * reusing its tid does not complete it. */
+	CHECK_INT(feed(p, 13, HEAPABI_MALLOC, S, 64, 0, 0, &hs), 0);
+	CHECK_INT(heapuprobe_pair_record(p, &rec, 7, &hs), 0);
+	CHECK_INT(feed(p, 13, RET(MALLOC), S + 8, 0, 0, 0xd000, &hs), 0);
+	CHECK(!heapuprobe_pair_is_live(p, 0xd000, 1));
+	/* A sampled call left by a longjmp: the return of a frame above it
+	 * forgets it; a later return at its SP is not its. */
+	CHECK_INT(feed(p, 14, HEAPABI_MALLOC, S, 64, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 14, RET(CALLOC), S + 0x100, 0, 0, 0xe000, &hs), 0);
+	CHECK_INT(feed(p, 14, RET(MALLOC), S + 8, 0, 0, 0xf000, &hs), 0);
+	/* ... as does the next call entered at or above its SP. */
+	CHECK_INT(feed(p, 14, HEAPABI_MALLOC, S - 16, 64, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 14, HEAPABI_MALLOC, S, 48, 0, 0, &hs), 0);
+	CHECK_INT(feed(p, 14, RET(MALLOC), S - 8, 0, 0, 0xf100, &hs), 0);
+	CHECK_INT(feed(p, 14, RET(MALLOC), S + 8, 0, 0, 0xf200, &hs), 1);
+	CHECK_INT(hs.size, 48);
+	/* posix_memalign: the block goes through a pointer, 0 is success. */
+	CHECK_INT(feed(p, 14, HEAPABI_POSIX_MEMALIGN, S, 0x7fff0, 64, 0, &hs), 0);
+	CHECK_INT(feed(p, 14, RET(POSIX_MEMALIGN), S + 8, 0, 0, 0, &hs), 1);
+	CHECK_INT(hs.addr, 0);
+	CHECK_INT(hs.id, 0);
+	heapuprobe_pair_stats(p, &st);
+	CHECK_INT(st.unreturned, 3);
+	CHECK_INT(st.paired, 2);
+	heapuprobe_pair_free(p);
+}
+
 static void test_calibrate(void)
 {
 	char err[256] = "";
@@ -270,6 +471,19 @@ static void test_calibrate(void)
 	printf("a uprobe hit: %.0f ns\n", ns);
 }
 
+static void test_calibrate_costs(void)
+{
+	struct heapuprobe_costs c;
+	char err[256] = "";
+
+	/* A light sample and a return probe cost more than counting: each
+	 * adds work (a record; a second trap) to a trap. */
+	CHECK_INT(heapuprobe_calibrate_costs(&c, err, sizeof(err)), 0);
+	CHECK(c.hit > 50 && c.light > 50 && c.ret > 50);
+	printf("uprobe costs: counting %.0f ns, light %.0f ns, return %.0f ns more\n",
+	       c.hit, c.light, c.ret);
+}
+
 int main(void)
 {
 	test_offsets_ownmalloc();
@@ -278,6 +492,11 @@ int main(void)
 	test_find();
 	test_sampler_opts();
 	test_convert();
+	test_sampler_opts_inuse();
+	test_pair();
+	test_pair_realloc();
+	test_pair_lost_calls();
 	test_calibrate();
+	test_calibrate_costs();
 	return check_done();
 }

@@ -5,7 +5,7 @@
  * must use uprobes (docs/design.md §12.4). Every call of the four,
  * libc's and ld.so's included, is counted.
  *
- *   ownmalloc [ITERATIONS [ALARM]]
+ *   ownmalloc [ITERATIONS [ALARM [keep]]]
  *
  * Prints "ready", waits for SIGUSR1 (or starts at once when no one sends
  * it: ITERATIONS < 0 makes -ITERATIONS iterations without waiting, for a
@@ -15,7 +15,13 @@
  *   alloc_small: malloc(64)          64 bytes,  then
  *   alloc_grow:  realloc(it, 1024) 1024 bytes, freed
  *
- * (5 calls), with one thread started halfway that makes 20000 calls of
+ * (5 calls), and with "keep" also
+ *
+ *   alloc_kept:  malloc(256)        256 bytes, never freed
+ *
+ * (and, while waiting for SIGUSR1, a malloc(16) and free by idle_alloc
+ * every millisecond: probes hit once they are enabled), with one thread
+ * started halfway that makes 20000 calls of
  * thread_alloc: malloc(512) and free (inherited events follow it). Then
  * prints "calls=N ns=T cpu_ns=C iters=I" (the calls of the four
  * functions made during the run, its duration and the CPU time the
@@ -175,6 +181,22 @@ __attribute__((noinline)) void *alloc_grow(void *p)
 	return p;
 }
 
+__attribute__((noinline)) void *alloc_kept(void)
+{
+	void *p = malloc(256);
+
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
+__attribute__((noinline)) void *idle_alloc(void)
+{
+	void *p = malloc(16);
+
+	__asm__ volatile("" ::: "memory");
+	return p;
+}
+
 __attribute__((noinline)) void *thread_alloc(void)
 {
 	void *p = malloc(512);
@@ -217,6 +239,7 @@ int main(int argc, char **argv)
 	long iters = argc > 1 ? atol(argv[1]) : 100000;
 	unsigned alarm_s = argc > 2 ? (unsigned)atoi(argv[2]) : 60;
 	int wait = iters >= 0;
+	int keep = argc > 3 && strcmp(argv[3], "keep") == 0;
 	unsigned long c0;
 	uint64_t t0, cpu0;
 	pthread_t th;
@@ -227,8 +250,11 @@ int main(int argc, char **argv)
 	signal(SIGUSR1, on_usr1);
 	printf("ready\n");
 	fflush(stdout);
-	while (wait && !go)
+	while (wait && !go) {
+		if (keep)
+			free(idle_alloc());
 		usleep(1000);
+	}
 
 	c0 = ncalls();
 	t0 = now_ns(CLOCK_MONOTONIC);
@@ -243,6 +269,12 @@ int main(int argc, char **argv)
 		c = alloc_grow(a);
 		sink += c[0];
 		free(c);
+		if (keep) {
+			unsigned char *k = alloc_kept();
+
+			k[0] = (unsigned char)i;
+			sink += k[0];
+		}
 		if (i == iters / 2) {
 			if (pthread_create(&th, NULL, thread_main, NULL) != 0) {
 				fprintf(stderr, "ownmalloc: pthread_create failed\n");
