@@ -50,7 +50,9 @@ T=
 # Debian's python3, which scripts/setup.sh installs, whatever python3 comes
 # first in PATH: a pyenv shim there (this VM's root has one) runs pyenv's
 # bash scripts, some 40 processes, for every call: 0.8 s of CPU against
-# 0.08, and 4.7 s against 0.7 at a load of 10.
+# 0.08, and 4.7 s against 0.7 at a load of 10. A command that runs
+# another (timeout, env) or a process started with start_bg, which a kill
+# by PID must reach, names /usr/bin/python3 itself.
 python3() {
 	/usr/bin/python3 "$@"
 }
