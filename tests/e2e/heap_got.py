@@ -32,6 +32,7 @@ def main():
                 first[path] = (start, parts[0])
     out = []
     mem = open(f"/proc/{pid}/mem", "rb")
+    mods = {}  # map_files path -> (module path, start)
     for path, (start, rng) in sorted(first.items()):
         if path.endswith(" (deleted)"):
             continue
@@ -42,16 +43,24 @@ def main():
                     continue
         except OSError:
             continue
-        ph = subprocess.run(["readelf", "-lW", mf], capture_output=True, text=True).stdout
+        mods[mf] = (path, start)
+    if not mods:
+        return
+    # One readelf for every module (a process each took seconds of a
+    # loaded machine's time, heap_kill runs this twice): its output is a
+    # "File: NAME" section per module, program headers then relocations.
+    text = subprocess.run(["readelf", "-lrW"] + list(mods), capture_output=True, text=True).stdout
+    parts = re.split(r"^File: (/proc/\d+/map_files/\S+)\n", text, flags=re.M)
+    for mf, sect in zip(parts[1::2], parts[2::2]):
+        path, start = mods[mf]
         loads = [int(m.group(1), 16) for m in
-                 re.finditer(r"^\s*LOAD\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", ph, re.M)]
+                 re.finditer(r"^\s*LOAD\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", sect, re.M)]
         if not loads:
             continue
         l_addr = start - (min(loads) & ~0xfff)
-        rel = subprocess.run(["readelf", "-rW", mf], capture_output=True, text=True).stdout
         mod = os.path.basename(path)
         for m in re.finditer(r"^([0-9a-f]+)\s+[0-9a-f]+\s+R_X86_64_(JUMP_SLO|GLOB_DAT)\S*\s+"
-                             r"[0-9a-f]+\s+([^@\s]+)", rel, re.M):
+                             r"[0-9a-f]+\s+([^@\s]+)", sect, re.M):
             off, kind, sym = int(m.group(1), 16), m.group(2), m.group(3)
             if sym not in HOOKED and not (mod == "libheapmod.so" and kind == "JUMP_SLO"):
                 continue

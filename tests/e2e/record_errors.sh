@@ -8,9 +8,11 @@ source "$(dirname "$0")/lib.sh"
 t_init
 
 wl="$WORKLOAD_DIR/calltree_nofp"
-start_bg "$wl" 280
+# The live target of the cases below: a process that sleeps (no case
+# samples it; a spinning one took a CPU from the machine the whole test).
+start_bg sleep 280
 live=$BG_PID
-wait_exec "$live" "$wl"
+wait_exec "$live" "$(command -v sleep)"
 
 ncase=0
 nbad=0

@@ -3,6 +3,7 @@
 # dump succeeds, none hangs, the target is left running and untraced.
 set -u
 : "${CPROF:?}" "${WORKLOAD_DIR:?}" "${TEST_TMP:?}"
+source "$(dirname "$0")/lib.sh"	# its python3 (Debian's)
 mkdir -p "$TEST_TMP"
 T=$(mktemp -d "$TEST_TMP/threads_churn.XXXXXX")
 WPID=

@@ -4,6 +4,7 @@
 # truncation, and the error cases with their exit status and hint.
 set -u
 : "${CPROF:?}" "${WORKLOAD_DIR:?}" "${TEST_TMP:?}"
+source "$(dirname "$0")/lib.sh"	# its python3 (Debian's)
 mkdir -p "$TEST_TMP"
 T=$(mktemp -d "$TEST_TMP/threads_formats.XXXXXX")
 WPID=

@@ -5,6 +5,7 @@
 # blocking system calls must be named. Both unwinders, both modes.
 set -u
 : "${CPROF:?}" "${WORKLOAD_DIR:?}" "${TEST_TMP:?}"
+source "$(dirname "$0")/lib.sh"	# its python3 (Debian's)
 mkdir -p "$TEST_TMP"
 T=$(mktemp -d "$TEST_TMP/threads_gdb.XXXXXX")
 WPID=

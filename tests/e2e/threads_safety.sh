@@ -37,13 +37,22 @@ check_target() {	# $1: what happened
 	[ -z "$s" ] || fail "$1: thread left stopped (tid state): $s"
 	tracer=$(awk '/^TracerPid:/ {print $2}' "/proc/$WPID/status")
 	[ "$tracer" = 0 ] || fail "$1: target still traced by $tracer"
-	c0=$(cat "$T/hb")
+	read -r c0 <"$T/hb"
 	for _ in $(seq 50); do
 		sleep 0.02
-		c1=$(cat "$T/hb")
+		read -r c1 <"$T/hb"
 		[ "$c1" != "$c0" ] && return 0
 	done
 	fail "$1: heartbeat stuck at $c0 for 1 s"
+}
+
+in_trace_stop() {	# a thread of the target in a trace stop (state t)
+	local f l
+	for f in /proc/"$WPID"/task/*/stat; do
+		read -r l 2>/dev/null <"$f" || continue
+		[[ "${l##*) }" == t\ * ]] && return 0
+	done
+	return 1
 }
 
 modes=("" "--one-at-a-time" "--unwinder libunwind" "--unwinder libunwind --one-at-a-time")
@@ -57,12 +66,15 @@ for sig in KILL INT; do
 		{ exec "$CPROF" threads -p "$WPID" $mode > /dev/null 2>&1; } &
 		CPID=$!
 		if [ $((i % 2)) = 0 ]; then
-			sleep "$(printf '0.%03d' $((RANDOM % (dur_ms + 1) % 1000)))"
+			printf -v d '0.%03d' $((RANDOM % (dur_ms + 1) % 1000))
+			sleep "$d"
 		else
 			# Aim at the stop itself: kill as soon as a thread is
 			# seen in a trace stop (bounded by cprof's own life).
+			# Read by bash itself: a grep a turn, started without
+			# pause, took the CPU from the cprof it watched.
 			while kill -0 "$CPID" 2>/dev/null; do
-				if grep -q '^[0-9]* ([^)]*) t' /proc/"$WPID"/task/*/stat 2>/dev/null; then
+				if in_trace_stop; then
 					hits=$((hits + 1))
 					break
 				fi

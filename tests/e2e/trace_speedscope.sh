@@ -28,8 +28,9 @@ normal_only || pass "trace written, window ${window_ms} ms (speedscope's reading
 
 # A loopback HTTP server on a free port, which it writes to a file; it
 # ends by itself after 120 s (started directly, so the EXIT trap's kill by
-# PID reaches it).
-start_bg python3 -c '
+# PID reaches it: the interpreter itself, not the python3 function of
+# lib.sh, which & would run in a subshell that the kill leaves its child).
+start_bg /usr/bin/python3 -c '
 import http.server, functools, os, sys, threading
 threading.Timer(120, os._exit, [0]).start()
 h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])

@@ -7,6 +7,9 @@
  * usage: server_target NTHREADS SECONDS HEARTBEAT_FILE [ARGS...]
  * Ends by itself after SECONDS (alarm: the default SIGALRM action kills).
  * Extra ARGS are ignored: tests use them to check /debug/pprof/cmdline.
+ * SERVER_TARGET_PAUSE_MS in the environment: the burner's pause between
+ * its 5 ms bursts (default 5: half a CPU); tests that profile no CPU set
+ * it higher, to leave a loaded machine's CPU to the others.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -62,11 +65,13 @@ NOINLINE static void server_target_burn(void)
 	} while ((b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec) < 5000000L);
 }
 
+static long burn_pause_ms = 5;
+
 static void *burner(void *arg)
 {
 	for (;;) {
 		server_target_burn();
-		sleep_ms(5);
+		sleep_ms(burn_pause_ms);
 	}
 	return NULL;
 }
@@ -89,6 +94,9 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	long n = atol(argv[1]);
+	const char *pause = getenv("SERVER_TARGET_PAUSE_MS");
+	if (pause && atol(pause) > 0)
+		burn_pause_ms = atol(pause);
 	alarm((unsigned)atoi(argv[2]));
 	int fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
