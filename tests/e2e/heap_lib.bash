@@ -15,6 +15,7 @@
 #                       N timings of the malloc loop
 #   hm_loop_ratio N     send SIGUSR1 N times, print the median of the loop's
 #                       cost through the GOT over its cost straight to libc
+#   loop_unslowed AFTER BEFORE  AFTER (a ratio) within 5% of max(BEFORE, 1)
 #   heap_record PID PROF ARGS...  cprof record -q -p PID -o PROF ARGS
 #   pp_cum PROF INDEX FUNC  FUNC's cumulative share (%) of sample type INDEX
 #                       (alloc_space, inuse_space...) by go tool pprof -top
@@ -77,6 +78,16 @@ hm_loop_ratio() {
 	hm_loops "$1"
 	grep '^heapmix: loop ' "$HM_OUT" | tail -n "$1" | awk '{ print $12 }' | sort -g |
 		awk '{ q[NR] = $1 } END { print NR % 2 ? q[(NR + 1) / 2] : (q[NR / 2] + q[NR / 2 + 1]) / 2 }'
+}
+
+# loop_unslowed AFTER BEFORE: whether the loop's ratio AFTER cprof is
+# within 5% of the unprofiled loop's cost: of the loop through the GOT
+# before cprof (ratio BEFORE) or of the loop straight to libc (ratio 1),
+# the higher. Both are the unprofiled loop; a BEFORE below 1 is the noise
+# of a loaded machine (0.9448 once at a load of 13, against the usual
+# 0.98-1.00), not a faster program. Hooks left in the GOT read 1.09-1.15.
+loop_unslowed() {
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b < 1) b = 1; exit !(a <= 1.05 * b) }'
 }
 
 # hm_loops N: N timings of the loop (SIGUSR1), waited for.

@@ -367,7 +367,7 @@ static void *big_thread(void *arg)
 
 /* The malloc-heavy phase: small blocks of varied sizes, malloc and free,
  * timed in CPU time of this thread (what another process on the CPU does
- * not change much); the best and the median of 15 batches. */
+ * not change much), in batches (run_loop). */
 static volatile unsigned char loop_sink;
 
 /* libc's own malloc and free, looked up when the process starts, and
@@ -442,21 +442,24 @@ static int cmp_double(const void *a, const void *b)
  * alternates): the ratio of two neighbouring batches is the GOT's cost
  * over the unprofiled one, whatever the machine's speed did meanwhile
  * (on this VM the same loop takes 6.5 or 11 ns by the minute, the host's
- * doing). */
+ * doing). Batches of 100,000 pairs (~0.7 ms): on a loaded machine a
+ * longer one is more often cut by a switch to another task, which it
+ * then pays for in cold caches; the median of many ratios leaves those
+ * out. */
 static void run_loop(int nr)
 {
-	enum { BATCHES = 15 };
+	enum { BATCHES = 41, PAIRS = 100000 };
 	double v[BATCHES], d[BATCHES], q[BATCHES];
 
-	hm_loop_batch(100000, 0);	/* warm */
-	hm_loop_batch(100000, 1);
+	hm_loop_batch(PAIRS, 0);	/* warm */
+	hm_loop_batch(PAIRS, 1);
 	for (int i = 0; i < BATCHES; i++) {
 		if (i & 1) {
-			d[i] = hm_loop_batch(400000, 1);
-			v[i] = hm_loop_batch(400000, 0);
+			d[i] = hm_loop_batch(PAIRS, 1);
+			v[i] = hm_loop_batch(PAIRS, 0);
 		} else {
-			v[i] = hm_loop_batch(400000, 0);
-			d[i] = hm_loop_batch(400000, 1);
+			v[i] = hm_loop_batch(PAIRS, 0);
+			d[i] = hm_loop_batch(PAIRS, 1);
 		}
 		q[i] = v[i] / d[i];
 	}
