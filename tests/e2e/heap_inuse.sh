@@ -17,26 +17,6 @@ hm_stop
 [ "$HM_ERRORS" = 0 ] || fail "heapmix found $HM_ERRORS damaged blocks"
 check_heap_types "$T/heap.pprof" inuse_space
 
-kept=$(pp_cum "$T/heap.pprof" inuse_space hm_alloc_kept)
-big=$(pp_cum "$T/heap.pprof" inuse_space hm_big)
-note "inuse_space: hm_alloc_kept $kept%, hm_big $big%"
-awk -v a="$kept" -v b="$big" 'BEGIN { exit !(a + b >= 97) }' ||
-	fail "inuse_space: the kept blocks are $kept% + $big%, not all but 3% of it"
-for f in hm_alloc_freed hm_cxx_new hm_realloc_chain heapmod_work; do
-	s=$(pp_cum "$T/heap.pprof" inuse_space "$f")
-	awk -v s="$s" 'BEGIN { exit !(s <= 1) }' || fail "inuse_space: $f (freed at once) has $s%"
-	s=$(pp_cum "$T/heap.pprof" alloc_space "$f")
-	awk -v s="$s" 'BEGIN { exit !(s >= 5) }' || fail "alloc_space: $f has $s%, it allocates 10% or more"
-done
-
-# Kept blocks are never freed: in use as much as allocated (each sample's
-# values: alloc_objects alloc_space inuse_objects inuse_space).
-PP_VALUE=2 pp_stacks "$T/heap.pprof" >"$T/alloc.stacks"
-PP_VALUE=4 pp_stacks "$T/heap.pprof" >"$T/inuse.stacks"
-sum_of() { awk -F '\t' -v f="$2" '{ n = split($4, fr, ";"); for (i = 1; i <= n; i++) if (fr[i] == f) { s += $1; break } } END { printf "%.0f", s }' "$1"; }
-a=$(sum_of "$T/alloc.stacks" hm_alloc_kept)
-u=$(sum_of "$T/inuse.stacks" hm_alloc_kept)
-note "hm_alloc_kept: alloc_space $a, inuse_space $u"
-awk -v a="$a" -v u="$u" 'BEGIN { exit !(a > 0 && u >= 0.98 * a && u <= a) }' ||
-	fail "hm_alloc_kept: inuse_space $u of alloc_space $a (never freed: equal)"
+hm_inuse_kept_only "$T/heap.pprof"
+kept_equal "$T/heap.pprof" hm_alloc_kept
 pass "inuse_space holds the kept blocks only"

@@ -26,6 +26,8 @@
 #                       (but those named in HEAP_SKIP_SHARE, reported only)
 #   heap_injected PID   the target has the sampler mapped (heapabi.h's memfd)
 #   task_states_ok PID  no thread stopped or traced (State, TracerPid)
+#   hm_inuse_kept_only PROF  heapmix's inuse_space: the kept blocks only
+#   kept_equal PROF FUNC  FUNC's inuse_space equal to its alloc_space
 #   got_snapshot PID FILE  the GOT entries of the hooked allocation
 #                       functions in every module (heap_got.py)
 
@@ -192,4 +194,44 @@ heap_shares_test() {
 	[ "$HM_ERRORS" = 0 ] || fail "$label: heapmix found $HM_ERRORS damaged blocks"
 	check_heap_types "$T/$label.pprof" alloc_space
 	check_alloc_shares "$label" "$T/$label.pprof"
+}
+
+# hm_inuse_kept_only PROF: heapmix's inuse_space holds only what it keeps
+# (hm_alloc_kept, and hm_big's blocks: 3% of slack for their count in a
+# window), none of what it frees at once, deletes or grows and frees,
+# which still show in alloc_space (go tool pprof).
+hm_inuse_kept_only() {
+	local prof=$1 kept big f s
+	kept=$(pp_cum "$prof" inuse_space hm_alloc_kept)
+	big=$(pp_cum "$prof" inuse_space hm_big)
+	note "inuse_space: hm_alloc_kept $kept%, hm_big $big%"
+	awk -v a="$kept" -v b="$big" 'BEGIN { exit !(a > 0 && a + b >= 97) }' ||
+		fail "inuse_space: the kept blocks are $kept% + $big%, not all but 3% of it"
+	for f in hm_alloc_freed hm_cxx_new hm_realloc_chain heapmod_work; do
+		s=$(pp_cum "$prof" inuse_space "$f")
+		awk -v s="$s" 'BEGIN { exit !(s <= 1) }' || fail "inuse_space: $f (freed at once) has $s%"
+		s=$(pp_cum "$prof" alloc_space "$f")
+		awk -v s="$s" 'BEGIN { exit !(s >= 5) }' || fail "alloc_space: $f has $s%, it allocates 10% or more"
+	done
+}
+
+# kept_equal PROF FUNC: FUNC's blocks are never freed, so its inuse_space
+# is its alloc_space (within 2%; each sample's values: alloc_objects
+# alloc_space inuse_objects inuse_space).
+kept_equal() {
+	local a u
+	PP_VALUE=2 pp_stacks "$1" >"$T/alloc.stacks"
+	PP_VALUE=4 pp_stacks "$1" >"$T/inuse.stacks"
+	a=$(stacks_sum_of "$T/alloc.stacks" "$2")
+	u=$(stacks_sum_of "$T/inuse.stacks" "$2")
+	note "$2: alloc_space $a, inuse_space $u"
+	awk -v a="$a" -v u="$u" 'BEGIN { exit !(a > 0 && u >= 0.98 * a && u <= a) }' ||
+		fail "$2: inuse_space $u of alloc_space $a (never freed: equal)"
+}
+
+# stacks_sum_of STACKS FUNC: the values of pp_stacks' lines with FUNC in
+# their stack.
+stacks_sum_of() {
+	awk -F '\t' -v f="$2" '{ n = split($4, fr, ";"); for (i = 1; i <= n; i++) if (fr[i] == f) { s += $1; break } }
+		END { printf "%.0f", s }' "$1"
 }

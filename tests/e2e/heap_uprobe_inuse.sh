@@ -13,22 +13,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/heap_lib.bash"
 t_init
 
-sum_of() { awk -F '\t' -v f="$2" '{ n = split($4, fr, ";"); for (i = 1; i <= n; i++) if (fr[i] == f) { s += $1; break } } END { printf "%.0f", s }' "$1"; }
-
-# kept_equal PROF FUNC: FUNC's inuse_space within 2% of its alloc_space
-# (each sample's values: alloc_objects alloc_space inuse_objects
-# inuse_space).
-kept_equal() {
-	PP_VALUE=2 pp_stacks "$1" >"$T/alloc.stacks"
-	PP_VALUE=4 pp_stacks "$1" >"$T/inuse.stacks"
-	local a u
-	a=$(sum_of "$T/alloc.stacks" "$2")
-	u=$(sum_of "$T/inuse.stacks" "$2")
-	note "$2: alloc_space $a, inuse_space $u"
-	awk -v a="$a" -v u="$u" 'BEGIN { exit !(a > 0 && u >= 0.98 * a && u <= a) }' ||
-		fail "$2: inuse_space $u of alloc_space $a (never freed: equal)"
-}
-
 # --- heapmix: libc's malloc --------------------------------------------------
 hm_start "$WORKLOAD_DIR/heapmix_nofp" -d 0 -s 60
 hm_wait_line 20 "the module to load" '^heapmix: module loaded'
@@ -43,17 +27,7 @@ if grep -q 'in use is empty' "$T/heap.raw"; then
 	fail "the profile says in use is empty"
 fi
 
-kept=$(pp_cum "$T/heap.pprof" inuse_space hm_alloc_kept)
-big=$(pp_cum "$T/heap.pprof" inuse_space hm_big)
-note "heapmix inuse_space: hm_alloc_kept $kept%, hm_big $big%"
-awk -v a="$kept" -v b="$big" 'BEGIN { exit !(a > 0 && a + b >= 97) }' ||
-	fail "inuse_space: the kept blocks are $kept% + $big%, not all but 3% of it"
-for f in hm_alloc_freed hm_cxx_new hm_realloc_chain heapmod_work; do
-	s=$(pp_cum "$T/heap.pprof" inuse_space "$f")
-	awk -v s="$s" 'BEGIN { exit !(s <= 1) }' || fail "inuse_space: $f (freed at once) has $s%"
-	s=$(pp_cum "$T/heap.pprof" alloc_space "$f")
-	awk -v s="$s" 'BEGIN { exit !(s >= 5) }' || fail "alloc_space: $f has $s%, it allocates 10% or more"
-done
+hm_inuse_kept_only "$T/heap.pprof"
 kept_equal "$T/heap.pprof" hm_alloc_kept
 
 # --- ownmalloc: the allocator in the program ---------------------------------
