@@ -20,6 +20,7 @@
 #include "heapprof.h"
 #include "heapring.h"
 #include "heapuprobe.h"
+#include "heapuprobe_pair.h"
 #include "heapsample.h"
 #include "procs.h"
 #include "symbolize.h"

@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "heapuprobe.h"
+#include "heapuprobe_pair.h"
 
 #define OWNMALLOC WORKLOAD_DIR "/ownmalloc_nofp"
 
