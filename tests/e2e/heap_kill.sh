@@ -116,12 +116,7 @@ grep -q '^total samples=' "$T/state.2" || fail "no total line from heap_state: $
 # A cprof that runs to its end removes what a killed one left.
 heap_record "$HM_PID" "$T/last.pprof" --profile heap --rate 65536 --seconds 1 ||
 	fail "cprof record after the trials exited $?: $(tail -3 "$T/cprof.err")"
-task_states_ok "$HM_PID" || fail "a thread is left stopped or traced after the last cprof"
-heap_injected "$HM_PID" && fail "a sampler is still mapped after the last cprof: $(grep cprof-heap /proc/"$HM_PID"/maps)"
-maps_snapshot "$HM_PID" "$T/maps.after"
-diff "$T/maps.before" "$T/maps.after" >"$T/maps.diff" || fail "mappings differ after the trials: $(head -5 "$T/maps.diff")"
-got_snapshot "$HM_PID" "$T/got.after"
-diff "$T/got.before" "$T/got.after" >"$T/got.diff" || fail "GOT entries differ after the trials: $(head -5 "$T/got.diff")"
+hm_as_before "after the trials and a last cprof"
 
 # The loop through the GOT back to its cost before the trials, measured
 # against the loop straight to libc.
@@ -131,8 +126,5 @@ note "malloc loop through the GOT over straight to libc: $ratio0 before the tria
 loop_unslowed "$ratio1" "$ratio0" ||
 	fail "malloc loop after the trials at $ratio1 of its cost straight to libc, $ratio0 before (more than 5% slower)"
 
-hm_stop
-[ "$HM_ERRORS" = 0 ] || fail "heapmix found $HM_ERRORS damaged blocks"
-want=$(hm_reference "$bin" "$HM_ROUNDS" -d 0)
-[ "$HM_SUM" = "$want" ] || fail "checksum $HM_SUM after $HM_ROUNDS rounds and $trials kills, $want unprofiled"
+hm_results_right "$bin" "and $trials kills"
 pass "$trials SIGKILLs: target running, untraced, right results (checksum $HM_SUM), malloc at $after ns/call (was $before)"

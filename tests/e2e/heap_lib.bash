@@ -28,6 +28,8 @@
 #   task_states_ok PID  no thread stopped or traced (State, TracerPid)
 #   hm_inuse_kept_only PROF  heapmix's inuse_space: the kept blocks only
 #   kept_equal PROF FUNC  FUNC's inuse_space equal to its alloc_space
+#   hm_as_before WHEN   threads, mappings and GOT as before a cprof
+#   hm_results_right BIN WHAT  stop heapmix: no damage, the unprofiled checksum
 #   got_snapshot PID FILE  the GOT entries of the hooked allocation
 #                       functions in every module (heap_got.py)
 
@@ -235,3 +237,29 @@ stacks_sum_of() {
 	awk -F '\t' -v f="$2" '{ n = split($4, fr, ";"); for (i = 1; i <= n; i++) if (fr[i] == f) { s += $1; break } }
 		END { printf "%.0f", s }' "$1"
 }
+
+# hm_as_before WHEN: after a cprof ended (WHEN says which, for the
+# messages), no thread of heapmix stopped or traced, no sampler mapped,
+# and its mappings and GOT entries as in $T/maps.before and
+# $T/got.before (maps_snapshot, got_snapshot).
+hm_as_before() {
+	task_states_ok "$HM_PID" ||
+		fail "a thread of the target is left stopped or traced $1: $(grep -h -E '^(State|TracerPid)' /proc/"$HM_PID"/task/*/status | sort | uniq -c | tr '\n' ' ')"
+	heap_injected "$HM_PID" && fail "a sampler is still mapped $1: $(grep cprof-heap /proc/"$HM_PID"/maps)"
+	maps_snapshot "$HM_PID" "$T/maps.after"
+	diff "$T/maps.before" "$T/maps.after" >"$T/maps.diff" || fail "mappings differ $1: $(head -5 "$T/maps.diff")"
+	got_snapshot "$HM_PID" "$T/got.after"
+	diff "$T/got.before" "$T/got.after" >"$T/got.diff" || fail "GOT entries differ $1: $(head -5 "$T/got.diff")"
+}
+
+# hm_results_right BIN WHAT: stops heapmix (BIN, started with -d 0); no
+# block it checked was damaged, and its checksum is that of an unprofiled
+# run of as many rounds (WHAT says what the run went through).
+hm_results_right() {
+	local want
+	hm_stop
+	[ "$HM_ERRORS" = 0 ] || fail "heapmix found $HM_ERRORS damaged blocks"
+	want=$(hm_reference "$1" "$HM_ROUNDS" -d 0)
+	[ "$HM_SUM" = "$want" ] || fail "checksum $HM_SUM after $HM_ROUNDS rounds $2, $want unprofiled"
+}
+

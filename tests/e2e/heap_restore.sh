@@ -26,20 +26,12 @@ grep -q '^heapmix_nofp malloc JUMP_SLO ' "$T/got.before" || fail "no GOT entry o
 heap_record "$HM_PID" "$T/heap.pprof" --profile heap --seconds 2 || fail "cprof record exited $?"
 check_heap_types "$T/heap.pprof" inuse_space
 
-task_states_ok "$HM_PID" || fail "a thread of the target is left stopped or traced: $(grep -h -E '^(State|TracerPid)' /proc/"$HM_PID"/task/*/status | sort | uniq -c)"
-heap_injected "$HM_PID" && fail "the sampler is still mapped after cprof exited: $(grep cprof-heap /proc/"$HM_PID"/maps)"
-maps_snapshot "$HM_PID" "$T/maps.after"
-diff "$T/maps.before" "$T/maps.after" >"$T/maps.diff" || fail "mappings differ after cprof exited: $(head -5 "$T/maps.diff")"
-got_snapshot "$HM_PID" "$T/got.after"
-diff "$T/got.before" "$T/got.after" >"$T/got.diff" || fail "GOT entries differ after cprof exited: $(head -5 "$T/got.diff")"
+hm_as_before "after cprof exited"
 
 after=$(hm_loop_ratio 5)
 note "malloc loop through the GOT over straight to libc: $before before, $after after cprof"
 loop_unslowed "$after" "$before" ||
 	fail "malloc loop through the GOT at $after of its cost straight to libc after cprof exited, $before before (over 5% slower)"
 
-hm_stop
-[ "$HM_ERRORS" = 0 ] || fail "heapmix found $HM_ERRORS damaged blocks"
-want=$(hm_reference "$bin" "$HM_ROUNDS" -d 0)
-[ "$HM_SUM" = "$want" ] || fail "checksum $HM_SUM after $HM_ROUNDS rounds profiled, $want unprofiled"
+hm_results_right "$bin" "profiled"
 pass "results, mappings, GOT and malloc speed as without cprof (checksum $HM_SUM; loop through the GOT over straight to libc $before -> $after)"
