@@ -47,6 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				struct perf_sample s;
 				uint64_t when;
 				ringbuf_parse_sample(h, types[t], &s);
+				/* uprobes' light samples: 5 registers */
+				ringbuf_parse_sample_regs(h, types[t], 5, &s);
 				ringbuf_record_time(h, types[t], &when);
 				ringbuf_lost_count(h);
 			}
