@@ -16,39 +16,34 @@ comment_count() {
 
 # --- plt_loop (clang): >= 99% of the samples reach main ---------------------
 wl="$WORKLOAD_DIR/plt_loop"
-start_bg "$wl" 30	# ends by itself: up to three recordings
+start_bg "$wl" 10	# ends by itself
 pid=$BG_PID
 wait_exec "$pid" "$wl"
 prof="$T/plt.pprof"
-# How many samples land in the stub depends on where the timer interrupt
-# lands (1-12% here, once 2 of 598 under load): record again, up to three
-# times, until a few do.
-for attempt in 1 2 3; do
-	record_p "$pid" "$prof" --seconds 3 -F 999 || fail "cprof record on plt_loop exited $?"
-	check_accounting plt "$prof" "$REC_CPU_MS"
-	check_profile "$prof"
-	pp_stacks "$prof" >"$T/plt.stacks"
-	enough_samples plt "$T/plt.stacks" 300
-	# Samples in the stub: named plt_leaf@plt, or _init (the symbol
-	# before .plt, which is what a stub got before it had a name of its
-	# own).
-	read -r total main stub stub_main init < <(awk -F '\t' '
-	{
-		n = split($4, fr, ";"); m = 0
-		for (i = 1; i <= n; i++)
-			if (fr[i] == "main") m = 1
-		s = fr[1] == "plt_leaf@plt" || fr[1] == "_init"
-		T += $1; if (m) M += $1; if (s) S += $1; if (s && m) SM += $1
-		if (fr[1] == "_init") I += $1
-	}
-	END { print T + 0, M + 0, S + 0, SM + 0, I + 0 }' "$T/plt.stacks")
-	[ "$stub" -ge 5 ] && break
-	note "attempt $attempt: only $stub of $total samples in the PLT stub; again"
-done
+# plt_loop calls the stub through a flushed pointer too, so that most samples
+# land on the stub's first instruction on any host (a plain loop of calls put
+# 10% there here, 1 in 1,000 on CI's host).
+record_p "$pid" "$prof" --seconds 3 -F 999 || fail "cprof record on plt_loop exited $?"
+check_accounting plt "$prof" "$REC_CPU_MS"
+check_profile "$prof"
+pp_stacks "$prof" >"$T/plt.stacks"
+enough_samples plt "$T/plt.stacks" 300
+# Samples in the stub: named plt_leaf@plt, or _init (the symbol before .plt,
+# which is what a stub got before it had a name of its own).
+read -r total main stub stub_main init < <(awk -F '\t' '
+{
+	n = split($4, fr, ";"); m = 0
+	for (i = 1; i <= n; i++)
+		if (fr[i] == "main") m = 1
+	s = fr[1] == "plt_leaf@plt" || fr[1] == "_init"
+	T += $1; if (m) M += $1; if (s) S += $1; if (s && m) SM += $1
+	if (fr[1] == "_init") I += $1
+}
+END { print T + 0, M + 0, S + 0, SM + 0, I + 0 }' "$T/plt.stacks")
 stop_bg "$pid"
 failures=$(comment_count "$prof" "unwind failure")
 note "plt_loop: $total samples, $main reach main; $stub in the PLT stub ($stub_main of them reach main, $init named _init); $failures unwind failures"
-[ "$stub" -ge 5 ] || fail "only $stub of $total samples in the PLT stub: too few to judge"
+[ "$stub" -ge 100 ] || fail "only $stub of $total samples in the PLT stub: too few to judge"
 [ "$init" -eq 0 ] || fail "$init samples in the PLT stub named _init, not plt_leaf@plt"
 [ $((stub_main * 100)) -ge $((stub * 99)) ] ||
 	fail "$stub_main of the $stub samples in the PLT stub reach main (< 99%)"
