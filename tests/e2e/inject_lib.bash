@@ -26,20 +26,30 @@ DRIVE_ARGS=${DRIVE_ARGS:-}
 command -v readelf >/dev/null || fail "readelf not found (binutils)"
 
 inj_maps() {
-	awk '{
+	# A malloc loop's arenas grow while the file is read a page at a
+	# time: a range read in one page may show up again, grown, in the
+	# next (seen under ASan: 7f..0000-7f..0040000, then 7f..0000-7f..4000000).
+	# Overlapping anonymous ranges are merged with the contiguous ones.
+	# (Hex addresses compare as strings when of one length: no strtonum
+	# in mawk.)
+	awk 'function le(a, b) { return length(a) < length(b) || (length(a) == length(b) && a <= b) }
+	function flush() { if (cur != "") print cur "-" end " anon"; cur = "" }
+	{
 		anon = (NF < 6) || $6 == "[heap]"
 		split($1, r, "-")
 		if (anon) {
-			if ($6 == "[heap]") { print r[1] " [heap]"; prev = ""; next }
-			if (prev == r[1]) { prev = r[2]; next }
-			if (cur != "") print cur "-" prev " anon"
-			cur = r[1]; prev = r[2]; next
+			if ($6 == "[heap]") { flush(); print r[1] " [heap]"; next }
+			if (cur != "" && le(r[1], end)) {
+				if (!le(r[2], end)) end = r[2]
+				next
+			}
+			flush()
+			cur = r[1]; end = r[2]; next
 		}
-		if (cur != "") print cur "-" prev " anon"
-		cur = ""; prev = ""
+		flush()
 		print
 	}
-	END { if (cur != "") print cur "-" prev " anon" }' "/proc/$1/maps"
+	END { flush() }' "/proc/$1/maps"
 }
 
 inj_got() {
