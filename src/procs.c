@@ -343,7 +343,7 @@ struct procs_process *procs_process(struct procs *p, pid_t pid, uint64_t now)
 	 * keeps an empty image; records from now on fill it. */
 	char *text;
 	size_t len;
-	uint64_t hash;
+	uint64_t hash = 0;
 
 	if (procs_maps_text(pid, &text, &len, &hash) == 0) {
 		if (procs_parse(proc, text, len, hash, &proc->image->maps) == 0) {
@@ -576,7 +576,7 @@ int procs_reload(struct procs *p, struct procs_process *proc, uint64_t now)
 {
 	struct procs_image *img;
 	struct procfs_maps m;
-	uint64_t hash;
+	uint64_t hash = 0;
 	size_t len;
 	char *text;
 	bool same;
