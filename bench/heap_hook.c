@@ -139,9 +139,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "heap_hook: %s\n", err);
 		return 1;
 	}
-	heapring_init_private(M.priv);
 	M.cprof->real[HEAPABI_MALLOC] = (uintptr_t)malloc;
 	M.cprof->real[HEAPABI_FREE] = (uintptr_t)free;
+	heapring_init_private(M.priv, M.cprof->real);
 	malloc_fn hm = (malloc_fn)M.hook[HEAPABI_MALLOC];
 	free_fn hf = (free_fn)M.hook[HEAPABI_FREE];
 	volatile malloc_fn dm = malloc;
@@ -155,12 +155,12 @@ int main(int argc, char **argv)
 		off[i] = run(hm, hf, 0);
 		/* live, but drawing intervals no loop reaches: the fast path */
 		M.cprof->rate = (uint64_t)1 << 60;
-		heapring_init_private(M.priv);
+		heapring_init_private(M.priv, M.cprof->real);
 		M.priv->live = 1;
 		quiet[i] = run(hm, hf, 0);
 		M.priv->live = 0;
 		M.cprof->rate = rate;
-		heapring_init_private(M.priv);
+		heapring_init_private(M.priv, M.cprof->real);
 		M.priv->live = 1;
 		live[i] = run(hm, hf, 1);
 	}

@@ -227,7 +227,14 @@ struct heapabi_private {
 	 * force the next sample to check. */
 	uint64_t checked_tsc;
 	uint64_t checked_ns;
-	uint32_t pad[10];
+	/* real[HEAPABI_MALLOC] and real[HEAPABI_FREE], copied here by cprof
+	 * with the rest of the area (before live is 1): a live malloc or
+	 * free then reads one cache line, not this one and the shared
+	 * area's. A hook that is not live jumps through the shared area's
+	 * real[]: a fork's private area is zero. */
+	uint64_t real_malloc;
+	uint64_t real_free;
+	uint32_t pad[6];
 	struct heapabi_counter counters[HEAPABI_NCOUNTERS];
 };
 

@@ -40,10 +40,14 @@ int heapring_init(struct heapabi_shared *sh, const struct heapring_config *cfg,
 	return 0;
 }
 
-void heapring_init_private(void *priv)
+void heapring_init_private(void *priv, const uint64_t real[HEAPABI_NFUNCS])
 {
+	struct heapabi_private *pv = priv;
+
 	/* The whole area: the blob keeps its own state past the struct. */
 	memset(priv, 0, HEAPABI_PRIV_SIZE);
+	pv->real_malloc = real[HEAPABI_MALLOC];
+	pv->real_free = real[HEAPABI_FREE];
 }
 
 int heapring_check(const struct heapabi_shared *sh, char *err, size_t errlen)

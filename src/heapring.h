@@ -33,11 +33,12 @@ struct heapring_config {
 int heapring_init(struct heapabi_shared *sh, const struct heapring_config *cfg,
 		  char *err, size_t errlen);
 
-/* The initial bytes of the private area, all HEAPABI_PRIV_SIZE of them
- * (zeros: what a fresh anonymous mapping holds): live = 0, every counter
- * unseeded (its first use seeds it), and the blob's own state past
- * struct heapabi_private (docs/design.md §12.1) empty. */
-void heapring_init_private(void *priv);
+/* The initial bytes of the private area, all HEAPABI_PRIV_SIZE of them:
+ * live = 0, the copies of real[HEAPABI_MALLOC] and real[HEAPABI_FREE]
+ * that a live malloc and free jump to, every counter unseeded (its first
+ * use seeds it), and the blob's own state past struct heapabi_private
+ * (docs/design.md §12.1) empty (zeros, as in a fresh anonymous mapping). */
+void heapring_init_private(void *priv, const uint64_t real[HEAPABI_NFUNCS]);
 
 /* Checks a shared area someone else set up (a sampler a killed cprof
  * left): magic, version, nslots. -EPROTO with err when it is not one. */

@@ -1517,7 +1517,7 @@ static int write_private(struct inject *in)
 
 	if (!p)
 		return -ENOMEM;
-	heapring_init_private(p);
+	heapring_init_private(p, in->real);
 	((struct heapabi_private *)p)->live = 1;
 	struct iovec l = { p, HEAPABI_PRIV_SIZE };
 	struct iovec rm = { (void *)(uintptr_t)(in->base + HEAPABI_CODE_SIZE +

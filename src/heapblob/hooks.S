@@ -3,7 +3,8 @@
  * §12.1). The GOT entries cprof patches point here.
  *
  * Not live (heapabi_private.live == 0): one load, one branch, and a jump
- * to the real function, the caller's frame untouched.
+ * to the real function (heapabi_shared.real[]), the caller's frame
+ * untouched.
  *
  * Live, for the functions whose size is an argument (malloc, calloc,
  * posix_memalign, aligned_alloc, memalign, valloc, pvalloc): the size is
@@ -14,7 +15,13 @@
  * struct hb_frame on the stack and call hb_enter (sample.c), which calls
  * the real function, samples the block and returns its result. realloc
  * and reallocarray always go to hb_enter (the old block leaves the live
- * set first); free goes to hb_free.
+ * set first). free looks at its block's live-set group here and goes to
+ * hb_free only when the group holds a sampled block.
+ *
+ * A live malloc and free jump to the copies of their real functions in
+ * the private area's first line, beside `live`, so that the calls a
+ * program makes most touch two lines of ours: that one and the counter
+ * (or the group).
  *
  * Scratch registers: RAX and R11 (RDX for calloc's product), which the ABI
  * lets a callee clobber and none of these functions takes an argument in.
@@ -74,13 +81,17 @@ hb_hook_\name:
 	.size	hb_hook_\name, . - hb_hook_\name
 .endm
 
-/* A hook whose size is in register \size. */
-.macro SIZED name func size
+/* A hook whose size is in register \size; \real, when given: where its
+ * live path finds the real function. */
+.macro SIZED name func size real
 BEGIN \name
 	cmpl	$0, heapblob_priv+HB_PRIV_LIVE(%rip)
 	je	1f
 	COUNT	\size
 	js	2f
+.ifnb \real
+	jmp	*\real(%rip)
+.endif
 1:	jmp	*heapblob_shared+HB_SHARED_REAL+8*\func(%rip)
 2:	ENTER	\func
 END \name
@@ -90,7 +101,7 @@ END \name
 	.hidden	hb_text_start
 hb_text_start:
 
-SIZED malloc,		HB_MALLOC,		%rdi
+SIZED malloc,		HB_MALLOC,		%rdi, heapblob_priv+HB_PRIV_REAL_MALLOC
 SIZED valloc,		HB_VALLOC,		%rdi
 SIZED pvalloc,		HB_PVALLOC,		%rdi
 SIZED aligned_alloc,	HB_ALIGNED_ALLOC,	%rsi
@@ -128,11 +139,23 @@ BEGIN reallocarray
 1:	jmp	*heapblob_shared+HB_SHARED_REAL+8*HB_REALLOCARRAY(%rip)
 END reallocarray
 
-/* free: hb_free clears the live-set entry, then tail-calls the real free. */
+/* free: straight to the real free unless the block's live-set group
+ * counts an entry (sample.c's live_remove, which makes the same check
+ * first); then hb_free clears the entry and tail-calls the real free. */
 BEGIN free
 	cmpl	$0, heapblob_priv+HB_PRIV_LIVE(%rip)
 	je	1f
-	jmp	hb_free
+	test	%rdi, %rdi
+	jz	3f
+	mov	%rdi, %rax
+	shr	$4, %rax
+	movabs	$HB_HASH_MUL, %r11
+	imul	%r11, %rax
+	shr	$HB_GROUP_OF_SHIFT, %rax
+	lea	heapblob_groups(%rip), %r11
+	cmpb	$0, (%r11,%rax)
+	jne	hb_free
+3:	jmp	*heapblob_priv+HB_PRIV_REAL_FREE(%rip)
 1:	jmp	*heapblob_shared+HB_SHARED_REAL+8*HB_FREE(%rip)
 END free
 

@@ -19,12 +19,17 @@
 /* offsetof(struct heapabi_private, live) and counters; a counter's
  * size; offsetof(struct heapabi_counter, left) */
 #define HB_PRIV_LIVE		0
+#define HB_PRIV_REAL_MALLOC	24
+#define HB_PRIV_REAL_FREE	32
 #define HB_PRIV_COUNTERS	64
 #define HB_COUNTER_SHIFT	6
 #define HB_COUNTER_LEFT		0
 /* The blob's own state in the private area, past struct heapabi_private
  * (sample.c: the live-set groups) */
 #define HB_PRIV_GROUPS		4160
+/* The live-set group of a block: ((addr >> 4) * HB_HASH_MUL) >> this
+ * (heapabi_bucket_of's bucket, 13 bits, over the 4 buckets of a group) */
+#define HB_GROUP_OF_SHIFT	53
 
 /* The counter of a thread: counters[(SP >> 20) * HB_HASH_MUL >> 58]
  * (the top 6 bits: HEAPABI_NCOUNTERS == 64). */

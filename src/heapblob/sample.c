@@ -2,8 +2,8 @@
  * sample.c - the C part of the heap sampler injected into a target
  * (docs/design.md §12.1): freestanding, position-independent, no libc, no
  * TLS, no %fs access, no lock. hooks.S calls hb_enter only when a thread's
- * counter went below 0 (or for realloc), and hb_free for every free while
- * live.
+ * counter went below 0 (or for realloc), and hb_free for a free while live
+ * whose block's live-set group is not empty.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +23,8 @@ _Static_assert(HB_SHARED_SIZE == HEAPABI_SHARED_SIZE, "layout.h: HB_SHARED_SIZE"
 _Static_assert(HB_PRIV_SIZE == HEAPABI_PRIV_SIZE, "layout.h: HB_PRIV_SIZE");
 _Static_assert(HB_SHARED_REAL == offsetof(struct heapabi_shared, real), "layout.h: HB_SHARED_REAL");
 _Static_assert(HB_PRIV_LIVE == offsetof(struct heapabi_private, live), "layout.h: HB_PRIV_LIVE");
+_Static_assert(HB_PRIV_REAL_MALLOC == offsetof(struct heapabi_private, real_malloc), "layout.h: HB_PRIV_REAL_MALLOC");
+_Static_assert(HB_PRIV_REAL_FREE == offsetof(struct heapabi_private, real_free), "layout.h: HB_PRIV_REAL_FREE");
 _Static_assert(HB_PRIV_COUNTERS == offsetof(struct heapabi_private, counters), "layout.h: HB_PRIV_COUNTERS");
 _Static_assert((1u << HB_COUNTER_SHIFT) == sizeof(struct heapabi_counter), "layout.h: HB_COUNTER_SHIFT");
 _Static_assert(HB_COUNTER_LEFT == offsetof(struct heapabi_counter, left), "layout.h: HB_COUNTER_LEFT");
@@ -173,6 +175,10 @@ _Static_assert(HB_PRIV_GROUPS >= sizeof(struct heapabi_private) &&
 	       HB_PRIV_GROUPS + HB_NGROUPS <= HEAPABI_PRIV_SIZE,
 	       "layout.h: HB_PRIV_GROUPS: the live-set groups must fit in the private area");
 _Static_assert(HEAPABI_LIVE_WAYS << HB_GROUP_SHIFT < 256, "a group's count is a byte");
+/* hooks.S's free finds the group as ((addr >> 4) * HB_HASH_MUL) >> 53:
+ * heapabi_bucket_of's bucket is the top 13 bits, unmasked. */
+_Static_assert((1ull << (64 - (HB_GROUP_OF_SHIFT - HB_GROUP_SHIFT))) == HEAPABI_LIVE_BUCKETS,
+	       "layout.h: HB_GROUP_OF_SHIFT");
 extern uint8_t heapblob_groups[HB_NGROUPS] HIDDEN;	/* blob.ld.S */
 
 static inline uint8_t *group_of(uint32_t bucket)

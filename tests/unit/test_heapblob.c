@@ -114,8 +114,8 @@ static void reset(uint64_t rate, uint64_t stack_size)
 	};
 	CHECK_INT(heapring_init(M.cprof, &cfg, err, sizeof(err)), 0);
 	CHECK_INT(heapring_check(M.sh, err, sizeof(err)), 0);
-	heapring_init_private(M.priv);
 	set_real();
+	heapring_init_private(M.priv, M.cprof->real);
 	M.priv->live = 1;
 }
 
@@ -557,6 +557,54 @@ static void test_off(enum off_how how)
 	CHECK_INT(M.priv->live, 0);
 }
 
+/* --- where a hook finds the real function ------------------------------------------------ */
+
+static unsigned long other_malloc_calls, other_free_calls;
+
+static void *other_malloc(size_t n)
+{
+	__atomic_fetch_add(&other_malloc_calls, 1, __ATOMIC_RELAXED);
+	return malloc(n);
+}
+
+static void other_free(void *p)
+{
+	__atomic_fetch_add(&other_free_calls, 1, __ATOMIC_RELAXED);
+	free(p);
+}
+
+/* Live, malloc and free jump through the private area's copies (one cache
+ * line with live); not live, and in a fork (its private area all zero),
+ * through the shared area's real[]. */
+static void test_real_copies(void)
+{
+	reset((uint64_t)1 << 60, 128);	/* live, no sample reached */
+	CHECK(M.priv->real_malloc == (uintptr_t)spy_malloc);
+	CHECK(M.priv->real_free == (uintptr_t)spy_free);
+	malloc_fn hm = HOOK(HEAPABI_MALLOC, malloc_fn);
+	free_fn hf = HOOK(HEAPABI_FREE, free_fn);
+	hf(hm(64));			/* seeds the counter (through hb_enter) */
+	M.priv->real_malloc = (uintptr_t)other_malloc;
+	M.priv->real_free = (uintptr_t)other_free;
+	unsigned long sm = spy_malloc_calls, sf = spy_free_calls;
+	unsigned long om = other_malloc_calls, of = other_free_calls;
+	for (int i = 0; i < 10; i++)
+		hf(hm(64));
+	hf(NULL);
+	CHECK_INT(other_malloc_calls - om, 10);
+	CHECK_INT(other_free_calls - of, 11);
+	CHECK_INT(spy_malloc_calls - sm, 0);
+	CHECK_INT(spy_free_calls - sf, 0);
+	/* a fork's view: MADV_WIPEONFORK zeroed the area */
+	memset(M.priv, 0, HEAPABI_PRIV_SIZE);
+	for (int i = 0; i < 10; i++)
+		hf(hm(64));
+	CHECK_INT(spy_malloc_calls - sm, 10);
+	CHECK_INT(spy_free_calls - sf, 10);
+	CHECK_INT(other_malloc_calls - om, 10);
+	CHECK_INT(drain(), 0);
+}
+
 /* --- a full ring ---------------------------------------------------------------------- */
 
 static void test_ring_full(void)
@@ -737,6 +785,7 @@ int main(void)
 	test_off(OFF_DISABLED);
 	test_off(OFF_DEADLINE);
 	test_off(OFF_TGID);
+	test_real_copies();
 	test_ring_full();
 	test_threads();
 	hb_unmap_blob(&M);
