@@ -6,7 +6,7 @@
 # valgrind --tool=massif (from the start: it cannot attach), on a cut
 # workload since it runs it tens of times slower.
 #
-# The workload (tests/workloads/mallocbench.c) is 2 threads of small
+# The workload (tests/workloads/mallocbench.c) is 2 threads (THREADS) of small
 # malloc/free of varied sizes; with -w its threads run the loop uncounted
 # until SIGUSR1, so a profiler attaches to a process busy in malloc and the
 # timed work starts once it is in place. It prints its wall and CPU time,
@@ -23,7 +23,8 @@
 #        UPROBE_DIV (100: the same for --method uprobe, ~20 us a call here),
 #        WORK (0: as fast as malloc goes; e.g. 200: rounds of the workload's
 #        own computation between two calls, the issue's "several million
-#        calls a second"), KINDS
+#        calls a second"), THREADS (2: the workload's; 1 leaves this
+#        2-core machine a core for cprof's reader), KINDS
 #        ("base cprof uprobe heaptrack massif"), QUIET_WAIT (120), FORCE=1
 #        (measure on a busy machine)
 set -euo pipefail
@@ -36,6 +37,7 @@ MASSIF_DIV=${MASSIF_DIV:-20}
 HEAPTRACK_DIV=${HEAPTRACK_DIV:-10}
 KINDS=${KINDS:-"base cprof uprobe heaptrack massif"}
 WORK=${WORK:-0}
+THREADS=${THREADS:-2}
 UPROBE_DIV=${UPROBE_DIV:-100}
 CPROF=$BUILD/cprof
 WL=$BUILD/workloads/mallocbench_nofp
@@ -67,12 +69,12 @@ quiet_wait
 # Calibrate the calls to about TARGET_SECONDS unprofiled (the fastest of 3).
 t=
 for i in 1 2 3; do
-	out=$("$WL" -k "$WORK" -n 2000000)
+	out=$("$WL" -t "$THREADS" -k "$WORK" -n 2000000)
 	ti=$(sed -n 's/.* work \([0-9.]*\) s.*/\1/p' <<<"$out")
 	t=$(awk -v a="${t:-1e9}" -v b="$ti" 'BEGIN { print (b < a) ? b : a }')
 done
 CALLS=$(awk -v t="$t" -v s="$TARGET_SECONDS" 'BEGIN { printf "%d", 2000000 * s / t }')
-echo "workload: mallocbench 2 threads x $CALLS malloc+free, $WORK rounds of work between calls (~${TARGET_SECONDS} s unprofiled); $RUNS runs each, in turn"
+echo "workload: mallocbench $THREADS threads x $CALLS malloc+free, $WORK rounds of work between calls (~${TARGET_SECONDS} s unprofiled); $RUNS runs each, in turn"
 
 waited_pid() { sed -n 's/^mallocbench: pid \([0-9]*\) waiting$/\1/p' "$W/wl.out"; }
 
@@ -130,14 +132,14 @@ run_one() {
 	if [ "$kind" = massif ]; then
 		rc=0
 		( cd "$W" && timeout 900 /usr/bin/time -o "$W/time" -f %M valgrind -q --tool=massif \
-			--massif-out-file="$W/massif.out" "$WL" -k "$WORK" -n $((CALLS / MASSIF_DIV)) >"$W/wl.out" 2>"$W/tool.err" ) || rc=$?
+			--massif-out-file="$W/massif.out" "$WL" -t "$THREADS" -k "$WORK" -n $((CALLS / MASSIF_DIV)) >"$W/wl.out" 2>"$W/tool.err" ) || rc=$?
 		grep -q '^mallocbench: work' "$W/wl.out" || st=killed
 		rss=$(tail -1 "$W/time" 2>/dev/null || echo 0)
 	else
 		local n=$CALLS
 		[ "$kind" = heaptrack ] && n=$((CALLS / HEAPTRACK_DIV))
 		[ "$kind" = uprobe ] && n=$((CALLS / UPROBE_DIV))
-		"$WL" -w -k "$WORK" -n "$n" -s 900 >"$W/wl.out" &
+		"$WL" -t "$THREADS" -w -k "$WORK" -n "$n" -s 900 >"$W/wl.out" &
 		wl=$!
 		KIDS+=("$wl")
 		wait_until 10 grep -q waiting "$W/wl.out" || die "mallocbench did not start"
