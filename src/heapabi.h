@@ -137,10 +137,13 @@ struct heapabi_bucket {
 };
 
 /* The bucket of a block: Fibonacci hashing of the address without its
- * low 4 bits (malloc aligns to 16). */
+ * low 4 bits (malloc aligns to 16), the top 13 bits of the product.
+ * hooks.S's free computes the same in assembly (layout.h). */
+#define HEAPABI_HASH_MUL	0x9e3779b97f4a7c15ULL
+#define HEAPABI_BUCKET_SHIFT	51
 static inline uint32_t heapabi_bucket_of(uint64_t addr)
 {
-	return (uint32_t)(((addr >> 4) * 0x9e3779b97f4a7c15ULL) >> 51) &
+	return (uint32_t)(((addr >> 4) * HEAPABI_HASH_MUL) >> HEAPABI_BUCKET_SHIFT) &
 	       (HEAPABI_LIVE_BUCKETS - 1);
 }
 

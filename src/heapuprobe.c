@@ -359,7 +359,9 @@ static double heapuprobe_probe_ns(const struct heapuprobe_meter *m,
 {
 	double hit = m->call_ns > 0 ? m->call_ns : HEAPUPROBE_CALL_NS;
 	double light = m->cost.light > 0 ? m->cost.light : hit;
-	double ret = m->cost.ret > 0 ? m->cost.ret : hit;
+	/* Measured costs (cost.hit set) are taken as they are: a return's
+	 * 0 means too small to tell from two timings of a trap. */
+	double ret = m->cost.hit > 0 ? m->cost.ret : hit;
 	bool shared = false;
 
 	if (m->cost.hit > 0)

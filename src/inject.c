@@ -1820,12 +1820,20 @@ int inject_poll(struct inject *in, char *err, size_t errlen)
 	heapring_set_deadline(in->sh, tracer_now_ns() + HEAPABI_HEARTBEAT_NS);
 	/* A hook that saw the deadline pass (cprof starved of CPU for a
 	 * second on a loaded machine) turned sampling off: on again, now that
-	 * the heartbeat is back. */
+	 * the heartbeat is back. The copies of the real malloc and free that
+	 * a live hook jumps through are written again first (nothing reads
+	 * them while live is 0), in case the area lost them. */
 	uint64_t privb = in->base + HEAPABI_CODE_SIZE + HEAPABI_SHARED_SIZE;
 	uint32_t live = 1;
 	if (mem_read(in, privb, &live, sizeof(live)) == 0 && live == 0) {
+		uint64_t copies[2] = { in->real[HEAPABI_MALLOC], in->real[HEAPABI_FREE] };
+		_Static_assert(offsetof(struct heapabi_private, real_free) ==
+			       offsetof(struct heapabi_private, real_malloc) + 8,
+			       "real_malloc, real_free: one write");
 		live = 1;
-		if (mem_write(in, privb, &live, sizeof(live)) == 0)
+		if (mem_write(in, privb + offsetof(struct heapabi_private, real_malloc),
+			      copies, sizeof(copies)) == 0 &&
+		    mem_write(in, privb, &live, sizeof(live)) == 0)
 			in->st.rearmed++;
 	}
 	r = rebind(in, err, errlen);

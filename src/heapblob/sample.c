@@ -177,8 +177,11 @@ _Static_assert(HB_PRIV_GROUPS >= sizeof(struct heapabi_private) &&
 _Static_assert(HEAPABI_LIVE_WAYS << HB_GROUP_SHIFT < 256, "a group's count is a byte");
 /* hooks.S's free finds the group as ((addr >> 4) * HB_HASH_MUL) >> 53:
  * heapabi_bucket_of's bucket is the top 13 bits, unmasked. */
-_Static_assert((1ull << (64 - (HB_GROUP_OF_SHIFT - HB_GROUP_SHIFT))) == HEAPABI_LIVE_BUCKETS,
+_Static_assert(HB_HASH_MUL == HEAPABI_HASH_MUL, "layout.h: HB_HASH_MUL");
+_Static_assert(HB_GROUP_OF_SHIFT == HEAPABI_BUCKET_SHIFT + HB_GROUP_SHIFT,
 	       "layout.h: HB_GROUP_OF_SHIFT");
+_Static_assert((1ull << (64 - HEAPABI_BUCKET_SHIFT)) == HEAPABI_LIVE_BUCKETS,
+	       "heapabi_bucket_of's bucket must need no mask (hooks.S's free uses none)");
 extern uint8_t heapblob_groups[HB_NGROUPS] HIDDEN;	/* blob.ld.S */
 
 static inline uint8_t *group_of(uint32_t bucket)

@@ -602,6 +602,7 @@ static void test_real_copies(void)
 	CHECK_INT(spy_malloc_calls - sm, 10);
 	CHECK_INT(spy_free_calls - sf, 10);
 	CHECK_INT(other_malloc_calls - om, 10);
+	CHECK_INT(other_free_calls - of, 11);
 	CHECK_INT(drain(), 0);
 }
 

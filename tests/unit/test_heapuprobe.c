@@ -477,10 +477,14 @@ static void test_calibrate_costs(void)
 	struct heapuprobe_costs c;
 	char err[256] = "";
 
-	/* A light sample and a return probe cost more than counting: each
-	 * adds work (a record; a second trap) to a trap. */
+	/* Each is a trap into the kernel: microseconds. What a return probe
+	 * adds to its function's entry probe (the return goes back through
+	 * a system call, not a second trap) is ~1 us here, less than two
+	 * timings of a ~20 us trap tell apart (19 us and 24 us in one run):
+	 * 0 is a right answer, so it is only printed. (Asking for > 50 ns
+	 * failed 1 run in 12.) */
 	CHECK_INT(heapuprobe_calibrate_costs(&c, err, sizeof(err)), 0);
-	CHECK(c.hit > 50 && c.light > 50 && c.ret > 50);
+	CHECK(c.hit > 50 && c.light > 50);
 	printf("uprobe costs: counting %.0f ns, light %.0f ns, return %.0f ns more\n",
 	       c.hit, c.light, c.ret);
 }
