@@ -35,7 +35,33 @@ static inline void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Starts `path seconds` and waits until it has exec'd, then settle_ms more
+/* 1 when pid's maps name libc, 0 when they name no dynamic loader either
+ * (a static program), -1 while the loader has yet to map libc. */
+static inline int workload_libc_mapped(pid_t pid)
+{
+	char path[64], line[4200];
+	int loader = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "/libc.so.6")) {
+			fclose(f);
+			return 1;
+		}
+		if (strstr(line, "/ld-linux"))
+			loader = 1;
+	}
+	fclose(f);
+	return loader ? -1 : 0;
+}
+
+/* Starts `path seconds` and waits until it has exec'd and the loader has
+ * mapped libc (up to 10 s: a starved child takes its time; 100 ms was not
+ * always enough at nice 19 beside two busy loops), then settle_ms more
  * (past the dynamic loader, into its loop). */
 static inline pid_t start_workload_for(const char *path, const char *seconds, long settle_ms)
 {
@@ -54,6 +80,8 @@ static inline pid_t start_workload_for(const char *path, const char *seconds, lo
 			break;
 		sleep_ms(10);
 	}
+	for (int i = 0; i < 1000 && workload_libc_mapped(pid) < 0; i++)
+		sleep_ms(10);
 	sleep_ms(settle_ms);
 	return pid;
 }
