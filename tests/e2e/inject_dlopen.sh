@@ -26,10 +26,7 @@ libz_hooked() {
 	[ "$n" -ge 2 ]
 }
 wait_for 30 "libz's malloc and free GOT entries to point into the blob" libz_hooked
-kill -TERM "$DPID"
-wait "$DPID" || fail "the driver failed: $(cat "$T/drive.out")"
-forget_bg "$DPID"
-grep -q '^detached .*left_mapped=0' "$T/drive.out" || fail "$(tail -1 "$T/drive.out")"
+inj_detach "$DPID"
 inj_got "$TPID" | grep '^libz' > "$T/got.after"
 # Not hooked any more: libz's entries hold what the loader put there
 # (its PLT stubs or, bound, libc's functions), not the blob.

@@ -19,6 +19,9 @@
 #                         sample, detach, check maps, GOT, the target's result
 #   inj_target_ok         end the target (SIGALRM: its own end), wait for it
 #                         and check its own line
+#   inj_detach DPID [W]   end the driver (SIGTERM: it detaches), check that it
+#                         exited 0 and left nothing mapped (W: a label for
+#                         the messages)
 
 DRIVE=$(dirname "$CPROF")/inject_drive
 DRIVE_ARGS=${DRIVE_ARGS:-}
@@ -109,6 +112,14 @@ inj_start() {
 	wait_for 20 "$w to start" grep -q ready "$T/target.out"
 }
 
+inj_detach() {
+	local d=$1 w=${2:+$2: }
+	kill -TERM "$d"
+	wait "$d" || fail "${w}the driver failed: $(cat "$T/drive.out")"
+	forget_bg "$d"
+	grep -q '^detached .*left_mapped=0' "$T/drive.out" || fail "${w}$(tail -1 "$T/drive.out")"
+}
+
 inj_target_ok() {
 	local rc=0
 	kill -ALRM "$TPID" 2>/dev/null || true
@@ -161,10 +172,7 @@ sys.exit(1)
 PYEOF
 		fail "$w: the sampler's private area is not MADV_WIPEONFORK"
 	sleep 0.5
-	kill -TERM "$DPID"
-	wait "$DPID" || fail "$w: the driver failed: $(cat "$T/drive.out")"
-	forget_bg "$DPID"
-	grep -q '^detached .*left_mapped=0' "$T/drive.out" || fail "$w: $(tail -1 "$T/drive.out")"
+	inj_detach "$DPID" "$w"
 	samples=$(sed -n 's/^samples=\([0-9]*\).*/\1/p' "$T/drive.out")
 	[ "${samples:-0}" -gt 0 ] || fail "$w: no sample at a rate of 4 KiB: $(cat "$T/drive.out")"
 	inj_maps "$TPID" > "$T/maps.after"
