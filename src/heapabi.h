@@ -231,7 +231,8 @@ struct heapabi_private {
 	uint64_t checked_tsc;
 	uint64_t checked_ns;
 	/* real[HEAPABI_MALLOC] and real[HEAPABI_FREE], copied here by cprof
-	 * with the rest of the area (before live is 1): a live malloc or
+	 * in the write that sets live to 1 (the threads stopped), and again
+	 * before it sets live to 1 after a hook cleared it: a live malloc or
 	 * free then reads one cache line, not this one and the shared
 	 * area's. A hook that is not live jumps through the shared area's
 	 * real[]: a fork's private area is zero. */
