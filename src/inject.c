@@ -920,6 +920,8 @@ static int rsys(struct session *s, long nr, uint64_t a0, uint64_t a1,
 			wp = waitpid(tid, &st, __WALL);
 		while (wp < 0 && errno == EINTR);
 		if (wp < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
+			if (wp == tid)
+				tracer_note_exit(tid, st);
 			t->state = TRACER_GONE;
 			return -ESRCH;
 		}

@@ -3,6 +3,7 @@
  * the threads of one process. See tracer.h for the safety argument.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,6 +118,7 @@ static bool tracer_handle(struct tracer *tr, size_t idx, int status)
 
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		t->state = TRACER_GONE;
+		tracer_note_exit(t->tid, status);
 		return true;
 	}
 	if (!WIFSTOPPED(status))
@@ -332,4 +334,31 @@ size_t tracer_detach_all(struct tracer *tr, uint64_t unint_wait_ns)
 		if (tracer_detach(tr, i) == -EBUSY)
 			left++;
 	return left;
+}
+
+static pthread_mutex_t reaped_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { pid_t pid; int status; } reaped[16];
+static unsigned reaped_next;
+
+void tracer_note_exit(pid_t pid, int status)
+{
+	pthread_mutex_lock(&reaped_lock);
+	reaped[reaped_next % 16].pid = pid;
+	reaped[reaped_next % 16].status = status;
+	reaped_next++;
+	pthread_mutex_unlock(&reaped_lock);
+}
+
+bool tracer_reaped_status(pid_t pid, int *status)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&reaped_lock);
+	for (unsigned i = 0; i < 16 && !found; i++)
+		if (reaped[i].pid == pid && pid > 0) {
+			*status = reaped[i].status;
+			found = true;
+		}
+	pthread_mutex_unlock(&reaped_lock);
+	return found;
 }
