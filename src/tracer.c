@@ -354,11 +354,14 @@ bool tracer_reaped_status(pid_t pid, int *status)
 	bool found = false;
 
 	pthread_mutex_lock(&reaped_lock);
-	for (unsigned i = 0; i < 16 && !found; i++)
-		if (reaped[i].pid == pid && pid > 0) {
-			*status = reaped[i].status;
+	/* Newest first: a pid used again after an older note is the new one. */
+	for (unsigned i = 1; i <= 16 && !found; i++) {
+		unsigned k = (reaped_next - i) % 16;
+		if (reaped[k].pid == pid && pid > 0) {
+			*status = reaped[k].status;
 			found = true;
 		}
+	}
 	pthread_mutex_unlock(&reaped_lock);
 	return found;
 }
