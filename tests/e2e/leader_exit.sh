@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 
 wl="$WORKLOAD_DIR/leader_exit_nofp"
-start_bg "$wl" 20
+start_bg "$wl" 40
 pid=$BG_PID
 wait_for 5 "the leader to exit" grep -q '^State:.*Z' "/proc/$pid/status"
 
@@ -22,7 +22,7 @@ grep -q '^  leader_spin' <<<"$out" || fail "no leader_spin frame in the dump"
 grep -q 'leader_exit.c:[0-9]' <<<"$out" || fail "no file:line of the workload in the dump"
 
 prof="$T/le.pprof"
-record_p "$pid" "$prof" --seconds 2 -F 499 || fail "cprof record exited $?"
+record_cpu "$pid" "$prof" 800 --seconds 25 -F 499 || fail "cprof record exited $?"
 check_profile "$prof"
 check_accounting leader_exit "$prof" "$REC_CPU_MS"
 pp_stacks "$prof" >"$T/le.stacks"
@@ -30,7 +30,7 @@ enough_samples leader_exit "$T/le.stacks" 200
 share=$(pp_share "$T/le.stacks" leader_spin)
 note "leader_spin in $share% of the samples"
 within "$share" 100 5 || fail "leader_spin in only $share% of the samples"
-pp_raw "$prof" | grep -q "^Comment: cmdline: .*leader_exit_nofp 20" ||
+pp_raw "$prof" | grep -q "^Comment: cmdline: .*leader_exit_nofp 40" ||
 	fail "the profile has no command line comment"
 stop_bg "$pid"
 pass

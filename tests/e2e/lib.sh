@@ -333,6 +333,40 @@ record_p() {
 	return "$rc"
 }
 
+# record_cpu PID PROF MS ARGS...: cprof record -p PID -o PROF ARGS, stopped
+# with SIGINT (as Ctrl-C) once the target has used MS ms of CPU since cprof
+# said it was recording, or when ARGS' --seconds run out if that comes first
+# (the cap: give one, and a workload that lives longer). A count of samples
+# then follows the CPU the target got, not the clock: on a loaded machine a
+# fixed --seconds left a workload 15% of a CPU and a test too few samples
+# (CI: 83 where it wanted 100). REC_CPU_MS as record_p sets it.
+record_cpu() {
+	local pid=$1 prof=$2 want=$3 rec rc=0 c0 c own err="$T/.record_cpu.err"
+	shift 3
+	"$CPROF" record -p "$pid" -o "$prof" "$@" 2>"$err" &
+	rec=$!
+	BG_PIDS+=("$rec")
+	# Its first line says the events are open; an early exit says why not.
+	while kill -0 "$rec" 2>/dev/null && ! grep -q '^cprof: recording' "$err"; do
+		sleep 0.05
+	done
+	if c0=$(cpu_ms "$pid" 2>/dev/null); then
+		while kill -0 "$rec" 2>/dev/null; do
+			c=$(cpu_ms "$pid" 2>/dev/null) || break
+			[ $((c - c0)) -ge "$want" ] && break
+			sleep 0.05
+		done
+	fi
+	kill -INT "$rec" 2>/dev/null || true
+	wait "$rec" || rc=$?
+	forget_bg "$rec"
+	[ "$rc" -eq 0 ] || echo "$E2E_NAME: cprof record: $(cat "$err")" >&2
+	rm -f "$err"
+	REC_CPU_MS=$(sampled_cpu_ms "$prof")
+	[ -n "$REC_CPU_MS" ] || REC_CPU_MS=$(( $(cpu_ms "$pid" 2>/dev/null || echo "${c0:-0}") - ${c0:-0} ))
+	return "$rc"
+}
+
 # check_accounting LABEL PROF CPU_MS: the samples plus the samples the
 # kernel dropped (the "N lost" comment) times the period account for the CPU
 # time the target used, as docs/design.md §1 measured (469 vs 474). Independent

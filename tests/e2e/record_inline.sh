@@ -15,11 +15,11 @@ call_line=$(grep -n 'INL_CALL_LINE' "$src" | cut -d: -f1)
 	fail "markers not found in $src"
 
 wl="$WORKLOAD_DIR/inline_nofp"
-start_bg "$wl" 10
+start_bg "$wl" 45
 pid=$BG_PID
 wait_exec "$pid" "$wl"
 prof="$T/inline.pprof"
-record_p "$pid" "$prof" --seconds 2 -F 999 || fail "cprof record exited $?"
+record_cpu "$pid" "$prof" 600 --seconds 30 -F 999 || fail "cprof record exited $?"
 check_accounting inline "$prof" "$REC_CPU_MS"
 stop_bg "$pid"
 check_profile "$prof"

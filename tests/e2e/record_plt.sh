@@ -16,14 +16,15 @@ comment_count() {
 
 # --- plt_loop (clang): >= 99% of the samples reach main ---------------------
 wl="$WORKLOAD_DIR/plt_loop"
-start_bg "$wl" 10	# ends by itself
+start_bg "$wl" 60	# stopped once recorded
 pid=$BG_PID
 wait_exec "$pid" "$wl"
 prof="$T/plt.pprof"
 # plt_loop calls the stub through a flushed pointer too, so that most samples
 # land on the stub's first instruction on any host (a plain loop of calls put
 # 10% there here, 1 in 1,000 on CI's host).
-record_p "$pid" "$prof" --seconds 3 -F 999 || fail "cprof record on plt_loop exited $?"
+# 1 s of its CPU, however little of a CPU a loaded machine leaves it.
+record_cpu "$pid" "$prof" 1000 --seconds 45 -F 999 || fail "cprof record on plt_loop exited $?"
 check_accounting plt "$prof" "$REC_CPU_MS"
 check_profile "$prof"
 pp_stacks "$prof" >"$T/plt.stacks"
@@ -54,11 +55,11 @@ note "plt_loop: $total samples, $main reach main; $stub in the PLT stub ($stub_m
 
 # --- badcfi: exactly the stacks through badcfi_spin are failures -------------
 wl="$WORKLOAD_DIR/badcfi_nofp"
-start_bg "$wl" 8
+start_bg "$wl" 60
 pid=$BG_PID
 wait_exec "$pid" "$wl"
 prof="$T/badcfi.pprof"
-record_p "$pid" "$prof" --seconds 3 -F 999 || fail "cprof record on badcfi exited $?"
+record_cpu "$pid" "$prof" 1000 --seconds 45 -F 999 || fail "cprof record on badcfi exited $?"
 stop_bg "$pid"
 check_profile "$prof"
 pp_stacks "$prof" >"$T/badcfi.stacks"
