@@ -333,15 +333,38 @@ record_p() {
 	return "$rc"
 }
 
+# cpu_ticks PID: the CPU time (user + system) of a process in clock ticks,
+# with no process started (a poll on a loaded machine).
+cpu_ticks() {
+	local s
+	{ read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
+	set -- ${s##*) }	# fields 3 on, after the last ')' (comm may hold spaces)
+	echo $((${12} + ${13}))
+}
+
+# wait_cpu PID MS [WHILE_PID]: until PID has used MS more ms of CPU, or
+# has ended, or WHILE_PID (cprof) has. Samples follow the CPU a target got,
+# not the clock: on CI's loaded machine a target got 80 ms of CPU in a
+# "sleep 2" and 460 ms in a "--seconds 3".
+wait_cpu() {
+	local pid=$1 want=$2 w=${3:-} hz c0 c
+	hz=$(getconf CLK_TCK)
+	c0=$(cpu_ticks "$pid") || return 0	# ended
+	while [ -z "$w" ] || kill -0 "$w" 2>/dev/null; do
+		c=$(cpu_ticks "$pid") || return 0
+		[ $(((c - c0) * 1000 / hz)) -ge "$want" ] && return 0
+		sleep 0.05
+	done
+}
+
 # record_cpu PID PROF MS ARGS...: cprof record -p PID -o PROF ARGS, stopped
 # with SIGINT (as Ctrl-C) once the target has used MS ms of CPU since cprof
-# said it was recording, or when ARGS' --seconds run out if that comes first
-# (the cap: give one, and a workload that lives longer). A count of samples
-# then follows the CPU the target got, not the clock: on a loaded machine a
-# fixed --seconds left a workload 15% of a CPU and a test too few samples
-# (CI: 83 where it wanted 100). REC_CPU_MS as record_p sets it.
+# said it was recording (wait_cpu), or when ARGS' --seconds run out if that
+# comes first (the cap: give one, and a workload that lives longer). A count
+# of samples then follows the CPU the target got, not the clock. cprof's
+# standard error is left in $T/record_cpu.err; REC_CPU_MS as record_p sets it.
 record_cpu() {
-	local pid=$1 prof=$2 want=$3 rec rc=0 c0 c own err="$T/.record_cpu.err"
+	local pid=$1 prof=$2 want=$3 rec rc=0 c0 err="$T/record_cpu.err"
 	shift 3
 	"$CPROF" record -p "$pid" -o "$prof" "$@" 2>"$err" &
 	rec=$!
@@ -350,20 +373,16 @@ record_cpu() {
 	while kill -0 "$rec" 2>/dev/null && ! grep -q '^cprof: recording' "$err"; do
 		sleep 0.05
 	done
-	if c0=$(cpu_ms "$pid" 2>/dev/null); then
-		while kill -0 "$rec" 2>/dev/null; do
-			c=$(cpu_ms "$pid" 2>/dev/null) || break
-			[ $((c - c0)) -ge "$want" ] && break
-			sleep 0.05
-		done
-	fi
+	c0=$(cpu_ms "$pid" 2>/dev/null) || c0=
+	wait_cpu "$pid" "$want" "$rec"
 	kill -INT "$rec" 2>/dev/null || true
 	wait "$rec" || rc=$?
 	forget_bg "$rec"
 	[ "$rc" -eq 0 ] || echo "$E2E_NAME: cprof record: $(cat "$err")" >&2
-	rm -f "$err"
 	REC_CPU_MS=$(sampled_cpu_ms "$prof")
-	[ -n "$REC_CPU_MS" ] || REC_CPU_MS=$(( $(cpu_ms "$pid" 2>/dev/null || echo "${c0:-0}") - ${c0:-0} ))
+	if [ -z "$REC_CPU_MS" ]; then
+		REC_CPU_MS=$(( $(cpu_ms "$pid" 2>/dev/null || echo "${c0:-0}") - ${c0:-0} ))
+	fi
 	return "$rc"
 }
 

@@ -49,10 +49,10 @@ call_run=$(grep -n -F -m1 'inline_main(argc, argv);' "$mixed_src" | cut -d: -f1)
 # "NAME FILE LO HI;...": NAME at a line LO..HI of a file named .../FILE.
 record_chain() {
 	local label=$1 w=$2 spec=$3 p good total
-	start_bg "$w" 30
+	start_bg "$w" 45
 	p=$BG_PID
 	wait_exec "$p" "$w"
-	record_p "$p" "$T/$label.pprof" --seconds 3 -F 999 || fail "$label: cprof record exited $?"
+	record_cpu "$p" "$T/$label.pprof" 500 --seconds 30 -F 999 || fail "$label: cprof record exited $?"
 	stop_bg "$p"
 	check_profile "$T/$label.pprof"
 	pp_stacks "$T/$label.pprof" lines >"$T/$label.stacks"

@@ -37,7 +37,7 @@ wait_exec "$pid" "$wl"
 sleep 0.5	# past the runtime's start and StartCPUProfile
 
 # 1. cprof record while the program profiles itself
-record_p "$pid" "$T/cprof.pprof" --seconds 4 -F 999 || fail "cprof record exited $?"
+record_cpu "$pid" "$T/cprof.pprof" 1000 --seconds 25 -F 999 || fail "cprof record exited $?"
 check_profile "$T/cprof.pprof"
 
 # 2. cprof threads: the thread running the main goroutine, stopped inside

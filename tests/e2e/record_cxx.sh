@@ -7,10 +7,10 @@ source "$(dirname "$0")/lib.sh"
 t_init
 
 wl="$WORKLOAD_DIR/cxxtree_nofp"
-start_bg "$wl" 6
+start_bg "$wl" 45
 pid=$BG_PID
 wait_exec "$pid" "$wl"
-record_p "$pid" "$T/cxx.pprof" --seconds 2 -F 999 || fail "cprof record exited $?"
+record_cpu "$pid" "$T/cxx.pprof" 500 --seconds 30 -F 999 || fail "cprof record exited $?"
 stop_bg "$pid"
 check_profile "$T/cxx.pprof"
 pp_stacks "$T/cxx.pprof" >"$T/stacks"

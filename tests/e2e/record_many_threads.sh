@@ -12,15 +12,16 @@ hard=$(ulimit -Hn)
 	fail "hard RLIMIT_NOFILE is $hard: this test needs at least 4096"
 ulimit -Sn 1024
 
-"$WORKLOAD_DIR/manythreads_nofp" 1000 20 >"$T/ready" &
+"$WORKLOAD_DIR/manythreads_nofp" 1000 45 >"$T/ready" &
 pid=$!
 BG_PIDS+=("$pid")
 wait_for 20 "1,000 threads started" grep -q "^ready" "$T/ready"
 n=$(ls "/proc/$pid/task" | wc -l)
 [ "$n" -ge 1000 ] || fail "workload has only $n threads"
 
-"$CPROF" record -p "$pid" --seconds 2 -F 499 -o "$T/many.pprof" 2>"$T/err" ||
-	fail "cprof record of $n threads with a soft limit of 1024 fds exited $?: $(cat "$T/err")"
+record_cpu "$pid" "$T/many.pprof" 300 --seconds 20 -F 499 ||
+	fail "cprof record of $n threads with a soft limit of 1024 fds exited $?: $(cat "$T/record_cpu.err")"
+mv "$T/record_cpu.err" "$T/err"
 check_profile "$T/many.pprof"
 threads=$(sed -n 's/.* from \([0-9]*\) threads in.*/\1/p' "$T/err")
 [ -n "$threads" ] && [ "$threads" -ge 2 ] ||

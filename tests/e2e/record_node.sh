@@ -149,9 +149,9 @@ for mode in ${RECORD_NODE_MODES:-plain perfmap container}; do
 	# --perf-basic-prof also writes V8's isolate-*-v8.log where it runs.)
 	case $mode in
 	plain)
-		start_bg env -C "$T" "$node" "$script" 30 >"$T/ready.$mode" ;;
+		start_bg env -C "$T" "$node" "$script" 60 >"$T/ready.$mode" ;;
 	perfmap)
-		start_bg env -C "$T" "$node" --perf-basic-prof "$script" 30 \
+		start_bg env -C "$T" "$node" --perf-basic-prof "$script" 60 \
 			>"$T/ready.$mode" ;;
 	container)
 		# --kill-child: node goes with unshare, killed by its pid. The
@@ -160,7 +160,7 @@ for mode in ${RECORD_NODE_MODES:-plain perfmap container}; do
 		start_bg env -C "$T" unshare --mount --pid --fork --kill-child \
 			--mount-proc sh -c 'js=$(cat "$1") && mount -t tmpfs cprof-test /tmp &&
 				printf "%s\n" "$js" >/tmp/jsloop.js &&
-				exec "$0" --perf-basic-prof /tmp/jsloop.js 30' \
+				exec "$0" --perf-basic-prof /tmp/jsloop.js 60' \
 			"$node" "$script" >"$T/ready.$mode" ;;
 	esac
 	pid=$BG_PID
@@ -172,7 +172,7 @@ for mode in ${RECORD_NODE_MODES:-plain perfmap container}; do
 		[ "$(cat "$T/ready.$mode")" = "ready 1" ] || fail "container: node is not pid 1 in its namespace"
 	fi
 	cat "/proc/$pid/maps" >"$T/maps.$mode"
-	record_p "$pid" "$T/$mode.pprof" --seconds 4 -F 999 ||
+	record_cpu "$pid" "$T/$mode.pprof" 800 --seconds 20 -F 999 ||
 		fail "$mode: cprof record exited $?"
 	cat "/proc/$pid/maps" >>"$T/maps.$mode"
 	if [ "$mode" = perfmap ]; then

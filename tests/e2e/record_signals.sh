@@ -20,7 +20,7 @@ stop_with() {
 	start_bg "$CPROF" record -p "$pid" --seconds 25 -F 999 -o "$prof"
 	cp=$BG_PID
 	wait_perf_fds "$cp"
-	sleep 2	# let samples accumulate; no timing is asserted on it
+	wait_cpu "$pid" 400 "$cp"	# ~400 samples, however loaded the machine
 	kill -"$sig" "$cp"
 	wait "$cp" || rc=$?
 	forget_bg "$cp"
@@ -54,7 +54,7 @@ prof="$T/died/cpu.pprof"
 cp=$!
 BG_PIDS+=("$cp")
 wait_perf_fds "$cp"
-sleep 2
+wait_cpu "$pid" 400 "$cp"
 kill -KILL "$pid"
 rc=0
 wait "$cp" || rc=$?

@@ -17,8 +17,9 @@ truncated() {
 	pp_raw "$1" | sed -n 's/^Comment: .*[^0-9]\([0-9][0-9]*\) truncated.*/\1/p' | head -1
 }
 
-"$CPROF" record -p "$pid" --seconds 1 -F 499 --stack-size 64 -o "$T/small.pprof" 2>"$T/err" ||
+record_cpu "$pid" "$T/small.pprof" 300 --seconds 20 -F 499 --stack-size 64 ||
 	fail "cprof record --stack-size 64 exited $?"
+mv "$T/record_cpu.err" "$T/err"
 check_profile "$T/small.pprof"
 pp_stacks "$T/small.pprof" >"$T/small.stacks"
 n=$(sample_count "$T/small.stacks")
