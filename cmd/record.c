@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tracer.h"
 #include "cmd.h"
 #include "record_cli.h"
 #include "outfile.h"
@@ -511,28 +510,18 @@ static int child_release(void *arg)
 
 static void child_wait(struct child *ch)
 {
-	pid_t r;
-
 	if (ch->reaped || ch->pid <= 0)
 		return;
-	while ((r = waitpid(ch->pid, &ch->status, 0)) < 0 && errno == EINTR)
+	while (waitpid(ch->pid, &ch->status, 0) < 0 && errno == EINTR)
 		;
-	/* Reaped by a tracer (the heap injector's) while it exited: the
-	 * status the tracer read. */
-	if (r < 0 && errno == ECHILD)
-		tracer_reaped_status(ch->pid, &ch->status);
 	ch->reaped = true;
 }
 
 static bool child_exited(struct child *ch)
 {
-	pid_t r;
-
 	if (ch->reaped)
 		return true;
-	r = waitpid(ch->pid, &ch->status, WNOHANG);
-	if (r == ch->pid || (r < 0 && errno == ECHILD &&
-			     tracer_reaped_status(ch->pid, &ch->status)))
+	if (waitpid(ch->pid, &ch->status, WNOHANG) == ch->pid)
 		ch->reaped = true;
 	return ch->reaped;
 }

@@ -917,11 +917,9 @@ static int rsys(struct session *s, long nr, uint64_t a0, uint64_t a1,
 			break;
 		}
 		do
-			wp = waitpid(tid, &st, __WALL);
+			wp = tracer_waitpid(&s->tr, tid, &st, 0);
 		while (wp < 0 && errno == EINTR);
 		if (wp < 0 || WIFEXITED(st) || WIFSIGNALED(st)) {
-			if (wp == tid)
-				tracer_note_exit(tid, st);
 			t->state = TRACER_GONE;
 			return -ESRCH;
 		}

@@ -3,13 +3,13 @@
  * the threads of one process. See tracer.h for the safety argument.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 
@@ -21,6 +21,40 @@ uint64_t tracer_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Whether pid is a child of this process (record -- COMMAND). */
+static bool tracer_own_child(pid_t pid)
+{
+	struct procfs_stat st;
+
+	return procfs_read_stat(pid, 0, &st) == 0 && st.ppid == getpid();
+}
+
+pid_t tracer_waitpid(const struct tracer *tr, pid_t tid, int *status, int flags)
+{
+	if (tid == tr->pid) {
+		siginfo_t si;
+
+		/* Looked at first, left in place (WNOWAIT). */
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)tid, &si, WEXITED | WSTOPPED | __WALL |
+			   WNOWAIT | (flags & WNOHANG)) < 0)
+			return -1;
+		if (si.si_pid == 0)
+			return 0;	/* WNOHANG: nothing yet */
+		if ((si.si_code == CLD_EXITED || si.si_code == CLD_KILLED ||
+		     si.si_code == CLD_DUMPED) && tracer_own_child(tid)) {
+			/* waitpid's encoding of what the parent will read. */
+			*status = si.si_code == CLD_EXITED ?
+				  (si.si_status & 0xff) << 8 :
+				  (si.si_status & 0x7f) |
+				  (si.si_code == CLD_DUMPED ? WCOREFLAG : 0);
+			return tid;
+		}
+		flags |= WNOHANG;	/* its report is there */
+	}
+	return waitpid(tid, status, __WALL | flags);
 }
 
 void tracer_init(struct tracer *tr, pid_t pid, bool trace_clone)
@@ -118,7 +152,6 @@ static bool tracer_handle(struct tracer *tr, size_t idx, int status)
 
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		t->state = TRACER_GONE;
-		tracer_note_exit(t->tid, status);
 		return true;
 	}
 	if (!WIFSTOPPED(status))
@@ -224,7 +257,7 @@ size_t tracer_wait_stopped(struct tracer *tr, uint64_t timeout_ns,
 			if (tr->t[i].state != TRACER_SEIZED)
 				continue;
 			int status;
-			pid_t r = waitpid(tr->t[i].tid, &status, __WALL | WNOHANG);
+			pid_t r = tracer_waitpid(tr, tr->t[i].tid, &status, WNOHANG);
 			if (r < 0 && errno == EINTR) {
 				pending = true;
 				continue;
@@ -292,7 +325,7 @@ int tracer_detach(struct tracer *tr, size_t idx)
 		int status;
 		pid_t w;
 		do
-			w = waitpid(t->tid, &status, __WALL | WNOHANG);
+			w = tracer_waitpid(tr, t->tid, &status, WNOHANG);
 		while (w < 0 && errno == EINTR);
 		if (w < 0) {
 			t->state = TRACER_GONE;
@@ -334,34 +367,4 @@ size_t tracer_detach_all(struct tracer *tr, uint64_t unint_wait_ns)
 		if (tracer_detach(tr, i) == -EBUSY)
 			left++;
 	return left;
-}
-
-static pthread_mutex_t reaped_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { pid_t pid; int status; } reaped[16];
-static unsigned reaped_next;
-
-void tracer_note_exit(pid_t pid, int status)
-{
-	pthread_mutex_lock(&reaped_lock);
-	reaped[reaped_next % 16].pid = pid;
-	reaped[reaped_next % 16].status = status;
-	reaped_next++;
-	pthread_mutex_unlock(&reaped_lock);
-}
-
-bool tracer_reaped_status(pid_t pid, int *status)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&reaped_lock);
-	/* Newest first: a pid used again after an older note is the new one. */
-	for (unsigned i = 1; i <= 16 && !found; i++) {
-		unsigned k = (reaped_next - i) % 16;
-		if (reaped[k].pid == pid && pid > 0) {
-			*status = reaped[k].status;
-			found = true;
-		}
-	}
-	pthread_mutex_unlock(&reaped_lock);
-	return found;
 }

@@ -103,12 +103,12 @@ size_t tracer_detach_all(struct tracer *tr, uint64_t unint_wait_ns);
 
 uint64_t tracer_now_ns(void);
 
-/* A traced process that is also our child and exits while traced: the
- * tracer's waitpid reaps it, and its exit status, which the parent's
- * waitpid would have read, is gone (the parent gets ECHILD). The tracers
- * (this file's and the injector's) note each exit they reap here; true
- * with *status when pid's was noted (the last 16 kept). */
-void tracer_note_exit(pid_t pid, int status);
-bool tracer_reaped_status(pid_t pid, int *status);
+/* waitpid(tid, status, __WALL | flags) for a thread of tr's process,
+ * except for one report: the exit of the process's leader when the
+ * process is our own child (record -- COMMAND, traced by the heap
+ * injector). That one is returned without being reaped (waitid WNOWAIT):
+ * its exit status is for its parent's waitpid, which would get ECHILD
+ * after a tracer's. Every tracer's wait goes through here. */
+pid_t tracer_waitpid(const struct tracer *tr, pid_t tid, int *status, int flags);
 
 #endif

@@ -6,7 +6,8 @@
  * a traced target refused with the tracer named, and the error cases;
  * and a thread in uninterruptible sleep: reported without a stack, with its
  * wait channel, and no thread traced when threads_capture returns to a
- * caller that lives on (as cprof serve does).
+ * caller that lives on (as cprof serve does); a traced child of ours that
+ * exits leaves its status to our own waitpid (tracer_waitpid).
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include "procfs.h"
 #include "explain.h"
 #include "threads_write.h"
+#include "tracer.h"
 
 static pid_t start_parked(void)
 {
@@ -499,8 +501,55 @@ static void check_creation_view(void)
 	symbolizer_free(sym);
 }
 
+/* A child of ours that exits while we trace it (record -- COMMAND with the
+ * heap injector): the tracer's wait reports the exit but leaves it to the
+ * parent's waitpid, which still reads the status (with a plain waitpid in
+ * the tracer it got ECHILD, and record said the command exited 0). */
+static void check_own_child_exit(void)
+{
+	struct tracer tr;
+	size_t idx;
+	int go[2], st = 0;
+	char c, err[256] = "";
+
+	CHECK(pipe(go) == 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(go[1]);
+		alarm(20);
+		if (read(go[0], &c, 1) < 0)
+			_exit(1);
+		_exit(3);
+	}
+	CHECK(pid > 0);
+	close(go[0]);
+	if (pid <= 0)
+		return;
+	tracer_init(&tr, pid, false);
+	CHECK(tracer_seize(&tr, pid, &idx, err, sizeof(err)) == 0);
+	CHECK(tracer_wait_stopped(&tr, 5000000000ull, 1000000000ull) == 1);
+	CHECK(ptrace(PTRACE_CONT, pid, 0L, 0L) == 0);
+	close(go[1]);	/* the child's read ends: it exits 3, traced */
+	pid_t r;
+	/* Its exit stop (the tracer's PTRACE_O_TRACEEXIT), then its exit. */
+	for (int k = 0; k < 10; k++) {
+		while ((r = tracer_waitpid(&tr, pid, &st, 0)) < 0 && errno == EINTR)
+			;
+		if (r != pid || !WIFSTOPPED(st) || ptrace(PTRACE_CONT, pid, 0L, 0L) < 0)
+			break;
+	}
+	CHECK(r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 3);
+	st = 0;
+	while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+		;
+	CHECK(r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 3);
+	tr.t[idx].state = TRACER_GONE;
+	tracer_release(&tr);
+}
+
 int main(void)
 {
+	check_own_child_exit();
 	check_start_routine();
 	check_creation_view();
 	pid_t pid = start_parked();
