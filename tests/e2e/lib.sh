@@ -293,12 +293,22 @@ sample_count() {
 	awk -F '\t' '{ n += $1 } END { print n + 0 }' "$1"
 }
 
+# cpu_ticks PID [TID]: the CPU time (user + system) of a process, or of one
+# thread, in clock ticks, with no process started (a poll on a loaded
+# machine).
+cpu_ticks() {
+	local f="/proc/$1/stat" s
+	[ -n "${2:-}" ] && f="/proc/$1/task/$2/stat"
+	{ read -r s <"$f"; } 2>/dev/null || return 1
+	set -- ${s##*) }	# fields 3 on, after the last ')' (comm may hold spaces)
+	echo $((${12} + ${13}))
+}
+
 # CPU time (user + system) of a process, or of one thread, in ms.
 cpu_ms() {
-	local f="/proc/$1/stat"
-	[ -n "${2:-}" ] && f="/proc/$1/task/$2/stat"
-	# fields 14 and 15, counted after the last ')' (comm may hold spaces)
-	sed 's/.*) //' "$f" | awk -v hz="$(getconf CLK_TCK)" '{ printf "%d\n", ($12 + $13) * 1000 / hz }'
+	local t
+	t=$(cpu_ticks "$@") || return 1
+	echo $((t * 1000 / $(getconf CLK_TCK)))
 }
 
 # sampled_cpu_ms PROF: the CPU time the target used while it was sampled,
@@ -333,14 +343,6 @@ record_p() {
 	return "$rc"
 }
 
-# cpu_ticks PID: the CPU time (user + system) of a process in clock ticks,
-# with no process started (a poll on a loaded machine).
-cpu_ticks() {
-	local s
-	{ read -r s <"/proc/$1/stat"; } 2>/dev/null || return 1
-	set -- ${s##*) }	# fields 3 on, after the last ')' (comm may hold spaces)
-	echo $((${12} + ${13}))
-}
 
 # wait_cpu PID MS [WHILE_PID]: until PID has used MS more ms of CPU, or
 # has ended, or WHILE_PID (cprof) has. Samples follow the CPU a target got,
