@@ -11,11 +11,13 @@ dpkg-query -W -f='${Status}' libc6-dbg 2>/dev/null | grep -q "ok installed" ||
 	fail "libc6-dbg is not installed (scripts/setup.sh installs it)"
 
 wl="$WORKLOAD_DIR/qsort_memcpy_nofp"
-start_bg "$wl" 8
+start_bg "$wl" 60	# killed once recorded; two recordings, slow under ASan and load
 pid=$BG_PID
 wait_exec "$pid" "$wl"
-record_p "$pid" "$T/default.pprof" --seconds 1.5 -F 499 || fail "cprof record exited $?"
-record_p "$pid" "$T/all.pprof" --seconds 1.5 -F 499 --system-lines ||
+# (each until the workload used 700 ms of CPU: ~350 samples, however
+# loaded the machine)
+record_cpu "$pid" "$T/default.pprof" 700 --seconds 30 -F 499 || fail "cprof record exited $?"
+record_cpu "$pid" "$T/all.pprof" 700 --seconds 30 -F 499 --system-lines ||
 	fail "cprof record --system-lines exited $?"
 stop_bg "$pid"
 

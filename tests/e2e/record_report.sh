@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 
 wl="$WORKLOAD_DIR/calltree_nofp"
-start_bg "$wl" 10
+start_bg "$wl" 60	# killed once recorded
 pid=$BG_PID
 wait_exec "$pid" "$wl"
 prof="$T/ct.pprof"

@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 t_init
 command -v script >/dev/null || fail "script(1) from util-linux is needed to give cprof a terminal"
 
-start_bg "$WORKLOAD_DIR/spin_nofp" 8 1
+start_bg "$WORKLOAD_DIR/spin_nofp" 60 1	# killed at the end; three recordings
 pid=$BG_PID
 wait_exec "$pid" "$WORKLOAD_DIR/spin_nofp"
 

@@ -50,7 +50,7 @@ fi
 # Off-CPU profiles need kernel sampling: without it cprof stops at once
 # with the reason and writes nothing (with CAP_PERFMON it records them).
 if [ "$paranoid" -ge 2 ]; then
-	start_bg "${asnobody[@]}" "$pd/calltree_nofp" 15
+	start_bg "${asnobody[@]}" "$pd/calltree_nofp" 40	# killed once recorded
 	pid=$BG_PID
 	wait_exec "$pid" "$pd/calltree_nofp"
 	for kind in block mutex wall; do
