@@ -15,10 +15,22 @@ wl="$WORKLOAD_DIR/names_nofp"
 start_bg "$wl" 60
 pid=$BG_PID
 wait_exec "$pid" "$wl"
-record_p "$pid" "$T/names.pprof" --seconds 4 -F 999 || fail "cprof record exited $?"
+# Both record until the workload used enough CPU for every name to be
+# sampled (on CI's loaded machine a target once got 4% of a CPU).
+record_cpu "$pid" "$T/names.pprof" 600 --seconds 40 -F 999 || fail "cprof record exited $?"
 kill -0 "$pid" 2>/dev/null || fail "the workload ended before perf record"
-perf record -e cpu-clock -F 499 -o "$T/perf.data" -p "$pid" -- sleep 2 \
-	>"$T/perf.out" 2>&1 || fail "perf record exited $?: $(cat "$T/perf.out")"
+perf record -e cpu-clock -F 499 -o "$T/perf.data" -p "$pid" >"$T/perf.out" 2>&1 &
+perf_pid=$!
+BG_PIDS+=("$perf_pid")
+# (perf creates its file once its events are open)
+wait_for 30 "perf record to start" test -s "$T/perf.data"
+wait_cpu "$pid" 500 "$perf_pid"
+kill -INT "$perf_pid"
+rc=0
+wait "$perf_pid" || rc=$?
+forget_bg "$perf_pid"
+# (SIGINT is how perf record -p is ended: it exits 130)
+case $rc in 0 | 130) ;; *) fail "perf record exited $rc: $(cat "$T/perf.out")" ;; esac
 stop_bg "$pid"
 check_profile "$T/names.pprof"
 pp_stacks "$T/names.pprof" >"$T/stacks"

@@ -23,13 +23,22 @@ pid=$BG_PID
 wait_for 10 "the replaced workload to start" grep -q ready "$T/ready"
 
 prof="$T/replaced.pprof"
-"$CPROF" record -q -p "$pid" -o "$prof" --seconds 4 -F 999 &
+"$CPROF" record -q -p "$pid" -o "$prof" --seconds 40 -F 999 &
 rec=$!
+BG_PIDS+=("$rec")
 wait_perf_fds "$rec"
 cp "$WORKLOAD_DIR/libreplaced_b.so" "$T/lib/.new" && mv "$T/lib/.new" "$T/lib/libreplaced.so"
 cp "$WORKLOAD_DIR/spin_nofp" "$T/bin/.new" && mv "$T/bin/.new" "$T/bin/replaced"
 touch "$T/go"
-wait "$rec" || fail "cprof record exited $?"
+# Until the workload spent 400 ms of CPU in the library (~400 samples where
+# 100 are asked), not a fixed time: on CI's loaded machine a target once
+# got 4% of a CPU. (--seconds is only the cap.)
+wait_cpu "$pid" 400 "$rec"
+kill -INT "$rec" 2>/dev/null || true
+rc=0
+wait "$rec" || rc=$?
+forget_bg "$rec"
+[ "$rc" -eq 0 ] || fail "cprof record exited $rc"
 stop_bg "$pid"
 check_profile "$prof"
 stacks="$T/replaced.stacks"
