@@ -365,36 +365,6 @@ static void recorder_release(struct recorder *r)
 	free(r->frames);
 }
 
-/* The target's image, read from /proc/PID/maps, with its symbolizer and
- * unwinder made now rather than beside the target at its first sample:
- * that takes a few hundred ms on a cold cache. */
-static int prepare_target(struct recorder *r)
-{
-	struct procs_process *proc = procs_process(r->procs, r->opts->pid,
-						   now_ns(CLOCK_MONOTONIC));
-
-	if (!proc)
-		return -ENOMEM;
-	if (r->err && r->errlen)
-		r->err[0] = '\0';
-	struct rimage *ri = calloc(1, sizeof(*ri));
-	if (!ri)
-		return -ENOMEM;
-	proc->image->priv = ri;
-	return record_rimage_build(r, proc->image, ri);
-}
-
-/* The target has exited or is exiting: no /proc/PID, only a zombie left, or
- * an exit under way. A process in do_exit still reads as running ('R') for a
- * while after its maps have emptied; a set-up step that failed because they
- * did always finds PF_EXITING set. */
-static bool target_gone(pid_t pid)
-{
-	struct procfs_stat st;
-	return procfs_read_stat(pid, 0, &st) < 0 || procfs_stat_gone(&st) ||
-	       (st.flags & PROCFS_PF_EXITING);
-}
-
 /* Notes a target seen stopped; returns true once it has exited. */
 static bool check_target(struct recorder *r)
 {
@@ -522,11 +492,11 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 		goto out_release;
 	}
 	if (!opts->enable_on_exec) {
-		ret = prepare_target(&r);
+		ret = record_prepare_target(&r, opts->pid);
 		/* As below for a command: a target that exits while its
 		 * modules are read fails that read in any of several ways
 		 * (no maps, no ELF for libdw): say that it exited. */
-		if (ret < 0 && target_gone(opts->pid)) {
+		if (ret < 0 && record_target_gone(opts->pid)) {
 			ret = -ESRCH;
 			errmsg_set(err, errlen, "pid %d exited", (int)opts->pid);
 		}
@@ -559,14 +529,14 @@ int record_run(const struct record_opts *opts, const struct record_callbacks *cb
 	 * cprof's. A command may also be done already: then there is nothing
 	 * to symbolize, and the profile is empty but valid. */
 	if (opts->enable_on_exec) {
-		ret = prepare_target(&r);
+		ret = record_prepare_target(&r, opts->pid);
 		/* The error depends on how far the command's exit got: no
 		 * /proc/PID (ESRCH), or maps already emptied, which libdw
 		 * reports as no ELF at all (the unwinder's attach, when the
 		 * symbolizer found the maps empty). Judge by the process, not
 		 * by it. With children, the records of the command's exec
 		 * still name its samples. */
-		if (ret < 0 && target_gone(opts->pid)) {
+		if (ret < 0 && record_target_gone(opts->pid)) {
 			r.st.target_exited = true;
 			if (err && errlen)
 				err[0] = '\0';

@@ -387,19 +387,7 @@ int record_heap_start(const struct record_opts *opts, struct record_heap **out,
 	r->st.heap_method = uprobe ? "uprobe" : "inject";
 	/* The target's modules are read before the sampler goes in: the
 	 * first samples are then symbolized at once. */
-	struct procs_process *proc = procs_process(r->procs, opts->pid,
-						   now_ns(CLOCK_MONOTONIC));
-	if (!proc) {
-		e = -ENOMEM;
-		goto fail;
-	}
-	struct rimage *ri = calloc(1, sizeof(*ri));
-	if (!ri) {
-		e = -ENOMEM;
-		goto fail;
-	}
-	proc->image->priv = ri;
-	e = record_rimage_build(r, proc->image, ri);
+	e = record_prepare_target(r, opts->pid);
 	if (e < 0)
 		goto fail;
 	e = add_header(h);

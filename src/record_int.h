@@ -94,10 +94,18 @@ static inline uint64_t now_ns(clockid_t clk)
 /* procs' release callback for an image's rimage. */
 void record_rimage_release(struct procs_image *img, void *arg);
 
-/* Makes ri's symbolizer, unwinder and stackprof from img's mappings.
- * Returns 0 or -errno with the reason in r->err. */
-int record_rimage_build(struct recorder *r, struct procs_image *img,
-			struct rimage *ri);
+/* Reads the target pid's image from /proc/PID/maps and makes its
+ * symbolizer and unwinder now, rather than beside the target at its first
+ * sample (a few hundred ms on a cold cache). A target caught inside an
+ * exec is waited for (up to 2 s) until its new program is mapped. Returns
+ * 0 or -errno with the reason in r->err. */
+int record_prepare_target(struct recorder *r, pid_t pid);
+
+/* The target has exited or is exiting: no /proc/PID, only a zombie left,
+ * or an exit under way. A process in do_exit still reads as running ('R')
+ * for a while after its maps have emptied; a set-up step that failed
+ * because they did always finds PF_EXITING set. */
+bool record_target_gone(pid_t pid);
 
 /* Unwinds and symbolizes sample s of proc into r->locs, leaf first (kernel
  * frames first when opts->kernel). Returns the number of locations (at

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <linux/perf_event.h>
@@ -98,7 +99,7 @@ static int image_maps(const struct procs_image *img, bool reachable,
  * marked failed until img's mappings change (an image is empty between an
  * exec and its first MMAP2 record, and libdwfl cannot unwind without a
  * module to take the architecture from). */
-int record_rimage_build(struct recorder *r, struct procs_image *img,
+static int rimage_build(struct recorder *r, struct procs_image *img,
 			struct rimage *ri)
 {
 	struct procfs_maps maps;
@@ -139,6 +140,73 @@ int record_rimage_build(struct recorder *r, struct procs_image *img,
 	return e;
 }
 
+/* Whether img maps any file. A live process without one is inside an
+ * exec: the kernel has switched it to the new program's address space,
+ * still empty but for its stack, and frees the old one (all of it: long
+ * for a big process) before it maps the new program. */
+static bool image_has_file(const struct procs_image *img)
+{
+	for (size_t i = 0; i < img->maps.n; i++)
+		if (img->maps.maps[i].path[0] == '/')
+			return true;
+	return false;
+}
+
+/* How long an exec may keep the target without files before
+ * record_prepare_target gives up, and how often it looks again. */
+#define EXEC_WAIT_NS	(2000ULL * 1000000)
+#define EXEC_POLL_NS	(2ULL * 1000000)
+
+bool record_target_gone(pid_t pid)
+{
+	struct procfs_stat st;
+	return procfs_read_stat(pid, 0, &st) < 0 || procfs_stat_gone(&st) ||
+	       (st.flags & PROCFS_PF_EXITING);
+}
+
+int record_prepare_target(struct recorder *r, pid_t pid)
+{
+	uint64_t t0 = now_ns(CLOCK_MONOTONIC);
+	struct procs_process *proc = procs_process(r->procs, pid, t0);
+	int e;
+
+	if (!proc)
+		return -ENOMEM;
+	for (;;) {
+		struct rimage *ri = proc->image->priv;
+		int changed = 0;
+
+		if (!ri) {
+			ri = calloc(1, sizeof(*ri));
+			if (!ri)
+				return -ENOMEM;
+			proc->image->priv = ri;
+		}
+		if (r->err && r->errlen)
+			r->err[0] = '\0';
+		e = rimage_build(r, proc->image, ri);
+		if (e == 0 || e == -ENOMEM || image_has_file(proc->image))
+			return e;
+		/* Caught inside an exec (a command's shell exec'ing the
+		 * program, `-- make`'s children, a daemon re-exec'ing
+		 * itself), libdw has no ELF to take the architecture from:
+		 * read the mappings until the new program is mapped, then
+		 * build again. An exit empties the maps too: it ends the
+		 * wait, and the caller says the target is gone. */
+		while (changed == 0) {
+			if (now_ns(CLOCK_MONOTONIC) - t0 >= EXEC_WAIT_NS ||
+			    record_target_gone(pid))
+				return e;
+			nanosleep(&(struct timespec){ .tv_nsec = EXEC_POLL_NS }, NULL);
+			changed = procs_reload(r->procs, proc, now_ns(CLOCK_MONOTONIC));
+			if (changed == -ENOMEM)
+				return changed;
+			if (changed < 0)
+				return e;	/* gone */
+		}
+	}
+}
+
 /* Reports what changed in img's mappings since ri last saw them. */
 static int rimage_update(struct procs_image *img, struct rimage *ri)
 {
@@ -171,9 +239,9 @@ static struct rimage *image_state(struct recorder *r, struct procs_process *proc
 			return NULL;
 		}
 		img->priv = ri;
-		e = record_rimage_build(r, img, ri);
+		e = rimage_build(r, img, ri);
 	} else if (ri->generation != img->generation) {
-		e = ri->failed ? record_rimage_build(r, img, ri) : rimage_update(img, ri);
+		e = ri->failed ? rimage_build(r, img, ri) : rimage_update(img, ri);
 	}
 	if (e == -ENOMEM)
 		r->error = e;
