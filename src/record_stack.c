@@ -142,8 +142,8 @@ static int rimage_build(struct recorder *r, struct procs_image *img,
 
 /* Whether img maps any file. A live process without one is inside an
  * exec: the kernel has switched it to the new program's address space,
- * still empty but for its stack, and frees the old one (all of it: long
- * for a big process) before it maps the new program. */
+ * which holds only its stack until the program's first segment is mapped
+ * (docs/design.md §1.1). */
 static bool image_has_file(const struct procs_image *img)
 {
 	for (size_t i = 0; i < img->maps.n; i++)
