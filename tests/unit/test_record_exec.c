@@ -131,58 +131,53 @@ static int wait_hidden(pid_t pid)
 	return -1;
 }
 
-static void stop_child(pid_t pid)
+/* Records a hider that maps path (NULL: none) once it has hidden; returns
+ * record_run's result, *p its profile, err its message. The child is
+ * checked alive (record_run must leave it as it was), then killed. */
+static int record_hider(const char *path, struct profile **p, char *err,
+			size_t errlen)
 {
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
-static void test_waits_for_the_program(void)
-{
-	pid_t pid = start_hider("/bin/true");
+	pid_t pid = start_hider(path);
 	struct record_opts opts = {
 		.pid = pid, .freq = 99, .seconds = 0.2,
 		.callgraph = SAMPLER_CG_DWARF, .stack_size = 8192,
 	};
-	struct profile *p = NULL;
 	struct record_stats st;
-	char err[256] = "";
 
+	*p = NULL;
 	CHECK(pid > 0);
 	if (pid <= 0)
-		return;
+		return -ECHILD;
 	CHECK_INT(wait_hidden(pid), 0);
-	int e = record_run(&opts, NULL, &p, &st, err, sizeof(err));
+	int e = record_run(&opts, NULL, p, &st, err, errlen);
+	CHECK_INT(kill(pid, 0), 0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return e;
+}
+
+static void test_waits_for_the_program(void)
+{
+	struct profile *p;
+	char err[256] = "";
+	int e = record_hider("/bin/true", &p, err, sizeof(err));
+
 	CHECK_INT(e, 0);
 	if (e)
 		fprintf(stderr, "record_run: %s\n", err);
 	CHECK(p != NULL);
 	profile_free(p);
-	stop_child(pid);
 }
 
 static void test_gives_up(void)
 {
-	pid_t pid = start_hider(NULL);
-	struct record_opts opts = {
-		.pid = pid, .freq = 99, .seconds = 0.2,
-		.callgraph = SAMPLER_CG_DWARF, .stack_size = 8192,
-	};
-	struct profile *p = NULL;
-	struct record_stats st;
+	struct profile *p;
 	char err[256] = "";
+	int e = record_hider(NULL, &p, err, sizeof(err));
 
-	CHECK(pid > 0);
-	if (pid <= 0)
-		return;
-	CHECK_INT(wait_hidden(pid), 0);
-	int e = record_run(&opts, NULL, &p, &st, err, sizeof(err));
 	CHECK(e < 0);
 	CHECK(p == NULL);
 	CHECK(strstr(err, "dwfl_attach_state") != NULL);
-	/* and the child is still there, untouched */
-	CHECK_INT(kill(pid, 0), 0);
-	stop_child(pid);
 }
 
 int main(void)
