@@ -97,24 +97,31 @@ check_itself "forkexec" "$T/fe.stacks" "$T/fe.err" "$root"
 # 2b. Twenty children of 20 ms of CPU each: most have exited before their
 # samples are read, when /proc/PID/maps is gone; their MMAP2 records still
 # name them. The samples in child_loop account for the time the children
-# measured in it (their start, ~8 ms each, is most of the rest).
-rc=0
-"$CPROF" record -F 999 -o "$T/short.pprof" -- "$FE" "$W" 0.02 20 >"$T/short.out" 2>"$T/short.err" || rc=$?
-[ "$rc" -eq 0 ] || fail "short children: cprof exited $rc: $(cat "$T/short.err")"
-grep -q '^forkexec: 20 children' "$T/short.out" || fail "forkexec did not finish: $(cat "$T/short.out")"
-pp_stacks "$T/short.pprof" >"$T/short.stacks"
-check_accounting "short children" "$T/short.pprof" "$(forkexec_cpu_ms "$T/short.out")"
-loop=$(awk '/^childwork: pid [0-9]+ cpu / { s += $7 } END { printf "%d\n", s * 1000 }' "$T/short.out")
-period=$(pp_raw "$T/short.pprof" | sed -n 's/^Period: //p')
-inloop=$(awk -F '\t' -v q="$period" '$4 ~ /(^|;)child_loop(;|$)/ { n += $1 } END { printf "%d\n", n * q / 1e6 }' "$T/short.stacks")
-note "short children: $inloop ms of samples in child_loop, the children measured $loop ms there"
-awk -v t="$inloop" -v c="$loop" 'BEGIN { exit !(t >= 0.85 * c - 30 && t <= 1.1 * c + 30) }' ||
-	fail "short children: $inloop ms of samples in child_loop, the children spent $loop ms there"
-npids=$(awk -F '\t' '$4 ~ /(^|;)child_loop(;|$)/ { print $5 }' "$T/short.stacks" | sort -u | wc -l)
-[ "$npids" -ge 15 ] || fail "short children: child_loop in $npids processes, want most of 20"
-gone=$(pp_raw "$T/short.pprof" | sed -n 's/^Comment: .*, \([0-9]*\) samples of processes gone.*/\1/p')
-note "short children: ${gone:-0} samples of processes gone before they were read"
-[ "${gone:-0}" -gt 0 ] || fail "short children: every child still ran when its samples were read: the case is not tested"
+# measured in it (their start, ~8 ms each, is most of the rest). Whether a
+# child is gone when its samples are read is up to the scheduler (cprof
+# reads at a quarter of a ring, often while a child still runs): a run
+# where none was is checked all the same, then recorded again, up to 3
+# times in all, for the case to be tested.
+for try in 1 2 3; do
+	rc=0
+	"$CPROF" record -F 999 -o "$T/short.pprof" -- "$FE" "$W" 0.02 20 >"$T/short.out" 2>"$T/short.err" || rc=$?
+	[ "$rc" -eq 0 ] || fail "short children: cprof exited $rc: $(cat "$T/short.err")"
+	grep -q '^forkexec: 20 children' "$T/short.out" || fail "forkexec did not finish: $(cat "$T/short.out")"
+	pp_stacks "$T/short.pprof" >"$T/short.stacks"
+	check_accounting "short children" "$T/short.pprof" "$(forkexec_cpu_ms "$T/short.out")"
+	loop=$(awk '/^childwork: pid [0-9]+ cpu / { s += $7 } END { printf "%d\n", s * 1000 }' "$T/short.out")
+	period=$(pp_raw "$T/short.pprof" | sed -n 's/^Period: //p')
+	inloop=$(awk -F '\t' -v q="$period" '$4 ~ /(^|;)child_loop(;|$)/ { n += $1 } END { printf "%d\n", n * q / 1e6 }' "$T/short.stacks")
+	note "short children: $inloop ms of samples in child_loop, the children measured $loop ms there"
+	awk -v t="$inloop" -v c="$loop" 'BEGIN { exit !(t >= 0.85 * c - 30 && t <= 1.1 * c + 30) }' ||
+		fail "short children: $inloop ms of samples in child_loop, the children spent $loop ms there"
+	npids=$(awk -F '\t' '$4 ~ /(^|;)child_loop(;|$)/ { print $5 }' "$T/short.stacks" | sort -u | wc -l)
+	[ "$npids" -ge 15 ] || fail "short children: child_loop in $npids processes, want most of 20"
+	gone=$(pp_raw "$T/short.pprof" | sed -n 's/^Comment: .*, \([0-9]*\) samples of processes gone.*/\1/p')
+	note "short children: ${gone:-0} samples of processes gone before they were read"
+	[ "${gone:-0}" -gt 0 ] && break
+done
+[ "${gone:-0}" -gt 0 ] || fail "short children: in 3 runs every child still ran when its samples were read: the case is not tested"
 
 # 3. -p PID --children, the children forked after the recording began.
 start_bg "$FE" "$W" 0.4 3 --wait >"$T/p.out"
