@@ -343,7 +343,6 @@ record_p() {
 	return "$rc"
 }
 
-
 # wait_cpu PID MS [WHILE_PID]: until PID has used MS more ms of CPU, or
 # has ended, or WHILE_PID (cprof) has. Samples follow the CPU a target got,
 # not the clock: on CI's loaded machine a target got 80 ms of CPU in a
@@ -357,6 +356,18 @@ wait_cpu() {
 		[ $(((c - c0) * 1000 / hz)) -ge "$want" ] && return 0
 		sleep 0.05
 	done
+}
+
+# stop_after_cpu PID MS REC: once PID has used MS more ms of CPU (or ended,
+# or REC did), SIGINT to REC, the recording of it (cprof or perf, started
+# with BG_PIDS+=), as a user's Ctrl-C; returns REC's exit status.
+stop_after_cpu() {
+	local rc=0
+	wait_cpu "$1" "$2" "$3"
+	kill -INT "$3" 2>/dev/null || true
+	wait "$3" || rc=$?
+	forget_bg "$3"
+	return "$rc"
 }
 
 # record_cpu PID PROF MS ARGS...: cprof record -p PID -o PROF ARGS, stopped
@@ -376,10 +387,7 @@ record_cpu() {
 		sleep 0.05
 	done
 	c0=$(cpu_ms "$pid" 2>/dev/null) || c0=
-	wait_cpu "$pid" "$want" "$rec"
-	kill -INT "$rec" 2>/dev/null || true
-	wait "$rec" || rc=$?
-	forget_bg "$rec"
+	stop_after_cpu "$pid" "$want" "$rec" || rc=$?
 	[ "$rc" -eq 0 ] || echo "$E2E_NAME: cprof record: $(cat "$err")" >&2
 	REC_CPU_MS=$(sampled_cpu_ms "$prof")
 	if [ -z "$REC_CPU_MS" ]; then

@@ -24,11 +24,8 @@ perf_pid=$!
 BG_PIDS+=("$perf_pid")
 # (perf creates its file once its events are open)
 wait_for 30 "perf record to start" test -s "$T/perf.data"
-wait_cpu "$pid" 500 "$perf_pid"
-kill -INT "$perf_pid"
 rc=0
-wait "$perf_pid" || rc=$?
-forget_bg "$perf_pid"
+stop_after_cpu "$pid" 500 "$perf_pid" || rc=$?
 # (SIGINT is how perf record -p is ended: it exits 130)
 case $rc in 0 | 130) ;; *) fail "perf record exited $rc: $(cat "$T/perf.out")" ;; esac
 stop_bg "$pid"

@@ -33,11 +33,8 @@ touch "$T/go"
 # Until the workload spent 400 ms of CPU in the library (~400 samples where
 # 100 are asked), not a fixed time: on CI's loaded machine a target once
 # got 4% of a CPU. (--seconds is only the cap.)
-wait_cpu "$pid" 400 "$rec"
-kill -INT "$rec" 2>/dev/null || true
 rc=0
-wait "$rec" || rc=$?
-forget_bg "$rec"
+stop_after_cpu "$pid" 400 "$rec" || rc=$?
 [ "$rc" -eq 0 ] || fail "cprof record exited $rc"
 stop_bg "$pid"
 check_profile "$prof"
